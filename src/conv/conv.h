@@ -1,0 +1,48 @@
+/* 2-D convolution on oneDNN: square kernel (1 or 3), stride 1, "same" padding (k/2), optional
+ * bias, optional fused ReLU (inference only: in training the ReLU is fused into batch norm).
+ *
+ *   doubt_conv_desc d = { .name = "enc.0.conv1", .in_channels = 3, .out_channels = 32,
+ *                         .kernel = 3 };
+ *   doubt_conv *conv;
+ *   doubt_conv_create(ctx, &d, &src.md, DOUBT_MODE_TRAIN, &conv);
+ *   doubt_conv_forward(ctx, conv, &src);        -> conv->dst
+ *   doubt_conv_backward(ctx, conv, &diff_dst);  -> conv->diff_src, diff_weight, diff_bias
+ *
+ * weight is [O, I, k, k] (PyTorch's order) in the layout the primitive chose; load and save
+ * it with doubt_tensor_write/read, which speak plain OIHW. Gradients are overwritten, not
+ * accumulated, by each backward.
+ */
+#ifndef DOUBT_CONV_CONV_H
+#define DOUBT_CONV_CONV_H
+
+#include "layer.h"
+
+typedef struct {
+    const char *name;
+    int in_channels;
+    int out_channels;
+    int kernel;    /* 1 or 3 */
+    int bias;      /* 1: add a learned per-channel bias */
+    int fuse_relu; /* DOUBT_MODE_INFER only: ReLU as a post-op */
+} doubt_conv_desc;
+
+typedef struct {
+    char name[DOUBT_NAME_LEN];
+    doubt_conv_desc desc;
+    doubt_mode mode;
+    doubt_tensor weight, bias;           /* owned parameters */
+    doubt_tensor diff_weight, diff_bias; /* owned, TRAIN only */
+    doubt_tensor dst, diff_src;          /* arena; diff_src TRAIN only */
+    dnnl_primitive_desc_t fwd_pd, bwd_data_pd, bwd_weights_pd;
+    dnnl_primitive_t fwd, bwd_data, bwd_weights;
+    const doubt_tensor *src; /* borrowed from forward until backward */
+} doubt_conv;
+
+doubt_status doubt_conv_create(doubt_ctx *ctx, const doubt_conv_desc *desc,
+                               const dnnl_memory_desc_t *src_md, doubt_mode mode,
+                               doubt_conv **out);
+doubt_status doubt_conv_forward(doubt_ctx *ctx, doubt_conv *conv, const doubt_tensor *src);
+doubt_status doubt_conv_backward(doubt_ctx *ctx, doubt_conv *conv, const doubt_tensor *diff_dst);
+void doubt_conv_destroy(doubt_conv *conv);
+
+#endif

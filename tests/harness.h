@@ -1,0 +1,35 @@
+/* Shared test harness: deterministic fills, tolerant comparisons, a central-difference
+ * gradient checker in double precision, and a context per test. */
+#ifndef DOUBT_TESTS_HARNESS_H
+#define DOUBT_TESTS_HARNESS_H
+
+#include <check.h>
+#include <stdint.h>
+
+#include "core/ctx.h"
+
+/* Fills x with uniform values in [lo, hi) from a small seeded generator. */
+void th_fill(float *x, int64_t n, uint32_t seed, float lo, float hi);
+void th_fill_d(double *x, int64_t n, uint32_t seed, double lo, double hi);
+
+/* max |a - b| / max(max |b|, floor): a normalised error that is not fooled by tiny values. */
+double th_rel_err(const float *a, const double *b, int64_t n);
+double th_rel_err_dd(const double *a, const double *b, int64_t n);
+
+/* Central differences of f at x (modified in place and restored), step h, into grad. */
+typedef double (*th_scalar_fn)(const double *x, void *user);
+void th_numeric_grad(th_scalar_fn f, double *x, int64_t n, double h, void *user, double *grad);
+
+/* A context for one test; fails the test with the context's message on error. */
+doubt_ctx *th_ctx(int threads);
+#define TH_OK(ctx, call)                                                                     \
+    do {                                                                                     \
+        doubt_status th_st_ = (call);                                                        \
+        ck_assert_msg(th_st_ == DOUBT_OK, "%s -> %s: %s", #call, doubt_status_str(th_st_), \
+                      doubt_ctx_error(ctx));                                                 \
+    } while (0)
+
+/* Runs one suite and returns the process exit status. */
+int th_run(Suite *suite);
+
+#endif
