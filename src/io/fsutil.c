@@ -1,0 +1,118 @@
+#include "fsutil.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static doubt_status mkdir_one(const char *path, const char *full, doubt_error *err)
+{
+    if (mkdir(path, 0777) == 0)
+        return DOUBT_OK;
+    int e = errno;
+    struct stat st;
+    /* EEXIST covers races with another process making the same folder. */
+    if (e == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return DOUBT_OK;
+    if (e == EEXIST)
+        return doubt_fail(err, DOUBT_ERR_IO, "mkdir %s: %s exists and is not a folder", full, path);
+    return doubt_fail(err, DOUBT_ERR_IO, "mkdir %s: %s: %s", full, path, strerror(e));
+}
+
+doubt_status doubt_mkdir_p(const char *path, doubt_error *err)
+{
+    if (!path || !*path)
+        return doubt_fail(err, DOUBT_ERR_ARG, "mkdir: empty path");
+    size_t n = strlen(path);
+    if (n >= DOUBT_PATH_MAX)
+        return doubt_fail(err, DOUBT_ERR_ARG, "mkdir %.64s...: path longer than %d bytes", path,
+                          DOUBT_PATH_MAX - 1);
+    char buf[DOUBT_PATH_MAX];
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i < n; i++) {
+        if (buf[i] != '/' || buf[i - 1] == '/')
+            continue;
+        buf[i] = '\0';
+        doubt_status st = mkdir_one(buf, path, err);
+        buf[i] = '/';
+        if (st)
+            return st;
+    }
+    return mkdir_one(buf, path, err);
+}
+
+doubt_status doubt_path_join(char *out, const char *dir, const char *name, doubt_error *err)
+{
+    size_t dl = strlen(dir);
+    int slash = dl > 0 && dir[dl - 1] != '/';
+    int n = snprintf(out, DOUBT_PATH_MAX, "%s%s%s", dir, slash ? "/" : "", name);
+    if (n < 0 || n >= DOUBT_PATH_MAX)
+        return doubt_fail(err, DOUBT_ERR_ARG, "path %s/%s: longer than %d bytes", dir, name,
+                          DOUBT_PATH_MAX - 1);
+    return DOUBT_OK;
+}
+
+doubt_status doubt_atomic_open(doubt_atomic_file *af, const char *path, doubt_error *err)
+{
+    af->f = NULL;
+    af->tmp[0] = '\0';
+    af->path[0] = '\0';
+    if (!path || !*path)
+        return doubt_fail(err, DOUBT_ERR_ARG, "write: empty path");
+    size_t n = strlen(path);
+    if (n >= DOUBT_PATH_MAX)
+        return doubt_fail(err, DOUBT_ERR_ARG, "write %.64s...: path too long", path);
+    memcpy(af->path, path, n + 1);
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!*base)
+        return doubt_fail(err, DOUBT_ERR_ARG, "write %s: path names a folder", path);
+    int dirlen = slash ? (int)(slash - path + 1) : 0;
+    int m = snprintf(af->tmp, sizeof af->tmp, "%.*s.%s.tmp.%ld", dirlen, path, base,
+                     (long)getpid());
+    if (m < 0 || m >= (int)sizeof af->tmp) {
+        af->tmp[0] = '\0';
+        return doubt_fail(err, DOUBT_ERR_ARG, "write %s: path too long", path);
+    }
+    af->f = fopen(af->tmp, "wb");
+    if (!af->f) {
+        int e = errno;
+        af->tmp[0] = '\0';
+        return doubt_fail(err, DOUBT_ERR_IO, "write %s: %s", path, strerror(e));
+    }
+    return DOUBT_OK;
+}
+
+doubt_status doubt_atomic_commit(doubt_atomic_file *af, doubt_error *err)
+{
+    if (!af->f)
+        return doubt_fail(err, DOUBT_ERR_ARG, "write %s: file is not open", af->path);
+    int bad = ferror(af->f);
+    int e = bad ? EIO : 0;
+    if (fclose(af->f) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    af->f = NULL;
+    if (!bad && rename(af->tmp, af->path) != 0) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad) {
+        remove(af->tmp);
+        af->tmp[0] = '\0';
+        return doubt_fail(err, DOUBT_ERR_IO, "write %s: %s", af->path, strerror(e));
+    }
+    af->tmp[0] = '\0';
+    return DOUBT_OK;
+}
+
+void doubt_atomic_abort(doubt_atomic_file *af)
+{
+    if (af->f)
+        fclose(af->f);
+    af->f = NULL;
+    if (af->tmp[0])
+        remove(af->tmp);
+    af->tmp[0] = '\0';
+}
