@@ -1,0 +1,61 @@
+/* Heatmaps: a float map coloured on a FIXED range, with the range burned in as a colorbar
+ * and recorded in tEXt chunks. Never normalised per image: a confident image must look cold
+ * next to a doubtful one.
+ *
+ *     doubt_heatmap_opts o = doubt_heatmap_defaults();   // inferno, mid-grey invalid
+ *     o.lo = 0; o.hi = 0.5f; o.map_name = "depth_epistemic"; o.units = "m2";
+ *     st = doubt_heatmap_write("out/a.depth_epistemic.png", var, NULL, w, h, &o, &err);
+ *
+ * Pixels are invalid when the value is NaN or valid[i] == 0 (valid may be NULL) and get
+ * o.invalid. Values outside [lo, hi] are clamped to the end colours. Canvas: the map at the
+ * top-left, then to its right a vertical colorbar (hi at the top, lo at the bottom) with
+ * tick marks and 3 or 5 labels in the built-in font, on a white background. The canvas is
+ * at least 64 pixels tall so the colorbar of a tiny map stays legible.
+ * tEXt: "doubt.range" = "lo:hi" (%.9g), "doubt.colormap", "doubt.map", "doubt.units",
+ * "Software", plus any extra texts from the options.
+ */
+#ifndef DOUBT_IO_HEATMAP_H
+#define DOUBT_IO_HEATMAP_H
+
+#include <stdint.h>
+
+#include "colormap.h"
+#include "core/status.h"
+#include "png.h"
+
+typedef struct {
+    float lo, hi;          /* the fixed range; lo < hi, both finite */
+    doubt_colormap cmap;
+    uint8_t invalid[3];    /* colour of NaN / masked pixels */
+    const char *map_name;  /* what the map is, e.g. "seg_mutual_info" (may be NULL) */
+    const char *units;     /* drawn above the colorbar and recorded (may be NULL) */
+    const doubt_png_text *texts; /* extra tEXt chunks (e.g. weights hash), may be NULL */
+    int ntexts;
+} doubt_heatmap_opts;
+
+/* Where render put things, so tests and panel layouts can find them. */
+typedef struct {
+    int width, height;      /* canvas */
+    int map_x, map_y;       /* top-left of the map */
+    int bar_x, bar_w;       /* colorbar columns [bar_x, bar_x + bar_w) */
+    int bar_top, bar_bottom; /* rows of hi (colormap[255]) and lo (colormap[0]), inclusive */
+    int nticks;
+} doubt_heatmap_layout;
+
+doubt_heatmap_opts doubt_heatmap_defaults(void);
+
+/* Renders into a new interleaved RGB canvas (*rgb, caller frees). layout may be NULL. */
+doubt_status doubt_heatmap_render(const float *v, const uint8_t *valid, int width, int height,
+                                  const doubt_heatmap_opts *o, uint8_t **rgb,
+                                  doubt_heatmap_layout *layout, doubt_error *err);
+/* Renders and writes an RGB PNG atomically. */
+doubt_status doubt_heatmap_write(const char *path, const float *v, const uint8_t *valid,
+                                 int width, int height, const doubt_heatmap_opts *o,
+                                 doubt_error *err);
+/* Colours only the map (no colorbar) into rgb [height, width, 3], for overlays and panels. */
+void doubt_heatmap_colorize(const float *v, const uint8_t *valid, int64_t n,
+                            const doubt_heatmap_opts *o, uint8_t *rgb);
+/* Compact tick label: %.3g with the exponent's '+' and leading zeros dropped ("1e-5"). */
+void doubt_heatmap_format_tick(double v, char *buf, int size);
+
+#endif

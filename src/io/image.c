@@ -1,0 +1,284 @@
+#include "image.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stb_image.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Whole encoded file in memory: one read, then header probe and decode from the same bytes,
+ * so the file cannot change between the size check and the decode. */
+typedef struct {
+    uint8_t *bytes;
+    int size;
+} file_bytes;
+
+static doubt_status slurp(const char *path, file_bytes *fb, doubt_error *err)
+{
+    fb->bytes = NULL;
+    fb->size = 0;
+    if (!path)
+        return doubt_fail(err, DOUBT_ERR_ARG, "image read: no path");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return doubt_fail(err, DOUBT_ERR_IO, "image %s: %s", path, strerror(errno));
+    doubt_status st = DOUBT_OK;
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        size = ftell(f);
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        st = doubt_fail(err, DOUBT_ERR_IO, "image %s: cannot read (not a regular file?)", path);
+    } else if (size == 0) {
+        st = doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: file is empty", path);
+    } else if (size > INT_MAX) {
+        /* stb_image takes an int length */
+        st = doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: file of %ld bytes is too large", path,
+                        size);
+    } else if (!(fb->bytes = malloc((size_t)size))) {
+        st = doubt_fail(err, DOUBT_ERR_NOMEM, "image %s: out of memory for %ld bytes", path, size);
+    } else if (fread(fb->bytes, 1, (size_t)size, f) != (size_t)size) {
+        st = doubt_fail(err, DOUBT_ERR_IO, "image %s: read failed", path);
+        free(fb->bytes);
+        fb->bytes = NULL;
+    } else {
+        fb->size = (int)size;
+    }
+    fclose(f);
+    return st;
+}
+
+static doubt_status probe_bytes(const char *path, const file_bytes *fb, doubt_image_info *info,
+                                doubt_error *err)
+{
+    memset(info, 0, sizeof *info);
+    static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    /* The PNG colour type and bit depth are read from IHDR directly: stb_image reports a
+     * palette image as RGB, and label maps must not be palette images. */
+    if (fb->size >= 8 && memcmp(fb->bytes, png_sig, 8) == 0) {
+        info->is_png = 1;
+        if (fb->size >= 33 && memcmp(fb->bytes + 12, "IHDR", 4) == 0) {
+            info->png_bit_depth = fb->bytes[24];
+            info->png_color_type = fb->bytes[25];
+        }
+    }
+    int w, h, comp;
+    if (!stbi_info_from_memory(fb->bytes, fb->size, &w, &h, &comp)) {
+        const char *why = stbi_failure_reason();
+        return doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: cannot read header: %s", path,
+                          why ? why : "unknown format");
+    }
+    if (w <= 0 || h <= 0)
+        return doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: bad size %dx%d", path, w, h);
+    info->width = w;
+    info->height = h;
+    info->channels = comp;
+    info->bits = stbi_is_16_bit_from_memory(fb->bytes, fb->size) ? 16 : 8;
+    return DOUBT_OK;
+}
+
+doubt_status doubt_image_probe(const char *path, doubt_image_info *info, doubt_error *err)
+{
+    file_bytes fb;
+    doubt_status st = slurp(path, &fb, err);
+    if (st)
+        return st;
+    st = probe_bytes(path, &fb, info, err);
+    free(fb.bytes);
+    return st;
+}
+
+/* Decoded pixels as stored (channels 1..4, 8 or 16 bits), after the pixel-limit check. */
+typedef struct {
+    doubt_image_info info;
+    void *pixels; /* uint8_t or uint16_t, interleaved, from stb_image (free with stbi_image_free) */
+} decoded;
+
+static doubt_status decode(const char *path, int64_t max_pixels, decoded *d, doubt_error *err)
+{
+    d->pixels = NULL;
+    if (max_pixels <= 0)
+        max_pixels = DOUBT_IMAGE_MAX_PIXELS_DEFAULT;
+    file_bytes fb;
+    doubt_status st = slurp(path, &fb, err);
+    if (st)
+        return st;
+    st = probe_bytes(path, &fb, &d->info, err);
+    int64_t npix = (int64_t)d->info.width * d->info.height;
+    if (!st && npix > max_pixels)
+        st = doubt_fail(err, DOUBT_ERR_FORMAT,
+                        "image %s: %dx%d is %lld pixels, more than the limit of %lld", path,
+                        d->info.width, d->info.height, (long long)npix, (long long)max_pixels);
+    if (!st) {
+        int w, h, comp;
+        if (d->info.bits == 16)
+            d->pixels = stbi_load_16_from_memory(fb.bytes, fb.size, &w, &h, &comp, 0);
+        else
+            d->pixels = stbi_load_from_memory(fb.bytes, fb.size, &w, &h, &comp, 0);
+        if (!d->pixels) {
+            const char *why = stbi_failure_reason();
+            st = doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: cannot decode: %s", path,
+                            why ? why : "unknown error");
+        } else if (w != d->info.width || h != d->info.height || comp != d->info.channels) {
+            st = doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: header and pixels disagree", path);
+            stbi_image_free(d->pixels);
+            d->pixels = NULL;
+        }
+    }
+    free(fb.bytes);
+    return st;
+}
+
+/* Sample (x, y, c) of a decoded image as a value in [0, 1]; c is an output RGB channel. */
+static float sample01(const decoded *d, int64_t pixel, int c)
+{
+    int comp = d->info.channels;
+    int src = comp >= 3 ? c : 0; /* gray (and gray+alpha) feeds all three channels */
+    if (d->info.bits == 16)
+        return (float)((const uint16_t *)d->pixels)[pixel * comp + src] / 65535.0f;
+    return (float)((const uint8_t *)d->pixels)[pixel * comp + src] / 255.0f;
+}
+
+doubt_status doubt_image_read(const char *path, int64_t max_pixels, float **chw, int *width,
+                              int *height, doubt_error *err)
+{
+    if (!chw || !width || !height)
+        return doubt_fail(err, DOUBT_ERR_ARG, "image read %s: missing output", path ? path : "");
+    *chw = NULL;
+    decoded d;
+    doubt_status st = decode(path, max_pixels, &d, err);
+    if (st)
+        return st;
+    int64_t n = (int64_t)d.info.width * d.info.height;
+    float *out = malloc((size_t)n * 3 * sizeof *out);
+    if (!out) {
+        stbi_image_free(d.pixels);
+        return doubt_fail(err, DOUBT_ERR_NOMEM, "image %s: out of memory", path);
+    }
+    for (int c = 0; c < 3; c++)
+        for (int64_t i = 0; i < n; i++)
+            out[c * n + i] = sample01(&d, i, c);
+    stbi_image_free(d.pixels);
+    *chw = out;
+    *width = d.info.width;
+    *height = d.info.height;
+    return DOUBT_OK;
+}
+
+doubt_status doubt_image_read_rgb8(const char *path, int64_t max_pixels, uint8_t **rgb, int *width,
+                                   int *height, doubt_error *err)
+{
+    if (!rgb || !width || !height)
+        return doubt_fail(err, DOUBT_ERR_ARG, "image read %s: missing output", path ? path : "");
+    *rgb = NULL;
+    decoded d;
+    doubt_status st = decode(path, max_pixels, &d, err);
+    if (st)
+        return st;
+    int64_t n = (int64_t)d.info.width * d.info.height;
+    uint8_t *out = malloc((size_t)n * 3);
+    if (!out) {
+        stbi_image_free(d.pixels);
+        return doubt_fail(err, DOUBT_ERR_NOMEM, "image %s: out of memory", path);
+    }
+    for (int64_t i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++)
+            out[i * 3 + c] = (uint8_t)(sample01(&d, i, c) * 255.0f + 0.5f);
+    stbi_image_free(d.pixels);
+    *rgb = out;
+    *width = d.info.width;
+    *height = d.info.height;
+    return DOUBT_OK;
+}
+
+static const char *png_color_name(int t)
+{
+    switch (t) {
+    case 0: return "gray";
+    case 2: return "RGB";
+    case 3: return "palette";
+    case 4: return "gray+alpha";
+    case 6: return "RGBA";
+    }
+    return "unknown";
+}
+
+/* Single-channel PNG of the given bit depth, or a message saying what the file is instead. */
+static doubt_status require_gray_png(const char *path, const doubt_image_info *info, int bits,
+                                     const char *what, doubt_error *err)
+{
+    if (!info->is_png)
+        return doubt_fail(err, DOUBT_ERR_FORMAT, "%s %s: not a PNG (%s must be lossless PNG)",
+                          what, path, what);
+    if (info->png_color_type != 0 || info->png_bit_depth != bits)
+        return doubt_fail(err, DOUBT_ERR_FORMAT,
+                          "%s %s: PNG is %d-bit %s, %s must be %d-bit single-channel gray", what,
+                          path, info->png_bit_depth, png_color_name(info->png_color_type), what,
+                          bits);
+    return DOUBT_OK;
+}
+
+doubt_status doubt_image_read_labels(const char *path, int64_t max_pixels, uint8_t **labels,
+                                     int *width, int *height, doubt_error *err)
+{
+    if (!labels || !width || !height)
+        return doubt_fail(err, DOUBT_ERR_ARG, "labels read %s: missing output", path ? path : "");
+    *labels = NULL;
+    decoded d;
+    doubt_status st = decode(path, max_pixels, &d, err);
+    if (st)
+        return st;
+    st = require_gray_png(path, &d.info, 8, "labels", err);
+    if (st) {
+        stbi_image_free(d.pixels);
+        return st;
+    }
+    /* stb_image's 8-bit gray buffer is already the id map; it is malloc-compatible only
+     * through stbi_image_free, so copy into memory the caller can free(). */
+    size_t n = (size_t)d.info.width * (size_t)d.info.height;
+    uint8_t *out = malloc(n);
+    if (!out) {
+        stbi_image_free(d.pixels);
+        return doubt_fail(err, DOUBT_ERR_NOMEM, "labels %s: out of memory", path);
+    }
+    memcpy(out, d.pixels, n);
+    stbi_image_free(d.pixels);
+    *labels = out;
+    *width = d.info.width;
+    *height = d.info.height;
+    return DOUBT_OK;
+}
+
+doubt_status doubt_image_read_depth(const char *path, int64_t max_pixels, float depth_scale,
+                                    float **depth, int *width, int *height, doubt_error *err)
+{
+    if (!depth || !width || !height)
+        return doubt_fail(err, DOUBT_ERR_ARG, "depth read %s: missing output", path ? path : "");
+    *depth = NULL;
+    if (!(depth_scale > 0.0f))
+        return doubt_fail(err, DOUBT_ERR_ARG, "depth %s: depth scale %g must be positive",
+                          path ? path : "", (double)depth_scale);
+    decoded d;
+    doubt_status st = decode(path, max_pixels, &d, err);
+    if (st)
+        return st;
+    st = require_gray_png(path, &d.info, 16, "depth", err);
+    if (st) {
+        stbi_image_free(d.pixels);
+        return st;
+    }
+    size_t n = (size_t)d.info.width * (size_t)d.info.height;
+    float *out = malloc(n * sizeof *out);
+    if (!out) {
+        stbi_image_free(d.pixels);
+        return doubt_fail(err, DOUBT_ERR_NOMEM, "depth %s: out of memory", path);
+    }
+    const uint16_t *v = d.pixels;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)v[i] / depth_scale; /* 0 stays 0: no measurement */
+    stbi_image_free(d.pixels);
+    *depth = out;
+    *width = d.info.width;
+    *height = d.info.height;
+    return DOUBT_OK;
+}
