@@ -1,0 +1,124 @@
+#include "dropout.h"
+
+#include <stdlib.h>
+
+#include "core/rng.h"
+
+static inline uint32_t keep_threshold(float p)
+{
+    /* keep when the 32 random bits are >= p·2^32: P(keep) = 1 - p to within 2^-32 */
+    return (uint32_t)((double)p * 4294967296.0);
+}
+
+int doubt_dropout_keep(const doubt_dropout_desc *desc, uint64_t sample, uint64_t index)
+{
+    doubt_rng_key key = {.seed = desc->seed, .stream = sample, .layer = desc->layer_id};
+    return doubt_rng_bits(key, index) >= keep_threshold(desc->p);
+}
+
+doubt_status doubt_dropout_create(doubt_ctx *ctx, const doubt_dropout_desc *desc,
+                                  const dnnl_memory_desc_t *src_md, doubt_mode mode,
+                                  doubt_dropout **out)
+{
+    doubt_status st;
+    *out = NULL;
+    if (!desc)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "dropout: NULL description");
+    const char *name = desc->name ? desc->name : "dropout";
+    if (!(desc->p >= 0 && desc->p < 1))
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "dropout %s: p = %g, must be in [0, 1)",
+                          name, desc->p);
+    if ((st = doubt_check_activation(ctx, src_md, 0, name)) != DOUBT_OK)
+        return st;
+    doubt_dropout *d = calloc(1, sizeof *d);
+    if (!d)
+        return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "dropout %s: out of memory", name);
+    doubt_name_copy(d->name, desc->name, "dropout");
+    d->desc = *desc;
+    d->desc.name = d->name;
+    d->mode = mode;
+    if ((st = doubt_tensor_init(ctx, &d->dst, src_md, DOUBT_TENSOR_ARENA, d->name)) != DOUBT_OK ||
+        (mode == DOUBT_MODE_TRAIN &&
+         (st = doubt_tensor_init(ctx, &d->diff_src, src_md, DOUBT_TENSOR_ARENA, d->name)) !=
+             DOUBT_OK)) {
+        doubt_dropout_destroy(d);
+        return st;
+    }
+    *out = d;
+    return DOUBT_OK;
+}
+
+/* out = in · mask / (1 - p) over the logical elements of md; in and out share md. */
+static void apply_mask(const doubt_dropout_desc *desc, const dnnl_memory_desc_t *md,
+                       const float *in, float *out, uint64_t sample_base)
+{
+    const int64_t n = md->dims[0], c = md->dims[1], h = md->dims[2], w = md->dims[3];
+    const int64_t w_stride = md->format_desc.blocking.strides[3];
+    const uint32_t threshold = keep_threshold(desc->p);
+    const float scale = 1.0f / (1.0f - desc->p);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t ch = 0; ch < c; ch++) {
+            doubt_rng_key key = {.seed = desc->seed,
+                                 .stream = sample_base + (uint64_t)b,
+                                 .layer = desc->layer_id};
+            for (int64_t y = 0; y < h; y++) {
+                /* W is never blocked in activation layouts, so a row is strided */
+                const int64_t row_index[4] = {b, ch, y, 0};
+                const int64_t row = doubt_md_offset(md, row_index);
+                const uint64_t first = (uint64_t)((ch * h + y) * w);
+                for (int64_t x = 0; x < w; x++) {
+                    int keep = doubt_rng_bits(key, first + (uint64_t)x) >= threshold;
+                    out[row + x * w_stride] = keep ? in[row + x * w_stride] * scale : 0.0f;
+                }
+            }
+        }
+}
+
+static doubt_status check_layout(doubt_ctx *ctx, const doubt_dropout *d, const doubt_tensor *t,
+                                 const char *what)
+{
+    if (!t || !t->mem)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "dropout %s: NULL %s", d->name, what);
+    if (!dnnl_memory_desc_equal(&t->md, &d->dst.md))
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "dropout %s: %s differs from the shape and layout it was built for",
+                          d->name, what);
+    return DOUBT_OK;
+}
+
+doubt_status doubt_dropout_forward(doubt_ctx *ctx, doubt_dropout *d, const doubt_tensor *src,
+                                   uint64_t sample_base)
+{
+    doubt_status st;
+    if (!d)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "dropout forward: NULL layer");
+    if ((st = check_layout(ctx, d, src, "input")) != DOUBT_OK)
+        return st;
+    d->last_sample_base = sample_base;
+    apply_mask(&d->desc, &d->dst.md, src->data, d->dst.data, sample_base);
+    return DOUBT_OK;
+}
+
+doubt_status doubt_dropout_backward(doubt_ctx *ctx, doubt_dropout *d, const doubt_tensor *diff_dst)
+{
+    doubt_status st;
+    if (!d)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "dropout backward: NULL layer");
+    if (d->mode != DOUBT_MODE_TRAIN)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "dropout %s: backward needs a training layer",
+                          d->name);
+    if ((st = check_layout(ctx, d, diff_dst, "gradient")) != DOUBT_OK)
+        return st;
+    apply_mask(&d->desc, &d->dst.md, diff_dst->data, d->diff_src.data, d->last_sample_base);
+    return DOUBT_OK;
+}
+
+void doubt_dropout_destroy(doubt_dropout *d)
+{
+    if (!d)
+        return;
+    doubt_tensor_release(&d->dst);
+    doubt_tensor_release(&d->diff_src);
+    free(d);
+}

@@ -1,0 +1,46 @@
+/* Dropout with inverted scaling: y = x·m/(1-p), m ~ Bernoulli(1-p), so E[y] = x and a net
+ * trained with dropout needs no rescaling when it is switched off.
+ *
+ * Masks are never stored: m for batch row n, channel c, pixel (h, w) is a pure function of
+ *   key = (seed, stream = sample_base + n, layer = desc.layer_id), index = (c·H + h)·W + w
+ * via Philox (core/rng.h), so backward recomputes it, any thread count gives the same mask,
+ * and an image's mask does not depend on what else is in the batch. sample_base is the MC
+ * sample index at inference (T samples stacked in the batch get bases t, t+1, ...) and a
+ * step-derived counter in training.
+ *
+ * Works in whatever layout src has (plain or channel-blocked): logical indices are mapped to
+ * physical offsets, and blocked padding channels stay untouched.
+ */
+#ifndef DOUBT_CONV_DROPOUT_H
+#define DOUBT_CONV_DROPOUT_H
+
+#include "layer.h"
+
+typedef struct {
+    const char *name;
+    float p;           /* drop probability in [0, 1) */
+    uint64_t seed;
+    uint32_t layer_id; /* distinct per dropout layer of a network */
+} doubt_dropout_desc;
+
+typedef struct {
+    char name[DOUBT_NAME_LEN];
+    doubt_dropout_desc desc;
+    doubt_mode mode;
+    doubt_tensor dst, diff_src; /* arena; diff_src TRAIN only */
+    uint64_t last_sample_base;  /* of the last forward, reused by backward */
+} doubt_dropout;
+
+doubt_status doubt_dropout_create(doubt_ctx *ctx, const doubt_dropout_desc *desc,
+                                  const dnnl_memory_desc_t *src_md, doubt_mode mode,
+                                  doubt_dropout **out);
+/* Always applies the mask: a network that wants dropout off skips the layer. */
+doubt_status doubt_dropout_forward(doubt_ctx *ctx, doubt_dropout *d, const doubt_tensor *src,
+                                   uint64_t sample_base);
+doubt_status doubt_dropout_backward(doubt_ctx *ctx, doubt_dropout *d, const doubt_tensor *diff_dst);
+void doubt_dropout_destroy(doubt_dropout *d);
+
+/* The keep decision for one element, exposed for tests and reference implementations. */
+int doubt_dropout_keep(const doubt_dropout_desc *desc, uint64_t sample, uint64_t index);
+
+#endif
