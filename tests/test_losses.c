@@ -1,0 +1,904 @@
+/* Losses: gradients against central differences of independent double-precision references
+ * written here (naive formulas, no log-sum-exp), identities between the losses, extreme
+ * inputs, errors, thread-count determinism, and golden values from tools/losses_golden.py
+ * (PyTorch autograd in float64, its own Philox). */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "harness.h"
+#include "losses/losses.h"
+
+/* The library rounds each gradient to float once; central differences of a double reference
+ * with the steps below are good to ~1e-9, so 1e-5 leaves a wide margin above float rounding
+ * while any wrong term (a missing factor ½, a wrong sign) shows up as O(1). */
+#define GRAD_TOL 1e-5
+#define GOLD_TOL 1e-5
+
+/* Error of the last failing call, shown by L_OK. */
+static doubt_error terr;
+#define L_OK(call)                                                                            \
+    do {                                                                                      \
+        doubt_status l_st_ = (call);                                                          \
+        ck_assert_msg(l_st_ == DOUBT_OK, "%s -> %s: %s", #call, doubt_status_str(l_st_),      \
+                      terr.msg);                                                              \
+    } while (0)
+
+static float *to_f(const double *x, int64_t n)
+{
+    float *f = malloc((size_t)n * sizeof *f);
+    for (int64_t i = 0; i < n; i++)
+        f[i] = (float)x[i];
+    return f;
+}
+
+/* Float inputs, and the same values in double for the reference. */
+static double *fill_pair(float **out, int64_t n, uint32_t seed, float lo, float hi)
+{
+    float *f = malloc((size_t)n * sizeof *f);
+    double *d = malloc((size_t)n * sizeof *d);
+    th_fill(f, n, seed, lo, hi);
+    for (int64_t i = 0; i < n; i++)
+        d[i] = f[i];
+    *out = f;
+    return d;
+}
+
+static void random_labels(uint8_t *labels, int64_t n, int c, uint32_t seed, float ignore_frac)
+{
+    float *u = malloc((size_t)n * 2 * sizeof *u);
+    th_fill(u, 2 * n, seed, 0, 1);
+    for (int64_t i = 0; i < n; i++)
+        labels[i] = u[n + i] < ignore_frac ? DOUBT_LABEL_IGNORE : (uint8_t)(u[i] * c) % c;
+    free(u);
+}
+
+static int all_finite(const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return 0;
+    return 1;
+}
+
+static int all_zero(const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] != 0)
+            return 0;
+    return 1;
+}
+
+static double rel1(double a, double b)
+{
+    return fabs(a - b) / fmax(fabs(b), 1e-6);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * regression */
+
+typedef struct {
+    doubt_reg_kind kind;
+    int64_t n;
+    const float *target;
+    const uint8_t *mask;
+} reg_case;
+
+/* x = [pred (n), log_var (n)] */
+static double reg_ref(const double *x, void *user)
+{
+    const reg_case *rc = user;
+    double sum = 0;
+    int valid = 0;
+    for (int64_t i = 0; i < rc->n; i++) {
+        if (rc->mask ? !rc->mask[i] : rc->target[i] == 0)
+            continue;
+        valid++;
+        const double r = x[i] - rc->target[i], s = x[rc->n + i];
+        switch (rc->kind) {
+        case DOUBT_REG_L1: sum += fabs(r); break;
+        case DOUBT_REG_L2: sum += r * r; break;
+        case DOUBT_REG_GAUSSIAN: sum += 0.5 * exp(-s) * r * r + 0.5 * s; break;
+        case DOUBT_REG_LAPLACE: sum += exp(-s) * fabs(r) + s; break;
+        }
+    }
+    return valid ? sum / valid : 0;
+}
+
+START_TEST(regression_gradients)
+{
+    const int64_t n = 45;
+    float *pred, *target, *log_var;
+    double *x = malloc(2 * n * sizeof *x), *fd = malloc(2 * n * sizeof *fd);
+    double *dp = fill_pair(&pred, n, 1, -3, 3);
+    double *ds = fill_pair(&log_var, n, 2, -2, 2);
+    free(fill_pair(&target, n, 3, -2, 2));
+    uint8_t mask[45];
+    for (int64_t i = 0; i < n; i++) {
+        if (i % 7 == 3)
+            target[i] = 0; /* invalid when no mask is given */
+        if (fabs(pred[i] - target[i]) < 1e-2)
+            pred[i] += 0.1f, dp[i] = pred[i]; /* away from the L1 kink */
+        mask[i] = i % 5 != 1;
+    }
+    memcpy(x, dp, n * sizeof *x);
+    memcpy(x + n, ds, n * sizeof *x);
+    static const char *names[] = {"l1", "l2", "gaussian", "laplace"};
+    float gp[45], gs[45];
+    for (int kind = DOUBT_REG_L1; kind <= DOUBT_REG_LAPLACE; kind++) {
+        double worst = 0;
+        for (int masked = 0; masked < 2; masked++) {
+            reg_case rc = {kind, n, target, masked ? mask : NULL};
+            float loss;
+            doubt_error err = {{0}};
+            for (int64_t i = 0; i < n; i++)
+                gp[i] = gs[i] = NAN;
+            ck_assert_int_eq(doubt_losses_regression(kind, n, pred, log_var, target, rc.mask, &loss,
+                                                     gp, gs, &err),
+                             DOUBT_OK);
+            ck_assert_double_lt(rel1(loss, reg_ref(x, &rc)), 1e-6);
+            th_numeric_grad(reg_ref, x, 2 * n, 1e-6, &rc, fd);
+            worst = fmax(worst, th_rel_err(gp, fd, n));
+            if (kind >= DOUBT_REG_GAUSSIAN)
+                worst = fmax(worst, th_rel_err(gs, fd + n, n));
+            else
+                for (int64_t i = 0; i < n; i++) /* L1/L2 leave grad_log_var alone */
+                    ck_assert(isnan(gs[i]));
+        }
+        printf("losses: regression %-9s max relative gradient error vs central differences %.2e\n",
+               names[kind], worst);
+        ck_assert_msg(worst < GRAD_TOL, "%s: gradient error %g", names[kind], worst);
+    }
+    free(x), free(fd), free(dp), free(ds), free(pred), free(target), free(log_var);
+}
+END_TEST
+
+START_TEST(regression_identities)
+{
+    const int64_t n = 64;
+    float pred[64], target[64], s[64], gs[64], gp[64];
+    th_fill(pred, n, 11, 0, 10);
+    th_fill(target, n, 12, 1, 10);
+    double mse = 0;
+    for (int64_t i = 0; i < n; i++) {
+        s[i] = 0;
+        mse += ((double)pred[i] - target[i]) * ((double)pred[i] - target[i]);
+    }
+    mse /= n;
+    float gauss, l2;
+    L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, n, pred, s, target, NULL, &gauss, NULL,
+                                        NULL, &terr));
+    L_OK(doubt_losses_regression(DOUBT_REG_L2, n, pred, NULL, target, NULL, &l2, NULL, NULL,
+                                        &terr));
+    ck_assert_double_lt(rel1(gauss, 0.5 * mse), 1e-6); /* s = 0: ½·MSE */
+    ck_assert_double_lt(rel1(l2, mse), 1e-6);
+
+    /* s = log r² zeroes ∂/∂s, gives ½ + ½·log r² per pixel, and any shift of s costs more */
+    double best = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const double r = (double)pred[i] - target[i];
+        s[i] = (float)log(r * r);
+        best += 0.5 + 0.5 * s[i];
+    }
+    best /= n;
+    float at;
+    L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, n, pred, s, target, NULL, &at, gp, gs,
+                                        &terr));
+    ck_assert_double_lt(fabs(at - best), 1e-5 * fmax(1, fabs(best)));
+    for (int64_t i = 0; i < n; i++)
+        ck_assert_double_lt(fabs(gs[i]), 1e-6);
+    for (int64_t i = 0; i < n; i++) {
+        for (int sign = -1; sign <= 1; sign += 2) {
+            float moved[64], other;
+            memcpy(moved, s, sizeof moved);
+            moved[i] += sign * 0.05f;
+            L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, n, pred, moved, target, NULL,
+                                                &other, NULL, NULL, &terr));
+            ck_assert_msg(other > at, "pixel %lld s%+d: %.9g <= %.9g", (long long)i, sign, other, at);
+        }
+    }
+}
+END_TEST
+
+START_TEST(regression_extremes)
+{
+    const int64_t n = 6;
+    const float pred[6] = {1e4f, -1e4f, 0.5f, 3, -7, 1e4f};
+    const float target[6] = {-1e4f, 1e4f, 0.5f, 2, 4, 0};
+    const float s[6] = {-30, -30, 30, 30, -30, 0};
+    float gp[6], gs[6], loss;
+    for (int kind = DOUBT_REG_L1; kind <= DOUBT_REG_LAPLACE; kind++) {
+        L_OK(doubt_losses_regression(kind, n, pred, s, target, NULL, &loss, gp, gs, &terr));
+        ck_assert(isfinite(loss) && all_finite(gp, n) && all_finite(gs, n));
+    }
+    /* nothing valid: 0 and zero gradients, with and without a mask */
+    const float zeros[6] = {0};
+    const uint8_t none[6] = {0};
+    for (int kind = DOUBT_REG_L1; kind <= DOUBT_REG_LAPLACE; kind++)
+        for (int m = 0; m < 2; m++) {
+            for (int i = 0; i < n; i++)
+                gp[i] = gs[i] = NAN;
+            L_OK(doubt_losses_regression(kind, n, pred, s, m ? target : zeros,
+                                                m ? none : NULL, &loss, gp, gs, &terr));
+            ck_assert(loss == 0 && all_zero(gp, n));
+            if (kind >= DOUBT_REG_GAUSSIAN)
+                ck_assert(all_zero(gs, n));
+        }
+}
+END_TEST
+
+START_TEST(regression_errors)
+{
+    float x[4] = {1, 2, 3, 4}, loss;
+    doubt_error err = {{0}};
+    ck_assert_int_eq(doubt_losses_regression(DOUBT_REG_L1, 4, NULL, NULL, x, NULL, &loss, NULL,
+                                             NULL, &err),
+                     DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "pred is NULL"));
+    ck_assert_int_eq(doubt_losses_regression(DOUBT_REG_GAUSSIAN, 4, x, NULL, x, NULL, &loss, NULL,
+                                             NULL, &err),
+                     DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "gaussian loss: log_var is NULL"));
+    ck_assert_int_eq(doubt_losses_regression(DOUBT_REG_L2, 0, x, NULL, x, NULL, &loss, NULL, NULL,
+                                             &err),
+                     DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "count 0"));
+    ck_assert_int_eq(doubt_losses_regression((doubt_reg_kind)9, 4, x, x, x, NULL, &loss, NULL,
+                                             NULL, &err),
+                     DOUBT_ERR_ARG);
+    float bad[4] = {1, NAN, 3, 4};
+    ck_assert_int_eq(doubt_losses_regression(DOUBT_REG_L2, 4, bad, NULL, x, NULL, &loss, NULL,
+                                             NULL, &err),
+                     DOUBT_ERR_NUMERIC);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * cross-entropy */
+
+typedef struct {
+    int64_t n, c, h, w;
+    const uint8_t *labels;
+    const float *weight;
+} ce_case;
+
+/* naive -w_y·log(exp f_y / Σ exp f_k), summed, / Σ w_y */
+static double ce_ref(const double *f, void *user)
+{
+    const ce_case *cc = user;
+    const int64_t hw = cc->h * cc->w;
+    double sum = 0, wsum = 0;
+    for (int64_t ni = 0; ni < cc->n; ni++)
+        for (int64_t i = 0; i < hw; i++) {
+            const int y = cc->labels[ni * hw + i];
+            if (y == DOUBT_LABEL_IGNORE)
+                continue;
+            double z = 0;
+            for (int64_t k = 0; k < cc->c; k++)
+                z += exp(f[(ni * cc->c + k) * hw + i]);
+            const double wt = cc->weight ? cc->weight[y] : 1;
+            sum -= wt * log(exp(f[(ni * cc->c + y) * hw + i]) / z);
+            wsum += wt;
+        }
+    return wsum > 0 ? sum / wsum : 0;
+}
+
+START_TEST(cross_entropy_gradients)
+{
+    const int64_t n = 2, c = 5, h = 3, w = 4, count = n * c * h * w;
+    float *logits, weight[5] = {0.5f, 1, 2, 0.25f, 3}, *g = malloc(count * sizeof *g);
+    double *x = fill_pair(&logits, count, 21, -4, 4), *fd = malloc(count * sizeof *fd);
+    uint8_t labels[24];
+    random_labels(labels, n * h * w, c, 22, 0.2f);
+    double worst = 0;
+    for (int weighted = 0; weighted < 2; weighted++) {
+        ce_case cc = {n, c, h, w, labels, weighted ? weight : NULL};
+        float loss;
+        L_OK(doubt_losses_cross_entropy(n, c, h, w, logits, labels, cc.weight, &loss, g, &terr));
+        ck_assert_double_lt(rel1(loss, ce_ref(x, &cc)), 1e-6);
+        th_numeric_grad(ce_ref, x, count, 1e-5, &cc, fd);
+        worst = fmax(worst, th_rel_err(g, fd, count));
+    }
+    printf("losses: cross_entropy     max relative gradient error vs central differences %.2e\n",
+           worst);
+    ck_assert_double_lt(worst, GRAD_TOL);
+    free(logits), free(g), free(x), free(fd);
+}
+END_TEST
+
+START_TEST(cross_entropy_extremes)
+{
+    /* one pixel per image: the label's logit is -1e4, another is +1e4 */
+    const float logits[2 * 3] = {-1e4f, 1e4f, 0, 1e4f, -1e4f, 1e4f};
+    const uint8_t labels[2] = {0, 1};
+    float g[6], loss;
+    L_OK(doubt_losses_cross_entropy(2, 3, 1, 1, logits, labels, NULL, &loss, g, &terr));
+    ck_assert(isfinite(loss) && all_finite(g, 6));
+    ck_assert_double_lt(rel1(loss, 2e4 + log(2.0) / 2), 1e-6);
+    /* all ignored, or all weights of the present classes zero: 0 */
+    const uint8_t ignored[2] = {255, 255};
+    const float zero_w[3] = {0, 0, 1};
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < 6; k++)
+            g[k] = NAN;
+        L_OK(doubt_losses_cross_entropy(2, 3, 1, 1, logits, i ? labels : ignored,
+                                               i ? zero_w : NULL, &loss, g, &terr));
+        ck_assert(loss == 0 && all_zero(g, 6));
+    }
+}
+END_TEST
+
+START_TEST(cross_entropy_errors)
+{
+    enum { N = 2, C = 8, H = 3, W = 5 };
+    float logits[N * C * H * W] = {0}, loss;
+    uint8_t labels[N * H * W] = {0};
+    doubt_error err = {{0}};
+    labels[(1 * H + 2) * W + 3] = 9;
+    labels[(1 * H + 2) * W + 4] = 200; /* later in n,h,w order: not the one named */
+    ck_assert_int_eq(doubt_losses_cross_entropy(N, C, H, W, logits, labels, NULL, &loss, NULL, &err),
+                     DOUBT_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "label 9 at pixel n=1 h=2 w=3"), "%s", err.msg);
+    labels[(1 * H + 2) * W + 3] = 255;
+    labels[(1 * H + 2) * W + 4] = 7;
+    L_OK(doubt_losses_cross_entropy(N, C, H, W, logits, labels, NULL, &loss, NULL, &terr));
+    ck_assert_int_eq(doubt_losses_cross_entropy(N, C, 0, W, logits, labels, NULL, &loss, NULL, &err),
+                     DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "h=0"));
+    ck_assert_int_eq(doubt_losses_cross_entropy(N, C, H, W, NULL, labels, NULL, &loss, NULL, &err),
+                     DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "logits is NULL"));
+    ck_assert_int_eq(doubt_losses_cross_entropy(N, 255, H, W, logits, labels, NULL, &loss, NULL, &err),
+                     DOUBT_ERR_ARG);
+    float weight[C] = {1, 1, -1, 1, 1, 1, 1, 1};
+    ck_assert_int_eq(doubt_losses_cross_entropy(N, C, H, W, logits, labels, weight, &loss, NULL, &err),
+                     DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "class weight 2"));
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * attenuated classification */
+
+typedef struct {
+    int64_t n, c, h, w;
+    int samples;
+    const uint8_t *labels;
+    double *eps; /* [N,T,C,H,W], drawn at the index losses.h documents */
+} attn_case;
+
+static void attn_draw(attn_case *ac, doubt_rng_key key)
+{
+    const int64_t total = ac->n * ac->samples * ac->c * ac->h * ac->w;
+    ac->eps = malloc(total * sizeof *ac->eps);
+    for (int64_t i = 0; i < total; i++)
+        ac->eps[i] = doubt_rng_normal(key, (uint64_t)i);
+}
+
+/* x = [logits (N·C·H·W), log_var (N·H·W)]; naive -log(mean_t exp x̂_y / Σ_k exp x̂_k) */
+static double attn_ref(const double *x, void *user)
+{
+    const attn_case *ac = user;
+    const int64_t C = ac->c, T = ac->samples, hw = ac->h * ac->w;
+    const double *s = x + ac->n * C * hw;
+    double sum = 0;
+    int valid = 0;
+    for (int64_t ni = 0; ni < ac->n; ni++)
+        for (int64_t i = 0; i < hw; i++) {
+            const int y = ac->labels[ni * hw + i];
+            if (y == DOUBT_LABEL_IGNORE)
+                continue;
+            valid++;
+            double mean = 0;
+            for (int64_t t = 0; t < T; t++) {
+                double z = 0, num = 0;
+                for (int64_t k = 0; k < C; k++) {
+                    const double e = ac->eps[((ni * T + t) * C + k) * hw + i];
+                    const double v = exp(x[(ni * C + k) * hw + i] + exp(0.5 * s[ni * hw + i]) * e);
+                    z += v;
+                    if (k == y)
+                        num = v;
+                }
+                mean += num / z / T;
+            }
+            sum -= log(mean);
+        }
+    return valid ? sum / valid : 0;
+}
+
+START_TEST(attenuated_gradients)
+{
+    /* w = 70 spans two noise tiles of the implementation */
+    const int64_t n = 2, c = 3, h = 2, w = 70, nf = n * c * h * w, ns = n * h * w;
+    float *f, *s, *gf = malloc(nf * sizeof *gf), *gs = malloc(ns * sizeof *gs);
+    double *df = fill_pair(&f, nf, 31, -3, 3), *ds = fill_pair(&s, ns, 32, -2, 2);
+    double *x = malloc((nf + ns) * sizeof *x), *fd = malloc((nf + ns) * sizeof *fd);
+    memcpy(x, df, nf * sizeof *x);
+    memcpy(x + nf, ds, ns * sizeof *x);
+    uint8_t *labels = malloc(ns);
+    random_labels(labels, ns, c, 33, 0.15f);
+    const doubt_rng_key key = {.seed = 99, .stream = 5, .layer = DOUBT_LOSSES_RNG_LAYER};
+    double worst = 0;
+    const int samples[] = {1, 4};
+    for (int i = 0; i < 2; i++) {
+        attn_case ac = {n, c, h, w, samples[i], labels, NULL};
+        attn_draw(&ac, key);
+        float loss;
+        L_OK(doubt_losses_attenuated_ce(n, c, h, w, ac.samples, f, s, labels, key, &loss, gf,
+                                               gs, &terr));
+        ck_assert_double_lt(rel1(loss, attn_ref(x, &ac)), 1e-6);
+        th_numeric_grad(attn_ref, x, nf + ns, 1e-5, &ac, fd);
+        const double ef = th_rel_err(gf, fd, nf), es = th_rel_err(gs, fd + nf, ns);
+        printf("losses: attenuated T=%d     max relative gradient error: logits %.2e, log_var %.2e\n",
+               ac.samples, ef, es);
+        worst = fmax(worst, fmax(ef, es));
+        free(ac.eps);
+    }
+    ck_assert_double_lt(worst, GRAD_TOL);
+    free(f), free(s), free(gf), free(gs), free(df), free(ds), free(x), free(fd), free(labels);
+}
+END_TEST
+
+/* σ → 0 (s = -30): the noise vanishes and the loss is the cross-entropy, ∂/∂s ≈ 0. */
+START_TEST(attenuated_is_cross_entropy_without_noise)
+{
+    const int64_t n = 2, c = 6, h = 5, w = 9, nf = n * c * h * w, ns = n * h * w;
+    float *f = malloc(nf * sizeof *f), *s = malloc(ns * sizeof *s);
+    float *ga = malloc(nf * sizeof *ga), *gc = malloc(nf * sizeof *gc), *gs = malloc(ns * sizeof *gs);
+    uint8_t *labels = malloc(ns);
+    th_fill(f, nf, 41, -5, 5);
+    random_labels(labels, ns, c, 42, 0.1f);
+    for (int64_t i = 0; i < ns; i++)
+        s[i] = -30;
+    const doubt_rng_key key = {.seed = 1, .stream = 2, .layer = DOUBT_LOSSES_RNG_LAYER};
+    float la, lc;
+    L_OK(doubt_losses_attenuated_ce(n, c, h, w, 8, f, s, labels, key, &la, ga, gs, &terr));
+    L_OK(doubt_losses_cross_entropy(n, c, h, w, f, labels, NULL, &lc, gc, &terr));
+    ck_assert_double_lt(rel1(la, lc), 1e-5);
+    double gmax = 0, dmax = 0, smax = 0;
+    for (int64_t i = 0; i < nf; i++) {
+        gmax = fmax(gmax, fabs(gc[i]));
+        dmax = fmax(dmax, fabs(ga[i] - gc[i]));
+    }
+    for (int64_t i = 0; i < ns; i++)
+        smax = fmax(smax, fabs(gs[i]));
+    ck_assert_double_lt(dmax, 1e-5 * gmax);
+    ck_assert_double_lt(smax, 1e-7);
+    free(f), free(s), free(ga), free(gc), free(gs), free(labels);
+}
+END_TEST
+
+START_TEST(attenuated_extremes)
+{
+    const int64_t n = 1, c = 4, h = 3, w = 4, nf = n * c * h * w, ns = n * h * w;
+    float f[48], s[12], gf[48], gs[12], loss;
+    uint8_t labels[12];
+    for (int64_t i = 0; i < nf; i++)
+        f[i] = (i * 7 % 3 == 0) ? 1e4f : (i % 2 ? -1e4f : 0);
+    static const float svals[3] = {-30, 30, 0};
+    for (int64_t i = 0; i < ns; i++) {
+        s[i] = svals[i % 3];
+        labels[i] = (uint8_t)(i % c);
+    }
+    const doubt_rng_key key = {.seed = 3, .stream = 4, .layer = DOUBT_LOSSES_RNG_LAYER};
+    for (int samples = 1; samples <= 16; samples *= 4) {
+        L_OK(doubt_losses_attenuated_ce(n, c, h, w, samples, f, s, labels, key, &loss, gf, gs,
+                                               &terr));
+        ck_assert(isfinite(loss) && all_finite(gf, nf) && all_finite(gs, ns));
+    }
+    memset(labels, DOUBT_LABEL_IGNORE, sizeof labels);
+    for (int64_t i = 0; i < nf; i++)
+        gf[i] = NAN;
+    for (int64_t i = 0; i < ns; i++)
+        gs[i] = NAN;
+    L_OK(doubt_losses_attenuated_ce(n, c, h, w, 3, f, s, labels, key, &loss, gf, gs, &terr));
+    ck_assert(loss == 0 && all_zero(gf, nf) && all_zero(gs, ns));
+}
+END_TEST
+
+START_TEST(attenuated_noise_follows_key)
+{
+    const int64_t n = 1, c = 3, h = 4, w = 4, nf = n * c * h * w, ns = n * h * w;
+    float f[48], s[16], a, b, again;
+    uint8_t labels[16];
+    th_fill(f, nf, 51, -2, 2);
+    th_fill(s, ns, 52, 0, 1);
+    random_labels(labels, ns, c, 53, 0);
+    doubt_rng_key key = {.seed = 8, .stream = 100, .layer = DOUBT_LOSSES_RNG_LAYER};
+    L_OK(doubt_losses_attenuated_ce(n, c, h, w, 4, f, s, labels, key, &a, NULL, NULL, &terr));
+    L_OK(doubt_losses_attenuated_ce(n, c, h, w, 4, f, s, labels, key, &again, NULL, NULL, &terr));
+    key.stream = 101;
+    L_OK(doubt_losses_attenuated_ce(n, c, h, w, 4, f, s, labels, key, &b, NULL, NULL, &terr));
+    ck_assert(a == again);
+    ck_assert(a != b);
+}
+END_TEST
+
+START_TEST(attenuated_errors)
+{
+    enum { N = 2, C = 8, H = 3, W = 5 };
+    float f[N * C * H * W] = {0}, s[N * H * W] = {0}, loss;
+    uint8_t labels[N * H * W] = {0};
+    doubt_error err = {{0}};
+    const doubt_rng_key key = {0};
+    labels[(0 * H + 1) * W + 4] = 8;
+    ck_assert_int_eq(doubt_losses_attenuated_ce(N, C, H, W, 2, f, s, labels, key, &loss, NULL, NULL,
+                                                &err),
+                     DOUBT_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "attenuated_ce: label 8 at pixel n=0 h=1 w=4"), "%s", err.msg);
+    labels[(0 * H + 1) * W + 4] = 1;
+    ck_assert_int_eq(doubt_losses_attenuated_ce(N, C, H, W, 0, f, s, labels, key, &loss, NULL, NULL,
+                                                &err),
+                     DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "0 samples"));
+    ck_assert_int_eq(doubt_losses_attenuated_ce(0, C, H, W, 2, f, s, labels, key, &loss, NULL, NULL,
+                                                &err),
+                     DOUBT_ERR_ARG);
+    ck_assert_int_eq(doubt_losses_attenuated_ce(N, C, H, W, 2, f, NULL, labels, key, &loss, NULL,
+                                                NULL, &err),
+                     DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "log_var is NULL"));
+    ck_assert_int_eq(doubt_losses_attenuated_ce(N, C, H, W, 2, f, s, labels, key, NULL, NULL, NULL,
+                                                &err),
+                     DOUBT_ERR_ARG);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * determinism: bit-identical results for 1, 2, 3 and 7 threads */
+
+START_TEST(same_bits_any_thread_count)
+{
+    const int64_t n = 3, c = 5, h = 37, w = 71, nf = n * c * h * w, ns = n * h * w;
+    float *f = malloc(nf * sizeof *f), *s = malloc(ns * sizeof *s), *y = malloc(ns * sizeof *y);
+    uint8_t *labels = malloc(ns);
+    th_fill(f, nf, 61, -6, 6);
+    th_fill(s, ns, 62, -3, 3);
+    th_fill(y, ns, 63, 0, 50);
+    random_labels(labels, ns, c, 64, 0.1f);
+    const doubt_rng_key key = {.seed = 5, .stream = 6, .layer = DOUBT_LOSSES_RNG_LAYER};
+    float *ref = NULL;
+    const int64_t len = 3 + 2 * nf + 3 * ns;
+    static const int threads[] = {1, 2, 3, 7};
+    for (int i = 0; i < 4; i++) {
+        omp_set_num_threads(threads[i]);
+        float *out = malloc(len * sizeof *out);
+        float *ga = out + 3, *gc = ga + nf, *gs = gc + nf, *gp = gs + ns, *gv = gp + ns;
+        L_OK(doubt_losses_attenuated_ce(n, c, h, w, 5, f, s, labels, key, &out[0], ga, gs, &terr));
+        L_OK(doubt_losses_cross_entropy(n, c, h, w, f, labels, NULL, &out[1], gc, &terr));
+        L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, ns, f, s, y, NULL, &out[2], gp, gv,
+                                            &terr));
+        if (ref) {
+            ck_assert_msg(memcmp(out, ref, len * sizeof *out) == 0, "%d threads differ from 1",
+                          threads[i]);
+            free(out);
+        } else {
+            ref = out;
+        }
+    }
+    omp_set_num_threads(omp_get_num_procs());
+    free(ref), free(f), free(s), free(y), free(labels);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * multitask */
+
+static const doubt_task_kind mt_kinds[4] = {DOUBT_TASK_REGRESSION, DOUBT_TASK_CLASSIFICATION,
+                                            DOUBT_TASK_CLASSIFICATION, DOUBT_TASK_REGRESSION};
+
+/* x = [L (4), s (4)] */
+static double mt_ref(const double *x, void *user)
+{
+    (void)user;
+    double total = 0;
+    for (int k = 0; k < 4; k++)
+        total += (mt_kinds[k] == DOUBT_TASK_REGRESSION ? 0.5 : 1.0) * exp(-x[4 + k]) * x[k] +
+                 0.5 * x[4 + k];
+    return total;
+}
+
+START_TEST(multitask_gradients_and_identities)
+{
+    float L[4] = {0.7f, 2.3f, 0.05f, 4}, s[4] = {0.3f, -1.2f, 2.5f, -0.4f};
+    float total, scale[4], gs[4];
+    double x[8], fd[8];
+    for (int k = 0; k < 4; k++)
+        x[k] = L[k], x[4 + k] = s[k];
+    L_OK(doubt_losses_multitask(4, mt_kinds, L, s, &total, scale, gs, &terr));
+    ck_assert_double_lt(rel1(total, mt_ref(x, NULL)), 1e-6);
+    th_numeric_grad(mt_ref, x, 8, 1e-6, NULL, fd);
+    const double worst = fmax(th_rel_err(scale, fd, 4), th_rel_err(gs, fd + 4, 4));
+    printf("losses: multitask         max relative gradient error vs central differences %.2e\n",
+           worst);
+    ck_assert_double_lt(worst, GRAD_TOL);
+
+    /* with s_k held fixed the total is the hand-weighted sum Σ w_k·L_k plus the constant ½Σs_k,
+     * w_k = ½·exp(-s_k) (regression) or exp(-s_k) (classification) */
+    float w[4], fixed, fscale[4];
+    double half_s = 0;
+    for (int k = 0; k < 4; k++) {
+        w[k] = (float)((mt_kinds[k] == DOUBT_TASK_REGRESSION ? 0.5 : 1.0) * exp(-(double)s[k]));
+        half_s += 0.5 * s[k];
+    }
+    L_OK(doubt_losses_multitask_fixed(4, w, L, &fixed, fscale, &terr));
+    ck_assert_double_lt(rel1(total, fixed + half_s), 1e-6);
+    for (int k = 0; k < 4; k++) {
+        ck_assert(fscale[k] == w[k]);
+        ck_assert_double_lt(rel1(scale[k], w[k]), 1e-6);
+    }
+    const float zero[4] = {0};
+    L_OK(doubt_losses_multitask(4, mt_kinds, L, zero, &total, NULL, NULL, &terr));
+    ck_assert_double_lt(rel1(total, 0.5 * L[0] + L[1] + L[2] + 0.5 * L[3]), 1e-6);
+
+    const float extreme[4] = {-30, 30, -30, 30};
+    L_OK(doubt_losses_multitask(4, mt_kinds, L, extreme, &total, scale, gs, &terr));
+    ck_assert(isfinite(total) && all_finite(scale, 4) && all_finite(gs, 4));
+
+    doubt_error err = {{0}};
+    ck_assert_int_eq(doubt_losses_multitask(0, mt_kinds, L, s, &total, NULL, NULL, &err), DOUBT_ERR_ARG);
+    ck_assert_int_eq(doubt_losses_multitask(4, mt_kinds, L, NULL, &total, NULL, NULL, &err),
+                     DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "log_var is NULL"));
+    ck_assert_int_eq(doubt_losses_multitask_fixed(4, NULL, L, &total, NULL, &err), DOUBT_ERR_ARG);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * golden values (tools/losses_golden.py) */
+
+typedef struct {
+    char name[64];
+    int64_t count;
+    double *v;
+} gold_array;
+
+typedef struct {
+    const char *file;
+    int narrays, nparams;
+    gold_array arrays[48];
+    char pname[16][32];
+    unsigned long long pval[16];
+} golden;
+
+static golden *gold_load(const char *file)
+{
+    FILE *fp = fopen(file, "r");
+    ck_assert_msg(fp, "cannot open %s (tests run from the repository root)", file);
+    golden *g = calloc(1, sizeof *g);
+    g->file = file;
+    char tok[64];
+    while (fscanf(fp, "%63s", tok) == 1) {
+        if (tok[0] == '#') {
+            int ch;
+            while ((ch = fgetc(fp)) != EOF && ch != '\n')
+                ;
+        } else if (!strcmp(tok, "param")) {
+            ck_assert_int_lt(g->nparams, 16);
+            ck_assert_int_eq(fscanf(fp, "%31s %llu", g->pname[g->nparams], &g->pval[g->nparams]), 2);
+            g->nparams++;
+        } else {
+            ck_assert_msg(!strcmp(tok, "array"), "%s: unexpected token %s", file, tok);
+            ck_assert_int_lt(g->narrays, 48);
+            gold_array *a = &g->arrays[g->narrays++];
+            long long count;
+            ck_assert_int_eq(fscanf(fp, "%63s %lld", a->name, &count), 2);
+            a->count = count;
+            a->v = malloc(count * sizeof *a->v);
+            for (int64_t i = 0; i < count; i++)
+                ck_assert_msg(fscanf(fp, "%lf", &a->v[i]) == 1, "%s: %s short", file, a->name);
+        }
+    }
+    fclose(fp);
+    return g;
+}
+
+static const double *gold_array_get(const golden *g, const char *name, int64_t count)
+{
+    for (int i = 0; i < g->narrays; i++)
+        if (!strcmp(g->arrays[i].name, name)) {
+            ck_assert_msg(g->arrays[i].count == count, "%s: %s has %lld values, want %lld", g->file,
+                          name, (long long)g->arrays[i].count, (long long)count);
+            return g->arrays[i].v;
+        }
+    ck_abort_msg("%s: no array %s", g->file, name);
+    return NULL;
+}
+
+static unsigned long long gold_param(const golden *g, const char *name)
+{
+    for (int i = 0; i < g->nparams; i++)
+        if (!strcmp(g->pname[i], name))
+            return g->pval[i];
+    ck_abort_msg("%s: no param %s", g->file, name);
+    return 0;
+}
+
+static void gold_free(golden *g)
+{
+    for (int i = 0; i < g->narrays; i++)
+        free(g->arrays[i].v);
+    free(g);
+}
+
+static uint8_t *to_u8(const double *x, int64_t n)
+{
+    uint8_t *u = malloc(n);
+    for (int64_t i = 0; i < n; i++)
+        u[i] = (uint8_t)x[i];
+    return u;
+}
+
+/* Compares one result with its golden: the normalised error is checked, and the largest
+ * absolute and normalised differences are collected for the report. */
+typedef struct {
+    double abs, rel;
+} gold_diff;
+
+static void gold_check(gold_diff *d, const char *what, const float *got, const double *want,
+                       int64_t n)
+{
+    double a = 0;
+    for (int64_t i = 0; i < n; i++)
+        a = fmax(a, fabs((double)got[i] - want[i]));
+    const double r = n == 1 ? rel1(got[0], want[0]) : th_rel_err(got, want, n);
+    d->abs = fmax(d->abs, a);
+    d->rel = fmax(d->rel, r);
+    ck_assert_msg(r < GOLD_TOL, "%s: normalised difference %g to golden", what, r);
+}
+
+START_TEST(golden_regression)
+{
+    golden *g = gold_load("tests/golden/losses/regression.txt");
+    const int64_t n = (int64_t)gold_param(g, "count");
+    float *pred = to_f(gold_array_get(g, "pred", n), n), *s = to_f(gold_array_get(g, "log_var", n), n);
+    float *y = to_f(gold_array_get(g, "target", n), n);
+    uint8_t *mask = to_u8(gold_array_get(g, "mask", n), n);
+    float *gp = malloc(n * sizeof *gp), *gs = malloc(n * sizeof *gs), loss;
+    static const char *names[] = {"l1", "l2", "gaussian", "laplace"};
+    gold_diff d = {0, 0};
+    char key[64];
+    for (int kind = DOUBT_REG_L1; kind <= DOUBT_REG_LAPLACE; kind++)
+        for (int m = 0; m < 2; m++) {
+            const char *suffix = m ? "_mask" : "";
+            L_OK(doubt_losses_regression(kind, n, pred, s, y, m ? mask : NULL, &loss, gp, gs,
+                                                &terr));
+            snprintf(key, sizeof key, "%s%s.loss", names[kind], suffix);
+            gold_check(&d, key, &loss, gold_array_get(g, key, 1), 1);
+            snprintf(key, sizeof key, "%s%s.grad_pred", names[kind], suffix);
+            gold_check(&d, key, gp, gold_array_get(g, key, n), n);
+            if (kind >= DOUBT_REG_GAUSSIAN) {
+                snprintf(key, sizeof key, "%s%s.grad_log_var", names[kind], suffix);
+                gold_check(&d, key, gs, gold_array_get(g, key, n), n);
+            }
+        }
+    printf("losses: golden regression      max |diff| %.2e, normalised %.2e\n", d.abs, d.rel);
+    free(pred), free(s), free(y), free(mask), free(gp), free(gs);
+    gold_free(g);
+}
+END_TEST
+
+START_TEST(golden_cross_entropy)
+{
+    golden *g = gold_load("tests/golden/losses/cross_entropy.txt");
+    const int64_t n = gold_param(g, "n"), c = gold_param(g, "c"), h = gold_param(g, "h"),
+                  w = gold_param(g, "w"), nf = n * c * h * w;
+    float *f = to_f(gold_array_get(g, "logits", nf), nf);
+    float *weight = to_f(gold_array_get(g, "weight", c), c);
+    uint8_t *labels = to_u8(gold_array_get(g, "labels", n * h * w), n * h * w);
+    float *gf = malloc(nf * sizeof *gf), loss;
+    gold_diff d = {0, 0};
+    L_OK(doubt_losses_cross_entropy(n, c, h, w, f, labels, NULL, &loss, gf, &terr));
+    gold_check(&d, "plain.loss", &loss, gold_array_get(g, "plain.loss", 1), 1);
+    gold_check(&d, "plain.grad_logits", gf, gold_array_get(g, "plain.grad_logits", nf), nf);
+    L_OK(doubt_losses_cross_entropy(n, c, h, w, f, labels, weight, &loss, gf, &terr));
+    gold_check(&d, "weighted.loss", &loss, gold_array_get(g, "weighted.loss", 1), 1);
+    gold_check(&d, "weighted.grad_logits", gf, gold_array_get(g, "weighted.grad_logits", nf), nf);
+    printf("losses: golden cross_entropy   max |diff| %.2e, normalised %.2e\n", d.abs, d.rel);
+    free(f), free(weight), free(labels), free(gf);
+    gold_free(g);
+}
+END_TEST
+
+static void golden_attenuated(const char *file)
+{
+    golden *g = gold_load(file);
+    const int64_t n = gold_param(g, "n"), c = gold_param(g, "c"), h = gold_param(g, "h"),
+                  w = gold_param(g, "w"), nf = n * c * h * w, ns = n * h * w;
+    const int samples = (int)gold_param(g, "samples");
+    const doubt_rng_key key = {.seed = gold_param(g, "seed"), .stream = gold_param(g, "stream"),
+                               .layer = (uint32_t)gold_param(g, "layer")};
+    /* the script's own Philox + Box-Muller must give the library's draws, bit for bit */
+    const int64_t checks = samples * nf < 64 ? samples * nf : 64;
+    const double *eps = gold_array_get(g, "eps_check", checks);
+    for (int64_t i = 0; i < checks; i++)
+        ck_assert_msg(doubt_rng_normal(key, (uint64_t)i) == (float)eps[i], "%s: eps %lld: %.9g != %.9g",
+                      file, (long long)i, doubt_rng_normal(key, (uint64_t)i), eps[i]);
+    float *f = to_f(gold_array_get(g, "logits", nf), nf), *s = to_f(gold_array_get(g, "log_var", ns), ns);
+    uint8_t *labels = to_u8(gold_array_get(g, "labels", ns), ns);
+    float *gf = malloc(nf * sizeof *gf), *gs = malloc(ns * sizeof *gs), loss;
+    gold_diff d = {0, 0};
+    L_OK(doubt_losses_attenuated_ce(n, c, h, w, samples, f, s, labels, key, &loss, gf, gs,
+                                           &terr));
+    gold_check(&d, "loss", &loss, gold_array_get(g, "loss", 1), 1);
+    gold_check(&d, "grad_logits", gf, gold_array_get(g, "grad_logits", nf), nf);
+    gold_check(&d, "grad_log_var", gs, gold_array_get(g, "grad_log_var", ns), ns);
+    printf("losses: golden attenuated T=%-2d max |diff| %.2e, normalised %.2e\n", samples, d.abs, d.rel);
+    free(f), free(s), free(labels), free(gf), free(gs);
+    gold_free(g);
+}
+
+START_TEST(golden_attenuated_t6)
+{
+    golden_attenuated("tests/golden/losses/attenuated.txt");
+}
+END_TEST
+
+START_TEST(golden_attenuated_t1)
+{
+    golden_attenuated("tests/golden/losses/attenuated_t1.txt");
+}
+END_TEST
+
+START_TEST(golden_multitask)
+{
+    golden *g = gold_load("tests/golden/losses/multitask.txt");
+    const double *kd = gold_array_get(g, "kinds", 4);
+    doubt_task_kind kinds[4];
+    for (int k = 0; k < 4; k++)
+        kinds[k] = kd[k] == 0 ? DOUBT_TASK_REGRESSION : DOUBT_TASK_CLASSIFICATION;
+    float *L = to_f(gold_array_get(g, "task_loss", 4), 4), *s = to_f(gold_array_get(g, "log_var", 4), 4);
+    float *w = to_f(gold_array_get(g, "weight", 4), 4), total, scale[4], gs[4];
+    gold_diff d = {0, 0};
+    L_OK(doubt_losses_multitask(4, kinds, L, s, &total, scale, gs, &terr));
+    gold_check(&d, "total", &total, gold_array_get(g, "total", 1), 1);
+    gold_check(&d, "scale", scale, gold_array_get(g, "scale", 4), 4);
+    gold_check(&d, "grad_log_var", gs, gold_array_get(g, "grad_log_var", 4), 4);
+    L_OK(doubt_losses_multitask_fixed(4, w, L, &total, scale, &terr));
+    gold_check(&d, "fixed.total", &total, gold_array_get(g, "fixed.total", 1), 1);
+    gold_check(&d, "fixed.scale", scale, gold_array_get(g, "fixed.scale", 4), 4);
+    printf("losses: golden multitask       max |diff| %.2e, normalised %.2e\n", d.abs, d.rel);
+    free(L), free(s), free(w);
+    gold_free(g);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("losses");
+    TCase *reg = tcase_create("regression");
+    tcase_add_test(reg, regression_gradients);
+    tcase_add_test(reg, regression_identities);
+    tcase_add_test(reg, regression_extremes);
+    tcase_add_test(reg, regression_errors);
+    suite_add_tcase(suite, reg);
+    TCase *ce = tcase_create("cross_entropy");
+    tcase_add_test(ce, cross_entropy_gradients);
+    tcase_add_test(ce, cross_entropy_extremes);
+    tcase_add_test(ce, cross_entropy_errors);
+    suite_add_tcase(suite, ce);
+    TCase *attn = tcase_create("attenuated");
+    tcase_add_test(attn, attenuated_gradients);
+    tcase_add_test(attn, attenuated_is_cross_entropy_without_noise);
+    tcase_add_test(attn, attenuated_extremes);
+    tcase_add_test(attn, attenuated_noise_follows_key);
+    tcase_add_test(attn, attenuated_errors);
+    suite_add_tcase(suite, attn);
+    TCase *det = tcase_create("determinism");
+    tcase_add_test(det, same_bits_any_thread_count);
+    suite_add_tcase(suite, det);
+    TCase *mt = tcase_create("multitask");
+    tcase_add_test(mt, multitask_gradients_and_identities);
+    suite_add_tcase(suite, mt);
+    TCase *gold = tcase_create("golden");
+    tcase_add_test(gold, golden_regression);
+    tcase_add_test(gold, golden_cross_entropy);
+    tcase_add_test(gold, golden_attenuated_t6);
+    tcase_add_test(gold, golden_attenuated_t1);
+    tcase_add_test(gold, golden_multitask);
+    suite_add_tcase(suite, gold);
+    return th_run(suite);
+}
