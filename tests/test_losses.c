@@ -20,11 +20,11 @@
 
 /* Error of the last failing call, shown by L_OK. */
 static doubt_error terr;
-#define L_OK(call)                                                                            \
-    do {                                                                                      \
-        doubt_status l_st_ = (call);                                                          \
-        ck_assert_msg(l_st_ == DOUBT_OK, "%s -> %s: %s", #call, doubt_status_str(l_st_),      \
-                      terr.msg);                                                              \
+#define L_OK(call)                                                                                 \
+    do {                                                                                           \
+        doubt_status l_st_ = (call);                                                               \
+        ck_assert_msg(l_st_ == DOUBT_OK, "%s -> %s: %s", #call, doubt_status_str(l_st_),           \
+                      terr.msg);                                                                   \
     } while (0)
 
 static float *to_f(const double *x, int64_t n)
@@ -169,10 +169,10 @@ START_TEST(regression_identities)
     }
     mse /= n;
     float gauss, l2;
-    L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, n, pred, s, target, NULL, &gauss, NULL,
-                                        NULL, &terr));
-    L_OK(doubt_losses_regression(DOUBT_REG_L2, n, pred, NULL, target, NULL, &l2, NULL, NULL,
-                                        &terr));
+    L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, n, pred, s, target, NULL, &gauss, NULL, NULL,
+                                 &terr));
+    L_OK(
+        doubt_losses_regression(DOUBT_REG_L2, n, pred, NULL, target, NULL, &l2, NULL, NULL, &terr));
     ck_assert_double_lt(rel1(gauss, 0.5 * mse), 1e-6); /* s = 0: ½·MSE */
     ck_assert_double_lt(rel1(l2, mse), 1e-6);
 
@@ -185,8 +185,7 @@ START_TEST(regression_identities)
     }
     best /= n;
     float at;
-    L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, n, pred, s, target, NULL, &at, gp, gs,
-                                        &terr));
+    L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, n, pred, s, target, NULL, &at, gp, gs, &terr));
     ck_assert_double_lt(fabs(at - best), 1e-5 * fmax(1, fabs(best)));
     for (int64_t i = 0; i < n; i++)
         ck_assert_double_lt(fabs(gs[i]), 1e-6);
@@ -195,9 +194,10 @@ START_TEST(regression_identities)
             float moved[64], other;
             memcpy(moved, s, sizeof moved);
             moved[i] += sign * 0.05f;
-            L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, n, pred, moved, target, NULL,
-                                                &other, NULL, NULL, &terr));
-            ck_assert_msg(other > at, "pixel %lld s%+d: %.9g <= %.9g", (long long)i, sign, other, at);
+            L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, n, pred, moved, target, NULL, &other,
+                                         NULL, NULL, &terr));
+            ck_assert_msg(other > at, "pixel %lld s%+d: %.9g <= %.9g", (long long)i, sign, other,
+                          at);
         }
     }
 }
@@ -221,8 +221,8 @@ START_TEST(regression_extremes)
         for (int m = 0; m < 2; m++) {
             for (int i = 0; i < n; i++)
                 gp[i] = gs[i] = NAN;
-            L_OK(doubt_losses_regression(kind, n, pred, s, m ? target : zeros,
-                                                m ? none : NULL, &loss, gp, gs, &terr));
+            L_OK(doubt_losses_regression(kind, n, pred, s, m ? target : zeros, m ? none : NULL,
+                                         &loss, gp, gs, &terr));
             ck_assert(loss == 0 && all_zero(gp, n));
             if (kind >= DOUBT_REG_GAUSSIAN)
                 ck_assert(all_zero(gs, n));
@@ -234,25 +234,25 @@ START_TEST(regression_errors)
 {
     float x[4] = {1, 2, 3, 4}, loss;
     doubt_error err = {{0}};
-    ck_assert_int_eq(doubt_losses_regression(DOUBT_REG_L1, 4, NULL, NULL, x, NULL, &loss, NULL,
-                                             NULL, &err),
-                     DOUBT_ERR_ARG);
+    ck_assert_int_eq(
+        doubt_losses_regression(DOUBT_REG_L1, 4, NULL, NULL, x, NULL, &loss, NULL, NULL, &err),
+        DOUBT_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(err.msg, "pred is NULL"));
-    ck_assert_int_eq(doubt_losses_regression(DOUBT_REG_GAUSSIAN, 4, x, NULL, x, NULL, &loss, NULL,
-                                             NULL, &err),
-                     DOUBT_ERR_ARG);
+    ck_assert_int_eq(
+        doubt_losses_regression(DOUBT_REG_GAUSSIAN, 4, x, NULL, x, NULL, &loss, NULL, NULL, &err),
+        DOUBT_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(err.msg, "gaussian loss: log_var is NULL"));
-    ck_assert_int_eq(doubt_losses_regression(DOUBT_REG_L2, 0, x, NULL, x, NULL, &loss, NULL, NULL,
-                                             &err),
-                     DOUBT_ERR_ARG);
+    ck_assert_int_eq(
+        doubt_losses_regression(DOUBT_REG_L2, 0, x, NULL, x, NULL, &loss, NULL, NULL, &err),
+        DOUBT_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(err.msg, "count 0"));
-    ck_assert_int_eq(doubt_losses_regression((doubt_reg_kind)9, 4, x, x, x, NULL, &loss, NULL,
-                                             NULL, &err),
-                     DOUBT_ERR_ARG);
+    ck_assert_int_eq(
+        doubt_losses_regression((doubt_reg_kind)9, 4, x, x, x, NULL, &loss, NULL, NULL, &err),
+        DOUBT_ERR_ARG);
     float bad[4] = {1, NAN, 3, 4};
-    ck_assert_int_eq(doubt_losses_regression(DOUBT_REG_L2, 4, bad, NULL, x, NULL, &loss, NULL,
-                                             NULL, &err),
-                     DOUBT_ERR_NUMERIC);
+    ck_assert_int_eq(
+        doubt_losses_regression(DOUBT_REG_L2, 4, bad, NULL, x, NULL, &loss, NULL, NULL, &err),
+        DOUBT_ERR_NUMERIC);
 }
 END_TEST
 
@@ -324,8 +324,8 @@ START_TEST(cross_entropy_extremes)
     for (int i = 0; i < 2; i++) {
         for (int k = 0; k < 6; k++)
             g[k] = NAN;
-        L_OK(doubt_losses_cross_entropy(2, 3, 1, 1, logits, i ? labels : ignored,
-                                               i ? zero_w : NULL, &loss, g, &terr));
+        L_OK(doubt_losses_cross_entropy(2, 3, 1, 1, logits, i ? labels : ignored, i ? zero_w : NULL,
+                                        &loss, g, &terr));
         ck_assert(loss == 0 && all_zero(g, 6));
     }
 }
@@ -339,23 +339,27 @@ START_TEST(cross_entropy_errors)
     doubt_error err = {{0}};
     labels[(1 * H + 2) * W + 3] = 9;
     labels[(1 * H + 2) * W + 4] = 200; /* later in n,h,w order: not the one named */
-    ck_assert_int_eq(doubt_losses_cross_entropy(N, C, H, W, logits, labels, NULL, &loss, NULL, &err),
-                     DOUBT_ERR_ARG);
+    ck_assert_int_eq(
+        doubt_losses_cross_entropy(N, C, H, W, logits, labels, NULL, &loss, NULL, &err),
+        DOUBT_ERR_ARG);
     ck_assert_msg(strstr(err.msg, "label 9 at pixel n=1 h=2 w=3"), "%s", err.msg);
     labels[(1 * H + 2) * W + 3] = 255;
     labels[(1 * H + 2) * W + 4] = 7;
     L_OK(doubt_losses_cross_entropy(N, C, H, W, logits, labels, NULL, &loss, NULL, &terr));
-    ck_assert_int_eq(doubt_losses_cross_entropy(N, C, 0, W, logits, labels, NULL, &loss, NULL, &err),
-                     DOUBT_ERR_ARG);
+    ck_assert_int_eq(
+        doubt_losses_cross_entropy(N, C, 0, W, logits, labels, NULL, &loss, NULL, &err),
+        DOUBT_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(err.msg, "h=0"));
     ck_assert_int_eq(doubt_losses_cross_entropy(N, C, H, W, NULL, labels, NULL, &loss, NULL, &err),
                      DOUBT_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(err.msg, "logits is NULL"));
-    ck_assert_int_eq(doubt_losses_cross_entropy(N, 255, H, W, logits, labels, NULL, &loss, NULL, &err),
-                     DOUBT_ERR_ARG);
+    ck_assert_int_eq(
+        doubt_losses_cross_entropy(N, 255, H, W, logits, labels, NULL, &loss, NULL, &err),
+        DOUBT_ERR_ARG);
     float weight[C] = {1, 1, -1, 1, 1, 1, 1, 1};
-    ck_assert_int_eq(doubt_losses_cross_entropy(N, C, H, W, logits, labels, weight, &loss, NULL, &err),
-                     DOUBT_ERR_ARG);
+    ck_assert_int_eq(
+        doubt_losses_cross_entropy(N, C, H, W, logits, labels, weight, &loss, NULL, &err),
+        DOUBT_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(err.msg, "class weight 2"));
 }
 END_TEST
@@ -427,13 +431,14 @@ START_TEST(attenuated_gradients)
         attn_case ac = {n, c, h, w, samples[i], labels, NULL};
         attn_draw(&ac, key);
         float loss;
-        L_OK(doubt_losses_attenuated_ce(n, c, h, w, ac.samples, f, s, labels, key, &loss, gf,
-                                               gs, &terr));
+        L_OK(doubt_losses_attenuated_ce(n, c, h, w, ac.samples, f, s, labels, key, &loss, gf, gs,
+                                        &terr));
         ck_assert_double_lt(rel1(loss, attn_ref(x, &ac)), 1e-6);
         th_numeric_grad(attn_ref, x, nf + ns, 1e-5, &ac, fd);
         const double ef = th_rel_err(gf, fd, nf), es = th_rel_err(gs, fd + nf, ns);
-        printf("losses: attenuated T=%d     max relative gradient error: logits %.2e, log_var %.2e\n",
-               ac.samples, ef, es);
+        printf(
+            "losses: attenuated T=%d     max relative gradient error: logits %.2e, log_var %.2e\n",
+            ac.samples, ef, es);
         worst = fmax(worst, fmax(ef, es));
         free(ac.eps);
     }
@@ -447,7 +452,8 @@ START_TEST(attenuated_is_cross_entropy_without_noise)
 {
     const int64_t n = 2, c = 6, h = 5, w = 9, nf = n * c * h * w, ns = n * h * w;
     float *f = malloc(nf * sizeof *f), *s = malloc(ns * sizeof *s);
-    float *ga = malloc(nf * sizeof *ga), *gc = malloc(nf * sizeof *gc), *gs = malloc(ns * sizeof *gs);
+    float *ga = malloc(nf * sizeof *ga), *gc = malloc(nf * sizeof *gc),
+          *gs = malloc(ns * sizeof *gs);
     uint8_t *labels = malloc(ns);
     th_fill(f, nf, 41, -5, 5);
     random_labels(labels, ns, c, 42, 0.1f);
@@ -486,7 +492,7 @@ START_TEST(attenuated_extremes)
     const doubt_rng_key key = {.seed = 3, .stream = 4, .layer = DOUBT_LOSSES_RNG_LAYER};
     for (int samples = 1; samples <= 16; samples *= 4) {
         L_OK(doubt_losses_attenuated_ce(n, c, h, w, samples, f, s, labels, key, &loss, gf, gs,
-                                               &terr));
+                                        &terr));
         ck_assert(isfinite(loss) && all_finite(gf, nf) && all_finite(gs, ns));
     }
     memset(labels, DOUBT_LABEL_IGNORE, sizeof labels);
@@ -525,25 +531,25 @@ START_TEST(attenuated_errors)
     doubt_error err = {{0}};
     const doubt_rng_key key = {0};
     labels[(0 * H + 1) * W + 4] = 8;
-    ck_assert_int_eq(doubt_losses_attenuated_ce(N, C, H, W, 2, f, s, labels, key, &loss, NULL, NULL,
-                                                &err),
-                     DOUBT_ERR_ARG);
+    ck_assert_int_eq(
+        doubt_losses_attenuated_ce(N, C, H, W, 2, f, s, labels, key, &loss, NULL, NULL, &err),
+        DOUBT_ERR_ARG);
     ck_assert_msg(strstr(err.msg, "attenuated_ce: label 8 at pixel n=0 h=1 w=4"), "%s", err.msg);
     labels[(0 * H + 1) * W + 4] = 1;
-    ck_assert_int_eq(doubt_losses_attenuated_ce(N, C, H, W, 0, f, s, labels, key, &loss, NULL, NULL,
-                                                &err),
-                     DOUBT_ERR_ARG);
+    ck_assert_int_eq(
+        doubt_losses_attenuated_ce(N, C, H, W, 0, f, s, labels, key, &loss, NULL, NULL, &err),
+        DOUBT_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(err.msg, "0 samples"));
-    ck_assert_int_eq(doubt_losses_attenuated_ce(0, C, H, W, 2, f, s, labels, key, &loss, NULL, NULL,
-                                                &err),
-                     DOUBT_ERR_ARG);
-    ck_assert_int_eq(doubt_losses_attenuated_ce(N, C, H, W, 2, f, NULL, labels, key, &loss, NULL,
-                                                NULL, &err),
-                     DOUBT_ERR_ARG);
+    ck_assert_int_eq(
+        doubt_losses_attenuated_ce(0, C, H, W, 2, f, s, labels, key, &loss, NULL, NULL, &err),
+        DOUBT_ERR_ARG);
+    ck_assert_int_eq(
+        doubt_losses_attenuated_ce(N, C, H, W, 2, f, NULL, labels, key, &loss, NULL, NULL, &err),
+        DOUBT_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(err.msg, "log_var is NULL"));
-    ck_assert_int_eq(doubt_losses_attenuated_ce(N, C, H, W, 2, f, s, labels, key, NULL, NULL, NULL,
-                                                &err),
-                     DOUBT_ERR_ARG);
+    ck_assert_int_eq(
+        doubt_losses_attenuated_ce(N, C, H, W, 2, f, s, labels, key, NULL, NULL, NULL, &err),
+        DOUBT_ERR_ARG);
 }
 END_TEST
 
@@ -569,8 +575,8 @@ START_TEST(same_bits_any_thread_count)
         float *ga = out + 3, *gc = ga + nf, *gs = gc + nf, *gp = gs + ns, *gv = gp + ns;
         L_OK(doubt_losses_attenuated_ce(n, c, h, w, 5, f, s, labels, key, &out[0], ga, gs, &terr));
         L_OK(doubt_losses_cross_entropy(n, c, h, w, f, labels, NULL, &out[1], gc, &terr));
-        L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, ns, f, s, y, NULL, &out[2], gp, gv,
-                                            &terr));
+        L_OK(
+            doubt_losses_regression(DOUBT_REG_GAUSSIAN, ns, f, s, y, NULL, &out[2], gp, gv, &terr));
         if (ref) {
             ck_assert_msg(memcmp(out, ref, len * sizeof *out) == 0, "%d threads differ from 1",
                           threads[i]);
@@ -639,7 +645,8 @@ START_TEST(multitask_gradients_and_identities)
     ck_assert(isfinite(total) && all_finite(scale, 4) && all_finite(gs, 4));
 
     doubt_error err = {{0}};
-    ck_assert_int_eq(doubt_losses_multitask(0, mt_kinds, L, s, &total, NULL, NULL, &err), DOUBT_ERR_ARG);
+    ck_assert_int_eq(doubt_losses_multitask(0, mt_kinds, L, s, &total, NULL, NULL, &err),
+                     DOUBT_ERR_ARG);
     ck_assert_int_eq(doubt_losses_multitask(4, mt_kinds, L, NULL, &total, NULL, NULL, &err),
                      DOUBT_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(err.msg, "log_var is NULL"));
@@ -678,7 +685,8 @@ static golden *gold_load(const char *file)
                 ;
         } else if (!strcmp(tok, "param")) {
             ck_assert_int_lt(g->nparams, 16);
-            ck_assert_int_eq(fscanf(fp, "%31s %llu", g->pname[g->nparams], &g->pval[g->nparams]), 2);
+            ck_assert_int_eq(fscanf(fp, "%31s %llu", g->pname[g->nparams], &g->pval[g->nparams]),
+                             2);
             g->nparams++;
         } else {
             ck_assert_msg(!strcmp(tok, "array"), "%s: unexpected token %s", file, tok);
@@ -754,7 +762,8 @@ START_TEST(golden_regression)
 {
     golden *g = gold_load("tests/golden/losses/regression.txt");
     const int64_t n = (int64_t)gold_param(g, "count");
-    float *pred = to_f(gold_array_get(g, "pred", n), n), *s = to_f(gold_array_get(g, "log_var", n), n);
+    float *pred = to_f(gold_array_get(g, "pred", n), n),
+          *s = to_f(gold_array_get(g, "log_var", n), n);
     float *y = to_f(gold_array_get(g, "target", n), n);
     uint8_t *mask = to_u8(gold_array_get(g, "mask", n), n);
     float *gp = malloc(n * sizeof *gp), *gs = malloc(n * sizeof *gs), loss;
@@ -765,7 +774,7 @@ START_TEST(golden_regression)
         for (int m = 0; m < 2; m++) {
             const char *suffix = m ? "_mask" : "";
             L_OK(doubt_losses_regression(kind, n, pred, s, y, m ? mask : NULL, &loss, gp, gs,
-                                                &terr));
+                                         &terr));
             snprintf(key, sizeof key, "%s%s.loss", names[kind], suffix);
             gold_check(&d, key, &loss, gold_array_get(g, key, 1), 1);
             snprintf(key, sizeof key, "%s%s.grad_pred", names[kind], suffix);
@@ -809,24 +818,27 @@ static void golden_attenuated(const char *file)
     const int64_t n = gold_param(g, "n"), c = gold_param(g, "c"), h = gold_param(g, "h"),
                   w = gold_param(g, "w"), nf = n * c * h * w, ns = n * h * w;
     const int samples = (int)gold_param(g, "samples");
-    const doubt_rng_key key = {.seed = gold_param(g, "seed"), .stream = gold_param(g, "stream"),
+    const doubt_rng_key key = {.seed = gold_param(g, "seed"),
+                               .stream = gold_param(g, "stream"),
                                .layer = (uint32_t)gold_param(g, "layer")};
     /* the script's own Philox + Box-Muller must give the library's draws, bit for bit */
     const int64_t checks = samples * nf < 64 ? samples * nf : 64;
     const double *eps = gold_array_get(g, "eps_check", checks);
     for (int64_t i = 0; i < checks; i++)
-        ck_assert_msg(doubt_rng_normal(key, (uint64_t)i) == (float)eps[i], "%s: eps %lld: %.9g != %.9g",
-                      file, (long long)i, doubt_rng_normal(key, (uint64_t)i), eps[i]);
-    float *f = to_f(gold_array_get(g, "logits", nf), nf), *s = to_f(gold_array_get(g, "log_var", ns), ns);
+        ck_assert_msg(doubt_rng_normal(key, (uint64_t)i) == (float)eps[i],
+                      "%s: eps %lld: %.9g != %.9g", file, (long long)i,
+                      doubt_rng_normal(key, (uint64_t)i), eps[i]);
+    float *f = to_f(gold_array_get(g, "logits", nf), nf),
+          *s = to_f(gold_array_get(g, "log_var", ns), ns);
     uint8_t *labels = to_u8(gold_array_get(g, "labels", ns), ns);
     float *gf = malloc(nf * sizeof *gf), *gs = malloc(ns * sizeof *gs), loss;
     gold_diff d = {0, 0};
-    L_OK(doubt_losses_attenuated_ce(n, c, h, w, samples, f, s, labels, key, &loss, gf, gs,
-                                           &terr));
+    L_OK(doubt_losses_attenuated_ce(n, c, h, w, samples, f, s, labels, key, &loss, gf, gs, &terr));
     gold_check(&d, "loss", &loss, gold_array_get(g, "loss", 1), 1);
     gold_check(&d, "grad_logits", gf, gold_array_get(g, "grad_logits", nf), nf);
     gold_check(&d, "grad_log_var", gs, gold_array_get(g, "grad_log_var", ns), ns);
-    printf("losses: golden attenuated T=%-2d max |diff| %.2e, normalised %.2e\n", samples, d.abs, d.rel);
+    printf("losses: golden attenuated T=%-2d max |diff| %.2e, normalised %.2e\n", samples, d.abs,
+           d.rel);
     free(f), free(s), free(labels), free(gf), free(gs);
     gold_free(g);
 }
@@ -850,7 +862,8 @@ START_TEST(golden_multitask)
     doubt_task_kind kinds[4];
     for (int k = 0; k < 4; k++)
         kinds[k] = kd[k] == 0 ? DOUBT_TASK_REGRESSION : DOUBT_TASK_CLASSIFICATION;
-    float *L = to_f(gold_array_get(g, "task_loss", 4), 4), *s = to_f(gold_array_get(g, "log_var", 4), 4);
+    float *L = to_f(gold_array_get(g, "task_loss", 4), 4),
+          *s = to_f(gold_array_get(g, "log_var", 4), 4);
     float *w = to_f(gold_array_get(g, "weight", 4), 4), total, scale[4], gs[4];
     gold_diff d = {0, 0};
     L_OK(doubt_losses_multitask(4, kinds, L, s, &total, scale, gs, &terr));

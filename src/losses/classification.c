@@ -16,8 +16,9 @@ static doubt_status check_shape(const char *name, int64_t n, int64_t c, int64_t 
         return doubt_fail(err, DOUBT_ERR_ARG, "%s: shape n=%lld c=%lld h=%lld w=%lld, need all > 0",
                           name, (long long)n, (long long)c, (long long)h, (long long)w);
     if (c >= DOUBT_LABEL_IGNORE)
-        return doubt_fail(err, DOUBT_ERR_ARG, "%s: %lld classes, at most %d (uint8 labels, %d = ignore)",
-                          name, (long long)c, DOUBT_LABEL_IGNORE - 1, DOUBT_LABEL_IGNORE);
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "%s: %lld classes, at most %d (uint8 labels, %d = ignore)", name,
+                          (long long)c, DOUBT_LABEL_IGNORE - 1, DOUBT_LABEL_IGNORE);
     return DOUBT_OK;
 }
 
@@ -38,9 +39,8 @@ static doubt_status count_labels(const char *name, int64_t n, int64_t c, int64_t
             return doubt_fail(err, DOUBT_ERR_ARG,
                               "%s: label %u at pixel n=%lld h=%lld w=%lld, but there are %lld "
                               "classes (and %d = ignore)",
-                              name, (unsigned)y, (long long)(i / (h * w)),
-                              (long long)(i / w % h), (long long)(i % w), (long long)c,
-                              DOUBT_LABEL_IGNORE);
+                              name, (unsigned)y, (long long)(i / (h * w)), (long long)(i / w % h),
+                              (long long)(i % w), (long long)c, DOUBT_LABEL_IGNORE);
         hist[y]++;
     }
     return DOUBT_OK;
@@ -48,21 +48,24 @@ static doubt_status count_labels(const char *name, int64_t n, int64_t c, int64_t
 
 doubt_status doubt_losses_cross_entropy(int64_t n, int64_t c, int64_t h, int64_t w,
                                         const float *logits, const uint8_t *labels,
-                                        const float *class_weights, float *loss,
-                                        float *grad_logits, doubt_error *err)
+                                        const float *class_weights, float *loss, float *grad_logits,
+                                        doubt_error *err)
 {
     static const char name[] = "cross_entropy";
     if (!logits || !labels || !loss)
         return doubt_fail(err, DOUBT_ERR_ARG, "%s: %s is NULL", name,
-                          !logits ? "logits" : !labels ? "labels" : "loss");
+                          !logits   ? "logits"
+                          : !labels ? "labels"
+                                    : "loss");
     doubt_status st = check_shape(name, n, c, h, w, err);
     if (st != DOUBT_OK)
         return st;
     if (class_weights)
         for (int64_t k = 0; k < c; k++)
             if (!(class_weights[k] >= 0) || isinf(class_weights[k]))
-                return doubt_fail(err, DOUBT_ERR_ARG, "%s: class weight %lld is %g, need finite >= 0",
-                                  name, (long long)k, (double)class_weights[k]);
+                return doubt_fail(err, DOUBT_ERR_ARG,
+                                  "%s: class weight %lld is %g, need finite >= 0", name,
+                                  (long long)k, (double)class_weights[k]);
     int64_t hist[DOUBT_LABEL_IGNORE];
     st = count_labels(name, n, c, h, w, labels, hist, err);
     if (st != DOUBT_OK)
@@ -106,8 +109,8 @@ doubt_status doubt_losses_cross_entropy(int64_t n, int64_t c, int64_t h, int64_t
     const double total = losses_sum_partials(partial, chunks) * inv;
     *loss = (float)total;
     if (!isfinite(*loss))
-        return doubt_fail(err, DOUBT_ERR_NUMERIC, "%s: value %g is not finite (NaN or Inf in logits?)",
-                          name, total);
+        return doubt_fail(err, DOUBT_ERR_NUMERIC,
+                          "%s: value %g is not finite (NaN or Inf in logits?)", name, total);
     return DOUBT_OK;
 }
 
@@ -123,9 +126,9 @@ typedef struct {
 
 /* Scratch of one thread: noise of a tile, then per pixel the sample softmaxes and weights. */
 typedef struct {
-    float *eps;  /* [T][C][ATTN_TILE] */
-    double *p;   /* [T][C] */
-    double *lw;  /* [T]: log p_t[y], then the sample weights w_t */
+    float *eps; /* [T][C][ATTN_TILE] */
+    double *p;  /* [T][C] */
+    double *lw; /* [T]: log p_t[y], then the sample weights w_t */
 } attn_scratch;
 
 /* Loss sum (not yet divided) of one pixel; writes its gradients. eps points at the pixel's
@@ -214,13 +217,15 @@ static double attn_rows(const attn_job *job, attn_scratch *sc, int64_t r0, int64
 doubt_status doubt_losses_attenuated_ce(int64_t n, int64_t c, int64_t h, int64_t w, int samples,
                                         const float *logits, const float *log_var,
                                         const uint8_t *labels, doubt_rng_key key, float *loss,
-                                        float *grad_logits, float *grad_log_var,
-                                        doubt_error *err)
+                                        float *grad_logits, float *grad_log_var, doubt_error *err)
 {
     static const char name[] = "attenuated_ce";
     if (!logits || !log_var || !labels || !loss)
         return doubt_fail(err, DOUBT_ERR_ARG, "%s: %s is NULL", name,
-                          !logits ? "logits" : !log_var ? "log_var" : !labels ? "labels" : "loss");
+                          !logits    ? "logits"
+                          : !log_var ? "log_var"
+                          : !labels  ? "labels"
+                                     : "loss");
     doubt_status st = check_shape(name, n, c, h, w, err);
     if (st != DOUBT_OK)
         return st;
@@ -233,9 +238,17 @@ doubt_status doubt_losses_attenuated_ce(int64_t n, int64_t c, int64_t h, int64_t
     for (int64_t k = 0; k < c; k++)
         valid += hist[k];
 
-    const attn_job job = {.n = n, .c = c, .h = h, .w = w, .samples = samples, .logits = logits,
-                          .log_var = log_var, .labels = labels, .key = key,
-                          .grad_logits = grad_logits, .grad_log_var = grad_log_var,
+    const attn_job job = {.n = n,
+                          .c = c,
+                          .h = h,
+                          .w = w,
+                          .samples = samples,
+                          .logits = logits,
+                          .log_var = log_var,
+                          .labels = labels,
+                          .key = key,
+                          .grad_logits = grad_logits,
+                          .grad_log_var = grad_log_var,
                           .inv = valid ? 1.0 / (double)valid : 0.0};
     const int64_t rows = n * h;
     const int chunks = losses_chunk_count(rows);
@@ -261,8 +274,9 @@ doubt_status doubt_losses_attenuated_ce(int64_t n, int64_t c, int64_t h, int64_t
         free(sc.lw);
     }
     if (failed)
-        return doubt_fail(err, DOUBT_ERR_NOMEM, "%s: no memory for the scratch of %d samples x %lld classes",
-                          name, samples, (long long)c);
+        return doubt_fail(err, DOUBT_ERR_NOMEM,
+                          "%s: no memory for the scratch of %d samples x %lld classes", name,
+                          samples, (long long)c);
     const double total = losses_sum_partials(partial, chunks) * job.inv;
     *loss = (float)total;
     if (!isfinite(*loss))

@@ -54,9 +54,9 @@ typedef enum {
  * 0 = no measurement). log_var and grad_log_var are used by GAUSSIAN and LAPLACE only (they
  * may be NULL for L1 and L2). At r = 0 the L1/Laplace gradient to ŷ is taken as 0. */
 doubt_status doubt_losses_regression(doubt_reg_kind kind, int64_t count, const float *pred,
-                                     const float *log_var, const float *target,
-                                     const uint8_t *mask, float *loss, float *grad_pred,
-                                     float *grad_log_var, doubt_error *err);
+                                     const float *log_var, const float *target, const uint8_t *mask,
+                                     float *loss, float *grad_pred, float *grad_log_var,
+                                     doubt_error *err);
 
 /* Softmax cross-entropy, -log softmax(f)[label], over logits [N,C,H,W] and labels [N,H,W].
  * class_weights (C values >= 0, NULL = all 1) weight each pixel by its label's weight, and the
@@ -64,8 +64,8 @@ doubt_status doubt_losses_regression(doubt_reg_kind kind, int64_t count, const f
  * cross_entropy(weight=..., ignore_index=255, reduction='mean'); a zero total gives 0. */
 doubt_status doubt_losses_cross_entropy(int64_t n, int64_t c, int64_t h, int64_t w,
                                         const float *logits, const uint8_t *labels,
-                                        const float *class_weights, float *loss,
-                                        float *grad_logits, doubt_error *err);
+                                        const float *class_weights, float *loss, float *grad_logits,
+                                        doubt_error *err);
 
 /* Attenuated classification (Kendall & Gal 2017, eq. 12). Per valid pixel with label y,
  * logits f [N,C,H,W] and log-variance s [N,1,H,W], σ = exp(s/2):
@@ -79,14 +79,13 @@ doubt_status doubt_losses_cross_entropy(int64_t n, int64_t c, int64_t h, int64_t
  * The noise: ε for batch row n, sample t, class k, pixel (h, w) is
  *     doubt_rng_normal(key, (((n·T + t)·C + k)·H + h)·W + w)
  * i.e. the index of an [N, T, C, H, W] tensor. The caller chooses key: seed = the run's seed,
- * stream = the training step (new noise every step), layer = DOUBT_LOSSES_RNG_LAYER. Ignored
- * pixels consume no noise but keep their indices, so the draws never depend on the labels.
+ * stream = the training step (new noise every step), layer = DOUBT_LOSSES_RNG_LAYER. A draw
+ * depends only on its index, never on the labels, the thread count or the order of work.
  * samples >= 1; T = 1 is allowed (a single noisy sample). */
 doubt_status doubt_losses_attenuated_ce(int64_t n, int64_t c, int64_t h, int64_t w, int samples,
                                         const float *logits, const float *log_var,
                                         const uint8_t *labels, doubt_rng_key key, float *loss,
-                                        float *grad_logits, float *grad_log_var,
-                                        doubt_error *err);
+                                        float *grad_logits, float *grad_log_var, doubt_error *err);
 
 /* Multitask weighting (Kendall, Gal & Cipolla 2018) with learned task log-variances
  * s_k = log σ_k²:
@@ -96,9 +95,9 @@ doubt_status doubt_losses_attenuated_ce(int64_t n, int64_t c, int64_t h, int64_t
  * grad_log_var[k] = ∂total/∂s_k; either may be NULL. */
 typedef enum { DOUBT_TASK_REGRESSION, DOUBT_TASK_CLASSIFICATION } doubt_task_kind;
 
-doubt_status doubt_losses_multitask(int tasks, const doubt_task_kind *kinds,
-                                    const float *task_loss, const float *log_var, float *total,
-                                    float *scale, float *grad_log_var, doubt_error *err);
+doubt_status doubt_losses_multitask(int tasks, const doubt_task_kind *kinds, const float *task_loss,
+                                    const float *log_var, float *total, float *scale,
+                                    float *grad_log_var, doubt_error *err);
 
 /* Fixed weights, for comparison runs: total = Σ_k weight[k]·L_k, scale[k] = weight[k]. */
 doubt_status doubt_losses_multitask_fixed(int tasks, const float *weight, const float *task_loss,

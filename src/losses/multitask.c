@@ -3,13 +3,16 @@
 
 #include "losses.h"
 
-doubt_status doubt_losses_multitask(int tasks, const doubt_task_kind *kinds,
-                                    const float *task_loss, const float *log_var, float *total,
-                                    float *scale, float *grad_log_var, doubt_error *err)
+doubt_status doubt_losses_multitask(int tasks, const doubt_task_kind *kinds, const float *task_loss,
+                                    const float *log_var, float *total, float *scale,
+                                    float *grad_log_var, doubt_error *err)
 {
     if (!kinds || !task_loss || !log_var || !total)
         return doubt_fail(err, DOUBT_ERR_ARG, "multitask: %s is NULL",
-                          !kinds ? "kinds" : !task_loss ? "task_loss" : !log_var ? "log_var" : "total");
+                          !kinds       ? "kinds"
+                          : !task_loss ? "task_loss"
+                          : !log_var   ? "log_var"
+                                       : "total");
     if (tasks <= 0)
         return doubt_fail(err, DOUBT_ERR_ARG, "multitask: %d tasks, need > 0", tasks);
     for (int k = 0; k < tasks; k++)
@@ -39,7 +42,9 @@ doubt_status doubt_losses_multitask_fixed(int tasks, const float *weight, const 
 {
     if (!weight || !task_loss || !total)
         return doubt_fail(err, DOUBT_ERR_ARG, "multitask_fixed: %s is NULL",
-                          !weight ? "weight" : !task_loss ? "task_loss" : "total");
+                          !weight      ? "weight"
+                          : !task_loss ? "task_loss"
+                                       : "total");
     if (tasks <= 0)
         return doubt_fail(err, DOUBT_ERR_ARG, "multitask_fixed: %d tasks, need > 0", tasks);
     double sum = 0;

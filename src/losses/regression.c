@@ -26,9 +26,9 @@ static inline double sign_of(double r)
 }
 
 doubt_status doubt_losses_regression(doubt_reg_kind kind, int64_t count, const float *pred,
-                                     const float *log_var, const float *target,
-                                     const uint8_t *mask, float *loss, float *grad_pred,
-                                     float *grad_log_var, doubt_error *err)
+                                     const float *log_var, const float *target, const uint8_t *mask,
+                                     float *loss, float *grad_pred, float *grad_log_var,
+                                     doubt_error *err)
 {
     const char *name = reg_name(kind);
     if (!name)
@@ -36,7 +36,10 @@ doubt_status doubt_losses_regression(doubt_reg_kind kind, int64_t count, const f
     const int learned = kind == DOUBT_REG_GAUSSIAN || kind == DOUBT_REG_LAPLACE;
     if (!pred || !target || !loss || (learned && !log_var))
         return doubt_fail(err, DOUBT_ERR_ARG, "%s loss: %s is NULL", name,
-                          !pred ? "pred" : !target ? "target" : !loss ? "loss" : "log_var");
+                          !pred     ? "pred"
+                          : !target ? "target"
+                          : !loss   ? "loss"
+                                    : "log_var");
     if (count <= 0)
         return doubt_fail(err, DOUBT_ERR_ARG, "%s loss: count %lld, need > 0", name,
                           (long long)count);
