@@ -1,0 +1,325 @@
+#include "netdesc.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const keys[] = {"arch", "in_channels", "classes", "widths", "dropout"};
+#define N_KEYS (sizeof keys / sizeof keys[0])
+
+doubt_status doubt_netdesc_validate(const doubt_netdesc *d, doubt_error *err)
+{
+    if (!d)
+        return doubt_fail(err, DOUBT_ERR_ARG, "network description: NULL");
+    if (strcmp(d->arch, "unet"))
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: unknown arch '%.16s' (known: unet)", d->arch);
+    if (d->in_channels < 1 || d->in_channels > DOUBT_NETDESC_MAX_IN_CHANNELS)
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: in_channels %d is outside 1..%d",
+                          d->in_channels, DOUBT_NETDESC_MAX_IN_CHANNELS);
+    if (d->classes < 1 || d->classes > DOUBT_NETDESC_MAX_CLASSES)
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: classes %d is outside 1..%d (255 is the "
+                          "ignore label)",
+                          d->classes, DOUBT_NETDESC_MAX_CLASSES);
+    if (d->levels < 1)
+        return doubt_fail(err, DOUBT_ERR_ARG, "network description: widths is empty");
+    if (d->levels > DOUBT_NETDESC_MAX_LEVELS)
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: %d widths, at most %d levels are supported",
+                          d->levels, DOUBT_NETDESC_MAX_LEVELS);
+    for (int i = 0; i < d->levels; i++)
+        if (d->widths[i] < 1 || d->widths[i] > DOUBT_NETDESC_MAX_WIDTH)
+            return doubt_fail(err, DOUBT_ERR_ARG,
+                              "network description: widths[%d] = %d is outside 1..%d", i,
+                              d->widths[i], DOUBT_NETDESC_MAX_WIDTH);
+    /* !(x >= 0) also catches NaN. */
+    if (!(d->dropout >= 0) || d->dropout >= 1)
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: dropout %g is outside [0, 1)", d->dropout);
+    return DOUBT_OK;
+}
+
+/* An integer-valued JSON number; cJSON keeps numbers as doubles. */
+static doubt_status get_int(const cJSON *item, const char *what, int *out, doubt_error *err)
+{
+    if (!cJSON_IsNumber(item))
+        return doubt_fail(err, DOUBT_ERR_ARG, "network description: %s must be a number",
+                          what);
+    double v = item->valuedouble;
+    if (v != floor(v) || fabs(v) > 1e9)
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: %s = %g is not an integer in range", what, v);
+    *out = (int)v;
+    return DOUBT_OK;
+}
+
+static doubt_status from_json(const cJSON *root, doubt_netdesc *out, doubt_error *err)
+{
+    if (!cJSON_IsObject(root))
+        return doubt_fail(err, DOUBT_ERR_ARG, "network description: not a JSON object");
+    /* Unknown and repeated keys first: both usually mean a typo. */
+    for (const cJSON *it = root->child; it; it = it->next) {
+        size_t k = 0;
+        while (k < N_KEYS && strcmp(it->string, keys[k]))
+            k++;
+        if (k == N_KEYS)
+            return doubt_fail(err, DOUBT_ERR_ARG,
+                              "network description: unknown key '%.64s' (known: arch, "
+                              "in_channels, classes, widths, dropout)",
+                              it->string);
+        for (const cJSON *o = it->next; o; o = o->next)
+            if (!strcmp(o->string, it->string))
+                return doubt_fail(err, DOUBT_ERR_ARG,
+                                  "network description: key '%s' appears twice", it->string);
+    }
+    for (size_t k = 0; k < N_KEYS; k++)
+        if (!cJSON_GetObjectItemCaseSensitive(root, keys[k]))
+            return doubt_fail(err, DOUBT_ERR_ARG, "network description: missing key '%s'",
+                              keys[k]);
+
+    doubt_netdesc d;
+    memset(&d, 0, sizeof d);
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "arch");
+    if (!cJSON_IsString(arch))
+        return doubt_fail(err, DOUBT_ERR_ARG, "network description: arch must be a string");
+    if (strlen(arch->valuestring) >= sizeof d.arch || strcmp(arch->valuestring, "unet"))
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: unknown arch '%.64s' (known: unet)",
+                          arch->valuestring);
+    strcpy(d.arch, arch->valuestring);
+
+    doubt_status st;
+    if ((st = get_int(cJSON_GetObjectItemCaseSensitive(root, "in_channels"), "in_channels",
+                      &d.in_channels, err)))
+        return st;
+    if ((st = get_int(cJSON_GetObjectItemCaseSensitive(root, "classes"), "classes", &d.classes,
+                      err)))
+        return st;
+
+    const cJSON *widths = cJSON_GetObjectItemCaseSensitive(root, "widths");
+    if (!cJSON_IsArray(widths))
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: widths must be an array of integers");
+    int n = cJSON_GetArraySize(widths);
+    if (n > DOUBT_NETDESC_MAX_LEVELS)
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: %d widths, at most %d levels are supported", n,
+                          DOUBT_NETDESC_MAX_LEVELS);
+    d.levels = n;
+    int i = 0;
+    for (const cJSON *w = widths->child; w; w = w->next, i++) {
+        char what[24];
+        snprintf(what, sizeof what, "widths[%d]", i);
+        if ((st = get_int(w, what, &d.widths[i], err)))
+            return st;
+    }
+
+    const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(root, "dropout");
+    if (!cJSON_IsNumber(dropout))
+        return doubt_fail(err, DOUBT_ERR_ARG, "network description: dropout must be a number");
+    d.dropout = dropout->valuedouble;
+
+    if ((st = doubt_netdesc_validate(&d, err)))
+        return st;
+    *out = d;
+    return DOUBT_OK;
+}
+
+doubt_status doubt_netdesc_parse(const char *json, size_t len, doubt_netdesc *out,
+                                 doubt_error *err)
+{
+    if (!json || !out)
+        return doubt_fail(err, DOUBT_ERR_ARG, "network description: NULL argument");
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    if (!root) {
+        size_t at = end ? (size_t)(end - json) : 0;
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: JSON not parseable near byte %zu", at);
+    }
+    /* Anything but whitespace after the object is a second value or garbage. */
+    for (const char *p = end; p < json + len && *p; p++)
+        if (!strchr(" \t\r\n", *p)) {
+            cJSON_Delete(root);
+            return doubt_fail(err, DOUBT_ERR_ARG,
+                              "network description: unexpected text after the JSON object at "
+                              "byte %zu",
+                              (size_t)(p - json));
+        }
+    doubt_status st = from_json(root, out, err);
+    cJSON_Delete(root);
+    return st;
+}
+
+static void set_preset(doubt_netdesc *d, int w0)
+{
+    memset(d, 0, sizeof *d);
+    strcpy(d->arch, "unet");
+    d->in_channels = 3;
+    d->classes = 8;
+    d->levels = 5;
+    for (int i = 0; i < 4; i++)
+        d->widths[i] = w0 << i;
+    d->widths[4] = d->widths[3]; /* the bottleneck keeps the width of the level above */
+    d->dropout = 0.5;
+}
+
+doubt_status doubt_netdesc_preset(const char *name, doubt_netdesc *out, doubt_error *err)
+{
+    if (!name || !out)
+        return doubt_fail(err, DOUBT_ERR_ARG, "network preset: NULL argument");
+    if (!strcmp(name, "unet"))
+        set_preset(out, 32);
+    else if (!strcmp(name, "unet-small"))
+        set_preset(out, 16);
+    else
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network preset '%.64s' unknown (known: unet, unet-small)", name);
+    return DOUBT_OK;
+}
+
+doubt_status doubt_netdesc_load(const char *path, doubt_netdesc *out, doubt_error *err)
+{
+    if (!path || !out)
+        return doubt_fail(err, DOUBT_ERR_ARG, "network description: NULL argument");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return doubt_fail(err, DOUBT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* A description is a few hundred bytes; 64 KiB leaves room for pretty-printed files. */
+    enum { CAP = 1 << 16 };
+    char *buf = malloc(CAP);
+    if (!buf) {
+        fclose(f);
+        return doubt_fail(err, DOUBT_ERR_NOMEM, "%s: out of memory", path);
+    }
+    size_t n = fread(buf, 1, CAP, f);
+    int failed = ferror(f);
+    fclose(f);
+    doubt_status st = DOUBT_OK;
+    if (failed)
+        st = doubt_fail(err, DOUBT_ERR_IO, "%s: read error", path);
+    else if (n == CAP)
+        st = doubt_fail(err, DOUBT_ERR_FORMAT, "%s: larger than %d bytes, not a description",
+                        path, CAP);
+    else {
+        doubt_error inner;
+        if (doubt_netdesc_parse(buf, n, out, &inner))
+            st = doubt_fail(err, DOUBT_ERR_FORMAT, "%s: %s", path, inner.msg);
+    }
+    free(buf);
+    return st;
+}
+
+doubt_status doubt_netdesc_from_config(const char *config, doubt_netdesc *out,
+                                       doubt_error *err)
+{
+    if (!config || !out)
+        return doubt_fail(err, DOUBT_ERR_ARG, "network config: NULL argument");
+    if (!strcmp(config, "unet") || !strcmp(config, "unet-small"))
+        return doubt_netdesc_preset(config, out, err);
+    if (config[strspn(config, " \t\r\n")] == '{')
+        return doubt_netdesc_parse(config, strlen(config), out, err);
+    return doubt_netdesc_load(config, out, err);
+}
+
+doubt_status doubt_netdesc_to_json(const doubt_netdesc *d, char *buf, size_t cap,
+                                   doubt_error *err)
+{
+    doubt_status st = doubt_netdesc_validate(d, err);
+    if (st)
+        return st;
+    if (!buf)
+        return doubt_fail(err, DOUBT_ERR_ARG, "network description: NULL buffer");
+    char widths[DOUBT_NETDESC_MAX_LEVELS * 8 + 4];
+    size_t at = 0;
+    for (int i = 0; i < d->levels; i++)
+        at += (size_t)snprintf(widths + at, sizeof widths - at, "%s%d", i ? "," : "",
+                               d->widths[i]);
+    /* Shortest of %.15g / %.17g that reads back to the same double: 0.1 stays "0.1". */
+    char drop[32];
+    snprintf(drop, sizeof drop, "%.15g", d->dropout);
+    if (strtod(drop, NULL) != d->dropout)
+        snprintf(drop, sizeof drop, "%.17g", d->dropout);
+    int n = snprintf(buf, cap,
+                     "{\"arch\":\"%s\",\"in_channels\":%d,\"classes\":%d,\"widths\":[%s],"
+                     "\"dropout\":%s}",
+                     d->arch, d->in_channels, d->classes, widths, drop);
+    if (n < 0 || (size_t)n >= cap)
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: JSON needs %d bytes, buffer has %zu", n + 1, cap);
+    return DOUBT_OK;
+}
+
+/* Appends one entry if there is room; the count goes on regardless so that a NULL out
+ * returns the size needed. */
+static void add(doubt_param_info *out, int cap, int *n, doubt_param_kind kind, int ndim,
+                const int64_t *shape, const char *name)
+{
+    if (out && *n < cap) {
+        doubt_param_info *p = &out[*n];
+        memset(p, 0, sizeof *p);
+        snprintf(p->name, sizeof p->name, "%s", name);
+        p->kind = kind;
+        p->ndim = ndim;
+        p->count = 1;
+        for (int k = 0; k < ndim; k++) {
+            p->shape[k] = shape[k];
+            p->count *= shape[k];
+        }
+    }
+    (*n)++;
+}
+
+static void add_block(doubt_param_info *out, int cap, int *n, const char *block, int idx,
+                      int64_t in, int64_t width)
+{
+    static const char *const bn_leaf[] = {"weight", "bias", "running_mean", "running_var"};
+    char name[DOUBT_PARAM_NAME_MAX];
+    for (int c = 1; c <= 2; c++) {
+        const int64_t conv[4] = {width, c == 1 ? in : width, 3, 3};
+        snprintf(name, sizeof name, "%s.%d.conv%d.weight", block, idx, c);
+        add(out, cap, n, DOUBT_PARAM_LEARNED, 4, conv, name);
+        for (int k = 0; k < 4; k++) {
+            snprintf(name, sizeof name, "%s.%d.bn%d.%s", block, idx, c, bn_leaf[k]);
+            add(out, cap, n, k < 2 ? DOUBT_PARAM_LEARNED : DOUBT_PARAM_BUFFER, 1, &width, name);
+        }
+    }
+}
+
+int doubt_netdesc_params(const doubt_netdesc *d, doubt_param_info *out, int cap)
+{
+    int n = 0;
+    const int L = d->levels;
+    for (int i = 0; i < L; i++)
+        add_block(out, cap, &n, "enc", i, i ? d->widths[i - 1] : d->in_channels,
+                  d->widths[i]);
+    /* Decoder j works at level i = L-2-j; its conv1 sees [upsampled from below, skip]. */
+    for (int j = 0; j + 1 < L; j++) {
+        int i = L - 2 - j;
+        add_block(out, cap, &n, "dec", j, (int64_t)d->widths[i + 1] + d->widths[i],
+                  d->widths[i]);
+    }
+    const int64_t head_w[4] = {d->classes + 3, d->widths[0], 1, 1};
+    const int64_t head_b[1] = {d->classes + 3};
+    const int64_t task[1] = {2};
+    add(out, cap, &n, DOUBT_PARAM_LEARNED, 4, head_w, "head.weight");
+    add(out, cap, &n, DOUBT_PARAM_LEARNED, 1, head_b, "head.bias");
+    add(out, cap, &n, DOUBT_PARAM_TRAINING, 1, task, "task.log_var");
+    return n;
+}
+
+int64_t doubt_netdesc_param_count(const doubt_netdesc *d)
+{
+    doubt_param_info p[DOUBT_NETDESC_MAX_PARAMS];
+    int n = doubt_netdesc_params(d, p, DOUBT_NETDESC_MAX_PARAMS);
+    int64_t total = 0;
+    for (int k = 0; k < n; k++)
+        if (p[k].kind == DOUBT_PARAM_LEARNED)
+            total += p[k].count;
+    return total;
+}

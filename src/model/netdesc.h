@@ -1,0 +1,92 @@
+/* Network description: the small JSON object that configures a network and is stored in
+ * every weights file's __metadata__ under "network".
+ *
+ *     doubt_netdesc d;
+ *     doubt_error err;
+ *     if (doubt_netdesc_from_config("unet-small", &d, &err)) fprintf(stderr, "%s\n", err.msg);
+ *     doubt_param_info p[DOUBT_NETDESC_MAX_PARAMS];
+ *     int n = doubt_netdesc_params(&d, p, DOUBT_NETDESC_MAX_PARAMS);
+ *
+ * The JSON has exactly these keys, all required, in this canonical order:
+ *     {"arch":"unet","in_channels":3,"classes":8,"widths":[32,64,128,256,256],"dropout":0.5}
+ * arch is "unet" (the only architecture so far), widths has 1..8 levels, classes is 1..254
+ * (255 is the ignore label), dropout is in [0, 1). Unknown keys are rejected so that a typo
+ * ("width") cannot silently fall back to a default.
+ *
+ * Parameter tensors use PyTorch's state_dict names and shapes (DESIGN.md, "The default
+ * network"), in a fixed order: enc.0 .. enc.L-1, dec.0 .. dec.L-2, head, task. Each conv/bn
+ * block lists conv1.weight, bn1.{weight,bias,running_mean,running_var}, conv2.weight, bn2.*.
+ * PyTorch's bn*.num_batches_tracked is not a parameter of doubt: writers omit it and readers
+ * ignore it if present.
+ */
+#ifndef DOUBT_MODEL_NETDESC_H
+#define DOUBT_MODEL_NETDESC_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+
+#define DOUBT_NETDESC_MAX_LEVELS 8
+#define DOUBT_NETDESC_MAX_WIDTH 65536
+#define DOUBT_NETDESC_MAX_IN_CHANNELS 4096
+#define DOUBT_NETDESC_MAX_CLASSES 254
+/* Ten tensors per block, 2L-1 blocks, head weight and bias, task.log_var. */
+#define DOUBT_NETDESC_MAX_PARAMS (10 * (2 * DOUBT_NETDESC_MAX_LEVELS - 1) + 3)
+/* Longest canonical JSON: 8 widths of 5 digits, 17-digit dropout; with room to spare. */
+#define DOUBT_NETDESC_JSON_MAX 256
+#define DOUBT_PARAM_NAME_MAX 48
+
+typedef struct {
+    char arch[16];
+    int in_channels;
+    int classes;
+    int levels; /* L = number of widths */
+    int widths[DOUBT_NETDESC_MAX_LEVELS];
+    double dropout;
+} doubt_netdesc;
+
+typedef enum {
+    DOUBT_PARAM_LEARNED,  /* trained weight: conv weights, bn weight/bias, head */
+    DOUBT_PARAM_BUFFER,   /* running statistic: bn running_mean / running_var */
+    DOUBT_PARAM_TRAINING  /* needed only to train: task.log_var (multitask weighting) */
+} doubt_param_kind;
+
+typedef struct {
+    char name[DOUBT_PARAM_NAME_MAX];
+    doubt_param_kind kind;
+    int ndim;
+    int64_t shape[4];
+    int64_t count; /* product of shape */
+} doubt_param_info;
+
+/* Checks every field; the message says which one and why. */
+doubt_status doubt_netdesc_validate(const doubt_netdesc *d, doubt_error *err);
+
+/* Parses and validates a JSON object (text of length len, not necessarily NUL-terminated). */
+doubt_status doubt_netdesc_parse(const char *json, size_t len, doubt_netdesc *out,
+                                 doubt_error *err);
+
+/* "unet" or "unet-small"; DOUBT_ERR_ARG naming the known presets otherwise. */
+doubt_status doubt_netdesc_preset(const char *name, doubt_netdesc *out, doubt_error *err);
+
+/* Reads a FILE.json holding one description; messages name the file. */
+doubt_status doubt_netdesc_load(const char *path, doubt_netdesc *out, doubt_error *err);
+
+/* What a --config option takes: a preset name, an inline JSON object, or a file name. */
+doubt_status doubt_netdesc_from_config(const char *config, doubt_netdesc *out,
+                                       doubt_error *err);
+
+/* Canonical compact JSON into buf (DOUBT_NETDESC_JSON_MAX bytes suffice). */
+doubt_status doubt_netdesc_to_json(const doubt_netdesc *d, char *buf, size_t cap,
+                                   doubt_error *err);
+
+/* Fills up to cap entries of out (out may be NULL) in the fixed order above and returns
+ * the number of tensors the description has; d must be valid. */
+int doubt_netdesc_params(const doubt_netdesc *d, doubt_param_info *out, int cap);
+
+/* Number of trained scalars of the network (DOUBT_PARAM_LEARNED), which is what PyTorch's
+ * sum(p.numel() for p in net.parameters()) gives without the task weighting: 4 899 787
+ * for "unet". */
+int64_t doubt_netdesc_param_count(const doubt_netdesc *d);
+
+#endif
