@@ -1,0 +1,435 @@
+#include "unet.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+
+/* The tensor a block hands on: its dropout's output when dropout runs, else bn2's. */
+static const doubt_tensor *block_output(const doubt_unet_block *b, int dropout_on)
+{
+    return b->drop && dropout_on ? &b->drop->dst : &b->bn2->dst;
+}
+
+/* conv1 -> bn1+relu -> conv2 -> bn2+relu [-> dropout] on an input of layout src_md */
+static doubt_status block_create(doubt_ctx *ctx, doubt_unet_block *b, const char *prefix,
+                                 const dnnl_memory_desc_t *src_md, int width, int dropout_id,
+                                 const doubt_unet *net)
+{
+    doubt_status st;
+    char name[DOUBT_NAME_LEN];
+    const doubt_mode mode = net->mode;
+    snprintf(name, sizeof name, "%s.conv1", prefix);
+    doubt_conv_desc c1 = {.name = name, .in_channels = (int)src_md->dims[1],
+                          .out_channels = width, .kernel = 3};
+    if ((st = doubt_conv_create(ctx, &c1, src_md, mode, &b->conv1)) != DOUBT_OK)
+        return st;
+    snprintf(name, sizeof name, "%s.bn1", prefix);
+    doubt_bnorm_desc n1 = {.name = name, .channels = width, .fuse_relu = 1};
+    if ((st = doubt_bnorm_create(ctx, &n1, &b->conv1->dst.md, mode, &b->bn1)) != DOUBT_OK)
+        return st;
+    snprintf(name, sizeof name, "%s.conv2", prefix);
+    doubt_conv_desc c2 = {.name = name, .in_channels = width, .out_channels = width, .kernel = 3};
+    if ((st = doubt_conv_create(ctx, &c2, &b->bn1->dst.md, mode, &b->conv2)) != DOUBT_OK)
+        return st;
+    snprintf(name, sizeof name, "%s.bn2", prefix);
+    doubt_bnorm_desc n2 = {.name = name, .channels = width, .fuse_relu = 1};
+    if ((st = doubt_bnorm_create(ctx, &n2, &b->conv2->dst.md, mode, &b->bn2)) != DOUBT_OK)
+        return st;
+    if (dropout_id >= 0 && net->desc.dropout > 0) {
+        snprintf(name, sizeof name, "%s.dropout", prefix);
+        doubt_dropout_desc dd = {.name = name, .p = (float)net->desc.dropout,
+                                 .layer_id = (uint32_t)dropout_id};
+        if ((st = doubt_dropout_create(ctx, &dd, &b->bn2->dst.md, mode, &b->drop)) != DOUBT_OK)
+            return st;
+    }
+    return DOUBT_OK;
+}
+
+static doubt_status block_forward(doubt_ctx *ctx, doubt_unet_block *b, const doubt_tensor *src,
+                                  int dropout_on, uint64_t sample_base)
+{
+    doubt_status st;
+    if ((st = doubt_conv_forward(ctx, b->conv1, src)) != DOUBT_OK ||
+        (st = doubt_bnorm_forward(ctx, b->bn1, &b->conv1->dst)) != DOUBT_OK ||
+        (st = doubt_conv_forward(ctx, b->conv2, &b->bn1->dst)) != DOUBT_OK ||
+        (st = doubt_bnorm_forward(ctx, b->bn2, &b->conv2->dst)) != DOUBT_OK)
+        return st;
+    if (b->drop && dropout_on)
+        return doubt_dropout_forward(ctx, b->drop, &b->bn2->dst, sample_base);
+    return DOUBT_OK;
+}
+
+/* From the gradient of the block's output to the gradient of its input (conv1->diff_src). */
+static doubt_status block_backward(doubt_ctx *ctx, doubt_unet_block *b, const doubt_tensor *grad,
+                                   int dropout_on)
+{
+    doubt_status st;
+    if (b->drop && dropout_on) {
+        if ((st = doubt_dropout_backward(ctx, b->drop, grad)) != DOUBT_OK)
+            return st;
+        grad = &b->drop->diff_src;
+    }
+    if ((st = doubt_bnorm_backward(ctx, b->bn2, grad)) != DOUBT_OK ||
+        (st = doubt_conv_backward(ctx, b->conv2, &b->bn2->diff_src)) != DOUBT_OK ||
+        (st = doubt_bnorm_backward(ctx, b->bn1, &b->conv2->diff_src)) != DOUBT_OK)
+        return st;
+    return doubt_conv_backward(ctx, b->conv1, &b->bn1->diff_src);
+}
+
+static void block_destroy(doubt_unet_block *b)
+{
+    doubt_pool_destroy(b->pool);
+    doubt_upsample_destroy(b->up);
+    doubt_concat_destroy(b->cat);
+    doubt_conv_destroy(b->conv1);
+    doubt_conv_destroy(b->conv2);
+    doubt_bnorm_destroy(b->bn1);
+    doubt_bnorm_destroy(b->bn2);
+    doubt_dropout_destroy(b->drop);
+    doubt_tensor_release(&b->grad_sum);
+    dnnl_primitive_destroy(b->sum);
+    dnnl_primitive_desc_destroy(b->sum_pd);
+}
+
+/* dst = a + b, made once; a, b and dst share one layout */
+static doubt_status make_grad_sum(doubt_ctx *ctx, doubt_unet_block *b,
+                                  const dnnl_memory_desc_t *md)
+{
+    doubt_status st = DOUBT_OK;
+    const float scales[2] = {1.f, 1.f};
+    const dnnl_memory_desc_t srcs[2] = {*md, *md};
+    DOUBT_TRY(doubt_tensor_init(ctx, &b->grad_sum, md, DOUBT_TENSOR_ARENA, "skip gradient"));
+    DOUBT_DNNL(ctx, dnnl_sum_primitive_desc_create(&b->sum_pd, md, 2, scales, srcs, NULL,
+                                                   ctx->engine));
+    DOUBT_DNNL(ctx, dnnl_primitive_create(&b->sum, b->sum_pd));
+done:
+    return st;
+}
+
+/* A reorder between two layouts of the same dims, or nothing when they are equal. */
+static doubt_status make_reorder(doubt_ctx *ctx, const dnnl_memory_desc_t *from,
+                                 const dnnl_memory_desc_t *to, dnnl_primitive_desc_t *pd,
+                                 dnnl_primitive_t *prim)
+{
+    doubt_status st = DOUBT_OK;
+    if (dnnl_memory_desc_equal(from, to))
+        return DOUBT_OK;
+    DOUBT_DNNL(ctx, dnnl_reorder_primitive_desc_create(pd, from, ctx->engine, to, ctx->engine,
+                                                       NULL));
+    DOUBT_DNNL(ctx, dnnl_primitive_create(prim, *pd));
+done:
+    return st;
+}
+
+static doubt_tensor *layer_param(doubt_unet *net, const char *name, doubt_tensor **grad)
+{
+    int index;
+    char block[8], part[16], field[24];
+    doubt_unet_block *b = NULL;
+    *grad = NULL;
+    if (!strcmp(name, "head.weight")) {
+        *grad = &net->head->diff_weight;
+        return &net->head->weight;
+    }
+    if (!strcmp(name, "head.bias")) {
+        *grad = &net->head->diff_bias;
+        return &net->head->bias;
+    }
+    if (sscanf(name, "%7[a-z].%d.%15[a-z0-9].%23s", block, &index, part, field) != 4)
+        return NULL;
+    if (!strcmp(block, "enc") && index >= 0 && index < net->desc.levels)
+        b = &net->enc[index];
+    else if (!strcmp(block, "dec") && index >= 0 && index < net->desc.levels - 1)
+        b = &net->dec[index];
+    if (!b)
+        return NULL;
+    if (!strcmp(part, "conv1") || !strcmp(part, "conv2")) {
+        doubt_conv *conv = part[4] == '1' ? b->conv1 : b->conv2;
+        *grad = &conv->diff_weight;
+        return strcmp(field, "weight") ? NULL : &conv->weight;
+    }
+    if (strcmp(part, "bn1") && strcmp(part, "bn2"))
+        return NULL;
+    doubt_bnorm *bn = part[2] == '1' ? b->bn1 : b->bn2;
+    if (!strcmp(field, "weight")) {
+        *grad = &bn->diff_weight;
+        return &bn->weight;
+    }
+    if (!strcmp(field, "bias")) {
+        *grad = &bn->diff_bias;
+        return &bn->bias;
+    }
+    if (!strcmp(field, "running_mean"))
+        return &bn->running_mean;
+    if (!strcmp(field, "running_var"))
+        return &bn->running_var;
+    return NULL;
+}
+
+static doubt_status bind_params(doubt_ctx *ctx, doubt_unet *net)
+{
+    doubt_param_info infos[DOUBT_NETDESC_MAX_PARAMS];
+    int n = doubt_netdesc_params(&net->desc, infos, DOUBT_NETDESC_MAX_PARAMS);
+    net->n_params = 0;
+    for (int i = 0; i < n; i++) {
+        if (infos[i].kind == DOUBT_PARAM_TRAINING)
+            continue; /* task weights belong to the trainer */
+        doubt_unet_param *p = &net->params[net->n_params++];
+        p->info = infos[i];
+        p->value = layer_param(net, infos[i].name, &p->grad);
+        if (!p->value || doubt_tensor_count(p->value) != infos[i].count)
+            return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "unet: parameter %s has no layer tensor",
+                              infos[i].name);
+        if (net->mode != DOUBT_MODE_TRAIN || (p->grad && !p->grad->mem))
+            p->grad = NULL;
+    }
+    return DOUBT_OK;
+}
+
+static doubt_status build(doubt_ctx *ctx, doubt_unet *net)
+{
+    doubt_status st = DOUBT_OK;
+    const doubt_netdesc *d = &net->desc;
+    const int levels = d->levels;
+    char name[DOUBT_NAME_LEN];
+    const int64_t in_dims[4] = {net->batch, d->in_channels, net->height, net->width};
+    DOUBT_TRY(doubt_tensor_init_plain(ctx, &net->input, 4, in_dims, DOUBT_TENSOR_ARENA, "input"));
+
+    /* Dropout sits on the deepest three encoder blocks and the first three decoder blocks;
+     * layer ids number them in network order. */
+    int dropout_id = 0;
+    const dnnl_memory_desc_t *src_md = &net->input.md;
+    for (int i = 0; i < levels; i++) {
+        doubt_unet_block *b = &net->enc[i];
+        if (i > 0) {
+            snprintf(name, sizeof name, "enc.%d.pool", i);
+            DOUBT_TRY(doubt_pool_create(ctx, name, src_md, net->mode, &b->pool));
+            src_md = &b->pool->dst.md;
+        }
+        snprintf(name, sizeof name, "enc.%d", i);
+        int has_dropout = i >= levels - 3;
+        DOUBT_TRY(block_create(ctx, b, name, src_md, d->widths[i],
+                               has_dropout ? dropout_id++ : -1, net));
+        src_md = &b->bn2->dst.md;
+    }
+    for (int j = 0; j < levels - 1; j++) {
+        const int level = levels - 2 - j;
+        doubt_unet_block *b = &net->dec[j];
+        snprintf(name, sizeof name, "dec.%d.up", j);
+        DOUBT_TRY(doubt_upsample_create(ctx, name, src_md, net->mode, &b->up));
+        snprintf(name, sizeof name, "dec.%d.cat", j);
+        const dnnl_memory_desc_t *cat_inputs[2] = {&b->up->dst.md, &net->enc[level].bn2->dst.md};
+        DOUBT_TRY(doubt_concat_create(ctx, name, 2, cat_inputs, net->mode, &b->cat));
+        snprintf(name, sizeof name, "dec.%d", j);
+        DOUBT_TRY(block_create(ctx, b, name, &b->cat->dst.md, d->widths[level],
+                               j < 3 ? dropout_id++ : -1, net));
+        src_md = &b->bn2->dst.md;
+        if (net->mode == DOUBT_MODE_TRAIN)
+            DOUBT_TRY(make_grad_sum(ctx, &net->enc[level], &net->enc[level].bn2->dst.md));
+    }
+    doubt_conv_desc head = {.name = "head", .in_channels = d->widths[0],
+                            .out_channels = d->classes + 3, .kernel = 1, .bias = 1};
+    DOUBT_TRY(doubt_conv_create(ctx, &head, src_md, net->mode, &net->head));
+
+    const int64_t out_dims[4] = {net->batch, d->classes + 3, net->height, net->width};
+    DOUBT_TRY(doubt_tensor_init_plain(ctx, &net->output, 4, out_dims, DOUBT_TENSOR_ARENA, "output"));
+    DOUBT_TRY(make_reorder(ctx, &net->head->dst.md, &net->output.md, &net->output_pd,
+                           &net->output_reorder));
+    if (net->mode == DOUBT_MODE_TRAIN) {
+        DOUBT_TRY(doubt_tensor_init_plain(ctx, &net->diff_output, 4, out_dims, DOUBT_TENSOR_ARENA,
+                                          "output gradient"));
+        if (net->output_reorder) {
+            DOUBT_TRY(doubt_tensor_init(ctx, &net->head_diff, &net->head->dst.md,
+                                        DOUBT_TENSOR_ARENA, "head gradient"));
+            DOUBT_TRY(make_reorder(ctx, &net->diff_output.md, &net->head->dst.md,
+                                   &net->diff_output_pd, &net->diff_output_reorder));
+        }
+    }
+    DOUBT_TRY(bind_params(ctx, net));
+done:
+    return st;
+}
+
+doubt_status doubt_unet_create(doubt_ctx *ctx, const doubt_netdesc *desc, int batch, int height,
+                               int width, doubt_mode mode, doubt_unet **out)
+{
+    doubt_status st;
+    *out = NULL;
+    if (!desc)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "unet: NULL description");
+    if ((st = doubt_netdesc_validate(desc, &ctx->err)) != DOUBT_OK)
+        return st;
+    const int multiple = 1 << (desc->levels - 1);
+    if (batch <= 0 || height <= 0 || width <= 0 || height % multiple || width % multiple)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "unet: input %dx%dx%d: batch must be positive and H, W multiples of %d",
+                          batch, height, width, multiple);
+    doubt_unet *net = calloc(1, sizeof *net);
+    if (!net)
+        return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "unet: out of memory");
+    net->desc = *desc;
+    net->mode = mode;
+    net->batch = batch;
+    net->height = height;
+    net->width = width;
+    if ((st = build(ctx, net)) != DOUBT_OK) {
+        doubt_unet_destroy(net);
+        return st;
+    }
+    *out = net;
+    return DOUBT_OK;
+}
+
+void doubt_unet_destroy(doubt_unet *net)
+{
+    if (!net)
+        return;
+    for (int i = 0; i < DOUBT_NETDESC_MAX_LEVELS; i++)
+        block_destroy(&net->enc[i]);
+    for (int j = 0; j < DOUBT_NETDESC_MAX_LEVELS - 1; j++)
+        block_destroy(&net->dec[j]);
+    doubt_conv_destroy(net->head);
+    dnnl_primitive_destroy(net->output_reorder);
+    dnnl_primitive_desc_destroy(net->output_pd);
+    dnnl_primitive_destroy(net->diff_output_reorder);
+    dnnl_primitive_desc_destroy(net->diff_output_pd);
+    doubt_tensor_release(&net->input);
+    doubt_tensor_release(&net->output);
+    doubt_tensor_release(&net->diff_output);
+    doubt_tensor_release(&net->head_diff);
+    free(net);
+}
+
+doubt_status doubt_unet_init_weights(doubt_ctx *ctx, doubt_unet *net, uint64_t seed)
+{
+    doubt_status st = DOUBT_OK;
+    for (int i = 0; i < net->n_params && st == DOUBT_OK; i++) {
+        doubt_unet_param *p = &net->params[i];
+        const char *field = strrchr(p->info.name, '.') + 1;
+        float *plain = calloc((size_t)p->info.count, sizeof *plain);
+        if (!plain)
+            return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "unet init: out of memory");
+        if (p->info.ndim == 4) {
+            /* He-normal for ReLU networks: std = sqrt(2 / fan_in); the linear head gets
+             * sqrt(1 / fan_in) */
+            int64_t fan_in = p->info.shape[1] * p->info.shape[2] * p->info.shape[3];
+            double gain = strncmp(p->info.name, "head.", 5) ? 2.0 : 1.0;
+            float std = (float)sqrt(gain / (double)fan_in);
+            doubt_rng_key key = {.seed = seed, .stream = 0x1417, .layer = (uint32_t)i};
+            doubt_rng_normal_fill(key, 0, p->info.count, plain);
+            for (int64_t k = 0; k < p->info.count; k++)
+                plain[k] *= std;
+        } else if (!strcmp(field, "weight") || !strcmp(field, "running_var")) {
+            for (int64_t k = 0; k < p->info.count; k++)
+                plain[k] = 1;
+        }
+        st = doubt_tensor_write(ctx, p->value, plain);
+        free(plain);
+    }
+    return st;
+}
+
+static doubt_status reorder(doubt_ctx *ctx, dnnl_primitive_t prim, const doubt_tensor *from,
+                            doubt_tensor *to)
+{
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from->mem}, {DNNL_ARG_TO, to->mem}};
+    return doubt_ctx_execute(ctx, prim, 2, args, "unet edge reorder");
+}
+
+doubt_status doubt_unet_forward(doubt_ctx *ctx, doubt_unet *net, const float *images,
+                                int dropout_on, uint64_t sample_base)
+{
+    doubt_status st = DOUBT_OK;
+    if (!net || !images)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "unet forward: NULL network or images");
+    memcpy(net->input.data, images, (size_t)doubt_tensor_count(&net->input) * sizeof(float));
+    net->dropout_on = dropout_on;
+    const doubt_tensor *x = &net->input;
+    for (int i = 0; i < net->desc.levels; i++) {
+        doubt_unet_block *b = &net->enc[i];
+        if (b->pool) {
+            DOUBT_TRY(doubt_pool_forward(ctx, b->pool, x));
+            x = &b->pool->dst;
+        }
+        DOUBT_TRY(block_forward(ctx, b, x, dropout_on, sample_base));
+        x = block_output(b, dropout_on);
+    }
+    for (int j = 0; j < net->desc.levels - 1; j++) {
+        doubt_unet_block *b = &net->dec[j];
+        const doubt_tensor *skip = block_output(&net->enc[net->desc.levels - 2 - j], dropout_on);
+        DOUBT_TRY(doubt_upsample_forward(ctx, b->up, x));
+        const doubt_tensor *parts[2] = {&b->up->dst, skip};
+        DOUBT_TRY(doubt_concat_forward(ctx, b->cat, parts));
+        DOUBT_TRY(block_forward(ctx, b, &b->cat->dst, dropout_on, sample_base));
+        x = block_output(b, dropout_on);
+    }
+    DOUBT_TRY(doubt_conv_forward(ctx, net->head, x));
+    if (net->output_reorder)
+        DOUBT_TRY(reorder(ctx, net->output_reorder, &net->head->dst, &net->output));
+    else
+        memcpy(net->output.data, net->head->dst.data, doubt_tensor_bytes(&net->output));
+done:
+    return st;
+}
+
+const float *doubt_unet_output(const doubt_unet *net)
+{
+    return net->output.data;
+}
+
+float *doubt_unet_diff_output(doubt_unet *net)
+{
+    return net->diff_output.data;
+}
+
+doubt_status doubt_unet_backward(doubt_ctx *ctx, doubt_unet *net)
+{
+    doubt_status st = DOUBT_OK;
+    if (!net || net->mode != DOUBT_MODE_TRAIN)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "unet backward: needs a training network");
+    const int levels = net->desc.levels, dropout_on = net->dropout_on;
+    const doubt_tensor *grad = &net->diff_output;
+    if (net->diff_output_reorder) {
+        DOUBT_TRY(reorder(ctx, net->diff_output_reorder, &net->diff_output, &net->head_diff));
+        grad = &net->head_diff;
+    }
+    DOUBT_TRY(doubt_conv_backward(ctx, net->head, grad));
+    grad = &net->head->diff_src;
+    for (int j = levels - 2; j >= 0; j--) {
+        doubt_unet_block *b = &net->dec[j];
+        DOUBT_TRY(block_backward(ctx, b, grad, dropout_on));
+        DOUBT_TRY(doubt_concat_backward(ctx, b->cat, &b->conv1->diff_src));
+        DOUBT_TRY(doubt_upsample_backward(ctx, b->up, &b->cat->diff_src[0]));
+        grad = &b->up->diff_src;
+    }
+    /* grad is now the gradient of the deepest encoder block's output */
+    for (int i = levels - 1; i >= 0; i--) {
+        doubt_unet_block *b = &net->enc[i];
+        if (i < levels - 1) {
+            /* this block feeds the pool below it and decoder levels-2-i's concat */
+            dnnl_exec_arg_t args[3] = {
+                {DNNL_ARG_MULTIPLE_SRC, net->enc[i + 1].pool->diff_src.mem},
+                {DNNL_ARG_MULTIPLE_SRC + 1, net->dec[levels - 2 - i].cat->diff_src[1].mem},
+                {DNNL_ARG_DST, b->grad_sum.mem},
+            };
+            DOUBT_TRY(doubt_ctx_execute(ctx, b->sum, 3, args, "unet skip gradient"));
+            grad = &b->grad_sum;
+        }
+        DOUBT_TRY(block_backward(ctx, b, grad, dropout_on));
+        if (b->pool)
+            DOUBT_TRY(doubt_pool_backward(ctx, b->pool, &b->conv1->diff_src));
+    }
+done:
+    return st;
+}
+
+doubt_unet_param *doubt_unet_param_find(doubt_unet *net, const char *name)
+{
+    for (int i = 0; i < net->n_params; i++)
+        if (!strcmp(net->params[i].info.name, name))
+            return &net->params[i];
+    return NULL;
+}

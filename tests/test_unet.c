@@ -1,0 +1,210 @@
+/* The unet network against PyTorch: tools/unet_golden.py builds the same module, and its
+ * outputs, running statistics and gradients for a fixed input are the goldens here. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "model/weights.h"
+
+#define WEIGHTS "tests/golden/model/unet_tiny.safetensors"
+#define GOLDEN "tests/golden/model/unet_tiny_golden.safetensors"
+
+static doubt_safetensors *open_file(const char *path)
+{
+    doubt_safetensors *f = NULL;
+    doubt_error err = {{0}};
+    ck_assert_msg(doubt_safetensors_read(path, &f, &err) == DOUBT_OK, "%s", err.msg);
+    return f;
+}
+
+static const doubt_st_tensor *golden(const doubt_safetensors *g, const char *name)
+{
+    const doubt_st_tensor *t = doubt_safetensors_find(g, name);
+    ck_assert_msg(t && t->data, "golden %s missing", name);
+    return t;
+}
+
+static double rel_err_f(const float *a, const float *b, int64_t n)
+{
+    double *bd = malloc((size_t)n * sizeof *bd);
+    for (int64_t i = 0; i < n; i++)
+        bd[i] = b[i];
+    double e = th_rel_err(a, bd, n);
+    free(bd);
+    return e;
+}
+
+static doubt_unet *golden_net(doubt_ctx *ctx, const doubt_safetensors *w,
+                              const doubt_st_tensor *input, doubt_mode mode)
+{
+    doubt_unet *net = NULL;
+    TH_OK(ctx, doubt_unet_create(ctx, &w->network, (int)input->shape[0], (int)input->shape[2],
+                                 (int)input->shape[3], mode, &net));
+    TH_OK(ctx, doubt_weights_load(ctx, net, w));
+    return net;
+}
+
+START_TEST(train_forward_backward_match_pytorch)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = open_file(WEIGHTS), *g = open_file(GOLDEN);
+    const doubt_st_tensor *input = golden(g, "golden.input");
+    doubt_unet *net = golden_net(ctx, w, input, DOUBT_MODE_TRAIN);
+    TH_OK(ctx, doubt_unet_forward(ctx, net, input->data, 0, 0));
+    const doubt_st_tensor *out = golden(g, "golden.output");
+    double err = rel_err_f(doubt_unet_output(net), out->data, out->count);
+    printf("  train-mode output vs PyTorch: rel err %.2e\n", err);
+    ck_assert_double_lt(err, 1e-4);
+
+    const doubt_st_tensor *r = golden(g, "golden.grad_output");
+    memcpy(doubt_unet_diff_output(net), r->data, (size_t)r->count * sizeof(float));
+    TH_OK(ctx, doubt_unet_backward(ctx, net));
+    double worst_grad = 0, worst_stat = 0;
+    char name[128];
+    for (int i = 0; i < net->n_params; i++) {
+        doubt_unet_param *p = &net->params[i];
+        float *got = malloc((size_t)p->info.count * sizeof *got);
+        if (p->grad) {
+            snprintf(name, sizeof name, "golden.grad.%s", p->info.name);
+            TH_OK(ctx, doubt_tensor_read(ctx, p->grad, got));
+        } else {
+            snprintf(name, sizeof name, "golden.after.%s", p->info.name);
+            TH_OK(ctx, doubt_tensor_read(ctx, p->value, got));
+        }
+        const doubt_st_tensor *want = golden(g, name);
+        double e = rel_err_f(got, want->data, want->count);
+        ck_assert_msg(e < (p->grad ? 1e-3 : 1e-4), "%s: rel err %g", name, e);
+        if (p->grad)
+            worst_grad = fmax(worst_grad, e);
+        else
+            worst_stat = fmax(worst_stat, e);
+        free(got);
+    }
+    printf("  gradients vs PyTorch: worst rel err %.2e; running stats %.2e\n", worst_grad,
+           worst_stat);
+    doubt_unet_destroy(net);
+    doubt_safetensors_destroy(w);
+    doubt_safetensors_destroy(g);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(inference_matches_pytorch_eval)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = open_file(WEIGHTS), *g = open_file(GOLDEN);
+    const doubt_st_tensor *input = golden(g, "golden.input");
+    doubt_unet *net = golden_net(ctx, w, input, DOUBT_MODE_INFER);
+    TH_OK(ctx, doubt_unet_forward(ctx, net, input->data, 0, 0));
+    const doubt_st_tensor *out = golden(g, "golden.output_eval");
+    double err = rel_err_f(doubt_unet_output(net), out->data, out->count);
+    printf("  eval-mode output vs PyTorch: rel err %.2e\n", err);
+    ck_assert_double_lt(err, 1e-4);
+    ck_assert_int_eq(doubt_unet_backward(ctx, net), DOUBT_ERR_ARG);
+    doubt_unet_destroy(net);
+    doubt_safetensors_destroy(w);
+    doubt_safetensors_destroy(g);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Same sample base, same output; another base, another output; off, the golden one. */
+START_TEST(mc_dropout_is_keyed_by_sample)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = open_file(WEIGHTS), *g = open_file(GOLDEN);
+    const doubt_st_tensor *input = golden(g, "golden.input");
+    doubt_unet *net = golden_net(ctx, w, input, DOUBT_MODE_INFER);
+    const int64_t n = (int64_t)net->batch * (net->desc.classes + 3) * net->height * net->width;
+    float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+    TH_OK(ctx, doubt_unet_forward(ctx, net, input->data, 1, 5));
+    memcpy(a, doubt_unet_output(net), (size_t)n * sizeof *a);
+    TH_OK(ctx, doubt_unet_forward(ctx, net, input->data, 1, 5));
+    ck_assert_mem_eq(a, doubt_unet_output(net), (size_t)n * sizeof *a);
+    TH_OK(ctx, doubt_unet_forward(ctx, net, input->data, 1, 6));
+    memcpy(b, doubt_unet_output(net), (size_t)n * sizeof *b);
+    int64_t differ = 0;
+    for (int64_t i = 0; i < n; i++)
+        differ += a[i] != b[i];
+    ck_assert_int_gt(differ, n / 2);
+    TH_OK(ctx, doubt_unet_forward(ctx, net, input->data, 0, 0));
+    const doubt_st_tensor *out = golden(g, "golden.output_eval");
+    ck_assert_double_lt(rel_err_f(doubt_unet_output(net), out->data, out->count), 1e-4);
+    free(a);
+    free(b);
+    doubt_unet_destroy(net);
+    doubt_safetensors_destroy(w);
+    doubt_safetensors_destroy(g);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(save_then_load_round_trips)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_netdesc d;
+    doubt_error err;
+    ck_assert(doubt_netdesc_preset("unet-small", &d, &err) == DOUBT_OK);
+    doubt_unet *a = NULL, *b = NULL;
+    TH_OK(ctx, doubt_unet_create(ctx, &d, 1, 32, 32, DOUBT_MODE_TRAIN, &a));
+    TH_OK(ctx, doubt_unet_init_weights(ctx, a, 3));
+    char path[] = "/tmp/doubt_unet_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    TH_OK(ctx, doubt_weights_save(ctx, a, path, NULL, 0));
+    TH_OK(ctx, doubt_unet_create(ctx, &d, 1, 32, 32, DOUBT_MODE_INFER, &b));
+    TH_OK(ctx, doubt_weights_load_file(ctx, b, path));
+    for (int i = 0; i < a->n_params; i++) {
+        int64_t n = a->params[i].info.count;
+        float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+        TH_OK(ctx, doubt_tensor_read(ctx, a->params[i].value, x));
+        TH_OK(ctx, doubt_tensor_read(ctx, b->params[i].value, y));
+        ck_assert_mem_eq(x, y, (size_t)n * sizeof *x);
+        free(x);
+        free(y);
+    }
+    unlink(path);
+    doubt_unet_destroy(a);
+    doubt_unet_destroy(b);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(bad_shapes_and_files)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_netdesc d;
+    doubt_error err;
+    ck_assert(doubt_netdesc_preset("unet", &d, &err) == DOUBT_OK);
+    doubt_unet *net = NULL;
+    ck_assert_int_eq(doubt_unet_create(ctx, &d, 1, 100, 64, DOUBT_MODE_INFER, &net), DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(doubt_ctx_error(ctx), "multiples of 16"));
+    ck_assert_ptr_null(net);
+    TH_OK(ctx, doubt_unet_create(ctx, &d, 1, 32, 32, DOUBT_MODE_INFER, &net));
+    /* the tiny golden weights do not fit the default network */
+    ck_assert_int_ne(doubt_weights_load_file(ctx, net, WEIGHTS), DOUBT_OK);
+    ck_assert_ptr_nonnull(strstr(doubt_ctx_error(ctx), "unet_tiny.safetensors"));
+    ck_assert_int_eq(doubt_weights_load_file(ctx, net, "tests/golden/model/missing.safetensors"),
+                     DOUBT_ERR_IO);
+    doubt_unet_destroy(net);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("unet");
+    TCase *golden_tc = tcase_create("pytorch");
+    tcase_add_test(golden_tc, train_forward_backward_match_pytorch);
+    tcase_add_test(golden_tc, inference_matches_pytorch_eval);
+    tcase_add_test(golden_tc, mc_dropout_is_keyed_by_sample);
+    suite_add_tcase(s, golden_tc);
+    TCase *files = tcase_create("weights");
+    tcase_add_test(files, save_then_load_round_trips);
+    tcase_add_test(files, bad_shapes_and_files);
+    suite_add_tcase(s, files);
+    return th_run(s);
+}
