@@ -1,0 +1,151 @@
+/* Procedural scene renderer behind `doubt synth`: a small ray caster that makes images with
+ * exact per-pixel class and depth, then injects known noise and reports its true σ.
+ *
+ *     doubt_synth_params p = {.seed = 1, .width = 128, .height = 128, .noise_level = 1};
+ *     doubt_synth_image *img;
+ *     doubt_synth_image_create(p.width, p.height, &img, &err);
+ *     for (uint64_t i = 0; i < n; i++) {
+ *         doubt_synth_scene scene;
+ *         doubt_synth_scene_sample(&p, i, &scene);   // a pure function of (seed, i)
+ *         doubt_synth_render(&scene, img, &err);     // fills every buffer of img
+ *     }
+ *     doubt_synth_image_destroy(img);
+ *
+ * A test can instead fill a doubt_synth_scene by hand (doubt_synth_scene_init gives an empty
+ * room with no noise) and render that.
+ *
+ * World: metres, y up, the floor is the plane y = 0. The camera is a pinhole with square
+ * pixels; pixel (u, v) (u right, v down) looks through its centre (u + 0.5, v + 0.5).
+ * Depth is the distance along the camera's optical axis (KITTI-style z-depth, not the ray
+ * length). Sky has depth 0 (invalid). Buffers are row-major, RGB interleaved.
+ */
+#ifndef DOUBT_IO_SYNTH_H
+#define DOUBT_IO_SYNTH_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+
+#define DOUBT_SYNTH_VERSION "doubt-synth 1"
+#define DOUBT_SYNTH_MAX_OBJECTS 16
+
+enum {
+    DOUBT_SYNTH_SKY = 0,
+    DOUBT_SYNTH_FLOOR,
+    DOUBT_SYNTH_WALL,
+    DOUBT_SYNTH_SPHERE,
+    DOUBT_SYNTH_BOX,
+    DOUBT_SYNTH_CYLINDER,
+    DOUBT_SYNTH_GLASS,
+    DOUBT_SYNTH_OTHER,
+    DOUBT_SYNTH_CLASSES
+};
+
+extern const char *const doubt_synth_class_names[DOUBT_SYNTH_CLASSES];
+extern const uint8_t doubt_synth_palette[DOUBT_SYNTH_CLASSES][3];
+
+typedef enum {
+    DOUBT_SHAPE_SPHERE,   /* centre, size[0] = radius */
+    DOUBT_SHAPE_BOX,      /* centre, size = half extents along its own axes, turned by yaw */
+    DOUBT_SHAPE_CYLINDER, /* vertical, capped: centre of the base disk, size = {radius, height} */
+    DOUBT_SHAPE_CONE,     /* vertical, apex up: centre of the base disk, size = {radius, height} */
+    DOUBT_SHAPE_TORUS     /* centre, size = {ring radius, tube radius}, axis tilted by tilt, yaw */
+} doubt_synth_shape;
+
+typedef enum {
+    DOUBT_TEX_FLAT,
+    DOUBT_TEX_CHECKER,  /* 3-D checker of cell 1/scale */
+    DOUBT_TEX_NOISE,    /* two octaves of value noise */
+    DOUBT_TEX_STRIPES,  /* soft stripes along a direction */
+    DOUBT_TEX_DOTS,     /* polka dots: only in --ood scenes */
+    DOUBT_TEX_GRADIENT  /* vertical colour ramp: only in --ood scenes */
+} doubt_synth_texture;
+
+/* Textures are solid (a function of the 3-D point relative to the object), so they need no
+ * surface parametrisation and look the same on every shape. */
+typedef struct {
+    doubt_synth_texture texture;
+    float color_a[3], color_b[3]; /* linear RGB in [0, 1] */
+    float scale;                  /* features per metre */
+    float dir[3];                 /* stripe direction (unit) */
+    uint32_t hash;                /* value-noise lattice seed */
+    float shine;                  /* specular weight */
+} doubt_synth_material;
+
+typedef struct {
+    doubt_synth_shape shape;
+    float center[3];
+    float size[3];
+    float yaw, tilt; /* radians: turn about y; torus axis tilt away from y */
+    int glass;       /* class 6 and a transparent-looking shade, noisy or missing depth */
+    doubt_synth_material mat;
+} doubt_synth_object;
+
+typedef struct {
+    /* camera */
+    float cam_pos[3];
+    float cam_yaw, cam_pitch; /* radians; yaw 0 looks along +z, pitch > 0 looks up */
+    float fov_y;              /* vertical field of view, radians */
+    /* room: floor |x| <= half_x, |z| <= half_z; walls on the four sides of that square */
+    float half_x, half_z, wall_height;
+    int walls; /* bit 0: x = -half_x, 1: x = +half_x, 2: z = -half_z, 3: z = +half_z */
+    doubt_synth_material floor_mat, wall_mat;
+    float sky_horizon[3], sky_zenith[3];
+    /* light: a point light at light_pos, or a directional light coming from light_dir */
+    int light_directional;
+    float light_pos[3], light_dir[3], light_color[3], ambient;
+    doubt_synth_object objects[DOUBT_SYNTH_MAX_OBJECTS];
+    int nobjects;
+    /* noise, all keyed by (seed, index) so an image is a pure function of its scene */
+    uint64_t seed, index;
+    float depth_a;            /* σ = depth_a · z² on opaque surfaces */
+    float glass_sigma_scale;  /* σ on glass = glass_sigma_scale · depth_a · z² + glass_sigma_min */
+    float glass_sigma_min;
+    float glass_missing;      /* probability that a glass pixel has no depth */
+    float label_flip;         /* probability that a boundary pixel takes a neighbour's class */
+    float image_sigma;        /* Gaussian pixel noise over the whole image, in 0..255 units */
+    float region_sigma;       /* extra noise inside noise_rect */
+    float noise_rect[4];      /* x0, y0, x1, y1 as fractions of the image; empty if x1 <= x0 */
+    float blur_rect[4];       /* same, box-blurred with radius blur_radius pixels */
+    int blur_radius;
+} doubt_synth_scene;
+
+typedef struct {
+    uint64_t seed;
+    int width, height;
+    int ood;           /* unseen shapes (tori, cones: class 7), textures and lighting */
+    float noise_level; /* scales every injected noise; 0 = clean, 1 = default */
+} doubt_synth_params;
+
+/* One rendered image. All buffers are owned by the image and overwritten by each render. */
+typedef struct {
+    int width, height;
+    uint8_t *rgb;        /* [H][W][3], with image noise and blur */
+    uint8_t *label;      /* [H][W] class ids after boundary label noise (what is written) */
+    uint8_t *label_true; /* [H][W] exact class of the surface seen through each pixel centre */
+    float *depth;        /* [H][W] noisy z-depth in metres, 0 = invalid (sky, missing glass) */
+    float *depth_true;   /* [H][W] exact z-depth, 0 for sky */
+    float *sigma;        /* [H][W] true σ of the depth noise, 0 where depth is 0 */
+    float *scratch;      /* [H][W][3] linear colour before quantisation, used by blur */
+} doubt_synth_image;
+
+/* The depth-noise coefficient a (σ = a·z²) of a noise level. */
+float doubt_synth_depth_a(float noise_level);
+
+/* An empty scene: camera at 1.5 m looking along +z, fov 60°, floor and four walls 10 m out,
+ * white point light, no objects and no noise. */
+void doubt_synth_scene_init(doubt_synth_scene *scene);
+
+/* The scene of image `index`: a pure function of (params->seed, index, ood, noise_level). */
+void doubt_synth_scene_sample(const doubt_synth_params *params, uint64_t index,
+                              doubt_synth_scene *scene);
+
+doubt_status doubt_synth_image_create(int width, int height, doubt_synth_image **out,
+                                      doubt_error *err);
+void doubt_synth_image_destroy(doubt_synth_image *img);
+
+/* Renders scene into img (whose size is the output size). Fails only on a bad argument. */
+doubt_status doubt_synth_render(const doubt_synth_scene *scene, doubt_synth_image *img,
+                                doubt_error *err);
+
+#endif

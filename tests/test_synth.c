@@ -1,0 +1,352 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "io/synth.h"
+
+#define PI 3.14159265358979
+
+static doubt_synth_image *make_image(int w, int h)
+{
+    doubt_synth_image *img = NULL;
+    doubt_error err = {{0}};
+    ck_assert_msg(doubt_synth_image_create(w, h, &img, &err) == DOUBT_OK, "%s", err.msg);
+    return img;
+}
+
+static void render(const doubt_synth_scene *sc, doubt_synth_image *img)
+{
+    doubt_error err = {{0}};
+    ck_assert_msg(doubt_synth_render(sc, img, &err) == DOUBT_OK, "%s", err.msg);
+}
+
+static void render_index(const doubt_synth_params *p, uint64_t index, doubt_synth_image *img)
+{
+    doubt_synth_scene sc;
+    doubt_synth_scene_sample(p, index, &sc);
+    render(&sc, img);
+}
+
+static int same_image(const doubt_synth_image *a, const doubt_synth_image *b)
+{
+    size_t n = (size_t)a->width * a->height;
+    return !memcmp(a->rgb, b->rgb, 3 * n) && !memcmp(a->label, b->label, n) &&
+           !memcmp(a->label_true, b->label_true, n) &&
+           !memcmp(a->depth, b->depth, n * sizeof(float)) &&
+           !memcmp(a->depth_true, b->depth_true, n * sizeof(float)) &&
+           !memcmp(a->sigma, b->sigma, n * sizeof(float));
+}
+
+START_TEST(same_index_same_image)
+{
+    doubt_synth_params p = {.seed = 11, .width = 64, .height = 48, .ood = _i, .noise_level = 1};
+    doubt_synth_image *a = make_image(64, 48), *b = make_image(64, 48);
+    render_index(&p, 5, a);
+    render_index(&p, 1, b); /* leave other contents in b first: a render must overwrite all */
+    render_index(&p, 5, b);
+    ck_assert(same_image(a, b));
+    render_index(&p, 6, b);
+    ck_assert(memcmp(a->rgb, b->rgb, 3 * 64 * 48));
+    ck_assert(memcmp(a->depth_true, b->depth_true, 64 * 48 * sizeof(float)));
+    p.seed = 12;
+    render_index(&p, 5, b);
+    ck_assert(memcmp(a->rgb, b->rgb, 3 * 64 * 48));
+    doubt_synth_image_destroy(a);
+    doubt_synth_image_destroy(b);
+}
+END_TEST
+
+/* An odd-sized image has a pixel whose centre ray is the optical axis. Camera at
+ * (0, 1.5, 0) looking along +z with a 60° vertical field of view, so f = 24.5 / tan 30°. */
+enum { W = 65, H = 49, CU = 32, CV = 24 };
+
+static void camera_scene(doubt_synth_scene *sc)
+{
+    doubt_synth_scene_init(sc);
+    sc->cam_pos[0] = 0;
+    sc->cam_pos[1] = 1.5f;
+    sc->cam_pos[2] = 0;
+    sc->cam_yaw = sc->cam_pitch = 0;
+    sc->fov_y = (float)(PI / 3);
+}
+
+static double rel(double a, double b) { return fabs(a - b) / fabs(b); }
+
+/* One object in front of the camera; the centre pixel sees it at a hand-computed depth. */
+START_TEST(shape_depth_on_axis)
+{
+    static const struct {
+        doubt_synth_shape shape;
+        float center[3], size[3], yaw, tilt;
+        int cls;
+        double depth;
+    } cases[] = {
+        /* sphere radius 1 at 5 m: the near pole */
+        {DOUBT_SHAPE_SPHERE, {0, 1.5f, 5}, {1, 0, 0}, 0, 0, 3, 4.0},
+        /* axis-aligned cube of half size 1: its front face */
+        {DOUBT_SHAPE_BOX, {0, 1.5f, 5}, {1, 1, 1}, 0, 0, 4, 4.0},
+        /* the same cube turned 45°: its front edge at 5 - √2 */
+        {DOUBT_SHAPE_BOX, {0, 1.5f, 5}, {1, 1, 1}, (float)(PI / 4), 0, 4, 5 - 1.4142135623730951},
+        /* cylinder radius 0.5 standing at 5 m */
+        {DOUBT_SHAPE_CYLINDER, {0, 0, 5}, {0.5f, 3, 0}, 0, 0, 5, 4.5},
+        /* cone of base radius 1, height 3: radius 0.5 at the camera's height 1.5 */
+        {DOUBT_SHAPE_CONE, {0, 0, 5}, {1, 3, 0}, 0, 0, 7, 4.5},
+        /* flat torus at eye height: the axis ray meets the tube at 5 - 1 - 0.3 */
+        {DOUBT_SHAPE_TORUS, {0, 1.5f, 5}, {1, 0.3f, 0}, 0.7f, 0, 7, 3.7},
+        /* torus standing face-on: the axis ray passes through the hole to the far wall */
+        {DOUBT_SHAPE_TORUS, {0, 1.5f, 5}, {1, 0.3f, 0}, 0, (float)(PI / 2), 2, 10.0},
+    };
+    doubt_synth_image *img = make_image(W, H);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        doubt_synth_scene sc;
+        camera_scene(&sc);
+        doubt_synth_object *ob = &sc.objects[sc.nobjects++];
+        ob->shape = cases[k].shape;
+        memcpy(ob->center, cases[k].center, sizeof ob->center);
+        memcpy(ob->size, cases[k].size, sizeof ob->size);
+        ob->yaw = cases[k].yaw;
+        ob->tilt = cases[k].tilt;
+        ob->mat = sc.wall_mat;
+        render(&sc, img);
+        size_t i = (size_t)CV * W + CU;
+        ck_assert_msg(img->label_true[i] == cases[k].cls, "case %zu: class %d, want %d", k,
+                      img->label_true[i], cases[k].cls);
+        ck_assert_msg(rel(img->depth_true[i], cases[k].depth) < 1e-4, "case %zu: depth %.7g, want %.7g",
+                      k, img->depth_true[i], cases[k].depth);
+        /* no noise in a hand-made scene: what is written is the truth */
+        ck_assert_float_eq(img->depth[i], img->depth_true[i]);
+        ck_assert_int_eq(img->label[i], img->label_true[i]);
+    }
+    doubt_synth_image_destroy(img);
+}
+END_TEST
+
+/* Off-axis pixels: the floor, the far wall and the sky, from the pinhole geometry. */
+START_TEST(floor_wall_sky_geometry)
+{
+    doubt_synth_scene sc;
+    camera_scene(&sc);
+    doubt_synth_image *img = make_image(W, H);
+    render(&sc, img);
+    double f = 24.5 / tan(PI / 6);
+    /* from v = 31 on, the floor point is nearer than the far wall at z = 10 */
+    for (int v = 31; v < H; v += 3) {
+        for (int u = 0; u < W; u += 16) {
+            size_t i = (size_t)v * W + u;
+            /* ray (a, -(v + .5 - 24.5)/f, 1) meets y = 0 at z = 1.5 f / (v + .5 - 24.5) */
+            double z = 1.5 * f / (v + 0.5 - 24.5);
+            ck_assert_int_eq(img->label_true[i], 1);
+            ck_assert_msg(rel(img->depth_true[i], z) < 1e-4, "floor (%d,%d): %.7g want %.7g", u, v,
+                          img->depth_true[i], z);
+        }
+    }
+    /* v = 20 looks 4/f up: at z = 10 the ray is at 1.5 + 10·4/f < 3 m, the wall's top */
+    for (int u = 20; u < 45; u += 4) {
+        size_t i = (size_t)20 * W + u;
+        ck_assert_int_eq(img->label_true[i], 2);
+        ck_assert_msg(rel(img->depth_true[i], 10.0) < 1e-4, "wall %d: %.7g", u, img->depth_true[i]);
+    }
+    /* v = 2 looks 22/f up: above the 3 m walls everywhere, so sky with depth 0 */
+    for (int u = 0; u < W; u += 8) {
+        size_t i = (size_t)2 * W + u;
+        ck_assert_int_eq(img->label_true[i], 0);
+        ck_assert_float_eq(img->depth_true[i], 0);
+        ck_assert_float_eq(img->sigma[i], 0);
+    }
+    doubt_synth_image_destroy(img);
+}
+END_TEST
+
+/* The σ map is a·z² (a = 0.005 per noise level) wherever depth is valid and not glass, and
+ * the written depth deviates from the truth by draws of exactly that σ. */
+START_TEST(sigma_map_matches_noise)
+{
+    double levels[2] = {1, 2};
+    doubt_synth_image *img = make_image(96, 72);
+    for (int l = 0; l < 2; l++) {
+        doubt_synth_params p = {.seed = 3, .width = 96, .height = 72, .noise_level = (float)levels[l]};
+        double a = 0.005 * levels[l], m1 = 0, m2 = 0;
+        long n = 0;
+        for (uint64_t idx = 0; idx < 6; idx++) {
+            render_index(&p, idx, img);
+            for (size_t i = 0; i < 96 * 72; i++) {
+                double z = img->depth_true[i];
+                if (img->depth[i] == 0) {
+                    ck_assert_float_eq(img->sigma[i], 0);
+                    ck_assert(z == 0 || img->label_true[i] == 6);
+                    continue;
+                }
+                if (img->label_true[i] == 6) {
+                    ck_assert(img->sigma[i] > a * z * z);
+                    continue;
+                }
+                ck_assert_msg(rel(img->sigma[i], a * z * z) < 1e-5, "pixel %zu: sigma %g, a z^2 %g", i,
+                              img->sigma[i], a * z * z);
+                double e = (img->depth[i] - z) / img->sigma[i];
+                m1 += e;
+                m2 += e * e;
+                n++;
+            }
+        }
+        ck_assert(n > 10000);
+        m1 /= n;
+        m2 /= n;
+        ck_assert_msg(fabs(m1) < 0.05 && fabs(m2 - 1) < 0.05, "standardised error mean %g var %g", m1, m2);
+    }
+    doubt_synth_image_destroy(img);
+}
+END_TEST
+
+/* A glass sphere filling the view: its class is 6 and about glass_missing of its pixels have
+ * no depth; the rest carry the larger glass σ. */
+START_TEST(glass_depth_missing_or_noisy)
+{
+    doubt_synth_scene sc;
+    camera_scene(&sc);
+    doubt_synth_object *ob = &sc.objects[sc.nobjects++];
+    ob->shape = DOUBT_SHAPE_SPHERE;
+    ob->center[1] = 1.5f;
+    ob->center[2] = 4;
+    ob->size[0] = 1.5f;
+    ob->glass = 1;
+    sc.depth_a = 0.005f;
+    sc.glass_sigma_scale = 10;
+    sc.glass_sigma_min = 0.05f;
+    sc.glass_missing = 0.3f;
+    doubt_synth_image *img = make_image(W, H);
+    render(&sc, img);
+    int glass = 0, missing = 0;
+    for (size_t i = 0; i < W * H; i++) {
+        if (img->label_true[i] != 6)
+            continue;
+        glass++;
+        double z = img->depth_true[i];
+        if (img->depth[i] == 0)
+            missing++;
+        else
+            ck_assert(rel(img->sigma[i], 10 * 0.005 * z * z + 0.05) < 1e-5);
+    }
+    ck_assert_int_gt(glass, 500);
+    ck_assert_msg(fabs((double)missing / glass - 0.3) < 0.06, "%d of %d missing", missing, glass);
+    ck_assert_int_eq(img->label_true[(size_t)CV * W + CU], 6);
+    doubt_synth_image_destroy(img);
+}
+END_TEST
+
+/* Labels are class ids; flips happen only on boundaries and take a neighbour's class. */
+START_TEST(labels_in_range_and_flips_on_boundaries)
+{
+    int w = 80, h = 60, flips = 0;
+    doubt_synth_image *img = make_image(w, h);
+    for (int ood = 0; ood < 2; ood++) {
+        doubt_synth_params p = {.seed = 5, .width = w, .height = h, .ood = ood, .noise_level = 1};
+        for (uint64_t idx = 0; idx < 8; idx++) {
+            render_index(&p, idx, img);
+            for (int v = 0; v < h; v++)
+                for (int u = 0; u < w; u++) {
+                    size_t i = (size_t)v * w + u;
+                    ck_assert_int_lt(img->label[i], 8);
+                    ck_assert_int_lt(img->label_true[i], 8);
+                    if (img->label[i] == img->label_true[i])
+                        continue;
+                    flips++;
+                    int ok = (u > 0 && img->label_true[i - 1] == img->label[i]) ||
+                             (u + 1 < w && img->label_true[i + 1] == img->label[i]) ||
+                             (v > 0 && img->label_true[i - w] == img->label[i]) ||
+                             (v + 1 < h && img->label_true[i + w] == img->label[i]);
+                    ck_assert_msg(ok, "pixel (%d,%d) flipped to a class no neighbour has", u, v);
+                }
+        }
+    }
+    ck_assert_int_gt(flips, 100);
+    doubt_synth_image_destroy(img);
+}
+END_TEST
+
+/* Class 7 ("other": tori, cones) appears in every OOD image and never in training ones. */
+START_TEST(ood_scenes_show_other)
+{
+    int w = 64, h = 64;
+    doubt_synth_image *img = make_image(w, h);
+    for (int ood = 0; ood < 2; ood++) {
+        doubt_synth_params p = {.seed = 9, .width = w, .height = h, .ood = ood, .noise_level = 1};
+        for (uint64_t idx = 0; idx < 16; idx++) {
+            render_index(&p, idx, img);
+            int other = 0;
+            for (int i = 0; i < w * h; i++)
+                other += img->label_true[i] == 7;
+            if (ood)
+                ck_assert_msg(other > 0, "ood image %d has no class 7 pixel", (int)idx);
+            else
+                ck_assert_int_eq(other, 0);
+        }
+    }
+    doubt_synth_image_destroy(img);
+}
+END_TEST
+
+/* A sampled scene shows floor and at least one object in most images. */
+START_TEST(sampled_scenes_are_varied)
+{
+    int w = 64, h = 48, hist[8] = {0};
+    doubt_synth_image *img = make_image(w, h);
+    doubt_synth_params p = {.seed = 2, .width = w, .height = h, .noise_level = 1};
+    int with_object = 0;
+    for (uint64_t idx = 0; idx < 40; idx++) {
+        render_index(&p, idx, img);
+        int seen[8] = {0};
+        for (int i = 0; i < w * h; i++)
+            seen[img->label_true[i]] = 1;
+        for (int c = 0; c < 8; c++)
+            hist[c] += seen[c];
+        with_object += seen[3] || seen[4] || seen[5] || seen[6];
+    }
+    ck_assert_int_ge(with_object, 36);
+    ck_assert_int_ge(hist[1], 38); /* floor */
+    for (int c = 0; c < 7; c++)
+        ck_assert_msg(hist[c] > 0, "class %d never seen in 40 images", c);
+    doubt_synth_image_destroy(img);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+    doubt_error err = {{0}};
+    doubt_synth_image *img = NULL;
+    ck_assert_int_eq(doubt_synth_image_create(0, 5, &img, &err), DOUBT_ERR_ARG);
+    ck_assert_ptr_null(img);
+    ck_assert_ptr_nonnull(strstr(err.msg, "0x5"));
+    img = make_image(8, 8);
+    doubt_synth_scene sc;
+    doubt_synth_scene_init(&sc);
+    sc.nobjects = DOUBT_SYNTH_MAX_OBJECTS + 1;
+    ck_assert_int_eq(doubt_synth_render(&sc, img, &err), DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "objects"));
+    doubt_synth_image_destroy(img);
+    doubt_synth_image_destroy(NULL);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("synth");
+    TCase *det = tcase_create("determinism");
+    tcase_add_loop_test(det, same_index_same_image, 0, 2);
+    suite_add_tcase(s, det);
+    TCase *geo = tcase_create("geometry");
+    tcase_add_test(geo, shape_depth_on_axis);
+    tcase_add_test(geo, floor_wall_sky_geometry);
+    suite_add_tcase(s, geo);
+    TCase *noise = tcase_create("noise");
+    tcase_add_test(noise, sigma_map_matches_noise);
+    tcase_add_test(noise, glass_depth_missing_or_noisy);
+    tcase_add_test(noise, labels_in_range_and_flips_on_boundaries);
+    suite_add_tcase(s, noise);
+    TCase *sampler = tcase_create("sampler");
+    tcase_add_test(sampler, ood_scenes_show_other);
+    tcase_add_test(sampler, sampled_scenes_are_varied);
+    tcase_add_test(sampler, bad_arguments);
+    suite_add_tcase(s, sampler);
+    return th_run(s);
+}
