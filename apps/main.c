@@ -9,6 +9,8 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *summary;
 } commands[] = {
+    {"synth", doubt_cmd_synth, "render a synthetic scene dataset"},
+    {"info", doubt_cmd_info, "describe a weights file"},
     {NULL, NULL, NULL},
 };
 
