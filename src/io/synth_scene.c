@@ -166,7 +166,7 @@ static int place(doubt_synth_scene *sc, doubt_synth_object *ob, float d, float a
     x = fminf(lx, fmaxf(-lx, x));
     z = fminf(lz, fmaxf(-lz, z));
     float dx = x - sc->cam_pos[0], dz = z - sc->cam_pos[2];
-    if (sqrtf(dx * dx + dz * dz) < fp + 0.6f)
+    if (sqrtf(dx * dx + dz * dz) < fp + 1) /* an object at the lens hides the scene */
         return 0;
     for (int i = 0; i < sc->nobjects; i++) {
         const doubt_synth_object *o = &sc->objects[i];
@@ -250,9 +250,10 @@ void doubt_synth_scene_sample(const doubt_synth_params *p, uint64_t index, doubt
         }
     }
 
-    /* the floor distance where the lower image edge meets the floor: objects start there */
+    /* objects start about where the lower image edge meets the floor, but no farther than
+     * 4 m (a camera looking at the horizon would otherwise see only tiny distant objects) */
     float below = half_v - sc->cam_pitch;
-    float near = fmaxf(1.2f, sc->cam_pos[1] / tanf(below));
+    float near = fminf(4, fmaxf(1.5f, sc->cam_pos[1] / tanf(below)));
     /* OOD shapes first, near the middle of the view, so every OOD image shows one */
     int nood = ood ? 1 + pick(&s, 2) : 0, nplain = 2 + pick(&s, 6);
     for (int k = 0; k < nood + nplain && sc->nobjects < DOUBT_SYNTH_MAX_OBJECTS; k++) {
