@@ -103,8 +103,7 @@ typedef struct {
     float glass_sigma_min;
     float glass_missing;      /* probability that a glass pixel has no depth */
     float label_flip;         /* probability that a boundary pixel takes a neighbour's class */
-    float image_sigma;        /* Gaussian pixel noise over the whole image, in 0..255 units */
-    float region_sigma;       /* extra noise inside noise_rect */
+    float region_sigma;       /* Gaussian pixel noise inside noise_rect, in 0..255 units */
     float noise_rect[4];      /* x0, y0, x1, y1 as fractions of the image; empty if x1 <= x0 */
     float blur_rect[4];       /* same, box-blurred with radius blur_radius pixels */
     int blur_radius;

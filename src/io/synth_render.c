@@ -43,10 +43,13 @@ typedef struct {
     v3 n;     /* unnormalised surface normal */
 } hit;
 
-/* A scene plus what every ray would otherwise recompute: the objects' cos/sin of yaw, tilt. */
+/* A scene plus what every ray would otherwise recompute: the objects' cos/sin of yaw and
+ * tilt, and bounding spheres that let most rays skip an object after a few flops. */
 typedef struct {
     const doubt_synth_scene *sc;
     double trig[DOUBT_SYNTH_MAX_OBJECTS][4];
+    v3 bound_center[DOUBT_SYNTH_MAX_OBJECTS];
+    double bound_r2[DOUBT_SYNTH_MAX_OBJECTS];
 } world;
 
 const char *const doubt_synth_class_names[DOUBT_SYNTH_CLASSES] = {
@@ -236,9 +239,15 @@ static void hit_torus(const doubt_synth_object *ob, const double *trig, int id, 
     }
 }
 
-static void hit_object(const doubt_synth_object *ob, const double *trig, int id, v3 o, v3 d,
-                       double tmin, hit *h)
+static void hit_object(const world *wd, int id, v3 o, v3 d, double tmin, hit *h)
 {
+    const doubt_synth_object *ob = &wd->sc->objects[id];
+    const double *trig = wd->trig[id];
+    v3 oc = sub(o, wd->bound_center[id]);
+    double b = dot(oc, d), c = dot(oc, oc) - wd->bound_r2[id];
+    /* from outside the bounding sphere, a ray pointing away or passing by cannot hit */
+    if (c > 0 && (b > 0 || b * b < dot(d, d) * c))
+        return;
     switch (ob->shape) {
     case DOUBT_SHAPE_SPHERE: hit_sphere(ob, id, o, d, tmin, h); break;
     case DOUBT_SHAPE_BOX: hit_box(ob, trig, id, o, d, tmin, h); break;
@@ -283,7 +292,7 @@ static hit trace(const world *wd, v3 o, v3 d, double tmin, double tmax, int skip
     hit_walls(sc, o, d, tmin, &h);
     for (int i = 0; i < sc->nobjects; i++)
         if (i != skip)
-            hit_object(&sc->objects[i], wd->trig[i], i, o, d, tmin, &h);
+            hit_object(wd, i, o, d, tmin, &h);
     return h;
 }
 
@@ -480,6 +489,33 @@ static doubt_rng_key key_of(const doubt_synth_scene *sc, uint32_t layer)
     return (doubt_rng_key){sc->seed, sc->index, layer};
 }
 
+static void world_init(world *wd, const doubt_synth_scene *sc)
+{
+    memset(wd, 0, sizeof *wd);
+    wd->sc = sc;
+    for (int i = 0; i < sc->nobjects; i++) {
+        const doubt_synth_object *ob = &sc->objects[i];
+        wd->trig[i][0] = cos(ob->yaw);
+        wd->trig[i][1] = sin(ob->yaw);
+        wd->trig[i][2] = cos(ob->tilt);
+        wd->trig[i][3] = sin(ob->tilt);
+        v3 c = v3_from(ob->center);
+        double r, half;
+        switch (ob->shape) {
+        case DOUBT_SHAPE_SPHERE: r = ob->size[0]; break;
+        case DOUBT_SHAPE_BOX: r = sqrt(dot(v3_from(ob->size), v3_from(ob->size))); break;
+        case DOUBT_SHAPE_TORUS: r = ob->size[0] + ob->size[1]; break;
+        default: /* cylinder, cone: centred on the axis half-way up */
+            half = 0.5 * ob->size[1];
+            c.y += half;
+            r = sqrt(ob->size[0] * ob->size[0] + half * half);
+        }
+        r = r * (1 + 1e-6) + 1e-6; /* never clip a surface by rounding */
+        wd->bound_center[i] = c;
+        wd->bound_r2[i] = r * r;
+    }
+}
+
 static void render_exact(const doubt_synth_scene *sc, doubt_synth_image *img)
 {
     int w = img->width, hgt = img->height;
@@ -489,13 +525,8 @@ static void render_exact(const doubt_synth_scene *sc, doubt_synth_image *img)
     v3 up = cross(fwd, right);
     double f = 0.5 * hgt / tan(0.5 * sc->fov_y);
     v3 o = v3_from(sc->cam_pos);
-    world wd = {sc, {{0}}};
-    for (int i = 0; i < sc->nobjects; i++) {
-        wd.trig[i][0] = cos(sc->objects[i].yaw);
-        wd.trig[i][1] = sin(sc->objects[i].yaw);
-        wd.trig[i][2] = cos(sc->objects[i].tilt);
-        wd.trig[i][3] = sin(sc->objects[i].tilt);
-    }
+    world wd;
+    world_init(&wd, sc);
     for (int v = 0; v < hgt; v++) {
         double b = -(v + 0.5 - 0.5 * hgt) / f;
         for (int u = 0; u < w; u++) {
@@ -620,20 +651,15 @@ static void quantise(const doubt_synth_scene *sc, doubt_synth_image *img, float 
     rect_pixels(sc->noise_rect, w, h, &x0, &y0, &x1, &y1);
     doubt_rng_key kp = key_of(sc, RNG_PIXEL);
     for (int v = 0; v < h; v++) {
-        int in_rows = v >= y0 && v < y1 && sc->region_sigma > 0;
-        int noisy = sc->image_sigma > 0 || in_rows;
-        if (noisy)
-            doubt_rng_normal_fill(kp, (uint64_t)v * w * 3, (int64_t)w * 3, row);
+        int noisy = v >= y0 && v < y1 && x1 > x0 && sc->region_sigma > 0;
+        if (noisy) /* only the rectangle's pixels draw numbers: Box-Muller is not cheap */
+            doubt_rng_normal_fill(kp, 3 * ((uint64_t)v * w + x0), 3 * (int64_t)(x1 - x0), row);
         for (int u = 0; u < w; u++)
             for (int c = 0; c < 3; c++) {
                 size_t i = 3 * ((size_t)v * w + u) + c;
                 float x = img->scratch[i] * 255;
-                if (noisy) {
-                    float s = sc->image_sigma;
-                    if (in_rows && u >= x0 && u < x1)
-                        s = sqrtf(s * s + sc->region_sigma * sc->region_sigma);
-                    x += s * row[3 * u + c];
-                }
+                if (noisy && u >= x0 && u < x1)
+                    x += sc->region_sigma * row[3 * (u - x0) + c];
                 x = floorf(x + 0.5f);
                 img->rgb[i] = (uint8_t)(x < 0 ? 0 : x > 255 ? 255 : x);
             }

@@ -286,7 +286,6 @@ void doubt_synth_scene_sample(const doubt_synth_params *p, uint64_t index, doubt
     sc->glass_sigma_min = 0.05f * level;
     sc->glass_missing = fminf(0.9f, 0.4f * level);
     sc->label_flip = fminf(0.5f, 0.25f * level);
-    sc->image_sigma = 2 * level;
     if (level > 0 && uni(&s) < 0.5f) {
         float w = range(&s, 0.2f, 0.5f), h = range(&s, 0.2f, 0.5f);
         float x = range(&s, 0, 1 - w), y = range(&s, 0, 1 - h);
