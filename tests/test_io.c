@@ -751,6 +751,13 @@ START_TEST(heatmap_fixed_range_and_colorbar)
     ck_assert_str_eq(text, "viridis");
     ck_assert(png_text_lookup(join(dir, "h.png"), "doubt.map", text, sizeof text));
     ck_assert_str_eq(text, "depth_epistemic");
+    /* the recorded range reads back as the same floats, in the shortest decimals */
+    doubt_heatmap_opts o2 = o;
+    o2.lo = 1e-5f;
+    o2.hi = 0.02f;
+    CK_OK(doubt_heatmap_write(join(dir, "h2.png"), v, NULL, w, h, &o2, err));
+    ck_assert(png_text_lookup(join(dir, "h2.png"), "doubt.range", text, sizeof text));
+    ck_assert_str_eq(text, "1e-05:0.02");
     int rw, rh, comp;
     ck_assert(stbi_info(join(dir, "h.png"), &rw, &rh, &comp));
     ck_assert(rw == L.width && rh == L.height && comp == 3);

@@ -4,8 +4,7 @@
  *     int w = doubt_font_text_width("1.5e-3", 1);
  *     doubt_font_draw(rgb, width, height, x, y, "1.5e-3", 1, black);   // (x, y) = top-left
  *
- * Glyphs: digits, A-Z (a-z drawn as capitals except 'e', which has its own lowercase glyph
- * for exponents), space and . , - + : / ( ) _ = %; anything else is drawn as '?'.
+ * Glyphs: digits, A-Z, a-z, space and . , - + : / ( ) _ = %; anything else is drawn as '?'.
  * Each glyph is 5x7 pixels on a 6-pixel advance, times scale. Drawing clips to the image.
  */
 #ifndef DOUBT_IO_FONT_H

@@ -13,10 +13,10 @@
 
 enum {
     MIN_CANVAS_H = 64, /* a 16x16 map still gets a readable colorbar */
-    GAP = 6,           /* between the map and the colorbar */
+    GAP = 6,           /* between the map and the colorbar, holding the ticks */
     BAR_W = 12,
     TICK_LEN = 3,
-    LABEL_GAP = 2,
+    LABEL_GAP = 3,
     MARGIN = 2,
     MAX_EXTRA_TEXTS = 16,
 };
@@ -130,7 +130,7 @@ doubt_status doubt_heatmap_render(const float *v, const uint8_t *valid, int widt
         int lw = doubt_font_text_width(labels[k], scale);
         label_w = lw > label_w ? lw : label_w;
     }
-    int label_x = L.bar_x + L.bar_w + (TICK_LEN + LABEL_GAP) * scale;
+    int label_x = L.bar_x + L.bar_w + LABEL_GAP * scale;
     L.width = label_x + label_w + MARGIN * scale;
 
     size_t n = (size_t)L.width * (size_t)L.height * 3;
@@ -153,14 +153,15 @@ doubt_status doubt_heatmap_render(const float *v, const uint8_t *valid, int widt
         for (int x = L.bar_x; x < L.bar_x + L.bar_w; x++)
             put(out, L.width, x, y, table[idx]);
     }
-    /* ticks and labels, each label centred on its tick */
+    /* ticks on the map side of the bar (on the label side a tick reads as a minus sign),
+     * labels on the other side, each centred on its tick */
     for (int k = 0; k < L.nticks; k++) {
         int ty = L.bar_bottom - (int)lround((double)k * (bar_len - 1) / (L.nticks - 1));
         for (int t = 0; t < scale; t++)
-            for (int x = 0; x < TICK_LEN * scale; x++) {
+            for (int x = 1; x <= TICK_LEN * scale; x++) {
                 int yy = ty + t - scale / 2;
                 if (yy >= 0 && yy < L.height)
-                    put(out, L.width, L.bar_x + L.bar_w + x, yy, ink);
+                    put(out, L.width, L.bar_x - x, yy, ink);
             }
         doubt_font_draw(out, L.width, L.height, label_x, ty - glyph_h / 2, labels[k], scale, ink);
     }
@@ -173,6 +174,16 @@ doubt_status doubt_heatmap_render(const float *v, const uint8_t *valid, int widt
     return DOUBT_OK;
 }
 
+/* The shortest decimal that reads back as the same float ("0.02", not "0.0199999996"). */
+static void format_exact(float v, char out[24])
+{
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(out, 24, "%.*g", digits, (double)v);
+        if (strtof(out, NULL) == v)
+            return;
+    }
+}
+
 doubt_status doubt_heatmap_write(const char *path, const float *v, const uint8_t *valid,
                                  int width, int height, const doubt_heatmap_opts *o,
                                  doubt_error *err)
@@ -182,8 +193,10 @@ doubt_status doubt_heatmap_write(const char *path, const float *v, const uint8_t
     doubt_status st = doubt_heatmap_render(v, valid, width, height, o, &rgb, &L, err);
     if (st)
         return st;
-    char range[64];
-    snprintf(range, sizeof range, "%.9g:%.9g", (double)o->lo, (double)o->hi);
+    char lo[24], hi[24], range[64];
+    format_exact(o->lo, lo);
+    format_exact(o->hi, hi);
+    snprintf(range, sizeof range, "%s:%s", lo, hi);
     char invalid[16];
     snprintf(invalid, sizeof invalid, "%d,%d,%d", o->invalid[0], o->invalid[1], o->invalid[2]);
     doubt_png_text t[6 + MAX_EXTRA_TEXTS];

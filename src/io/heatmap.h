@@ -11,7 +11,8 @@
  * top-left, then to its right a vertical colorbar (hi at the top, lo at the bottom) with
  * tick marks and 3 or 5 labels in the built-in font, on a white background. The canvas is
  * at least 64 pixels tall so the colorbar of a tiny map stays legible.
- * tEXt: "doubt.range" = "lo:hi" (%.9g), "doubt.colormap", "doubt.map", "doubt.units",
+ * tEXt: "doubt.range" = "lo:hi" (shortest decimals that read back as the same floats),
+ * "doubt.colormap", "doubt.map", "doubt.units",
  * "Software", plus any extra texts from the options.
  */
 #ifndef DOUBT_IO_HEATMAP_H
