@@ -167,6 +167,9 @@ static doubt_status write_dataset_json(const options *o, doubt_error *err)
                                            "0 where depth is 0");
     cJSON_AddNumberToObject(root, "seed", (double)o->seed);
     cJSON_AddNumberToObject(root, "count", (double)o->count);
+    char size[32];
+    snprintf(size, sizeof size, "%dx%d", o->width, o->height);
+    cJSON_AddStringToObject(root, "size", size);
     cJSON_AddNumberToObject(root, "width", o->width);
     cJSON_AddNumberToObject(root, "height", o->height);
     cJSON_AddBoolToObject(root, "ood", o->ood);
