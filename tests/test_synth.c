@@ -57,6 +57,33 @@ START_TEST(same_index_same_image)
 }
 END_TEST
 
+/* Rendering on several threads at once gives what a single thread gives: no hidden state. */
+START_TEST(threads_do_not_matter)
+{
+    enum { N = 8, SW = 48, SH = 40 };
+    doubt_synth_params p = {.seed = 21, .width = SW, .height = SH, .ood = 1, .noise_level = 1};
+    doubt_synth_image *serial[N], *parallel[N];
+    for (int i = 0; i < N; i++) {
+        serial[i] = make_image(SW, SH);
+        parallel[i] = make_image(SW, SH);
+        render_index(&p, (uint64_t)i, serial[i]);
+    }
+    int failures = 0;
+#pragma omp parallel for num_threads(4) schedule(dynamic, 1) reduction(+ : failures)
+    for (int i = N - 1; i >= 0; i--) {
+        doubt_synth_scene sc;
+        doubt_synth_scene_sample(&p, (uint64_t)i, &sc);
+        failures += doubt_synth_render(&sc, parallel[i], NULL) != DOUBT_OK;
+    }
+    ck_assert_int_eq(failures, 0);
+    for (int i = 0; i < N; i++) {
+        ck_assert_msg(same_image(serial[i], parallel[i]), "image %d differs", i);
+        doubt_synth_image_destroy(serial[i]);
+        doubt_synth_image_destroy(parallel[i]);
+    }
+}
+END_TEST
+
 /* An odd-sized image has a pixel whose centre ray is the optical axis. Camera at
  * (0, 1.5, 0) looking along +z with a 60° vertical field of view, so f = 24.5 / tan 30°. */
 enum { W = 65, H = 49, CU = 32, CV = 24 };
@@ -333,6 +360,7 @@ int main(void)
     Suite *s = suite_create("synth");
     TCase *det = tcase_create("determinism");
     tcase_add_loop_test(det, same_index_same_image, 0, 2);
+    tcase_add_test(det, threads_do_not_matter);
     suite_add_tcase(s, det);
     TCase *geo = tcase_create("geometry");
     tcase_add_test(geo, shape_depth_on_axis);
