@@ -453,6 +453,10 @@ START_TEST(image_reads_every_layout)
     for (int i = 0; i < 6; i++)
         ck_assert_float_eq_tol(x[i], want[i], 1e-7);
     free(x);
+    uint8_t *b8;
+    CK_OK(doubt_image_read_rgb8(join(dir, "rgb.png"), 0, &b8, &w, &h, err));
+    ck_assert_mem_eq(b8, rgb, 6);
+    free(b8);
     /* 16-bit gray: value / 65535, replicated */
     const uint16_t g16[3] = {0, 65535, 13107};
     CK_OK(doubt_png_write_gray16(join(dir, "g16.png"), g16, 3, 1, NULL, 0, err));
@@ -463,6 +467,10 @@ START_TEST(image_reads_every_layout)
         ck_assert_float_eq_tol(x[c * 3 + 2], 0.2f, 1e-7);
     }
     free(x);
+    CK_OK(doubt_image_read_rgb8(join(dir, "g16.png"), 0, &b8, &w, &h, err));
+    const uint8_t g8[9] = {0, 0, 0, 255, 255, 255, 51, 51, 51};
+    ck_assert_mem_eq(b8, g8, 9);
+    free(b8);
     /* gray + alpha and RGBA (written with libpng's simplified API): alpha dropped */
     png_image im;
     memset(&im, 0, sizeof im);
