@@ -334,7 +334,9 @@ static double visibility(const world *wd, v3 p, v3 to_light, double dist, int se
     double vis = 1;
     v3 o = p;
     double tmax = dist;
-    int skip = self;
+    /* a convex surface facing the light cannot shadow itself, so its own test is skipped;
+     * a torus can (one side of the ring on the other) */
+    int skip = self >= 0 && sc->objects[self].shape == DOUBT_SHAPE_TORUS ? -1 : self;
     /* at most a few glass layers, each dimming the light */
     for (int layer = 0; layer < 3; layer++) {
         hit h = trace(wd, o, to_light, 1e-4, tmax, skip);
