@@ -127,14 +127,13 @@ static void hit_box(const doubt_synth_object *ob, const double *trig, int id, v3
     }
     if (tn > tf)
         return;
-    double t = tn > tmin ? tn : tf;
-    int axis = tn > tmin ? an : af;
+    int inside = tn <= tmin; /* then the ray leaves through the far face */
+    double t = inside ? tf : tn;
+    int axis = inside ? af : an;
     if (t <= tmin || t >= h->t)
         return;
     double nl[3] = {0, 0, 0};
-    nl[axis] = dd[axis] > 0 ? -1 : 1;
-    if (t == tf && tn <= tmin)
-        nl[axis] = -nl[axis];
+    nl[axis] = (dd[axis] > 0) == inside ? 1 : -1;
     take(h, t, id, rot_y(v3_make(nl[0], nl[1], nl[2]), c, s));
 }
 
