@@ -234,7 +234,8 @@ void doubt_synth_scene_sample(const doubt_synth_params *p, uint64_t index, doubt
     } else {
         sc->light_pos[0] = range(&s, -0.8f, 0.8f) * fminf(sc->half_x, 6);
         sc->light_pos[1] = range(&s, 2.5f, 5);
-        sc->light_pos[2] = sc->cam_pos[2] + range(&s, 0, 6);
+        /* inside the room: a lamp behind a wall would leave it in the dark */
+        sc->light_pos[2] = fminf(sc->half_z - 0.3f, sc->cam_pos[2] + range(&s, 0, 6));
     }
     float intensity = range(&s, 0.85f, 1.15f) * (sc->light_directional ? 1.0f : 1.3f);
     hsv(range(&s, 0.05f, 0.6f), range(&s, 0, 0.12f), intensity, sc->light_color);
