@@ -130,6 +130,14 @@ static int text_w(const char *s, int scale)
     return doubt_font_text_width(buf, scale);
 }
 
+/* The largest scale <= want at which s fits in room pixels (at least 1: then it is clipped). */
+static int fit_scale(const char *s, int want, int room)
+{
+    while (want > 1 && text_w(s, want) > room)
+        want--;
+    return want;
+}
+
 /* Text turned 90 degrees counter-clockwise (read bottom to top), centred on (cx, cy). */
 static void text_vertical(doubt_plot *p, int cx, int cy, const char *s, int scale)
 {
@@ -201,13 +209,20 @@ static void draw_axes(doubt_plot *p)
         snprintf(lab, sizeof lab, "%.*f", dec, t[k]);
         text(p, p->ax - tick - 2 * s - text_w(lab, s), y - DOUBT_FONT_H * s / 2, lab, s);
     }
-    if (p->d.xlabel)
-        text(p, p->ax + p->aw / 2 - text_w(p->d.xlabel, s) / 2,
-             bottom + tick + 2 * s + DOUBT_FONT_H * s + 5 * s, p->d.xlabel, s);
+    /* labels too long for their side shrink rather than run off the canvas */
+    if (p->d.xlabel) {
+        const int ls = fit_scale(p->d.xlabel, s, p->aw);
+        text(p, p->ax + p->aw / 2 - text_w(p->d.xlabel, ls) / 2,
+             bottom + tick + 2 * s + DOUBT_FONT_H * s + 5 * s, p->d.xlabel, ls);
+    }
     if (p->d.ylabel)
-        text_vertical(p, 4 * s + DOUBT_FONT_H * s / 2, p->ay + p->ah / 2, p->d.ylabel, s);
-    if (p->d.title)
-        text(p, p->w / 2 - text_w(p->d.title, s + 1) / 2, 8 * s, p->d.title, s + 1);
+        text_vertical(p, 4 * s + DOUBT_FONT_H * s / 2, p->ay + p->ah / 2, p->d.ylabel,
+                      fit_scale(p->d.ylabel, s, p->ah));
+    if (p->d.title) {
+        const int ts = fit_scale(p->d.title, s + 1, p->w - 8 * s);
+        text(p, p->w / 2 - text_w(p->d.title, ts) / 2, 8 * s + (s + 1 - ts) * DOUBT_FONT_H / 2,
+             p->d.title, ts);
+    }
     draw_frame(p);
 }
 
@@ -419,13 +434,19 @@ static void draw_legend(doubt_plot *p)
 {
     if (p->nlegend == 0)
         return;
-    const int s = p->s, pad = 4 * s, row = 11 * s, swatch = 18 * s, gap = 4 * s;
-    int tw = 0;
-    for (int k = 0; k < p->nlegend; k++) {
-        int w = doubt_font_text_width(p->legend[k].text, s);
-        if (p->legend[k].kind != ENTRY_NOTE)
-            w += swatch + gap;
-        tw = w > tw ? w : tw;
+    /* the legend's own scale: one step smaller when it would not fit in the plot area */
+    int s = p->s, tw = 0, pad, row, swatch, gap;
+    for (;;) {
+        pad = 4 * s, row = 11 * s, swatch = 18 * s, gap = 4 * s, tw = 0;
+        for (int k = 0; k < p->nlegend; k++) {
+            int w = doubt_font_text_width(p->legend[k].text, s);
+            if (p->legend[k].kind != ENTRY_NOTE)
+                w += swatch + gap;
+            tw = w > tw ? w : tw;
+        }
+        if (s == 1 || tw + 2 * pad <= p->aw - 16 * p->s)
+            break;
+        s--;
     }
     const int bw = tw + 2 * pad, bh = p->nlegend * row - (row - DOUBT_FONT_H * s) + 2 * pad;
     const int bx = p->d.legend == DOUBT_PLOT_LEGEND_TOP_RIGHT ? p->ax + p->aw - 8 * s - bw
@@ -477,14 +498,14 @@ doubt_status doubt_plot_save(doubt_plot *p, const char *path, doubt_error *err)
 
 /* ---- figures ------------------------------------------------------------------------------ */
 
-/* The smallest 1, 2, 2.5 or 5 times a power of ten that is >= v: a round top for an axis. */
+/* The smallest 1, 1.2, 1.5, 2, 2.5 or 5 times a power of ten that is >= v: a round top for an axis. */
 static double nice_ceil(double v)
 {
     if (!(v > 0.0) || !isfinite(v))
         return 1.0;
     const double mag = pow(10.0, floor(log10(v)));
-    static const double steps[] = {1.0, 2.0, 2.5, 5.0, 10.0};
-    for (int k = 0; k < 5; k++)
+    static const double steps[] = {1.0, 1.2, 1.5, 2.0, 2.5, 5.0, 10.0};
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++)
         if (steps[k] * mag >= v * (1.0 - 1e-12))
             return steps[k] * mag;
     return 10.0 * mag;
@@ -538,7 +559,7 @@ doubt_status doubt_plot_sparsification(const char *path, const doubt_sparsificat
         top = sp->oracle[k] > top ? sp->oracle[k] : top;
     }
     char ylabel[MAX_TEXT], note[MAX_TEXT];
-    snprintf(ylabel, sizeof ylabel, "%s (relative to all pixels)", metric ? metric : "Error");
+    snprintf(ylabel, sizeof ylabel, "%s (normalised)", metric ? metric : "Error");
     doubt_plot_desc d = doubt_plot_defaults();
     d.title = title ? title : "Sparsification";
     d.xlabel = "Fraction of pixels removed";
@@ -623,7 +644,7 @@ doubt_status doubt_plot_uncertainty_error(const char *path, const float *uncerta
     const double ax[2] = {d.x0, d.x1}, ay[2] = {mean, mean};
     doubt_plot_line(p, ax, ay, 2, avg, "Mean error, all pixels");
     char label[MAX_TEXT];
-    snprintf(label, sizeof label, "Mean error per bin (%d bins of equal count)", DOUBT_PLOT_UE_BINS);
+    snprintf(label, sizeof label, "Mean error in %d equal-count bins", DOUBT_PLOT_UE_BINS);
     doubt_plot_line(p, bx, by, DOUBT_PLOT_UE_BINS, line, label);
     st = doubt_plot_save(p, path, err);
     doubt_plot_destroy(p);
