@@ -292,12 +292,12 @@ START_TEST(depth_hand)
     doubt_depth_result r;
     doubt_depth_metrics_result(m, &r);
     ck_assert_int_eq(r.pixels, 2);
-    near(r.abs_rel, 0.1, 1e-15, "abs_rel");               /* (0 + 1/5) / 2 */
-    near(r.sq_rel, 0.1, 1e-15, "sq_rel");                 /* (0 + 1/5) / 2 */
-    near(r.rmse, 0.70710678118654752, 1e-15, "rmse");     /* sqrt(1/2) */
+    near(r.abs_rel, 0.1, 1e-15, "abs_rel");                   /* (0 + 1/5) / 2 */
+    near(r.sq_rel, 0.1, 1e-15, "sq_rel");                     /* (0 + 1/5) / 2 */
+    near(r.rmse, 0.70710678118654752, 1e-15, "rmse");         /* sqrt(1/2) */
     near(r.rmse_log, 0.15778631831232600, 1e-14, "rmse_log"); /* |ln 0.8| / sqrt 2 */
-    near(r.log10, 0.048455006504028196, 1e-14, "log10");        /* |log10 0.8| / 2 */
-    near(r.delta[0], 0.5, 0, "delta1");                   /* ratio 1.25 is not < 1.25 */
+    near(r.log10, 0.048455006504028196, 1e-14, "log10");      /* |log10 0.8| / 2 */
+    near(r.delta[0], 0.5, 0, "delta1");                       /* ratio 1.25 is not < 1.25 */
     near(r.delta[1], 1.0, 0, "delta2");
     /* (½ ln 2π + 0 + ½ ln(2π/4) + 1/(2·0.25)) / 2 */
     near(r.nll, 1.5723649429247001, 1e-14, "nll");
@@ -461,7 +461,8 @@ START_TEST(pixsample_bounded_uniform_deterministic)
         mean += a[k] / CAP;
     }
     ck_assert_int_eq(kept, CAP);
-    ck_assert_msg(fabs(mean - N / 2.0) < 0.05 * N, "sample mean %g: not spread over the stream", mean);
+    ck_assert_msg(fabs(mean - N / 2.0) < 0.05 * N, "sample mean %g: not spread over the stream",
+                  mean);
     free(prio);
     free(v);
     doubt_pixsample_destroy(one);
@@ -652,7 +653,10 @@ static const uint8_t *px(const uint8_t *rgb, int w, int x, int y)
     return rgb + ((size_t)y * (size_t)w + (size_t)x) * 3;
 }
 
-static int is_rgb(const uint8_t *p, int r, int g, int b) { return p[0] == r && p[1] == g && p[2] == b; }
+static int is_rgb(const uint8_t *p, int r, int g, int b)
+{
+    return p[0] == r && p[1] == g && p[2] == b;
+}
 
 START_TEST(plot_pixels)
 {
@@ -674,10 +678,10 @@ START_TEST(plot_pixels)
     int w, hh;
     const uint8_t *rgb = doubt_plot_render(p, &w, &hh);
     ck_assert(w == 640 && hh == 480);
-    ck_assert(is_rgb(px(rgb, w, 2, 2), 255, 255, 255));         /* background */
+    ck_assert(is_rgb(px(rgb, w, 2, 2), 255, 255, 255)); /* background */
     ck_assert(is_rgb(px(rgb, w, 630, 470), 255, 255, 255));
     for (int yy = ay; yy < ay + ah; yy++)
-        ck_assert(is_rgb(px(rgb, w, ax, yy), 0, 0, 0));         /* the y axis */
+        ck_assert(is_rgb(px(rgb, w, ax, yy), 0, 0, 0)); /* the y axis */
     for (int xx = ax; xx < ax + aw; xx++)
         ck_assert(is_rgb(px(rgb, w, xx, ay + ah - 1), 0, 0, 0)); /* the x axis */
     /* y = 0.5 maps to the middle row of the area; x = 0.25 is away from ticks and grid */
@@ -730,7 +734,8 @@ START_TEST(plot_figures_write_files)
     ck_assert_int_eq(doubt_sparsification_compute(u, e, N, DOUBT_SPARSE_RMSE, &sp, NULL), DOUBT_OK);
     ck_assert_msg(doubt_plot_sparsification(path[1], &sp, "RMSE", NULL, &err) == DOUBT_OK, "%s",
                   err.msg);
-    ck_assert_msg(doubt_plot_uncertainty_error(path[2], u, e, N, NULL, NULL, NULL, &err) == DOUBT_OK,
+    ck_assert_msg(doubt_plot_uncertainty_error(path[2], u, e, N, NULL, NULL, NULL, &err) ==
+                      DOUBT_OK,
                   "%s", err.msg);
     ck_assert_int_eq(doubt_plot_uncertainty_error(path[2], u, e, 5, NULL, NULL, NULL, &err),
                      DOUBT_ERR_ARG);

@@ -56,7 +56,8 @@ int main(int argc, char **argv)
     if (doubt_sparsification_compute(u, e, M, DOUBT_SPARSE_RMSE, &sp, &err))
         return fail(&err);
     snprintf(path, sizeof path, "%s/sparsification.png", dir);
-    if (doubt_plot_sparsification(path, &sp, "Depth RMSE", "Sparsification: depth RMSE (toy)", &err))
+    if (doubt_plot_sparsification(path, &sp, "Depth RMSE", "Sparsification: depth RMSE (toy)",
+                                  &err))
         return fail(&err);
     snprintf(path, sizeof path, "%s/uncertainty_error.png", dir);
     if (doubt_plot_uncertainty_error(path, u, e, M, "Predicted depth sigma (m)",

@@ -40,9 +40,10 @@ doubt_status doubt_depth_metrics_add(doubt_depth_metrics *m, const float *pred, 
                               "depth metrics: predicted depth at pixel (%d, %d) is not finite",
                               (int)(i % width), (int)(i / width));
         if (var && !(var[i] >= 0.0f && isfinite(var[i])))
-            return doubt_fail(err, DOUBT_ERR_NUMERIC,
-                              "depth metrics: variance %g at pixel (%d, %d) is negative or not finite",
-                              (double)var[i], (int)(i % width), (int)(i / width));
+            return doubt_fail(
+                err, DOUBT_ERR_NUMERIC,
+                "depth metrics: variance %g at pixel (%d, %d) is negative or not finite",
+                (double)var[i], (int)(i % width), (int)(i / width));
     }
     static const double thr[3] = {1.25, 1.25 * 1.25, 1.25 * 1.25 * 1.25};
     for (int64_t i = 0; i < n; i++) {

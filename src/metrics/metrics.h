@@ -17,8 +17,8 @@
  * on how the dataset is split into images: two images added one after the other give the same
  * figures as one image holding both.
  *
- * A figure with nothing to average (no valid pixels, no variance given) is NaN; the JSON
- * writer turns NaN into null.
+ * A figure with nothing to average (no valid pixels, no variance given) is NaN, which a JSON
+ * report writes as null.
  */
 #ifndef DOUBT_METRICS_METRICS_H
 #define DOUBT_METRICS_METRICS_H

@@ -404,8 +404,7 @@ void doubt_plot_bars(doubt_plot *p, const double *x_lo, const double *x_hi, cons
     const uint8_t edge[3] = {(uint8_t)(fill[0] * 3 / 5), (uint8_t)(fill[1] * 3 / 5),
                              (uint8_t)(fill[2] * 3 / 5)};
     /* pixel coordinates clamped to the area before rounding: no overflow on wild values */
-    const double lo_x = p->ax - 1.0, hi_x = p->ax + p->aw, lo_y = p->ay - 1.0,
-                 hi_y = p->ay + p->ah;
+    const double lo_x = p->ax - 1.0, hi_x = p->ax + p->aw, lo_y = p->ay - 1.0, hi_y = p->ay + p->ah;
     for (int i = 0; i < n; i++) {
         if (!isfinite(x_lo[i]) || !isfinite(x_hi[i]) || !isfinite(y[i]))
             continue;
@@ -428,7 +427,8 @@ void doubt_plot_note(doubt_plot *p, const char *note)
     add_legend(p, ENTRY_NOTE, doubt_plot_style_of(DOUBT_PLOT_GRAY), note);
 }
 
-/* ---- legend, render, save --------------------------------------------------------------------- */
+/* ---- legend, render, save ---------------------------------------------------------------------
+ */
 
 static void draw_legend(doubt_plot *p)
 {
@@ -449,8 +449,8 @@ static void draw_legend(doubt_plot *p)
         s--;
     }
     const int bw = tw + 2 * pad, bh = p->nlegend * row - (row - DOUBT_FONT_H * s) + 2 * pad;
-    const int bx = p->d.legend == DOUBT_PLOT_LEGEND_TOP_RIGHT ? p->ax + p->aw - 8 * s - bw
-                                                              : p->ax + 8 * s;
+    const int bx =
+        p->d.legend == DOUBT_PLOT_LEGEND_TOP_RIGHT ? p->ax + p->aw - 8 * s - bw : p->ax + 8 * s;
     const int by = p->ay + 8 * s;
     fill_rect(p, bx, by, bx + bw - 1, by + bh - 1, legend_border, 0);
     fill_rect(p, bx + 1, by + 1, bx + bw - 2, by + bh - 2, white, 0);
@@ -498,7 +498,8 @@ doubt_status doubt_plot_save(doubt_plot *p, const char *path, doubt_error *err)
 
 /* ---- figures ------------------------------------------------------------------------------ */
 
-/* The smallest 1, 1.2, 1.5, 2, 2.5 or 5 times a power of ten that is >= v: a round top for an axis. */
+/* The smallest 1, 1.2, 1.5, 2, 2.5 or 5 times a power of ten that is >= v: a round top for an axis.
+ */
 static double nice_ceil(double v)
 {
     if (!(v > 0.0) || !isfinite(v))

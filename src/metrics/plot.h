@@ -30,10 +30,10 @@
 typedef enum { DOUBT_PLOT_LEGEND_TOP_LEFT, DOUBT_PLOT_LEGEND_TOP_RIGHT } doubt_plot_legend_pos;
 
 typedef struct {
-    int width, height;  /* at least 160 x 120 */
-    double x0, x1;      /* data range shown, x0 < x1 */
-    double y0, y1;      /* y0 < y1 */
-    const char *title;  /* each may be NULL */
+    int width, height; /* at least 160 x 120 */
+    double x0, x1;     /* data range shown, x0 < x1 */
+    double y0, y1;     /* y0 < y1 */
+    const char *title; /* each may be NULL */
     const char *xlabel;
     const char *ylabel;
     doubt_plot_legend_pos legend;

@@ -69,8 +69,9 @@ doubt_status doubt_seg_metrics_add(doubt_seg_metrics *m, const uint8_t *label, c
         if (label[i] == 255)
             continue;
         if (label[i] >= C)
-            return doubt_fail(err, DOUBT_ERR_ARG, "seg metrics: label %d at pixel (%d, %d) >= %d classes",
-                              label[i], (int)(i % width), (int)(i / width), C);
+            return doubt_fail(err, DOUBT_ERR_ARG,
+                              "seg metrics: label %d at pixel (%d, %d) >= %d classes", label[i],
+                              (int)(i % width), (int)(i / width), C);
         if (pred && pred[i] >= C)
             return doubt_fail(err, DOUBT_ERR_ARG,
                               "seg metrics: predicted class %d at pixel (%d, %d) >= %d classes",
@@ -78,9 +79,10 @@ doubt_status doubt_seg_metrics_add(doubt_seg_metrics *m, const uint8_t *label, c
         if (prob)
             for (int c = 0; c < C; c++)
                 if (!isfinite(prob[c * n + i]))
-                    return doubt_fail(err, DOUBT_ERR_NUMERIC,
-                                      "seg metrics: probability of class %d at pixel (%d, %d) is not finite",
-                                      c, (int)(i % width), (int)(i / width));
+                    return doubt_fail(
+                        err, DOUBT_ERR_NUMERIC,
+                        "seg metrics: probability of class %d at pixel (%d, %d) is not finite", c,
+                        (int)(i % width), (int)(i / width));
     }
     for (int64_t i = 0; i < n; i++) {
         const int y = label[i];

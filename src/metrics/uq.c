@@ -14,10 +14,10 @@ struct doubt_pixsample {
     int64_t cap, count, seen, offered;
     int nfields;
     uint64_t seed;
-    uint32_t *prio;  /* [cap] by slot */
-    int64_t *pos;    /* [cap] by slot: global position */
-    int32_t *heap;   /* max-heap of slots by (prio, pos): the root is evicted first */
-    float *data;     /* [nfields][cap] by slot */
+    uint32_t *prio; /* [cap] by slot */
+    int64_t *pos;   /* [cap] by slot: global position */
+    int32_t *heap;  /* max-heap of slots by (prio, pos): the root is evicted first */
+    float *data;    /* [nfields][cap] by slot */
 };
 
 doubt_status doubt_pixsample_create(int64_t cap, int nfields, uint64_t seed, doubt_pixsample **out,
@@ -37,8 +37,9 @@ doubt_status doubt_pixsample_create(int64_t cap, int nfields, uint64_t seed, dou
     }
     if (!s || !s->prio || !s->pos || !s->heap || !s->data) {
         doubt_pixsample_destroy(s);
-        return doubt_fail(err, DOUBT_ERR_NOMEM, "pixel sample: no memory for %lld pixels x %d fields",
-                          (long long)cap, nfields);
+        return doubt_fail(err, DOUBT_ERR_NOMEM,
+                          "pixel sample: no memory for %lld pixels x %d fields", (long long)cap,
+                          nfields);
     }
     s->cap = cap;
     s->nfields = nfields;
@@ -325,7 +326,7 @@ typedef struct {
 } patch;
 
 struct doubt_pavpu {
-    double threshold; /* NaN: dataset mean, decided at the end */
+    double threshold;     /* NaN: dataset mean, decided at the end */
     int64_t counts[2][2]; /* [accurate][certain] when the threshold is fixed */
     patch *patches;       /* kept only when the threshold is NaN */
     int64_t npatches, patch_cap;
@@ -354,11 +355,13 @@ doubt_status doubt_pavpu_add(doubt_pavpu *p, const uint8_t *correct, const uint8
                              const float *uncertainty, int height, int width, doubt_error *err)
 {
     if (!p || !correct || !uncertainty || height < 0 || width < 0)
-        return doubt_fail(err, DOUBT_ERR_ARG, "pavpu: need correct and uncertainty maps and a size >= 0");
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "pavpu: need correct and uncertainty maps and a size >= 0");
     const int64_t n = (int64_t)height * width;
     for (int64_t i = 0; i < n; i++)
         if ((!valid || valid[i]) && !isfinite(uncertainty[i]))
-            return doubt_fail(err, DOUBT_ERR_NUMERIC, "pavpu: uncertainty at pixel (%d, %d) is not finite",
+            return doubt_fail(err, DOUBT_ERR_NUMERIC,
+                              "pavpu: uncertainty at pixel (%d, %d) is not finite",
                               (int)(i % width), (int)(i / width));
     const int P = DOUBT_PAVPU_PATCH;
     const int64_t px = (width + P - 1) / P, py = (height + P - 1) / P;
@@ -369,7 +372,8 @@ doubt_status doubt_pavpu_add(doubt_pavpu *p, const uint8_t *correct, const uint8
             cap *= 2;
         patch *grown = realloc(p->patches, (size_t)cap * sizeof *grown);
         if (!grown)
-            return doubt_fail(err, DOUBT_ERR_NOMEM, "pavpu: no memory for %lld patches", (long long)cap);
+            return doubt_fail(err, DOUBT_ERR_NOMEM, "pavpu: no memory for %lld patches",
+                              (long long)cap);
         p->patches = grown;
         p->patch_cap = cap;
     }
