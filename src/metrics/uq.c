@@ -10,40 +10,49 @@
 
 #define PIXSAMPLE_LAYER 0x50495853u /* "PIXS": keeps these draws apart from dropout's */
 
+/* Pixels are appended to a buffer of 1.5 × cap slots, so slot order is arrival order. When it
+ * is full, it is cut back to the cap smallest (priority, position), and from then on only a
+ * priority below the cap-th smallest can ever make it into the final sample, so the others are
+ * dropped on arrival. This costs O(1) per pixel amortised, where a heap of the cap best would
+ * pay a cache-missing sift for most pixels of a large dataset. */
 struct doubt_pixsample {
-    int64_t cap, count, seen, offered;
+    int64_t cap, slots, count, seen, offered;
     int nfields;
     uint64_t seed;
-    uint32_t *prio; /* [cap] by slot */
-    int64_t *pos;   /* [cap] by slot: global position */
-    int32_t *heap;  /* max-heap of slots by (prio, pos): the root is evicted first */
-    float *data;    /* [nfields][cap] by slot */
+    uint64_t bar;   /* accept a priority < bar (2^32 until the first cut) */
+    uint32_t *prio; /* [slots] */
+    uint64_t *keys; /* [slots] scratch for the cut: priority << 32 | slot */
+    float *data;    /* [nfields][slots] */
 };
 
 doubt_status doubt_pixsample_create(int64_t cap, int nfields, uint64_t seed, doubt_pixsample **out,
                                     doubt_error *err)
 {
     *out = NULL;
-    if (cap < 1 || cap > INT32_MAX || nfields < 1 || nfields > DOUBT_PIXSAMPLE_MAX_FIELDS)
+    if (cap < 1 || cap > DOUBT_PIXSAMPLE_MAX_CAP || nfields < 1 ||
+        nfields > DOUBT_PIXSAMPLE_MAX_FIELDS)
         return doubt_fail(err, DOUBT_ERR_ARG,
-                          "pixel sample: cap %lld must be 1..2^31-1 and fields %d 1..%d",
-                          (long long)cap, nfields, DOUBT_PIXSAMPLE_MAX_FIELDS);
+                          "pixel sample: cap %lld must be 1..%lld and fields %d 1..%d",
+                          (long long)cap, (long long)DOUBT_PIXSAMPLE_MAX_CAP, nfields,
+                          DOUBT_PIXSAMPLE_MAX_FIELDS);
     doubt_pixsample *s = calloc(1, sizeof *s);
+    const int64_t slots = cap + cap / 2 + 1;
     if (s) {
-        s->prio = malloc((size_t)cap * sizeof *s->prio);
-        s->pos = malloc((size_t)cap * sizeof *s->pos);
-        s->heap = malloc((size_t)cap * sizeof *s->heap);
-        s->data = malloc((size_t)cap * (size_t)nfields * sizeof *s->data);
+        s->prio = malloc((size_t)slots * sizeof *s->prio);
+        s->keys = malloc((size_t)slots * sizeof *s->keys);
+        s->data = malloc((size_t)slots * (size_t)nfields * sizeof *s->data);
     }
-    if (!s || !s->prio || !s->pos || !s->heap || !s->data) {
+    if (!s || !s->prio || !s->keys || !s->data) {
         doubt_pixsample_destroy(s);
         return doubt_fail(err, DOUBT_ERR_NOMEM,
                           "pixel sample: no memory for %lld pixels x %d fields", (long long)cap,
                           nfields);
     }
     s->cap = cap;
+    s->slots = slots;
     s->nfields = nfields;
     s->seed = seed;
+    s->bar = (uint64_t)1 << 32;
     *out = s;
     return DOUBT_OK;
 }
@@ -53,46 +62,39 @@ void doubt_pixsample_destroy(doubt_pixsample *s)
     if (!s)
         return;
     free(s->prio);
-    free(s->pos);
-    free(s->heap);
+    free(s->keys);
     free(s->data);
     free(s);
 }
 
-/* (prio, pos) of slot a above that of slot b */
-static int slot_above(const doubt_pixsample *s, int32_t a, int32_t b)
+static int cmp_u64(const void *a, const void *b)
 {
-    return s->prio[a] != s->prio[b] ? s->prio[a] > s->prio[b] : s->pos[a] > s->pos[b];
+    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
 }
 
-static void sift_down(doubt_pixsample *s, int64_t i)
+/* Keeps the cap smallest (priority, slot) in slot order; slot order is position order, so
+ * this is the (priority, position) order the header promises. */
+static void cut(doubt_pixsample *s)
 {
-    for (;;) {
-        int64_t l = 2 * i + 1, r = l + 1, top = i;
-        if (l < s->count && slot_above(s, s->heap[l], s->heap[top]))
-            top = l;
-        if (r < s->count && slot_above(s, s->heap[r], s->heap[top]))
-            top = r;
-        if (top == i)
-            return;
-        int32_t t = s->heap[i];
-        s->heap[i] = s->heap[top];
-        s->heap[top] = t;
-        i = top;
+    if (s->count <= s->cap)
+        return;
+    for (int64_t i = 0; i < s->count; i++)
+        s->keys[i] = (uint64_t)s->prio[i] << 32 | (uint64_t)i;
+    qsort(s->keys, (size_t)s->count, sizeof *s->keys, cmp_u64);
+    s->bar = s->keys[s->cap - 1] >> 32;
+    /* a later pixel has a larger position, so it beats the cap-th kept one only with a
+     * strictly smaller priority */
+    for (int64_t k = 0; k < s->cap; k++)
+        s->keys[k] &= 0xffffffffu;
+    qsort(s->keys, (size_t)s->cap, sizeof *s->keys, cmp_u64);
+    for (int64_t k = 0; k < s->cap; k++) {
+        const int64_t from = (int64_t)s->keys[k];
+        s->prio[k] = s->prio[from];
+        for (int f = 0; f < s->nfields; f++)
+            s->data[f * s->slots + k] = s->data[f * s->slots + from];
     }
-}
-
-static void sift_up(doubt_pixsample *s, int64_t i)
-{
-    while (i > 0) {
-        int64_t parent = (i - 1) / 2;
-        if (!slot_above(s, s->heap[i], s->heap[parent]))
-            return;
-        int32_t t = s->heap[i];
-        s->heap[i] = s->heap[parent];
-        s->heap[parent] = t;
-        i = parent;
-    }
+    s->count = s->cap;
 }
 
 doubt_status doubt_pixsample_add(doubt_pixsample *s, const float *const *fields,
@@ -111,42 +113,36 @@ doubt_status doubt_pixsample_add(doubt_pixsample *s, const float *const *fields,
     }
     const doubt_rng_key key = {s->seed, 0, PIXSAMPLE_LAYER};
     for (int64_t i = 0; i < npix; i++) {
-        const int64_t gpos = s->offered + i;
         if (valid && !valid[i])
             continue;
         s->seen++;
-        const uint32_t pr = doubt_rng_bits(key, (uint64_t)gpos);
-        const int fresh = s->count < s->cap;
-        int32_t slot;
-        if (fresh) {
-            slot = (int32_t)s->count;
-            s->heap[s->count++] = slot;
-        } else {
-            /* gpos is larger than every held position, so only a strictly smaller priority
-             * beats the root */
-            slot = s->heap[0];
-            if (pr >= s->prio[slot])
-                continue;
-        }
-        s->prio[slot] = pr;
-        s->pos[slot] = gpos;
+        const uint32_t pr = doubt_rng_bits(key, (uint64_t)(s->offered + i));
+        if (pr >= s->bar)
+            continue;
+        if (s->count == s->slots)
+            cut(s);
+        if (pr >= s->bar) /* the cut may have lowered the bar below it */
+            continue;
+        s->prio[s->count] = pr;
         for (int f = 0; f < s->nfields; f++)
-            s->data[f * s->cap + slot] = fields[f][i];
-        if (fresh)
-            sift_up(s, s->count - 1);
-        else
-            sift_down(s, 0);
+            s->data[f * s->slots + s->count] = fields[f][i];
+        s->count++;
     }
     s->offered += npix;
     return DOUBT_OK;
 }
 
-int64_t doubt_pixsample_count(const doubt_pixsample *s) { return s->count; }
+int64_t doubt_pixsample_count(const doubt_pixsample *s)
+{
+    return s->count < s->cap ? s->count : s->cap;
+}
+
 int64_t doubt_pixsample_seen(const doubt_pixsample *s) { return s->seen; }
 
 void doubt_pixsample_export(doubt_pixsample *s, int field, float *out)
 {
-    memcpy(out, s->data + (int64_t)field * s->cap, (size_t)s->count * sizeof *out);
+    cut(s);
+    memcpy(out, s->data + (int64_t)field * s->slots, (size_t)s->count * sizeof *out);
 }
 
 /* ---- sparsification and AUSE ------------------------------------------------------------ */
