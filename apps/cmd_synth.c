@@ -171,7 +171,10 @@ static doubt_status write_dataset_json(const options *o, doubt_error *err)
     cJSON_AddNumberToObject(root, "height", o->height);
     cJSON_AddBoolToObject(root, "ood", o->ood);
     cJSON_AddNumberToObject(root, "noise_level", o->noise);
-    cJSON_AddNumberToObject(root, "depth_noise_a", doubt_synth_depth_a(o->noise));
+    /* the float coefficient, printed as the short decimal it was made from */
+    char a[32];
+    snprintf(a, sizeof a, "%.6g", doubt_synth_depth_a(o->noise));
+    cJSON_AddNumberToObject(root, "depth_noise_a", strtod(a, NULL));
     cJSON_AddStringToObject(root, "name_prefix", o->ood ? "ood_" : "scene_");
     cJSON_AddStringToObject(root, "generator", DOUBT_SYNTH_VERSION);
     cJSON_AddStringToObject(root, "doubt_version", DOUBT_VERSION);

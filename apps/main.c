@@ -10,6 +10,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"synth", doubt_cmd_synth, "render a synthetic scene dataset"},
+    {"info", doubt_cmd_info, "describe a weights file"},
     {NULL, NULL, NULL},
 };
 

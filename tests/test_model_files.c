@@ -16,8 +16,9 @@
 #include "model/safetensors.h"
 
 #define GOLDEN "tests/golden/model/"
-#define UNET_JSON \
-    "{\"arch\":\"unet\",\"in_channels\":3,\"classes\":8,\"widths\":[32,64,128,256,256],\"dropout\":0.5}"
+#define UNET_JSON                                                                          \
+    "{\"arch\":\"unet\",\"in_channels\":3,\"classes\":8,\"widths\":[32,64,128,256,256],"        \
+    "\"dropout\":0.5}"
 #define TINY_JSON \
     "{\"arch\":\"unet\",\"in_channels\":3,\"classes\":3,\"widths\":[4,8],\"dropout\":0.5}"
 
@@ -641,8 +642,10 @@ static const struct {
     {"{" ENTRY("a", "F32", "[1]", 4, 0) "}", 4, "end before they begin"},
     {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0]}}", 4,
      "data_offsets is not [begin, end]"},
-    {"{" ENTRY("a", "F32", "[3]", 0, 8) "}", 8, "tensor 'a' spans 8 bytes, its shape and dtype F32 need 12"},
-    {"{" ENTRY("a", "F16", "[2,2]", 0, 16) "}", 16, "spans 16 bytes, its shape and dtype F16 need 8"},
+    {"{" ENTRY("a", "F32", "[3]", 0, 8) "}", 8,
+     "tensor 'a' spans 8 bytes, its shape and dtype F32 need 12"},
+    {"{" ENTRY("a", "F16", "[2,2]", 0, 16) "}", 16,
+     "spans 16 bytes, its shape and dtype F16 need 8"},
     {"{" ENTRY("a", "F32", "[2]", 0, 8) "," ENTRY("b", "F32", "[1]", 12, 16) "}", 16,
      "data not contiguous: 4 unused bytes before tensor 'b'"},
     {"{" ENTRY("a", "F32", "[2]", 4, 12) "}", 12, "data not contiguous: 4 unused bytes"},

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Whole encoded file in memory: one read, then header probe and decode from the same bytes,
  * so the file cannot change between the size check and the decode. */
@@ -24,11 +25,14 @@ static doubt_status slurp(const char *path, file_bytes *fb, doubt_error *err)
     if (!f)
         return doubt_fail(err, DOUBT_ERR_IO, "image %s: %s", path, strerror(errno));
     doubt_status st = DOUBT_OK;
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        st = doubt_fail(err, DOUBT_ERR_IO, "image %s: cannot read (not a regular file?)", path);
+    /* fopen succeeds on a folder; only a regular file has a size worth trusting */
+    struct stat sb;
+    int regular = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode);
+    long size = regular && fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (!regular) {
+        st = doubt_fail(err, DOUBT_ERR_IO, "image %s: not a regular file", path);
+    } else if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        st = doubt_fail(err, DOUBT_ERR_IO, "image %s: cannot read: %s", path, strerror(errno));
     } else if (size == 0) {
         st = doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: file is empty", path);
     } else if (size > INT_MAX) {

@@ -65,9 +65,16 @@ doubt_status doubt_npy_write_f32(const char *path, const float *data, int ndims,
         dl += (size_t)snprintf(dims + dl, sizeof dims - dl, "%s%" PRId64, i ? ", " : "", shape[i]);
     if (ndims == 1)
         snprintf(dims + dl, sizeof dims - dl, ",");
-    char header[256];
+    char header[320];
     int hl = snprintf(header, sizeof header,
                       "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", dims);
+    /* NumPy (>= 1.23) leaves 21 - digits(shape[0]) spare spaces so the header can grow in
+     * place; matching it makes our files byte-identical to numpy.save's. */
+    if (ndims > 0) {
+        int spare = 21 - snprintf(NULL, 0, "%" PRId64, shape[0]);
+        memset(header + hl, ' ', (size_t)spare);
+        hl += spare;
+    }
     /* magic(6) + version(2) + length(2) + dict + padding + '\n' = multiple of 64. */
     int total = 10 + hl + 1;
     int padded = (total + 63) / 64 * 64;
