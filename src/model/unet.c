@@ -23,7 +23,8 @@ static doubt_status block_create(doubt_ctx *ctx, doubt_unet_block *b, const char
     const doubt_mode mode = net->mode;
     snprintf(name, sizeof name, "%s.conv1", prefix);
     doubt_conv_desc c1 = {.name = name, .in_channels = (int)src_md->dims[1],
-                          .out_channels = width, .kernel = 3};
+                          .out_channels = width, .kernel = 3,
+                          .no_input_grad = src_md == &net->input.md};
     if ((st = doubt_conv_create(ctx, &c1, src_md, mode, &b->conv1)) != DOUBT_OK)
         return st;
     snprintf(name, sizeof name, "%s.bn1", prefix);
@@ -78,6 +79,7 @@ static doubt_status block_backward(doubt_ctx *ctx, doubt_unet_block *b, const do
         return st;
     return doubt_conv_backward(ctx, b->conv1, &b->bn1->diff_src);
 }
+
 
 static void block_destroy(doubt_unet_block *b)
 {
