@@ -154,7 +154,7 @@ START_TEST(save_then_load_round_trips)
     char path[] = "/tmp/doubt_unet_XXXXXX";
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
-    TH_OK(ctx, doubt_weights_save(ctx, a, path, NULL, 0));
+    TH_OK(ctx, doubt_weights_save(ctx, a, path, NULL, 0, NULL, 0));
     TH_OK(ctx, doubt_unet_create(ctx, &d, 1, 32, 32, DOUBT_MODE_INFER, &b));
     TH_OK(ctx, doubt_weights_load_file(ctx, b, path));
     for (int i = 0; i < a->n_params; i++) {

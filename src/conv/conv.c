@@ -73,14 +73,31 @@ doubt_status doubt_conv_create(doubt_ctx *ctx, const doubt_conv_desc *desc,
     DOUBT_TRY(doubt_tensor_init(ctx, &conv->dst, dst_md, DOUBT_TENSOR_ARENA, conv->name));
 
     if (mode == DOUBT_MODE_TRAIN) {
-        /* Backward speaks the forward layouts (diff_dst = dst, diff_weights = weights), so
-         * gradients and parameters line up for the optimizer without reorders. */
+        /* Gradients keep the forward layouts (diff_dst = dst, diff_weights = weights), so
+         * they line up with activations and parameters without reorders. Only the weights
+         * read by backward-data may differ: oneDNN's JIT kernels want them transposed
+         * within blocks, and the reference kernel it falls back to is 1000x slower. */
         dnnl_convolution_desc_t bwd_data_desc, bwd_weights_desc;
-        DOUBT_DNNL(ctx, dnnl_convolution_backward_data_desc_init(
-                            &bwd_data_desc, dnnl_convolution_direct, src_md, w_md, dst_md,
-                            strides, padding, padding));
-        DOUBT_TRY(doubt_primitive_make(ctx, &bwd_data_desc, NULL, conv->fwd_pd,
-                                       &conv->bwd_data_pd, &conv->bwd_data, conv->name));
+        if (!desc->no_input_grad) {
+            DOUBT_DNNL(ctx, dnnl_convolution_backward_data_desc_init(
+                                &bwd_data_desc, dnnl_convolution_direct, src_md, &w_any, dst_md,
+                                strides, padding, padding));
+            DOUBT_TRY(doubt_primitive_make(ctx, &bwd_data_desc, NULL, conv->fwd_pd,
+                                           &conv->bwd_data_pd, &conv->bwd_data, conv->name));
+            const dnnl_memory_desc_t *bwd_w_md = doubt_pd_md(conv->bwd_data_pd,
+                                                             dnnl_query_weights_md);
+            if (!dnnl_memory_desc_equal(bwd_w_md, w_md)) {
+                DOUBT_TRY(doubt_tensor_init(ctx, &conv->bwd_weight, bwd_w_md, DOUBT_TENSOR_ARENA,
+                                            conv->name));
+                DOUBT_DNNL(ctx, dnnl_reorder_primitive_desc_create(&conv->weight_reorder_pd, w_md,
+                                                                   ctx->engine, bwd_w_md,
+                                                                   ctx->engine, NULL));
+                DOUBT_DNNL(ctx, dnnl_primitive_create(&conv->weight_reorder,
+                                                      conv->weight_reorder_pd));
+            }
+            DOUBT_TRY(doubt_tensor_init(ctx, &conv->diff_src, src_md, DOUBT_TENSOR_ARENA,
+                                        conv->name));
+        }
         DOUBT_DNNL(ctx, dnnl_convolution_backward_weights_desc_init(
                             &bwd_weights_desc, dnnl_convolution_direct, src_md, w_md,
                             desc->bias ? &b_md : NULL, dst_md, strides, padding, padding));
@@ -91,8 +108,6 @@ doubt_status doubt_conv_create(doubt_ctx *ctx, const doubt_conv_desc *desc,
         if (desc->bias)
             DOUBT_TRY(doubt_tensor_init(ctx, &conv->diff_bias, &b_md, DOUBT_TENSOR_OWNED,
                                         conv->name));
-        DOUBT_TRY(doubt_tensor_init(ctx, &conv->diff_src, src_md, DOUBT_TENSOR_ARENA,
-                                    conv->name));
     }
     *out = conv;
     conv = NULL;
@@ -134,13 +149,24 @@ doubt_status doubt_conv_backward(doubt_ctx *ctx, doubt_conv *conv, const doubt_t
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "conv %s: gradient shape or layout differs from the output's",
                           conv->name);
-    dnnl_exec_arg_t data_args[3] = {
-        {DNNL_ARG_DIFF_DST, diff_dst->mem},
-        {DNNL_ARG_WEIGHTS, conv->weight.mem},
-        {DNNL_ARG_DIFF_SRC, conv->diff_src.mem},
-    };
-    if ((st = doubt_ctx_execute(ctx, conv->bwd_data, 3, data_args, conv->name)) != DOUBT_OK)
-        return st;
+    if (conv->bwd_data) {
+        const doubt_tensor *weight = &conv->weight;
+        if (conv->weight_reorder) {
+            dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, conv->weight.mem},
+                                       {DNNL_ARG_TO, conv->bwd_weight.mem}};
+            if ((st = doubt_ctx_execute(ctx, conv->weight_reorder, 2, args, conv->name)) !=
+                DOUBT_OK)
+                return st;
+            weight = &conv->bwd_weight;
+        }
+        dnnl_exec_arg_t data_args[3] = {
+            {DNNL_ARG_DIFF_DST, diff_dst->mem},
+            {DNNL_ARG_WEIGHTS, weight->mem},
+            {DNNL_ARG_DIFF_SRC, conv->diff_src.mem},
+        };
+        if ((st = doubt_ctx_execute(ctx, conv->bwd_data, 3, data_args, conv->name)) != DOUBT_OK)
+            return st;
+    }
     dnnl_exec_arg_t weight_args[4] = {
         {DNNL_ARG_SRC, conv->src->mem},
         {DNNL_ARG_DIFF_DST, diff_dst->mem},
@@ -158,7 +184,9 @@ void doubt_conv_destroy(doubt_conv *conv)
     dnnl_primitive_destroy(conv->fwd);
     dnnl_primitive_destroy(conv->bwd_data);
     dnnl_primitive_destroy(conv->bwd_weights);
+    dnnl_primitive_destroy(conv->weight_reorder);
     dnnl_primitive_desc_destroy(conv->fwd_pd);
+    dnnl_primitive_desc_destroy(conv->weight_reorder_pd);
     dnnl_primitive_desc_destroy(conv->bwd_data_pd);
     dnnl_primitive_desc_destroy(conv->bwd_weights_pd);
     doubt_tensor_release(&conv->weight);
@@ -167,5 +195,6 @@ void doubt_conv_destroy(doubt_conv *conv)
     doubt_tensor_release(&conv->diff_bias);
     doubt_tensor_release(&conv->dst);
     doubt_tensor_release(&conv->diff_src);
+    doubt_tensor_release(&conv->bwd_weight);
     free(conv);
 }

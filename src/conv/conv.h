@@ -24,6 +24,7 @@ typedef struct {
     int kernel;    /* 1 or 3 */
     int bias;      /* 1: add a learned per-channel bias */
     int fuse_relu; /* DOUBT_MODE_INFER only: ReLU as a post-op */
+    int no_input_grad; /* TRAIN: skip diff_src (a network's first layer needs none) */
 } doubt_conv_desc;
 
 typedef struct {
@@ -33,8 +34,11 @@ typedef struct {
     doubt_tensor weight, bias;           /* owned parameters */
     doubt_tensor diff_weight, diff_bias; /* owned, TRAIN only */
     doubt_tensor dst, diff_src;          /* arena; diff_src TRAIN only */
-    dnnl_primitive_desc_t fwd_pd, bwd_data_pd, bwd_weights_pd;
-    dnnl_primitive_t fwd, bwd_data, bwd_weights;
+    /* backward-data kernels want the weights in another blocking than forward: a copy
+     * reordered before each backward, when the layouts differ */
+    doubt_tensor bwd_weight;
+    dnnl_primitive_desc_t fwd_pd, bwd_data_pd, bwd_weights_pd, weight_reorder_pd;
+    dnnl_primitive_t fwd, bwd_data, bwd_weights, weight_reorder;
     const doubt_tensor *src; /* borrowed from forward until backward */
 } doubt_conv;
 

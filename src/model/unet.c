@@ -23,7 +23,8 @@ static doubt_status block_create(doubt_ctx *ctx, doubt_unet_block *b, const char
     const doubt_mode mode = net->mode;
     snprintf(name, sizeof name, "%s.conv1", prefix);
     doubt_conv_desc c1 = {.name = name, .in_channels = (int)src_md->dims[1],
-                          .out_channels = width, .kernel = 3};
+                          .out_channels = width, .kernel = 3,
+                          .no_input_grad = src_md == &net->input.md};
     if ((st = doubt_conv_create(ctx, &c1, src_md, mode, &b->conv1)) != DOUBT_OK)
         return st;
     snprintf(name, sizeof name, "%s.bn1", prefix);
@@ -78,6 +79,7 @@ static doubt_status block_backward(doubt_ctx *ctx, doubt_unet_block *b, const do
         return st;
     return doubt_conv_backward(ctx, b->conv1, &b->bn1->diff_src);
 }
+
 
 static void block_destroy(doubt_unet_block *b)
 {
@@ -339,27 +341,54 @@ static doubt_status reorder(doubt_ctx *ctx, dnnl_primitive_t prim, const doubt_t
     return doubt_ctx_execute(ctx, prim, 2, args, "unet edge reorder");
 }
 
-doubt_status doubt_unet_forward(doubt_ctx *ctx, doubt_unet *net, const float *images,
-                                int dropout_on, uint64_t sample_base)
+int doubt_unet_prefix_levels(const doubt_unet *net)
+{
+    const int levels = net->desc.levels;
+    if (net->desc.dropout <= 0)
+        return levels;
+    return levels > 3 ? levels - 2 : 1;
+}
+
+doubt_status doubt_unet_forward_prefix(doubt_ctx *ctx, doubt_unet *net, const float *images)
 {
     doubt_status st = DOUBT_OK;
     if (!net || !images)
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "unet forward: NULL network or images");
     memcpy(net->input.data, images, (size_t)doubt_tensor_count(&net->input) * sizeof(float));
-    net->dropout_on = dropout_on;
     const doubt_tensor *x = &net->input;
-    for (int i = 0; i < net->desc.levels; i++) {
+    for (int i = 0; i < doubt_unet_prefix_levels(net); i++) {
         doubt_unet_block *b = &net->enc[i];
         if (b->pool) {
             DOUBT_TRY(doubt_pool_forward(ctx, b->pool, x));
             x = &b->pool->dst;
         }
-        DOUBT_TRY(block_forward(ctx, b, x, dropout_on, sample_base));
+        DOUBT_TRY(block_forward(ctx, b, x, 0, 0));
+        x = &b->bn2->dst;
+    }
+done:
+    return st;
+}
+
+doubt_status doubt_unet_forward_suffix(doubt_ctx *ctx, doubt_unet *net, int dropout_on,
+                                       uint64_t sample_base)
+{
+    doubt_status st = DOUBT_OK;
+    const int levels = net->desc.levels, first = doubt_unet_prefix_levels(net);
+    net->dropout_on = dropout_on;
+    /* the prefix stopped before the dropout of its last level */
+    doubt_unet_block *last = &net->enc[first - 1];
+    if (last->drop && dropout_on)
+        DOUBT_TRY(doubt_dropout_forward(ctx, last->drop, &last->bn2->dst, sample_base));
+    const doubt_tensor *x = block_output(last, dropout_on);
+    for (int i = first; i < levels; i++) {
+        doubt_unet_block *b = &net->enc[i];
+        DOUBT_TRY(doubt_pool_forward(ctx, b->pool, x));
+        DOUBT_TRY(block_forward(ctx, b, &b->pool->dst, dropout_on, sample_base));
         x = block_output(b, dropout_on);
     }
-    for (int j = 0; j < net->desc.levels - 1; j++) {
+    for (int j = 0; j < levels - 1; j++) {
         doubt_unet_block *b = &net->dec[j];
-        const doubt_tensor *skip = block_output(&net->enc[net->desc.levels - 2 - j], dropout_on);
+        const doubt_tensor *skip = block_output(&net->enc[levels - 2 - j], dropout_on);
         DOUBT_TRY(doubt_upsample_forward(ctx, b->up, x));
         const doubt_tensor *parts[2] = {&b->up->dst, skip};
         DOUBT_TRY(doubt_concat_forward(ctx, b->cat, parts));
@@ -373,6 +402,28 @@ doubt_status doubt_unet_forward(doubt_ctx *ctx, doubt_unet *net, const float *im
         memcpy(net->output.data, net->head->dst.data, doubt_tensor_bytes(&net->output));
 done:
     return st;
+}
+
+doubt_status doubt_unet_forward(doubt_ctx *ctx, doubt_unet *net, const float *images,
+                                int dropout_on, uint64_t sample_base)
+{
+    doubt_status st = doubt_unet_forward_prefix(ctx, net, images);
+    return st == DOUBT_OK ? doubt_unet_forward_suffix(ctx, net, dropout_on, sample_base) : st;
+}
+
+doubt_tensor *doubt_unet_prefix_output(doubt_unet *net, int level)
+{
+    return &net->enc[level].bn2->dst;
+}
+
+void doubt_unet_set_dropout_seed(doubt_unet *net, uint64_t seed)
+{
+    for (int i = 0; i < net->desc.levels; i++)
+        if (net->enc[i].drop)
+            net->enc[i].drop->desc.seed = seed;
+    for (int j = 0; j < net->desc.levels - 1; j++)
+        if (net->dec[j].drop)
+            net->dec[j].drop->desc.seed = seed;
 }
 
 const float *doubt_unet_output(const doubt_unet *net)

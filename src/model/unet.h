@@ -72,6 +72,20 @@ doubt_status doubt_unet_init_weights(doubt_ctx *ctx, doubt_unet *net, uint64_t s
 /* dropout_on: 1 in training and MC inference, 0 for the standard (deterministic) pass. */
 doubt_status doubt_unet_forward(doubt_ctx *ctx, doubt_unet *net, const float *images,
                                 int dropout_on, uint64_t sample_base);
+/* The same in two parts, for MC inference: the prefix (encoder levels before the first
+ * dropout, up to that level's batch norm) is deterministic and can run once per image; the
+ * suffix runs the rest. doubt_unet_prefix_output(net, i), i < doubt_unet_prefix_levels(net),
+ * are the tensors the suffix reads from the prefix, so a caller may fill them itself (from a
+ * batch-1 network, repeated for every stacked sample) and run only the suffix. */
+doubt_status doubt_unet_forward_prefix(doubt_ctx *ctx, doubt_unet *net, const float *images);
+doubt_status doubt_unet_forward_suffix(doubt_ctx *ctx, doubt_unet *net, int dropout_on,
+                                       uint64_t sample_base);
+int doubt_unet_prefix_levels(const doubt_unet *net);
+doubt_tensor *doubt_unet_prefix_output(doubt_unet *net, int level);
+
+/* Dropout masks are keyed by this seed (default 0), the stream and the layer. */
+void doubt_unet_set_dropout_seed(doubt_unet *net, uint64_t seed);
+
 const float *doubt_unet_output(const doubt_unet *net);
 float *doubt_unet_diff_output(doubt_unet *net);
 doubt_status doubt_unet_backward(doubt_ctx *ctx, doubt_unet *net);

@@ -26,9 +26,14 @@ doubt_status doubt_weights_load_file(doubt_ctx *ctx, doubt_unet *net, const char
     return st;
 }
 
+enum { MAX_META = 16 };
+
 doubt_status doubt_weights_save(doubt_ctx *ctx, const doubt_unet *net, const char *path,
+                                const char *const *meta, int n_meta,
                                 const doubt_st_write_tensor *extra, int n_extra)
 {
+    if (n_meta < 0 || n_meta > MAX_META - 2)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "%s: %d metadata pairs", path, n_meta);
     doubt_status st = DOUBT_OK;
     const int n = net->n_params + n_extra;
     doubt_st_write_tensor *list = calloc((size_t)n, sizeof *list);
@@ -49,8 +54,10 @@ doubt_status doubt_weights_save(doubt_ctx *ctx, const doubt_unet *net, const cha
     }
     for (int i = 0; i < n_extra; i++)
         list[net->n_params + i] = extra[i];
-    static const char *const meta[] = {"format", "doubt", "doubt_version", DOUBT_VERSION};
-    st = doubt_safetensors_write(path, &net->desc, meta, 2, list, n, &ctx->err);
+    const char *all_meta[2 * MAX_META] = {"format", "doubt", "doubt_version", DOUBT_VERSION};
+    for (int i = 0; i < 2 * n_meta; i++)
+        all_meta[4 + i] = meta[i];
+    st = doubt_safetensors_write(path, &net->desc, all_meta, n_meta + 2, list, n, &ctx->err);
 done:
     if (plain)
         for (int i = 0; i < net->n_params; i++)

@@ -17,8 +17,10 @@ doubt_status doubt_weights_load(doubt_ctx *ctx, doubt_unet *net, const doubt_saf
 doubt_status doubt_weights_load_file(doubt_ctx *ctx, doubt_unet *net, const char *path);
 
 /* Writes every parameter of net, plus `extra` tensors (optimizer state, task weights; may be
- * NULL), atomically to path. */
+ * NULL), atomically to path. __metadata__ holds the network, "format": "doubt", the version
+ * and the caller's n_meta {key, value} pairs (meta may be NULL). */
 doubt_status doubt_weights_save(doubt_ctx *ctx, const doubt_unet *net, const char *path,
+                                const char *const *meta, int n_meta,
                                 const doubt_st_write_tensor *extra, int n_extra);
 
 #endif

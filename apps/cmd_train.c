@@ -1,0 +1,319 @@
+/* doubt train: multitask training with learned uncertainty on a dataset folder.
+ * Writes RUNDIR/checkpoint.safetensors (resumable), RUNDIR/weights.safetensors (the network
+ * alone, for predict) and RUNDIR/log.jsonl; the same JSON lines go to stdout. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "io/fsutil.h"
+#include "model/train.h"
+#include "model/weights.h"
+
+static const char usage_text[] =
+    "usage: doubt train --data DIR --out RUNDIR --steps N [options]\n"
+    "\n"
+    "Trains segmentation + depth with learned per-pixel uncertainty (Kendall & Gal) and\n"
+    "learned task weights (Kendall, Gal & Cipolla) on DIR (images/, labels/, depth/).\n"
+    "\n"
+    "  --config NAME|FILE|JSON   network: unet (default), unet-small, a .json file or inline\n"
+    "  --steps N                 optimisation steps (required)\n"
+    "  --batch B                 images per step (default 8)\n"
+    "  --crop PX                 square random crop, a multiple of 16 (default 128)\n"
+    "  --lr LR                   peak learning rate (default 1e-3)\n"
+    "  --optimizer adam|sgd      (default adam; sgd uses momentum 0.9)\n"
+    "  --weight-decay WD         L2 on convolution weights (default 1e-5)\n"
+    "  --warmup N                linear warm-up steps before cosine decay (default steps/20)\n"
+    "  --loss attenuated|plain   attenuated: Gaussian heteroscedastic depth + attenuated\n"
+    "                            classification; plain: L1 + cross-entropy (default attenuated)\n"
+    "  --loss-samples T          Monte Carlo samples of the attenuated classification (10)\n"
+    "  --weighting learned|fixed task weights (default learned); fixed uses --task-weights\n"
+    "  --task-weights WS,WD      fixed weights of segmentation and depth (default 1,1)\n"
+    "  --seed S                  (default 0): same seed and thread count, same run\n"
+    "  --threads K               (default: OpenMP's)\n"
+    "  --log-every K             a JSON line every K steps (default 50)\n"
+    "  --checkpoint-every K      checkpoint every K steps (default 500)\n"
+    "  --resume                  continue from RUNDIR/checkpoint.safetensors\n"
+    "\n"
+    "Ctrl-C writes a checkpoint and exits with status 130; --resume continues it exactly.\n";
+
+typedef struct {
+    doubt_train_config train;
+    const char *out_dir;
+    const char *config;
+    int threads, resume;
+    int64_t log_every, checkpoint_every, warmup;
+} options;
+
+static int bad_usage(const char *what, const char *value)
+{
+    fprintf(stderr, "doubt train: %s%s%s\n'doubt train --help' for usage\n", what,
+            value ? ": " : "", value ? value : "");
+    return DOUBT_EXIT_USAGE;
+}
+
+static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_float(const char *s, float lo, float hi, float *out)
+{
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_args(int argc, char **argv, options *o)
+{
+    int64_t v;
+    memset(o, 0, sizeof *o);
+    o->config = "unet";
+    o->train.batch = 8;
+    o->train.crop = 128;
+    o->train.optim = (doubt_optim_desc){.kind = DOUBT_OPTIM_ADAM, .lr = 1e-3f,
+                                        .weight_decay = 1e-5f};
+    o->train.loss_samples = 10;
+    o->train.fixed_weights[0] = o->train.fixed_weights[1] = 1;
+    o->log_every = 50;
+    o->checkpoint_every = 500;
+    o->warmup = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes_value = strcmp(a, "--resume") && strcmp(a, "--help") && strcmp(a, "-h");
+        if (takes_value && !val)
+            return bad_usage("missing value after", a);
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_text, stdout);
+            return -1;
+        } else if (!strcmp(a, "--resume")) {
+            o->resume = 1;
+            continue;
+        } else if (!strcmp(a, "--data"))
+            o->train.data_dir = val;
+        else if (!strcmp(a, "--out"))
+            o->out_dir = val;
+        else if (!strcmp(a, "--config"))
+            o->config = val;
+        else if (!strcmp(a, "--steps")) {
+            if (!parse_i64(val, 1, INT64_C(1) << 40, &o->train.optim.total_steps))
+                return bad_usage("--steps wants a positive integer", val);
+        } else if (!strcmp(a, "--batch")) {
+            if (!parse_i64(val, 1, 4096, &v))
+                return bad_usage("--batch wants 1..4096", val);
+            o->train.batch = (int)v;
+        } else if (!strcmp(a, "--crop")) {
+            if (!parse_i64(val, 16, 8192, &v) || v % 16)
+                return bad_usage("--crop wants a multiple of 16", val);
+            o->train.crop = (int)v;
+        } else if (!strcmp(a, "--lr")) {
+            if (!parse_float(val, 1e-9f, 10, &o->train.optim.lr))
+                return bad_usage("--lr wants a number in (0, 10]", val);
+        } else if (!strcmp(a, "--weight-decay")) {
+            if (!parse_float(val, 0, 1, &o->train.optim.weight_decay))
+                return bad_usage("--weight-decay wants a number in [0, 1]", val);
+        } else if (!strcmp(a, "--optimizer")) {
+            if (strcmp(val, "adam") && strcmp(val, "sgd"))
+                return bad_usage("--optimizer wants adam or sgd", val);
+            o->train.optim.kind = strcmp(val, "adam") ? DOUBT_OPTIM_SGD : DOUBT_OPTIM_ADAM;
+        } else if (!strcmp(a, "--warmup")) {
+            if (!parse_i64(val, 0, INT64_C(1) << 40, &o->warmup))
+                return bad_usage("--warmup wants an integer >= 0", val);
+        } else if (!strcmp(a, "--loss")) {
+            if (strcmp(val, "attenuated") && strcmp(val, "plain"))
+                return bad_usage("--loss wants attenuated or plain", val);
+            o->train.loss = strcmp(val, "plain") ? DOUBT_LOSS_ATTENUATED : DOUBT_LOSS_PLAIN;
+        } else if (!strcmp(a, "--loss-samples")) {
+            if (!parse_i64(val, 1, 1000, &v))
+                return bad_usage("--loss-samples wants 1..1000", val);
+            o->train.loss_samples = (int)v;
+        } else if (!strcmp(a, "--weighting")) {
+            if (strcmp(val, "learned") && strcmp(val, "fixed"))
+                return bad_usage("--weighting wants learned or fixed", val);
+            o->train.weighting = strcmp(val, "fixed") ? DOUBT_WEIGHTING_LEARNED
+                                                      : DOUBT_WEIGHTING_FIXED;
+        } else if (!strcmp(a, "--task-weights")) {
+            float *w = o->train.fixed_weights;
+            char tail;
+            if (sscanf(val, "%f,%f%c", &w[0], &w[1], &tail) != 2 || !(w[0] >= 0 && w[1] >= 0))
+                return bad_usage("--task-weights wants two numbers >= 0 like 1,0.5", val);
+        } else if (!strcmp(a, "--seed")) {
+            if (!parse_i64(val, 0, INT64_MAX, &v))
+                return bad_usage("--seed wants an integer >= 0", val);
+            o->train.seed = (uint64_t)v;
+        } else if (!strcmp(a, "--threads")) {
+            if (!parse_i64(val, 1, 1024, &v))
+                return bad_usage("--threads wants 1..1024", val);
+            o->threads = (int)v;
+        } else if (!strcmp(a, "--log-every")) {
+            if (!parse_i64(val, 1, INT64_MAX, &o->log_every))
+                return bad_usage("--log-every wants a positive integer", val);
+        } else if (!strcmp(a, "--checkpoint-every")) {
+            if (!parse_i64(val, 1, INT64_MAX, &o->checkpoint_every))
+                return bad_usage("--checkpoint-every wants a positive integer", val);
+        } else
+            return bad_usage("unknown option", a);
+        i++;
+    }
+    if (!o->train.data_dir || !o->out_dir || !o->train.optim.total_steps)
+        return bad_usage("--data, --out and --steps are required", NULL);
+    o->train.optim.warmup_steps = o->warmup >= 0 ? o->warmup : o->train.optim.total_steps / 20;
+    return 0;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void json_float(FILE *f, const char *key, float v)
+{
+    if (isfinite(v))
+        fprintf(f, ",\"%s\":%.6g", key, v);
+    else
+        fprintf(f, ",\"%s\":null", key);
+}
+
+static void log_line(FILE *log, const doubt_train_stats *s, double images_per_s)
+{
+    FILE *outs[2] = {stdout, log};
+    for (int i = 0; i < 2; i++) {
+        if (!outs[i])
+            continue;
+        fprintf(outs[i], "{\"step\":%" PRId64, s->step + 1);
+        json_float(outs[i], "loss", s->loss);
+        json_float(outs[i], "loss_seg", s->loss_seg);
+        json_float(outs[i], "loss_depth", s->loss_depth);
+        json_float(outs[i], "task_sigma_seg", s->task_sigma[0]);
+        json_float(outs[i], "task_sigma_depth", s->task_sigma[1]);
+        json_float(outs[i], "lr", s->lr);
+        json_float(outs[i], "images_per_s", (float)images_per_s);
+        fprintf(outs[i], "}\n");
+        fflush(outs[i]);
+    }
+}
+
+static int save_all(doubt_ctx *ctx, doubt_trainer *tr, const char *checkpoint,
+                    const char *weights)
+{
+    if (doubt_trainer_save(ctx, tr, checkpoint) != DOUBT_OK ||
+        doubt_weights_save(ctx, tr->net, weights, NULL, 0, NULL, 0) != DOUBT_OK) {
+        fprintf(stderr, "doubt train: %s\n", doubt_ctx_error(ctx));
+        return 0;
+    }
+    return 1;
+}
+
+int doubt_cmd_train(int argc, char **argv)
+{
+    options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? DOUBT_EXIT_OK : rc;
+    doubt_error err = {{0}};
+    if (doubt_netdesc_from_config(o.config, &o.train.net, &err) != DOUBT_OK)
+        return bad_usage(err.msg, NULL);
+    if (doubt_mkdir_p(o.out_dir, &err) != DOUBT_OK) {
+        fprintf(stderr, "doubt train: %s\n", err.msg);
+        return DOUBT_EXIT_FAILURE;
+    }
+    char checkpoint[4096], weights[4096], log_path[4096];
+    snprintf(checkpoint, sizeof checkpoint, "%s/checkpoint.safetensors", o.out_dir);
+    snprintf(weights, sizeof weights, "%s/weights.safetensors", o.out_dir);
+    snprintf(log_path, sizeof log_path, "%s/log.jsonl", o.out_dir);
+
+    doubt_ctx *ctx = NULL;
+    doubt_trainer *tr = NULL;
+    FILE *log = NULL;
+    int status = DOUBT_EXIT_FAILURE;
+    if (doubt_ctx_create(o.threads, &ctx, &err) != DOUBT_OK) {
+        fprintf(stderr, "doubt train: %s\n", err.msg);
+        return DOUBT_EXIT_FAILURE;
+    }
+    if (doubt_trainer_create(ctx, &o.train, &tr) != DOUBT_OK ||
+        (o.resume ? doubt_trainer_load(ctx, tr, checkpoint) : doubt_trainer_init(ctx, tr)) !=
+            DOUBT_OK) {
+        fprintf(stderr, "doubt train: %s\n", doubt_ctx_error(ctx));
+        goto done;
+    }
+    log = fopen(log_path, o.resume ? "a" : "w");
+    if (!log) {
+        fprintf(stderr, "doubt train: %s: %s\n", log_path, strerror(errno));
+        goto done;
+    }
+    signal(SIGINT, on_interrupt);
+    signal(SIGTERM, on_interrupt);
+    const int progress = isatty(STDERR_FILENO);
+    fprintf(stderr, "doubt train: %s, %d threads, %s from step %" PRId64 " to %" PRId64 "\n",
+            o.config, ctx->threads, o.train.data_dir, tr->optim->step, o.train.optim.total_steps);
+    double window_start = now_seconds();
+    int64_t window_steps = 0;
+    status = DOUBT_EXIT_OK;
+    while (tr->optim->step < o.train.optim.total_steps && !interrupted) {
+        doubt_train_stats stats;
+        if (doubt_trainer_step(ctx, tr, &stats) != DOUBT_OK) {
+            fprintf(stderr, "doubt train: %s\n", doubt_ctx_error(ctx));
+            status = DOUBT_EXIT_FAILURE;
+            break;
+        }
+        window_steps++;
+        const int64_t done_steps = tr->optim->step;
+        if (done_steps % o.log_every == 0 || done_steps == o.train.optim.total_steps) {
+            double t = now_seconds();
+            log_line(log, &stats, (double)window_steps * o.train.batch / (t - window_start));
+            window_start = t;
+            window_steps = 0;
+        }
+        if (progress)
+            fprintf(stderr, "\rstep %" PRId64 "/%" PRId64 "  loss %.4f  ", done_steps,
+                    o.train.optim.total_steps, stats.loss);
+        if (done_steps % o.checkpoint_every == 0 && !save_all(ctx, tr, checkpoint, weights)) {
+            status = DOUBT_EXIT_FAILURE;
+            break;
+        }
+    }
+    if (progress)
+        fputc('\n', stderr);
+    /* the last good weights, also after a failed step (the optimizer never applied it) */
+    if (!save_all(ctx, tr, checkpoint, weights))
+        status = DOUBT_EXIT_FAILURE;
+    else if (interrupted) {
+        fprintf(stderr, "doubt train: interrupted at step %" PRId64 "; checkpoint in %s, "
+                        "continue with --resume\n", tr->optim->step, checkpoint);
+        status = 130;
+    }
+done:
+    if (log)
+        fclose(log);
+    doubt_trainer_destroy(tr);
+    doubt_ctx_destroy(ctx);
+    return status;
+}

@@ -1,0 +1,332 @@
+#include "mc.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/weights.h"
+
+enum { CACHED_SHAPES = 3 };
+/* exp(80) ~ 5.5e34 still leaves room to sum T of them in float */
+#define MAX_LOG_VAR 80.0f
+
+/* The networks for one padded input size. */
+typedef struct {
+    int width, height; /* padded */
+    doubt_unet *prefix_net; /* batch 1 */
+    doubt_unet *stack_net;  /* batch = chunk */
+    uint64_t last_used;
+} shape_nets;
+
+struct doubt_mc {
+    doubt_mc_desc desc;
+    const doubt_safetensors *weights;
+    doubt_netdesc net;
+    shape_nets shapes[CACHED_SHAPES];
+    uint64_t clock;
+    float *padded; /* [3, Hp, Wp] */
+    size_t padded_cap;
+    doubt_mc_maps maps;
+    size_t maps_cap; /* pixels the map buffers hold */
+    double *depth_m2; /* Welford's running sum of squared deviations */
+};
+
+static int default_chunk(int samples)
+{
+    for (int c = samples < 8 ? samples : 8; c > 1; c--)
+        if (samples % c == 0)
+            return c;
+    return samples < 8 ? samples : 8;
+}
+
+doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
+                             const doubt_mc_desc *desc, doubt_mc **out)
+{
+    *out = NULL;
+    if (!weights || !desc || desc->samples < 1 || desc->chunk < 0)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "MC inference: needs weights and samples >= 1");
+    if (!weights->has_network)
+        return doubt_fail(&ctx->err, DOUBT_ERR_FORMAT,
+                          "%s: no network description in __metadata__", weights->path);
+    doubt_status st = doubt_safetensors_check(weights, &weights->network, false, &ctx->err);
+    if (st != DOUBT_OK)
+        return st;
+    doubt_mc *mc = calloc(1, sizeof *mc);
+    if (!mc)
+        return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
+    mc->desc = *desc;
+    if (mc->desc.deterministic)
+        mc->desc.samples = 1;
+    if (mc->desc.chunk == 0 || mc->desc.chunk > mc->desc.samples)
+        mc->desc.chunk = default_chunk(mc->desc.samples);
+    mc->weights = weights;
+    mc->net = weights->network;
+    *out = mc;
+    return DOUBT_OK;
+}
+
+static void release_shape(shape_nets *s)
+{
+    doubt_unet_destroy(s->prefix_net);
+    doubt_unet_destroy(s->stack_net);
+    memset(s, 0, sizeof *s);
+}
+
+static void release_maps(doubt_mc_maps *m)
+{
+    void *buffers[] = {m->depth_mean,  m->depth_epistemic, m->depth_aleatoric,
+                       m->depth_total, m->seg_prob,        m->seg_class,
+                       m->seg_entropy, m->seg_aleatoric,   m->seg_mutual_info,
+                       m->seg_logit_var};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
+        free(buffers[i]);
+    memset(m, 0, sizeof *m);
+}
+
+void doubt_mc_destroy(doubt_mc *mc)
+{
+    if (!mc)
+        return;
+    for (int i = 0; i < CACHED_SHAPES; i++)
+        release_shape(&mc->shapes[i]);
+    release_maps(&mc->maps);
+    free(mc->depth_m2);
+    free(mc->padded);
+    free(mc);
+}
+
+const doubt_netdesc *doubt_mc_network(const doubt_mc *mc)
+{
+    return &mc->net;
+}
+
+static doubt_status build_shape(doubt_ctx *ctx, doubt_mc *mc, shape_nets *s, int width,
+                                int height)
+{
+    doubt_status st = DOUBT_OK;
+    s->width = width;
+    s->height = height;
+    DOUBT_TRY(doubt_unet_create(ctx, &mc->net, 1, height, width, DOUBT_MODE_INFER,
+                                &s->prefix_net));
+    DOUBT_TRY(doubt_weights_load(ctx, s->prefix_net, mc->weights));
+    if (!mc->desc.deterministic) {
+        DOUBT_TRY(doubt_unet_create(ctx, &mc->net, mc->desc.chunk, height, width,
+                                    DOUBT_MODE_INFER, &s->stack_net));
+        DOUBT_TRY(doubt_weights_load(ctx, s->stack_net, mc->weights));
+        doubt_unet_set_dropout_seed(s->stack_net, mc->desc.seed);
+        /* repeating prefix outputs row by row needs the same layout at both batch sizes */
+        for (int i = 0; i < doubt_unet_prefix_levels(s->prefix_net); i++) {
+            const doubt_tensor *one = doubt_unet_prefix_output(s->prefix_net, i);
+            const doubt_tensor *many = doubt_unet_prefix_output(s->stack_net, i);
+            if (doubt_tensor_bytes(many) != doubt_tensor_bytes(one) * (size_t)mc->desc.chunk) {
+                st = doubt_fail(&ctx->err, DOUBT_ERR_DNNL,
+                                "MC inference: level %d layouts differ between batch 1 and %d", i,
+                                mc->desc.chunk);
+                goto done;
+            }
+        }
+    }
+done:
+    return st;
+}
+
+/* The networks for a padded size: cached, else built, replacing the least recently used. */
+static doubt_status nets_for(doubt_ctx *ctx, doubt_mc *mc, int width, int height,
+                             shape_nets **out)
+{
+    shape_nets *victim = &mc->shapes[0];
+    for (int i = 0; i < CACHED_SHAPES; i++) {
+        shape_nets *s = &mc->shapes[i];
+        if (s->prefix_net && s->width == width && s->height == height) {
+            s->last_used = ++mc->clock;
+            *out = s;
+            return DOUBT_OK;
+        }
+        if (!s->prefix_net || s->last_used < victim->last_used)
+            victim = s;
+    }
+    release_shape(victim);
+    doubt_status st = build_shape(ctx, mc, victim, width, height);
+    if (st != DOUBT_OK) {
+        release_shape(victim);
+        return st;
+    }
+    victim->last_used = ++mc->clock;
+    *out = victim;
+    return DOUBT_OK;
+}
+
+static doubt_status ensure_buffers(doubt_ctx *ctx, doubt_mc *mc, int width, int height,
+                                   int padded_w, int padded_h)
+{
+    const size_t padded = (size_t)3 * padded_w * padded_h;
+    if (padded > mc->padded_cap) {
+        free(mc->padded);
+        mc->padded = malloc(padded * sizeof(float));
+        mc->padded_cap = mc->padded ? padded : 0;
+        if (!mc->padded)
+            return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
+    }
+    const size_t pixels = (size_t)width * height;
+    doubt_mc_maps *m = &mc->maps;
+    if (pixels > mc->maps_cap) {
+        release_maps(m);
+        free(mc->depth_m2);
+        mc->maps_cap = 0;
+        float **planes[] = {&m->depth_mean,  &m->depth_epistemic, &m->depth_aleatoric,
+                            &m->depth_total, &m->seg_entropy,     &m->seg_aleatoric,
+                            &m->seg_mutual_info, &m->seg_logit_var};
+        int ok = 1;
+        for (size_t i = 0; i < sizeof planes / sizeof planes[0]; i++)
+            ok &= (*planes[i] = malloc(pixels * sizeof(float))) != NULL;
+        m->seg_prob = malloc(pixels * (size_t)mc->net.classes * sizeof(float));
+        m->seg_class = malloc(pixels);
+        mc->depth_m2 = malloc(pixels * sizeof(double));
+        if (!ok || !m->seg_prob || !m->seg_class || !mc->depth_m2)
+            return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
+        mc->maps_cap = pixels;
+    }
+    m->width = width;
+    m->height = height;
+    m->classes = mc->net.classes;
+    return DOUBT_OK;
+}
+
+/* Copies image into the padded buffer, repeating the last row and column. */
+static void pad_image(const float *image, int width, int height, float *out, int pw, int ph)
+{
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < ph; y++) {
+            const float *src = image + ((size_t)c * height + (y < height ? y : height - 1)) * width;
+            float *dst = out + ((size_t)c * ph + y) * pw;
+            memcpy(dst, src, (size_t)width * sizeof(float));
+            for (int x = width; x < pw; x++)
+                dst[x] = src[width - 1];
+        }
+}
+
+static void reset_maps(doubt_mc *mc)
+{
+    doubt_mc_maps *m = &mc->maps;
+    const size_t pixels = (size_t)m->width * m->height;
+    memset(m->depth_mean, 0, pixels * sizeof(float));
+    memset(mc->depth_m2, 0, pixels * sizeof(double));
+    memset(m->depth_aleatoric, 0, pixels * sizeof(float));
+    memset(m->seg_prob, 0, pixels * (size_t)m->classes * sizeof(float));
+    memset(m->seg_aleatoric, 0, pixels * sizeof(float));
+    memset(m->seg_logit_var, 0, pixels * sizeof(float));
+}
+
+/* Folds sample number t (0-based) of output row `out` ([C+3, Hp, Wp]) into the maps. */
+static void accumulate(doubt_mc *mc, const float *out, int pw, int ph, int t)
+{
+    doubt_mc_maps *m = &mc->maps;
+    const int classes = m->classes, width = m->width;
+    const size_t plane = (size_t)pw * ph;
+    const double n = t + 1;
+#pragma omp parallel for schedule(static)
+    for (int y = 0; y < m->height; y++)
+        for (int x = 0; x < width; x++) {
+            const size_t p = (size_t)y * width + x, q = (size_t)y * pw + x;
+            /* depth: Welford update of mean and sum of squared deviations */
+            const double mu = out[(size_t)(classes + 1) * plane + q];
+            const double delta = mu - m->depth_mean[p];
+            const double mean = m->depth_mean[p] + delta / n;
+            mc->depth_m2[p] += delta * (mu - mean);
+            m->depth_mean[p] = (float)mean;
+            m->depth_aleatoric[p] += expf(fminf(out[(size_t)(classes + 2) * plane + q], MAX_LOG_VAR));
+            m->seg_logit_var[p] += expf(fminf(out[(size_t)classes * plane + q], MAX_LOG_VAR));
+            /* softmax and its entropy, stably */
+            float top = out[q];
+            for (int c = 1; c < classes; c++)
+                top = fmaxf(top, out[(size_t)c * plane + q]);
+            double z = 0, weighted = 0;
+            for (int c = 0; c < classes; c++) {
+                double shifted = out[(size_t)c * plane + q] - top;
+                double e = exp(shifted);
+                z += e;
+                weighted += e * shifted;
+            }
+            const double log_z = log(z);
+            for (int c = 0; c < classes; c++)
+                m->seg_prob[(size_t)c * m->height * width + p] +=
+                    (float)(exp(out[(size_t)c * plane + q] - top - log_z));
+            /* H[p] = log Z - Σ p·(x - top) */
+            m->seg_aleatoric[p] += (float)(log_z - weighted / z);
+        }
+}
+
+static void finish_maps(doubt_mc *mc, int samples)
+{
+    doubt_mc_maps *m = &mc->maps;
+    const int classes = m->classes;
+    const size_t pixels = (size_t)m->width * m->height;
+    const float inv = 1.0f / (float)samples;
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < pixels; p++) {
+        m->depth_epistemic[p] = (float)(mc->depth_m2[p] / samples);
+        m->depth_aleatoric[p] *= inv;
+        m->depth_total[p] = m->depth_epistemic[p] + m->depth_aleatoric[p];
+        m->seg_logit_var[p] *= inv;
+        m->seg_aleatoric[p] *= inv;
+        double entropy = 0;
+        float best = -1;
+        int best_class = 0;
+        for (int c = 0; c < classes; c++) {
+            float *prob = &m->seg_prob[(size_t)c * pixels + p];
+            *prob *= inv;
+            if (*prob > 0)
+                entropy -= *prob * log(*prob);
+            if (*prob > best) {
+                best = *prob;
+                best_class = c;
+            }
+        }
+        m->seg_class[p] = (uint8_t)best_class;
+        m->seg_entropy[p] = (float)entropy;
+        /* mutual information is non-negative; rounding can make it -1e-8 */
+        m->seg_mutual_info[p] = fmaxf(0.0f, (float)entropy - m->seg_aleatoric[p]);
+    }
+}
+
+doubt_status doubt_mc_run(doubt_ctx *ctx, doubt_mc *mc, const float *image, int width,
+                          int height, const doubt_mc_maps **maps)
+{
+    doubt_status st = DOUBT_OK;
+    *maps = NULL;
+    if (!image || width <= 0 || height <= 0)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "MC inference: empty image");
+    const int multiple = 1 << (mc->net.levels - 1);
+    const int pw = (width + multiple - 1) / multiple * multiple;
+    const int ph = (height + multiple - 1) / multiple * multiple;
+    shape_nets *nets;
+    DOUBT_TRY(ensure_buffers(ctx, mc, width, height, pw, ph));
+    DOUBT_TRY(nets_for(ctx, mc, pw, ph, &nets));
+    pad_image(image, width, height, mc->padded, pw, ph);
+    reset_maps(mc);
+
+    DOUBT_TRY(doubt_unet_forward_prefix(ctx, nets->prefix_net, mc->padded));
+    if (mc->desc.deterministic) {
+        DOUBT_TRY(doubt_unet_forward_suffix(ctx, nets->prefix_net, 0, 0));
+        accumulate(mc, doubt_unet_output(nets->prefix_net), pw, ph, 0);
+    } else {
+        doubt_unet *stack = nets->stack_net;
+        const int chunk = mc->desc.chunk, row_floats = (mc->net.classes + 3) * pw * ph;
+        for (int i = 0; i < doubt_unet_prefix_levels(stack); i++) {
+            const doubt_tensor *one = doubt_unet_prefix_output(nets->prefix_net, i);
+            doubt_tensor *many = doubt_unet_prefix_output(stack, i);
+            const size_t bytes = doubt_tensor_bytes(one);
+            for (int r = 0; r < chunk; r++)
+                memcpy((char *)many->data + r * bytes, one->data, bytes);
+        }
+        for (int t0 = 0; t0 < mc->desc.samples; t0 += chunk) {
+            DOUBT_TRY(doubt_unet_forward_suffix(ctx, stack, 1, (uint64_t)t0));
+            for (int r = 0; r < chunk && t0 + r < mc->desc.samples; r++)
+                accumulate(mc, doubt_unet_output(stack) + (size_t)r * row_floats, pw, ph, t0 + r);
+        }
+    }
+    finish_maps(mc, mc->desc.samples);
+    *maps = &mc->maps;
+done:
+    return st;
+}

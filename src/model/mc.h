@@ -1,0 +1,61 @@
+/* Monte Carlo dropout inference (Gal & Ghahramani 2016) with the learned aleatoric heads
+ * (Kendall & Gal 2017): T stochastic passes per image, summarised per pixel with running
+ * statistics; no per-sample map is kept.
+ *
+ *   doubt_mc *mc;
+ *   doubt_mc_create(ctx, weights, &(doubt_mc_desc){.samples = 20, .seed = 0}, &mc);
+ *   doubt_mc_run(ctx, mc, image, width, height, &maps);   // image: [3, H, W] in [0, 1]
+ *   ... maps->depth_epistemic[y * width + x] ...
+ *
+ * Per pixel, over samples t with depth μ_t, depth log-variance s_t, softmax p_t and
+ * segmentation log-variance r_t:
+ *   depth_mean = mean_t μ_t;  depth_epistemic = Var_t μ_t (population, 1/T);
+ *   depth_aleatoric = mean_t exp(s_t);  depth_total = their sum;
+ *   seg_prob = p̄ = mean_t p_t;  seg_class = argmax p̄;  seg_entropy = H[p̄];
+ *   seg_aleatoric = mean_t H[p_t];  seg_mutual_info = H[p̄] - mean_t H[p_t];
+ *   seg_logit_var = mean_t exp(r_t).  Entropies in nats. Log-variances are clamped at 80
+ *   before exp, so a wild network gives huge but finite variances.
+ * With deterministic set, one pass with dropout off (the standard-dropout prediction):
+ * the epistemic and mutual-information maps are then 0.
+ *
+ * Speed: the encoder levels before the first dropout run once per image at batch 1; their
+ * outputs are repeated into a batch of `chunk` stacked samples that runs the rest. Sample t
+ * uses dropout stream t, so the maps do not depend on the chunk size or thread count.
+ * Images of any size are padded (edge pixels repeated) to a multiple of 2^(L-1) and the maps
+ * cropped back; the networks for the last few padded sizes are kept.
+ */
+#ifndef DOUBT_MODEL_MC_H
+#define DOUBT_MODEL_MC_H
+
+#include "model/safetensors.h"
+#include "model/unet.h"
+
+typedef struct {
+    int samples;       /* T >= 1 */
+    int deterministic; /* 1: one pass, dropout off */
+    int chunk;         /* samples per stacked batch; 0 = the largest divisor of T up to 8 */
+    uint64_t seed;     /* dropout seed */
+} doubt_mc_desc;
+
+typedef struct {
+    int width, height, classes;
+    float *depth_mean, *depth_epistemic, *depth_aleatoric, *depth_total; /* [H, W] */
+    float *seg_prob;                                                     /* [C, H, W] */
+    uint8_t *seg_class;                                                  /* [H, W] */
+    float *seg_entropy, *seg_aleatoric, *seg_mutual_info, *seg_logit_var; /* [H, W] */
+} doubt_mc_maps;
+
+typedef struct doubt_mc doubt_mc;
+
+/* weights: a loaded safetensors file with a "network" description (kept by the engine only
+ * while it builds networks: it must outlive the engine). */
+doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
+                             const doubt_mc_desc *desc, doubt_mc **out);
+void doubt_mc_destroy(doubt_mc *mc);
+const doubt_netdesc *doubt_mc_network(const doubt_mc *mc);
+
+/* Runs T samples on one image; maps stay owned by the engine and valid until the next run. */
+doubt_status doubt_mc_run(doubt_ctx *ctx, doubt_mc *mc, const float *image, int width,
+                          int height, const doubt_mc_maps **maps);
+
+#endif

@@ -1,0 +1,374 @@
+#include "train.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "losses/losses.h"
+#include "model/weights.h"
+
+static doubt_status alloc_buffers(doubt_ctx *ctx, doubt_trainer *tr)
+{
+    const size_t pixels = (size_t)tr->config.batch * tr->config.crop * tr->config.crop;
+    const size_t classes = (size_t)tr->config.net.classes;
+    float **planes[] = {&tr->depth, &tr->noise, &tr->seg_log_var, &tr->depth_pred,
+                        &tr->depth_log_var, &tr->grad_seg_log_var, &tr->grad_depth,
+                        &tr->grad_depth_log_var};
+    for (size_t i = 0; i < sizeof planes / sizeof planes[0]; i++)
+        *planes[i] = calloc(pixels, sizeof(float));
+    tr->images = calloc(pixels * 3, sizeof(float));
+    tr->seg_logits = calloc(pixels * classes, sizeof(float));
+    tr->grad_logits = calloc(pixels * classes, sizeof(float));
+    tr->labels = calloc(pixels, 1);
+    int ok = tr->images && tr->seg_logits && tr->grad_logits && tr->labels;
+    for (size_t i = 0; i < sizeof planes / sizeof planes[0]; i++)
+        ok = ok && *planes[i];
+    return ok ? DOUBT_OK : doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "trainer: out of memory");
+}
+
+static doubt_status add_slots(doubt_ctx *ctx, doubt_trainer *tr)
+{
+    doubt_status st;
+    for (int i = 0; i < tr->net->n_params; i++) {
+        doubt_unet_param *p = &tr->net->params[i];
+        if (!p->grad)
+            continue; /* running statistics */
+        int is_conv_weight = p->info.ndim == 4;
+        if ((st = doubt_optim_add(ctx, tr->optim, p->info.name, p->value, p->grad,
+                                  is_conv_weight)) != DOUBT_OK)
+            return st;
+    }
+    if (tr->config.weighting == DOUBT_WEIGHTING_LEARNED)
+        return doubt_optim_add(ctx, tr->optim, "task.log_var", &tr->task_log_var,
+                               &tr->task_log_var_grad, 0);
+    return DOUBT_OK;
+}
+
+doubt_status doubt_trainer_create(doubt_ctx *ctx, const doubt_train_config *config,
+                                  doubt_trainer **out)
+{
+    doubt_status st = DOUBT_OK;
+    *out = NULL;
+    if (!config || !config->data_dir || config->batch <= 0 || config->crop <= 0 ||
+        config->loss_samples <= 0)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "trainer: needs a dataset, batch > 0, crop > 0, loss samples > 0");
+    doubt_trainer *tr = calloc(1, sizeof *tr);
+    if (!tr)
+        return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "trainer: out of memory");
+    tr->config = *config;
+    doubt_dataset_opts data_opts = {.classes = config->net.classes};
+    DOUBT_TRY(doubt_dataset_open(config->data_dir, &data_opts, &tr->data, &ctx->err));
+    tr->has_seg = doubt_dataset_has_labels(tr->data);
+    tr->has_depth = doubt_dataset_has_depth(tr->data);
+    if (!tr->has_seg && !tr->has_depth) {
+        st = doubt_fail(&ctx->err, DOUBT_ERR_FORMAT, "%s: neither labels/ nor depth/ to train on",
+                        config->data_dir);
+        goto done;
+    }
+    doubt_batch_opts batch_opts = {.batch = config->batch, .crop_w = config->crop,
+                                   .crop_h = config->crop, .flip = 1, .seed = config->seed};
+    DOUBT_TRY(doubt_batcher_create(tr->data, &batch_opts, &tr->batcher, &ctx->err));
+    DOUBT_TRY(doubt_unet_create(ctx, &config->net, config->batch, config->crop, config->crop,
+                                DOUBT_MODE_TRAIN, &tr->net));
+    const int64_t two = 2;
+    DOUBT_TRY(doubt_tensor_init_plain(ctx, &tr->task_log_var, 1, &two, DOUBT_TENSOR_OWNED,
+                                      "task.log_var"));
+    DOUBT_TRY(doubt_tensor_init_plain(ctx, &tr->task_log_var_grad, 1, &two, DOUBT_TENSOR_OWNED,
+                                      "task.log_var gradient"));
+    DOUBT_TRY(doubt_optim_create(ctx, &config->optim, &tr->optim));
+    DOUBT_TRY(add_slots(ctx, tr));
+    DOUBT_TRY(alloc_buffers(ctx, tr));
+    *out = tr;
+    tr = NULL;
+done:
+    doubt_trainer_destroy(tr);
+    return st;
+}
+
+void doubt_trainer_destroy(doubt_trainer *tr)
+{
+    if (!tr)
+        return;
+    doubt_optim_destroy(tr->optim);
+    doubt_unet_destroy(tr->net);
+    doubt_batcher_destroy(tr->batcher);
+    doubt_dataset_destroy(tr->data);
+    doubt_tensor_release(&tr->task_log_var);
+    doubt_tensor_release(&tr->task_log_var_grad);
+    void *buffers[] = {tr->images,        tr->depth,         tr->noise,
+                       tr->labels,        tr->seg_logits,    tr->seg_log_var,
+                       tr->depth_pred,    tr->depth_log_var, tr->grad_logits,
+                       tr->grad_seg_log_var, tr->grad_depth, tr->grad_depth_log_var};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
+        free(buffers[i]);
+    free(tr);
+}
+
+static doubt_status fill_batch(doubt_ctx *ctx, doubt_trainer *tr, int64_t step)
+{
+    return doubt_batcher_fill(tr->batcher, step, tr->images, tr->has_seg ? tr->labels : NULL,
+                              tr->has_depth ? tr->depth : NULL, NULL, &ctx->err);
+}
+
+doubt_status doubt_trainer_init(doubt_ctx *ctx, doubt_trainer *tr)
+{
+    doubt_status st = doubt_unet_init_weights(ctx, tr->net, tr->config.seed);
+    if (st != DOUBT_OK || !tr->has_depth)
+        return st;
+    if ((st = fill_batch(ctx, tr, 0)) != DOUBT_OK)
+        return st;
+    const size_t pixels = (size_t)tr->config.batch * tr->config.crop * tr->config.crop;
+    double sum = 0;
+    size_t valid = 0;
+    for (size_t i = 0; i < pixels; i++)
+        if (tr->depth[i] > 0) {
+            sum += tr->depth[i];
+            valid++;
+        }
+    if (valid)
+        tr->net->head->bias.data[tr->config.net.classes + 1] = (float)(sum / (double)valid);
+    return DOUBT_OK;
+}
+
+/* Copies the network output [B, C+3, H, W] into per-task contiguous arrays. */
+static void split_output(doubt_trainer *tr)
+{
+    const int c = tr->config.net.classes, b_count = tr->config.batch;
+    const size_t hw = (size_t)tr->config.crop * tr->config.crop;
+    const float *out = doubt_unet_output(tr->net);
+    for (int b = 0; b < b_count; b++) {
+        const float *row = out + (size_t)b * (c + 3) * hw;
+        memcpy(tr->seg_logits + (size_t)b * c * hw, row, (size_t)c * hw * sizeof(float));
+        memcpy(tr->seg_log_var + b * hw, row + c * hw, hw * sizeof(float));
+        memcpy(tr->depth_pred + b * hw, row + (c + 1) * hw, hw * sizeof(float));
+        memcpy(tr->depth_log_var + b * hw, row + (c + 2) * hw, hw * sizeof(float));
+    }
+}
+
+/* The reverse of split_output for the gradients, each task's part times its weight. */
+static void join_gradients(doubt_trainer *tr, float seg_scale, float depth_scale)
+{
+    const int c = tr->config.net.classes, b_count = tr->config.batch;
+    const size_t hw = (size_t)tr->config.crop * tr->config.crop;
+    float *diff = doubt_unet_diff_output(tr->net);
+    for (int b = 0; b < b_count; b++) {
+        float *row = diff + (size_t)b * (c + 3) * hw;
+        const float *parts[4] = {tr->grad_logits + (size_t)b * c * hw,
+                                 tr->grad_seg_log_var + b * hw, tr->grad_depth + b * hw,
+                                 tr->grad_depth_log_var + b * hw};
+        const size_t lengths[4] = {(size_t)c * hw, hw, hw, hw};
+        const float scales[4] = {seg_scale, seg_scale, depth_scale, depth_scale};
+        for (int p = 0, offset = 0; p < 4; offset += (int)lengths[p], p++)
+            for (size_t k = 0; k < lengths[p]; k++)
+                row[offset + k] = parts[p][k] * scales[p];
+    }
+}
+
+static doubt_status task_losses(doubt_ctx *ctx, doubt_trainer *tr, int64_t step, float *seg,
+                                float *depth)
+{
+    doubt_status st = DOUBT_OK;
+    const doubt_train_config *cfg = &tr->config;
+    const int64_t n = cfg->batch, c = cfg->net.classes, h = cfg->crop, w = cfg->crop;
+    const int attenuated = cfg->loss == DOUBT_LOSS_ATTENUATED;
+    memset(tr->grad_logits, 0, (size_t)(n * c * h * w) * sizeof(float));
+    memset(tr->grad_seg_log_var, 0, (size_t)(n * h * w) * sizeof(float));
+    memset(tr->grad_depth, 0, (size_t)(n * h * w) * sizeof(float));
+    memset(tr->grad_depth_log_var, 0, (size_t)(n * h * w) * sizeof(float));
+    *seg = *depth = NAN;
+    if (tr->has_seg) {
+        if (attenuated) {
+            doubt_rng_key key = {.seed = cfg->seed, .stream = (uint64_t)step,
+                                 .layer = DOUBT_LOSSES_RNG_LAYER};
+            st = doubt_losses_attenuated_ce(n, c, h, w, cfg->loss_samples, tr->seg_logits,
+                                            tr->seg_log_var, tr->labels, key, seg,
+                                            tr->grad_logits, tr->grad_seg_log_var, &ctx->err);
+        } else {
+            st = doubt_losses_cross_entropy(n, c, h, w, tr->seg_logits, tr->labels, NULL, seg,
+                                            tr->grad_logits, &ctx->err);
+        }
+        if (st != DOUBT_OK)
+            return st;
+    }
+    if (tr->has_depth)
+        st = doubt_losses_regression(attenuated ? DOUBT_REG_GAUSSIAN : DOUBT_REG_L1, n * h * w,
+                                     tr->depth_pred, tr->depth_log_var, tr->depth, NULL, depth,
+                                     tr->grad_depth, attenuated ? tr->grad_depth_log_var : NULL,
+                                     &ctx->err);
+    return st;
+}
+
+doubt_status doubt_trainer_step(doubt_ctx *ctx, doubt_trainer *tr, doubt_train_stats *stats)
+{
+    doubt_status st = DOUBT_OK;
+    const int64_t step = tr->optim->step;
+    const doubt_train_config *cfg = &tr->config;
+    DOUBT_TRY(fill_batch(ctx, tr, step));
+    DOUBT_TRY(doubt_unet_forward(ctx, tr->net, tr->images, 1, (uint64_t)step * cfg->batch));
+    split_output(tr);
+    float task_loss[2];
+    DOUBT_TRY(task_losses(ctx, tr, step, &task_loss[0], &task_loss[1]));
+
+    /* combine the tasks present, in the order segmentation, depth */
+    doubt_task_kind kinds[2];
+    float losses[2], log_vars[2], weights[2], scale[2] = {0, 0}, grad_log_var[2] = {0, 0};
+    int index[2], tasks = 0;
+    for (int k = 0; k < 2; k++) {
+        if (!(k == 0 ? tr->has_seg : tr->has_depth))
+            continue;
+        kinds[tasks] = k == 0 ? DOUBT_TASK_CLASSIFICATION : DOUBT_TASK_REGRESSION;
+        losses[tasks] = task_loss[k];
+        log_vars[tasks] = tr->task_log_var.data[k];
+        weights[tasks] = cfg->fixed_weights[k];
+        index[tasks++] = k;
+    }
+    float total, task_scale[2], task_grad[2];
+    if (cfg->weighting == DOUBT_WEIGHTING_LEARNED)
+        DOUBT_TRY(doubt_losses_multitask(tasks, kinds, losses, log_vars, &total, task_scale,
+                                         task_grad, &ctx->err));
+    else
+        DOUBT_TRY(doubt_losses_multitask_fixed(tasks, weights, losses, &total, task_scale,
+                                               &ctx->err));
+    if (!isfinite(total)) {
+        st = doubt_fail(&ctx->err, DOUBT_ERR_NUMERIC,
+                        "loss is not finite at step %" PRId64 " (seg %g, depth %g); weights kept",
+                        step, task_loss[0], task_loss[1]);
+        goto done;
+    }
+    for (int t = 0; t < tasks; t++) {
+        scale[index[t]] = task_scale[t];
+        if (cfg->weighting == DOUBT_WEIGHTING_LEARNED)
+            grad_log_var[index[t]] = task_grad[t];
+    }
+    tr->task_log_var_grad.data[0] = grad_log_var[0];
+    tr->task_log_var_grad.data[1] = grad_log_var[1];
+
+    join_gradients(tr, scale[0], scale[1]);
+    DOUBT_TRY(doubt_unet_backward(ctx, tr->net));
+    DOUBT_TRY(doubt_optim_check_grads(ctx, tr->optim));
+    if (stats) {
+        stats->step = step;
+        stats->loss = total;
+        stats->loss_seg = task_loss[0];
+        stats->loss_depth = task_loss[1];
+        stats->task_sigma[0] = expf(0.5f * tr->task_log_var.data[0]);
+        stats->task_sigma[1] = expf(0.5f * tr->task_log_var.data[1]);
+        stats->lr = doubt_optim_lr(&tr->optim->desc, step);
+    }
+    doubt_optim_update(tr->optim);
+done:
+    return st;
+}
+
+/* Checkpoint tensors beyond the network's: task weights and each slot's moments (plain). */
+typedef struct {
+    doubt_st_write_tensor *list;
+    float **buffers;
+    char (*names)[64];
+    int64_t *shapes;
+    int n;
+} extra_tensors;
+
+static void extra_release(extra_tensors *e)
+{
+    for (int i = 0; i < e->n; i++)
+        free(e->buffers[i]);
+    free(e->buffers);
+    free(e->list);
+    free(e->names);
+    free(e->shapes);
+}
+
+static doubt_status extra_add(doubt_ctx *ctx, extra_tensors *e, const char *name,
+                              const doubt_tensor *t)
+{
+    int i = e->n;
+    int64_t count = doubt_tensor_count(t);
+    e->buffers[i] = malloc((size_t)count * sizeof(float));
+    if (!e->buffers[i])
+        return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "checkpoint: out of memory");
+    e->n++;
+    snprintf(e->names[i], sizeof e->names[i], "%s", name);
+    for (int d = 0; d < t->md.ndims; d++)
+        e->shapes[4 * i + d] = t->md.dims[d];
+    e->list[i] = (doubt_st_write_tensor){e->names[i], t->md.ndims, &e->shapes[4 * i],
+                                         e->buffers[i]};
+    return doubt_tensor_read(ctx, t, e->buffers[i]);
+}
+
+doubt_status doubt_trainer_save(doubt_ctx *ctx, const doubt_trainer *tr, const char *path)
+{
+    doubt_status st = DOUBT_OK;
+    const doubt_optim *opt = tr->optim;
+    const int cap = 1 + 2 * opt->n_slots;
+    extra_tensors e = {calloc((size_t)cap, sizeof *e.list), calloc((size_t)cap, sizeof *e.buffers),
+                       calloc((size_t)cap, sizeof *e.names), calloc((size_t)cap * 4, sizeof *e.shapes),
+                       0};
+    if (!e.list || !e.buffers || !e.names || !e.shapes) {
+        st = doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "checkpoint: out of memory");
+        goto done;
+    }
+    DOUBT_TRY(extra_add(ctx, &e, "task.log_var", &tr->task_log_var));
+    char name[64];
+    for (int i = 0; i < opt->n_slots; i++) {
+        snprintf(name, sizeof name, "optim.m.%s", opt->slots[i].name);
+        DOUBT_TRY(extra_add(ctx, &e, name, &opt->slots[i].m));
+        if (opt->slots[i].v.mem) {
+            snprintf(name, sizeof name, "optim.v.%s", opt->slots[i].name);
+            DOUBT_TRY(extra_add(ctx, &e, name, &opt->slots[i].v));
+        }
+    }
+    char step[32], seed[32];
+    snprintf(step, sizeof step, "%" PRId64, opt->step);
+    snprintf(seed, sizeof seed, "%" PRIu64, tr->config.seed);
+    const char *meta[] = {"kind", "checkpoint", "step", step, "seed", seed,
+                          "optimizer", opt->desc.kind == DOUBT_OPTIM_ADAM ? "adam" : "sgd"};
+    st = doubt_weights_save(ctx, tr->net, path, meta, 4, e.list, e.n);
+done:
+    extra_release(&e);
+    return st;
+}
+
+static doubt_status load_tensor(doubt_ctx *ctx, const doubt_safetensors *f, const char *name,
+                                doubt_tensor *t)
+{
+    const doubt_st_tensor *src = doubt_safetensors_find(f, name);
+    if (!src || !src->data || src->count != doubt_tensor_count(t))
+        return doubt_fail(&ctx->err, DOUBT_ERR_FORMAT, "%s: checkpoint tensor %s missing or wrong size",
+                          f->path, name);
+    return doubt_tensor_write(ctx, t, src->data);
+}
+
+doubt_status doubt_trainer_load(doubt_ctx *ctx, doubt_trainer *tr, const char *path)
+{
+    doubt_status st = DOUBT_OK;
+    doubt_safetensors *f = NULL;
+    DOUBT_TRY(doubt_safetensors_read(path, &f, &ctx->err));
+    const char *step = doubt_safetensors_meta(f, "step");
+    const char *optimizer = doubt_safetensors_meta(f, "optimizer");
+    const char *want = tr->optim->desc.kind == DOUBT_OPTIM_ADAM ? "adam" : "sgd";
+    if (!step || !optimizer || strcmp(optimizer, want)) {
+        st = doubt_fail(&ctx->err, DOUBT_ERR_FORMAT,
+                        "%s: not a %s checkpoint (no step or another optimizer)", path, want);
+        goto done;
+    }
+    DOUBT_TRY(doubt_weights_load(ctx, tr->net, f));
+    DOUBT_TRY(load_tensor(ctx, f, "task.log_var", &tr->task_log_var));
+    char name[64];
+    for (int i = 0; i < tr->optim->n_slots; i++) {
+        doubt_optim_slot *s = &tr->optim->slots[i];
+        snprintf(name, sizeof name, "optim.m.%s", s->name);
+        DOUBT_TRY(load_tensor(ctx, f, name, &s->m));
+        if (s->v.mem) {
+            snprintf(name, sizeof name, "optim.v.%s", s->name);
+            DOUBT_TRY(load_tensor(ctx, f, name, &s->v));
+        }
+    }
+    tr->optim->step = strtoll(step, NULL, 10);
+done:
+    doubt_safetensors_destroy(f);
+    return st;
+}

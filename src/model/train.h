@@ -1,0 +1,81 @@
+/* Multitask training of the unet: segmentation + depth, each with a learned per-pixel σ
+ * (Kendall & Gal's attenuated losses), combined by learned task uncertainties (Kendall, Gal
+ * & Cipolla) or fixed weights.
+ *
+ *   doubt_trainer *tr;
+ *   doubt_trainer_create(ctx, &config, &tr);      // opens the dataset, builds the network
+ *   while (tr->optim->step < config.steps) doubt_trainer_step(ctx, tr, &stats);
+ *   doubt_trainer_save(ctx, tr, "run/checkpoint.safetensors");
+ *
+ * Step t draws its batch from the dataset sampler with key (seed, t) and its dropout masks
+ * with stream t·batch + row, so a run resumed from a checkpoint at step t continues exactly as
+ * the uninterrupted run would (same thread count: oneDNN's reductions are not
+ * order-independent across thread counts).
+ *
+ * Weight decay applies to convolution weights only, not to batch-norm parameters, biases or
+ * task log-variances.
+ */
+#ifndef DOUBT_MODEL_TRAIN_H
+#define DOUBT_MODEL_TRAIN_H
+
+#include "io/dataset.h"
+#include "model/optim.h"
+#include "model/unet.h"
+
+typedef enum { DOUBT_LOSS_ATTENUATED, DOUBT_LOSS_PLAIN } doubt_loss_mode;
+typedef enum { DOUBT_WEIGHTING_LEARNED, DOUBT_WEIGHTING_FIXED } doubt_weighting;
+
+typedef struct {
+    const char *data_dir;
+    doubt_netdesc net;
+    int batch, crop;
+    doubt_optim_desc optim;
+    doubt_loss_mode loss;
+    doubt_weighting weighting;
+    float fixed_weights[2]; /* segmentation, depth; for DOUBT_WEIGHTING_FIXED */
+    int loss_samples;       /* T of the attenuated classification loss */
+    uint64_t seed;
+} doubt_train_config;
+
+typedef struct {
+    int64_t step;           /* the step these figures belong to */
+    float loss;             /* the combined objective */
+    float loss_seg, loss_depth; /* each task's loss before weighting (NaN if absent) */
+    float task_sigma[2];    /* exp(s_k / 2) of the learned task weights */
+    float lr;
+} doubt_train_stats;
+
+typedef struct {
+    doubt_train_config config;
+    doubt_dataset *data;
+    doubt_batcher *batcher;
+    doubt_unet *net;
+    doubt_optim *optim;
+    int has_seg, has_depth;
+    doubt_tensor task_log_var, task_log_var_grad; /* [2]: segmentation, depth */
+    /* one batch, plain: images, labels, depth and the per-task views of the output */
+    float *images, *depth, *noise;
+    uint8_t *labels;
+    float *seg_logits, *seg_log_var, *depth_pred, *depth_log_var;
+    float *grad_logits, *grad_seg_log_var, *grad_depth, *grad_depth_log_var;
+} doubt_trainer;
+
+doubt_status doubt_trainer_create(doubt_ctx *ctx, const doubt_train_config *config,
+                                  doubt_trainer **out);
+void doubt_trainer_destroy(doubt_trainer *tr);
+
+/* Starts a fresh run: He-initialised weights from the seed and a depth bias at the mean
+ * depth of the first batch (so the depth head does not spend its first thousand steps
+ * climbing from zero). */
+doubt_status doubt_trainer_init(doubt_ctx *ctx, doubt_trainer *tr);
+
+/* One optimisation step. A non-finite loss or gradient fails with DOUBT_ERR_NUMERIC and a
+ * message naming the tensor; the weights are left as they were. */
+doubt_status doubt_trainer_step(doubt_ctx *ctx, doubt_trainer *tr, doubt_train_stats *stats);
+
+/* Checkpoint: weights, running statistics, task log-variances, optimizer moments, step and
+ * seed, written atomically. load restores all of it (the network must match). */
+doubt_status doubt_trainer_save(doubt_ctx *ctx, const doubt_trainer *tr, const char *path);
+doubt_status doubt_trainer_load(doubt_ctx *ctx, doubt_trainer *tr, const char *path);
+
+#endif

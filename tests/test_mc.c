@@ -1,0 +1,281 @@
+/* MC inference against a direct computation: every sample run in full through a batch-1
+ * network, kept, and summarised with two-pass formulas in double precision. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "model/mc.h"
+#include "model/weights.h"
+
+#define WEIGHTS "tests/golden/model/unet_tiny.safetensors"
+#define SAMPLES 6
+
+static doubt_safetensors *weights(void)
+{
+    doubt_safetensors *f = NULL;
+    doubt_error err = {{0}};
+    ck_assert_msg(doubt_safetensors_read(WEIGHTS, &f, &err) == DOUBT_OK, "%s", err.msg);
+    return f;
+}
+
+static float *test_image(int width, int height)
+{
+    float *img = malloc((size_t)3 * width * height * sizeof *img);
+    th_fill(img, 3L * width * height, 5, 0, 1);
+    return img;
+}
+
+typedef struct {
+    double *depth_mean, *depth_epi, *depth_ale, *entropy, *aleatoric, *mi, *logit_var, *prob;
+} direct_maps;
+
+/* Keeps all T outputs of a batch-1 network (padded size = the image's here) and reduces. */
+static direct_maps direct(doubt_ctx *ctx, const doubt_safetensors *w, const float *img,
+                          int width, int height)
+{
+    doubt_unet *net;
+    TH_OK(ctx, doubt_unet_create(ctx, &w->network, 1, height, width, DOUBT_MODE_INFER, &net));
+    TH_OK(ctx, doubt_weights_load(ctx, net, w));
+    const int c = w->network.classes;
+    const size_t hw = (size_t)width * height, row = (size_t)(c + 3) * hw;
+    float *kept = malloc(SAMPLES * row * sizeof *kept);
+    for (int t = 0; t < SAMPLES; t++) {
+        TH_OK(ctx, doubt_unet_forward(ctx, net, img, 1, (uint64_t)t));
+        memcpy(kept + t * row, doubt_unet_output(net), row * sizeof *kept);
+    }
+    direct_maps d;
+    double **all[] = {&d.depth_mean, &d.depth_epi, &d.depth_ale, &d.entropy, &d.aleatoric,
+                      &d.mi, &d.logit_var};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        *all[i] = calloc(hw, sizeof(double));
+    d.prob = calloc(hw * c, sizeof(double));
+    for (size_t p = 0; p < hw; p++) {
+        double mean = 0, var = 0;
+        for (int t = 0; t < SAMPLES; t++)
+            mean += kept[t * row + (c + 1) * hw + p] / SAMPLES;
+        for (int t = 0; t < SAMPLES; t++) {
+            double dev = kept[t * row + (c + 1) * hw + p] - mean;
+            var += dev * dev / SAMPLES;
+        }
+        d.depth_mean[p] = mean;
+        d.depth_epi[p] = var;
+        for (int t = 0; t < SAMPLES; t++) {
+            const float *o = kept + t * row;
+            d.depth_ale[p] += exp(fmin(o[(c + 2) * hw + p], 80)) / SAMPLES;
+            d.logit_var[p] += exp(fmin(o[c * hw + p], 80)) / SAMPLES;
+            double z = 0, probs[16], h = 0, top = o[p];
+            for (int k = 1; k < c; k++)
+                top = fmax(top, o[k * hw + p]);
+            for (int k = 0; k < c; k++)
+                z += exp(o[k * hw + p] - top);
+            for (int k = 0; k < c; k++) {
+                probs[k] = exp(o[k * hw + p] - top) / z;
+                h -= probs[k] > 0 ? probs[k] * log(probs[k]) : 0;
+                d.prob[k * hw + p] += probs[k] / SAMPLES;
+            }
+            d.aleatoric[p] += h / SAMPLES;
+        }
+        for (int k = 0; k < c; k++)
+            if (d.prob[k * hw + p] > 0)
+                d.entropy[p] -= d.prob[k * hw + p] * log(d.prob[k * hw + p]);
+        d.mi[p] = d.entropy[p] - d.aleatoric[p];
+    }
+    free(kept);
+    doubt_unet_destroy(net);
+    return d;
+}
+
+static void direct_free(direct_maps *d)
+{
+    double *all[] = {d->depth_mean, d->depth_epi, d->depth_ale, d->entropy,
+                     d->aleatoric,  d->mi,        d->logit_var, d->prob};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]);
+}
+
+static const doubt_mc_maps *run_mc(doubt_ctx *ctx, doubt_mc **mc, const doubt_safetensors *w,
+                                   const float *img, int width, int height, int chunk)
+{
+    doubt_mc_desc desc = {.samples = SAMPLES, .chunk = chunk};
+    TH_OK(ctx, doubt_mc_create(ctx, w, &desc, mc));
+    const doubt_mc_maps *maps;
+    TH_OK(ctx, doubt_mc_run(ctx, *mc, img, width, height, &maps));
+    return maps;
+}
+
+START_TEST(statistics_match_direct_computation)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights();
+    const int width = 16, height = 12;
+    float *img = test_image(width, height);
+    direct_maps d = direct(ctx, w, img, width, height);
+    doubt_mc *mc;
+    const doubt_mc_maps *m = run_mc(ctx, &mc, w, img, width, height, 4);
+    const int64_t hw = width * height;
+    struct {
+        const char *name;
+        const float *got;
+        const double *want;
+        int64_t n;
+    } maps[] = {
+        {"depth mean", m->depth_mean, d.depth_mean, hw},
+        {"depth epistemic", m->depth_epistemic, d.depth_epi, hw},
+        {"depth aleatoric", m->depth_aleatoric, d.depth_ale, hw},
+        {"seg entropy", m->seg_entropy, d.entropy, hw},
+        {"seg aleatoric", m->seg_aleatoric, d.aleatoric, hw},
+        {"seg mutual info", m->seg_mutual_info, d.mi, hw},
+        {"seg logit var", m->seg_logit_var, d.logit_var, hw},
+        {"seg prob", m->seg_prob, d.prob, hw * m->classes},
+    };
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++) {
+        double e = th_rel_err(maps[i].got, maps[i].want, maps[i].n);
+        printf("  MC %-16s vs direct: rel err %.2e\n", maps[i].name, e);
+        ck_assert_msg(e < 1e-5, "%s: %g", maps[i].name, e);
+    }
+    double mi_max = 0;
+    for (int64_t p = 0; p < hw; p++)
+        mi_max = fmax(mi_max, m->seg_mutual_info[p]);
+    ck_assert_msg(mi_max > 1e-3, "dropout made no difference (max MI %g)", mi_max);
+    for (int64_t p = 0; p < hw; p++) {
+        int best = 0;
+        for (int k = 1; k < m->classes; k++)
+            if (d.prob[k * hw + p] > d.prob[best * hw + p])
+                best = k;
+        ck_assert_int_eq(m->seg_class[p], best);
+    }
+    direct_free(&d);
+    doubt_mc_destroy(mc);
+    doubt_safetensors_destroy(w);
+    free(img);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Stacking and prefix reuse change nothing: chunk 1 and chunk 3 give identical maps. */
+START_TEST(chunking_and_prefix_reuse_are_exact)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights();
+    const int width = 16, height = 12;
+    const size_t hw = (size_t)width * height;
+    float *img = test_image(width, height);
+    doubt_mc *one, *three;
+    const doubt_mc_maps *a = run_mc(ctx, &one, w, img, width, height, 1);
+    const doubt_mc_maps *b = run_mc(ctx, &three, w, img, width, height, 3);
+    ck_assert_mem_eq(a->depth_mean, b->depth_mean, hw * sizeof(float));
+    ck_assert_mem_eq(a->depth_epistemic, b->depth_epistemic, hw * sizeof(float));
+    ck_assert_mem_eq(a->seg_prob, b->seg_prob, hw * a->classes * sizeof(float));
+    ck_assert_mem_eq(a->seg_mutual_info, b->seg_mutual_info, hw * sizeof(float));
+    doubt_mc_destroy(one);
+    doubt_mc_destroy(three);
+    doubt_safetensors_destroy(w);
+    free(img);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+static float *mc_depth_epistemic(int threads, const float *img, int width, int height)
+{
+    omp_set_num_threads(threads);
+    doubt_ctx *ctx = th_ctx(threads);
+    doubt_safetensors *w = weights();
+    doubt_mc *mc;
+    const doubt_mc_maps *m = run_mc(ctx, &mc, w, img, width, height, 0);
+    float *copy = malloc((size_t)width * height * sizeof *copy);
+    for (int i = 0; i < width * height; i++)
+        copy[i] = m->depth_epistemic[i] + m->seg_mutual_info[i] + m->depth_mean[i];
+    doubt_mc_destroy(mc);
+    doubt_safetensors_destroy(w);
+    doubt_ctx_destroy(ctx);
+    return copy;
+}
+
+START_TEST(same_maps_on_any_thread_count)
+{
+    const int width = 40, height = 28;
+    float *img = test_image(width, height);
+    float *a = mc_depth_epistemic(1, img, width, height), *b = mc_depth_epistemic(2, img, width, height);
+    ck_assert_mem_eq(a, b, (size_t)width * height * sizeof *a);
+    free(a);
+    free(b);
+    free(img);
+}
+END_TEST
+
+/* An odd-sized image is padded and cropped back: its maps equal those of the image padded
+ * by hand (edge repeat) and cropped. */
+START_TEST(odd_sizes_are_padded_and_cropped)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights();
+    const int width = 13, height = 11, pw = 16, ph = 12;
+    float *img = test_image(width, height), *padded = malloc(3 * pw * ph * sizeof *padded);
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < ph; y++)
+            for (int x = 0; x < pw; x++)
+                padded[(c * ph + y) * pw + x] =
+                    img[(c * height + (y < height ? y : height - 1)) * width +
+                        (x < width ? x : width - 1)];
+    doubt_mc *small, *big;
+    const doubt_mc_maps *a = run_mc(ctx, &small, w, img, width, height, 0);
+    const doubt_mc_maps *b = run_mc(ctx, &big, w, padded, pw, ph, 0);
+    ck_assert_int_eq(a->width, width);
+    for (int y = 0; y < height; y++)
+        for (int x = 0; x < width; x++) {
+            ck_assert(a->depth_mean[y * width + x] == b->depth_mean[y * pw + x]);
+            ck_assert(a->seg_entropy[y * width + x] == b->seg_entropy[y * pw + x]);
+        }
+    doubt_mc_destroy(small);
+    doubt_mc_destroy(big);
+    doubt_safetensors_destroy(w);
+    free(img);
+    free(padded);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(deterministic_mode_is_one_plain_pass)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights();
+    const int width = 16, height = 12;
+    float *img = test_image(width, height);
+    doubt_unet *net;
+    TH_OK(ctx, doubt_unet_create(ctx, &w->network, 1, height, width, DOUBT_MODE_INFER, &net));
+    TH_OK(ctx, doubt_weights_load(ctx, net, w));
+    TH_OK(ctx, doubt_unet_forward(ctx, net, img, 0, 0));
+    doubt_mc *mc;
+    doubt_mc_desc desc = {.samples = 20, .deterministic = 1};
+    TH_OK(ctx, doubt_mc_create(ctx, w, &desc, &mc));
+    const doubt_mc_maps *m;
+    TH_OK(ctx, doubt_mc_run(ctx, mc, img, width, height, &m));
+    const float *depth = doubt_unet_output(net) + (w->network.classes + 1) * width * height;
+    for (int p = 0; p < width * height; p++) {
+        ck_assert_float_eq(m->depth_mean[p], depth[p]);
+        ck_assert_float_eq(m->depth_epistemic[p], 0);
+        ck_assert_float_eq_tol(m->seg_mutual_info[p], 0, 1e-6);
+    }
+    doubt_mc_destroy(mc);
+    doubt_unet_destroy(net);
+    doubt_safetensors_destroy(w);
+    free(img);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("mc");
+    TCase *tc = tcase_create("mc");
+    tcase_add_test(tc, statistics_match_direct_computation);
+    tcase_add_test(tc, chunking_and_prefix_reuse_are_exact);
+    tcase_add_test(tc, same_maps_on_any_thread_count);
+    tcase_add_test(tc, odd_sizes_are_padded_and_cropped);
+    tcase_add_test(tc, deterministic_mode_is_one_plain_pass);
+    suite_add_tcase(s, tc);
+    return th_run(s);
+}
