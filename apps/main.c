@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
     {"synth", doubt_cmd_synth, "render a synthetic scene dataset"},
     {"info", doubt_cmd_info, "describe a weights file"},
+    {"bench", doubt_cmd_bench, "time a training step or MC inference"},
     {"train", doubt_cmd_train, "train segmentation + depth with learned uncertainty"},
     {NULL, NULL, NULL},
 };

@@ -51,26 +51,28 @@ doubt_status doubt_trainer_create(doubt_ctx *ctx, const doubt_train_config *conf
 {
     doubt_status st = DOUBT_OK;
     *out = NULL;
-    if (!config || !config->data_dir || config->batch <= 0 || config->crop <= 0 ||
-        config->loss_samples <= 0)
+    if (!config || config->batch <= 0 || config->crop <= 0 || config->loss_samples <= 0)
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
-                          "trainer: needs a dataset, batch > 0, crop > 0, loss samples > 0");
+                          "trainer: needs batch > 0, crop > 0, loss samples > 0");
     doubt_trainer *tr = calloc(1, sizeof *tr);
     if (!tr)
         return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "trainer: out of memory");
     tr->config = *config;
-    doubt_dataset_opts data_opts = {.classes = config->net.classes};
-    DOUBT_TRY(doubt_dataset_open(config->data_dir, &data_opts, &tr->data, &ctx->err));
-    tr->has_seg = doubt_dataset_has_labels(tr->data);
-    tr->has_depth = doubt_dataset_has_depth(tr->data);
-    if (!tr->has_seg && !tr->has_depth) {
-        st = doubt_fail(&ctx->err, DOUBT_ERR_FORMAT, "%s: neither labels/ nor depth/ to train on",
-                        config->data_dir);
-        goto done;
+    tr->has_seg = tr->has_depth = 1;
+    if (config->data_dir) {
+        doubt_dataset_opts data_opts = {.classes = config->net.classes};
+        DOUBT_TRY(doubt_dataset_open(config->data_dir, &data_opts, &tr->data, &ctx->err));
+        tr->has_seg = doubt_dataset_has_labels(tr->data);
+        tr->has_depth = doubt_dataset_has_depth(tr->data);
+        if (!tr->has_seg && !tr->has_depth) {
+            st = doubt_fail(&ctx->err, DOUBT_ERR_FORMAT,
+                            "%s: neither labels/ nor depth/ to train on", config->data_dir);
+            goto done;
+        }
+        doubt_batch_opts batch_opts = {.batch = config->batch, .crop_w = config->crop,
+                                       .crop_h = config->crop, .flip = 1, .seed = config->seed};
+        DOUBT_TRY(doubt_batcher_create(tr->data, &batch_opts, &tr->batcher, &ctx->err));
     }
-    doubt_batch_opts batch_opts = {.batch = config->batch, .crop_w = config->crop,
-                                   .crop_h = config->crop, .flip = 1, .seed = config->seed};
-    DOUBT_TRY(doubt_batcher_create(tr->data, &batch_opts, &tr->batcher, &ctx->err));
     DOUBT_TRY(doubt_unet_create(ctx, &config->net, config->batch, config->crop, config->crop,
                                 DOUBT_MODE_TRAIN, &tr->net));
     const int64_t two = 2;
@@ -109,6 +111,8 @@ void doubt_trainer_destroy(doubt_trainer *tr)
 
 static doubt_status fill_batch(doubt_ctx *ctx, doubt_trainer *tr, int64_t step)
 {
+    if (!tr->batcher)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "trainer: no dataset to draw batches from");
     return doubt_batcher_fill(tr->batcher, step, tr->images, tr->has_seg ? tr->labels : NULL,
                               tr->has_depth ? tr->depth : NULL, NULL, &ctx->err);
 }
@@ -203,10 +207,15 @@ static doubt_status task_losses(doubt_ctx *ctx, doubt_trainer *tr, int64_t step,
 
 doubt_status doubt_trainer_step(doubt_ctx *ctx, doubt_trainer *tr, doubt_train_stats *stats)
 {
+    doubt_status st = fill_batch(ctx, tr, tr->optim->step);
+    return st == DOUBT_OK ? doubt_trainer_step_batch(ctx, tr, stats) : st;
+}
+
+doubt_status doubt_trainer_step_batch(doubt_ctx *ctx, doubt_trainer *tr, doubt_train_stats *stats)
+{
     doubt_status st = DOUBT_OK;
     const int64_t step = tr->optim->step;
     const doubt_train_config *cfg = &tr->config;
-    DOUBT_TRY(fill_batch(ctx, tr, step));
     DOUBT_TRY(doubt_unet_forward(ctx, tr->net, tr->images, 1, (uint64_t)step * cfg->batch));
     split_output(tr);
     float task_loss[2];

@@ -26,7 +26,7 @@ typedef enum { DOUBT_LOSS_ATTENUATED, DOUBT_LOSS_PLAIN } doubt_loss_mode;
 typedef enum { DOUBT_WEIGHTING_LEARNED, DOUBT_WEIGHTING_FIXED } doubt_weighting;
 
 typedef struct {
-    const char *data_dir;
+    const char *data_dir; /* NULL: no dataset; the caller fills each batch (benchmarks) */
     doubt_netdesc net;
     int batch, crop;
     doubt_optim_desc optim;
@@ -72,6 +72,10 @@ doubt_status doubt_trainer_init(doubt_ctx *ctx, doubt_trainer *tr);
 /* One optimisation step. A non-finite loss or gradient fails with DOUBT_ERR_NUMERIC and a
  * message naming the tensor; the weights are left as they were. */
 doubt_status doubt_trainer_step(doubt_ctx *ctx, doubt_trainer *tr, doubt_train_stats *stats);
+
+/* The same step on the batch already in tr->images, labels and depth ([B,3,H,W], [B,H,W],
+ * [B,H,W], H = W = crop), for callers that bring their own data. */
+doubt_status doubt_trainer_step_batch(doubt_ctx *ctx, doubt_trainer *tr, doubt_train_stats *stats);
 
 /* Checkpoint: weights, running statistics, task log-variances, optimizer moments, step and
  * seed, written atomically. load restores all of it (the network must match). */

@@ -484,3 +484,23 @@ doubt_unet_param *doubt_unet_param_find(doubt_unet *net, const char *name)
             return &net->params[i];
     return NULL;
 }
+
+double doubt_unet_flops(const doubt_netdesc *d, int height, int width, int levels_only)
+{
+    const int levels = d->levels;
+    const int upto = levels_only > 0 && levels_only < levels ? levels_only : levels;
+    double flops = 0;
+    for (int i = 0; i < upto; i++) {
+        const double pixels = (double)(height >> i) * (width >> i);
+        const int in = i == 0 ? d->in_channels : d->widths[i - 1];
+        flops += 2 * pixels * 9 * ((double)in * d->widths[i] + (double)d->widths[i] * d->widths[i]);
+    }
+    if (upto < levels)
+        return flops;
+    for (int i = levels - 2; i >= 0; i--) {
+        const double pixels = (double)(height >> i) * (width >> i);
+        const double in = d->widths[i + 1] + d->widths[i];
+        flops += 2 * pixels * 9 * (in * d->widths[i] + (double)d->widths[i] * d->widths[i]);
+    }
+    return flops + 2.0 * height * width * d->widths[0] * (d->classes + 3);
+}

@@ -90,6 +90,10 @@ const float *doubt_unet_output(const doubt_unet *net);
 float *doubt_unet_diff_output(doubt_unet *net);
 doubt_status doubt_unet_backward(doubt_ctx *ctx, doubt_unet *net);
 
+/* Floating-point operations of the convolutions of one forward pass for one image (2 per
+ * multiply-add); with levels_only = k > 0, only those of encoder levels 0..k-1. */
+double doubt_unet_flops(const doubt_netdesc *d, int height, int width, int levels_only);
+
 /* The parameter with this state_dict name, or NULL. */
 doubt_unet_param *doubt_unet_param_find(doubt_unet *net, const char *name);
 

@@ -1,0 +1,269 @@
+/* doubt bench: how fast a training step and MC inference run here. Medians over repeated
+ * runs after a warm-up, on synthetic inputs; bench/README.md compares them with PyTorch. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "core/rng.h"
+#include "model/mc.h"
+#include "model/train.h"
+#include "model/weights.h"
+
+static const char usage_text[] =
+    "usage: doubt bench --train [--batch B] [--size PX] [--config NET] [--steps N] [--json]\n"
+    "       doubt bench --predict [--weights FILE] [--size PX] [--samples T] [--images N]\n"
+    "                   [--config NET] [--json]\n"
+    "\n"
+    "--train times one training step (forward with dropout, attenuated losses with T = 10,\n"
+    "learned task weighting, backward, Adam) of the network (default unet) at batch 8 and\n"
+    "128x128: the median of --steps (default 10) after 2 warm-up steps.\n"
+    "--predict times MC inference (default T = 20) on --images (default 5) random 256x256\n"
+    "images with --weights, or with random weights of --config when none are given.\n"
+    "  --threads K   threads (default: OpenMP's)\n"
+    "  --json        one JSON object on stdout instead of text\n";
+
+typedef struct {
+    int train, predict, json, threads;
+    int batch, size, samples, images, steps;
+    const char *config, *weights;
+} options;
+
+static int bad_usage(const char *what, const char *value)
+{
+    fprintf(stderr, "doubt bench: %s%s%s\n'doubt bench --help' for usage\n", what,
+            value ? ": " : "", value ? value : "");
+    return DOUBT_EXIT_USAGE;
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || errno || end == s || *end || v < lo || v > hi)
+        return 0;
+    *out = (int)v;
+    return 1;
+}
+
+static int parse_args(int argc, char **argv, options *o)
+{
+    *o = (options){.batch = 8, .size = 0, .samples = 20, .images = 5, .steps = 10,
+                   .config = "unet"};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_text, stdout);
+            return -1;
+        } else if (!strcmp(a, "--train"))
+            o->train = 1;
+        else if (!strcmp(a, "--predict"))
+            o->predict = 1;
+        else if (!strcmp(a, "--json"))
+            o->json = 1;
+        else {
+            int *target = !strcmp(a, "--batch")     ? &o->batch
+                          : !strcmp(a, "--size")    ? &o->size
+                          : !strcmp(a, "--samples") ? &o->samples
+                          : !strcmp(a, "--images")  ? &o->images
+                          : !strcmp(a, "--steps")   ? &o->steps
+                          : !strcmp(a, "--threads") ? &o->threads
+                                                    : NULL;
+            if (target) {
+                if (!parse_int(v, 1, 1 << 16, target))
+                    return bad_usage("wants a positive integer", a);
+            } else if (!strcmp(a, "--config") && v)
+                o->config = v;
+            else if (!strcmp(a, "--weights") && v)
+                o->weights = v;
+            else
+                return bad_usage("unknown option or missing value", a);
+            i++;
+        }
+    }
+    if (o->train == o->predict)
+        return bad_usage("give exactly one of --train and --predict", NULL);
+    if (!o->size)
+        o->size = o->train ? 128 : 256;
+    if (o->size % 16)
+        return bad_usage("--size must be a multiple of 16", NULL);
+    return 0;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, compare_doubles);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+static void random_batch(doubt_trainer *tr, int pixels, int classes)
+{
+    doubt_rng_key key = {.seed = 7, .stream = 0, .layer = 1};
+    doubt_rng_uniform_fill(key, 0, 3 * (int64_t)pixels, tr->images);
+    for (int i = 0; i < pixels; i++) {
+        tr->labels[i] = (uint8_t)(doubt_rng_bits(key, 3 * (uint64_t)pixels + i) % classes);
+        tr->depth[i] = 1 + 9 * tr->images[i];
+    }
+}
+
+static int bench_train(doubt_ctx *ctx, const options *o, const doubt_netdesc *net)
+{
+    doubt_train_config cfg = {.net = *net, .batch = o->batch, .crop = o->size,
+                              .optim = {.kind = DOUBT_OPTIM_ADAM, .lr = 1e-4f,
+                                        .weight_decay = 1e-5f, .total_steps = 1000},
+                              .loss_samples = 10};
+    doubt_trainer *tr = NULL;
+    double *times = calloc((size_t)o->steps, sizeof *times);
+    int status = DOUBT_EXIT_FAILURE;
+    if (!times || doubt_trainer_create(ctx, &cfg, &tr) != DOUBT_OK ||
+        doubt_unet_init_weights(ctx, tr->net, 1) != DOUBT_OK)
+        goto done;
+    random_batch(tr, o->batch * o->size * o->size, net->classes);
+    for (int s = -2; s < o->steps; s++) {
+        double t0 = now_seconds();
+        if (doubt_trainer_step_batch(ctx, tr, NULL) != DOUBT_OK)
+            goto done;
+        if (s >= 0)
+            times[s] = now_seconds() - t0;
+    }
+    const double step_s = median(times, o->steps);
+    const double flops = 3 * doubt_unet_flops(net, o->size, o->size, 0) * o->batch;
+    if (o->json)
+        printf("{\"bench\":\"train\",\"network\":\"%s\",\"batch\":%d,\"size\":%d,\"threads\":%d,"
+               "\"steps\":%d,\"train_step_s\":%.6f,\"images_per_s\":%.3f,\"gflops\":%.2f,"
+               "\"peak_rss_mb\":%.1f}\n",
+               o->config, o->batch, o->size, ctx->threads, o->steps, step_s,
+               o->batch / step_s, flops / step_s / 1e9, peak_rss_mb());
+    else
+        printf("train step (%s, batch %d, %dx%d, %d threads): median %.4f s over %d steps, "
+               "%.1f images/s, ~%.1f GFLOP/s (3x forward), peak RSS %.0f MB\n",
+               o->config, o->batch, o->size, o->size, ctx->threads, step_s, o->steps,
+               o->batch / step_s, flops / step_s / 1e9, peak_rss_mb());
+    status = DOUBT_EXIT_OK;
+done:
+    if (status != DOUBT_EXIT_OK)
+        fprintf(stderr, "doubt bench: %s\n", doubt_ctx_error(ctx));
+    doubt_trainer_destroy(tr);
+    free(times);
+    return status;
+}
+
+/* Random weights for a network with no file: write them once to a temporary file. */
+static int random_weights_file(doubt_ctx *ctx, const doubt_netdesc *net, char *path, size_t cap)
+{
+    doubt_unet *tmp = NULL;
+    snprintf(path, cap, "/tmp/doubt_bench_%d.safetensors", (int)getpid());
+    int ok = doubt_unet_create(ctx, net, 1, 16, 16, DOUBT_MODE_INFER, &tmp) == DOUBT_OK &&
+             doubt_unet_init_weights(ctx, tmp, 1) == DOUBT_OK &&
+             doubt_weights_save(ctx, tmp, path, NULL, 0, NULL, 0) == DOUBT_OK;
+    doubt_unet_destroy(tmp);
+    return ok;
+}
+
+static int bench_predict(doubt_ctx *ctx, const options *o, const doubt_netdesc *config_net)
+{
+    char tmp_path[256] = "";
+    const char *path = o->weights;
+    doubt_safetensors *w = NULL;
+    doubt_mc *mc = NULL;
+    float *image = malloc((size_t)3 * o->size * o->size * sizeof *image);
+    double *times = calloc((size_t)o->images, sizeof *times);
+    int status = DOUBT_EXIT_FAILURE;
+    if (!image || !times)
+        goto done;
+    if (!path) {
+        if (!random_weights_file(ctx, config_net, tmp_path, sizeof tmp_path))
+            goto done;
+        path = tmp_path;
+    }
+    doubt_mc_desc desc = {.samples = o->samples};
+    if (doubt_safetensors_read(path, &w, &ctx->err) != DOUBT_OK ||
+        doubt_mc_create(ctx, w, &desc, &mc) != DOUBT_OK)
+        goto done;
+    const doubt_mc_maps *maps;
+    for (int i = -1; i < o->images; i++) {
+        doubt_rng_key key = {.seed = 3, .stream = (uint64_t)(i + 1), .layer = 2};
+        doubt_rng_uniform_fill(key, 0, 3 * (int64_t)o->size * o->size, image);
+        double t0 = now_seconds();
+        if (doubt_mc_run(ctx, mc, image, o->size, o->size, &maps) != DOUBT_OK)
+            goto done;
+        if (i >= 0)
+            times[i] = now_seconds() - t0;
+    }
+    const doubt_netdesc *net = doubt_mc_network(mc);
+    const double image_s = median(times, o->images);
+    const int prefix = net->dropout > 0 ? (net->levels > 3 ? net->levels - 2 : 1) : net->levels;
+    const double full = doubt_unet_flops(net, o->size, o->size, 0);
+    const double prefix_flops = doubt_unet_flops(net, o->size, o->size, prefix);
+    const double done_flops = prefix_flops + o->samples * (full - prefix_flops);
+    if (o->json)
+        printf("{\"bench\":\"predict\",\"weights\":\"%s\",\"size\":%d,\"samples\":%d,"
+               "\"images\":%d,\"threads\":%d,\"image_s\":%.6f,\"images_per_s\":%.4f,"
+               "\"gflops\":%.2f,\"naive_gflop_per_image\":%.2f,\"peak_rss_mb\":%.1f}\n",
+               path, o->size, o->samples, o->images, ctx->threads, image_s, 1 / image_s,
+               done_flops / image_s / 1e9, o->samples * full / 1e9, peak_rss_mb());
+    else
+        printf("MC predict (%dx%d, T = %d, %d threads): median %.3f s per image, %.3f images/s, "
+               "%.1f GFLOP/s (%.1f GFLOP done per image; T full passes would be %.1f), "
+               "peak RSS %.0f MB\n",
+               o->size, o->size, o->samples, ctx->threads, image_s, 1 / image_s,
+               done_flops / image_s / 1e9, done_flops / 1e9, o->samples * full / 1e9,
+               peak_rss_mb());
+    status = DOUBT_EXIT_OK;
+done:
+    if (status != DOUBT_EXIT_OK)
+        fprintf(stderr, "doubt bench: %s\n", doubt_ctx_error(ctx));
+    if (tmp_path[0])
+        remove(tmp_path);
+    doubt_mc_destroy(mc);
+    doubt_safetensors_destroy(w);
+    free(image);
+    free(times);
+    return status;
+}
+
+int doubt_cmd_bench(int argc, char **argv)
+{
+    options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? DOUBT_EXIT_OK : rc;
+    doubt_error err = {{0}};
+    doubt_netdesc net;
+    if (doubt_netdesc_from_config(o.config, &net, &err) != DOUBT_OK)
+        return bad_usage(err.msg, NULL);
+    doubt_ctx *ctx = NULL;
+    if (doubt_ctx_create(o.threads, &ctx, &err) != DOUBT_OK) {
+        fprintf(stderr, "doubt bench: %s\n", err.msg);
+        return DOUBT_EXIT_FAILURE;
+    }
+    int status = o.train ? bench_train(ctx, &o, &net) : bench_predict(ctx, &o, &net);
+    doubt_ctx_destroy(ctx);
+    return status;
+}
