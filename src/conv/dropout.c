@@ -48,6 +48,8 @@ doubt_status doubt_dropout_create(doubt_ctx *ctx, const doubt_dropout_desc *desc
     return DOUBT_OK;
 }
 
+enum { ROW_CHUNK = 256 };
+
 /* out = in · mask / (1 - p) over the logical elements of md; in and out share md. */
 static void apply_mask(const doubt_dropout_desc *desc, const dnnl_memory_desc_t *md,
                        const float *in, float *out, uint64_t sample_base)
@@ -62,14 +64,19 @@ static void apply_mask(const doubt_dropout_desc *desc, const dnnl_memory_desc_t 
             doubt_rng_key key = {.seed = desc->seed,
                                  .stream = sample_base + (uint64_t)b,
                                  .layer = desc->layer_id};
+            uint32_t bits[ROW_CHUNK];
             for (int64_t y = 0; y < h; y++) {
                 /* W is never blocked in activation layouts, so a row is strided */
                 const int64_t row_index[4] = {b, ch, y, 0};
                 const int64_t row = doubt_md_offset(md, row_index);
                 const uint64_t first = (uint64_t)((ch * h + y) * w);
-                for (int64_t x = 0; x < w; x++) {
-                    int keep = doubt_rng_bits(key, first + (uint64_t)x) >= threshold;
-                    out[row + x * w_stride] = keep ? in[row + x * w_stride] * scale : 0.0f;
+                for (int64_t x0 = 0; x0 < w; x0 += ROW_CHUNK) {
+                    const int64_t n_bits = w - x0 < ROW_CHUNK ? w - x0 : ROW_CHUNK;
+                    doubt_rng_bits_fill(key, first + (uint64_t)x0, n_bits, bits);
+                    for (int64_t k = 0; k < n_bits; k++) {
+                        const int64_t at = row + (x0 + k) * w_stride;
+                        out[at] = bits[k] >= threshold ? in[at] * scale : 0.0f;
+                    }
                 }
             }
         }

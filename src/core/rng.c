@@ -73,6 +73,16 @@ float doubt_rng_normal(doubt_rng_key key, uint64_t index)
     return z[index & 3];
 }
 
+void doubt_rng_bits_fill(doubt_rng_key key, uint64_t first, int64_t count, uint32_t *out)
+{
+    for (int64_t i = 0; i < count;) {
+        uint64_t index = first + (uint64_t)i;
+        doubt_philox_block b = block_at(key, index >> 2);
+        for (unsigned lane = index & 3; lane < 4 && i < count; lane++, i++)
+            out[i] = b.v[lane];
+    }
+}
+
 void doubt_rng_uniform_fill(doubt_rng_key key, uint64_t first, int64_t count, float *out)
 {
     for (int64_t i = 0; i < count;) {

@@ -34,7 +34,9 @@ float doubt_rng_uniform(doubt_rng_key key, uint64_t index);
 /* Standard normal by Box-Muller; element 2k and 2k+1 come from one pair of uniforms. */
 float doubt_rng_normal(doubt_rng_key key, uint64_t index);
 
-/* Fills out[0..count) with draws for indices first .. first+count-1 (bulk, fewer Philox calls). */
+/* Fill out[0..count) with draws for indices first .. first+count-1: the same values as the
+ * one-element calls, with a quarter of the Philox calls. */
+void doubt_rng_bits_fill(doubt_rng_key key, uint64_t first, int64_t count, uint32_t *out);
 void doubt_rng_uniform_fill(doubt_rng_key key, uint64_t first, int64_t count, float *out);
 void doubt_rng_normal_fill(doubt_rng_key key, uint64_t first, int64_t count, float *out);
 

@@ -7,16 +7,86 @@
 
 #include "core/rng.h"
 
-/* The tensor a block hands on: its dropout's output when dropout runs, else bn2's. */
+enum { BN_WEIGHT, BN_BIAS, BN_MEAN, BN_VAR };
+#define BN_EPS 1e-5
+
+/* The block's activation before dropout: bn2's output in training, the folded conv2's in
+ * inference. */
+static doubt_tensor *block_activation(const doubt_unet_block *b)
+{
+    return b->bn2 ? &b->bn2->dst : &b->conv2->dst;
+}
+
+/* The tensor a block hands on: its dropout's output when dropout runs, else the activation. */
 static const doubt_tensor *block_output(const doubt_unet_block *b, int dropout_on)
 {
-    return b->drop && dropout_on ? &b->drop->dst : &b->bn2->dst;
+    return b->drop && dropout_on ? &b->drop->dst : block_activation(b);
 }
+
+/* Inference keeps each batch norm's parameters, as loaded, to fold them into its conv. */
+static doubt_status bn_params_create(doubt_ctx *ctx, doubt_tensor params[4], int channels,
+                                     const char *name)
+{
+    const int64_t c = channels;
+    for (int i = 0; i < 4; i++) {
+        doubt_status st = doubt_tensor_init_plain(ctx, &params[i], 1, &c, DOUBT_TENSOR_OWNED, name);
+        if (st != DOUBT_OK)
+            return st;
+    }
+    for (int64_t k = 0; k < c; k++)
+        params[BN_WEIGHT].data[k] = params[BN_VAR].data[k] = 1;
+    return DOUBT_OK;
+}
+
+static doubt_status block_create_train(doubt_ctx *ctx, doubt_unet_block *b, const char *prefix,
+                                       const dnnl_memory_desc_t *src_md, int width,
+                                       const doubt_unet *net);
 
 /* conv1 -> bn1+relu -> conv2 -> bn2+relu [-> dropout] on an input of layout src_md */
 static doubt_status block_create(doubt_ctx *ctx, doubt_unet_block *b, const char *prefix,
                                  const dnnl_memory_desc_t *src_md, int width, int dropout_id,
                                  const doubt_unet *net)
+{
+    doubt_status st;
+    char name[DOUBT_NAME_LEN];
+    const doubt_mode mode = net->mode;
+    if (mode == DOUBT_MODE_INFER) {
+        /* batch norm folded into the convolutions (bias), ReLU as their post-op */
+        snprintf(name, sizeof name, "%s.conv1", prefix);
+        doubt_conv_desc c1 = {.name = name, .in_channels = (int)src_md->dims[1],
+                              .out_channels = width, .kernel = 3, .bias = 1, .fuse_relu = 1};
+        if ((st = doubt_conv_create(ctx, &c1, src_md, mode, &b->conv1)) != DOUBT_OK)
+            return st;
+        snprintf(name, sizeof name, "%s.conv2", prefix);
+        doubt_conv_desc c2 = {.name = name, .in_channels = width, .out_channels = width,
+                              .kernel = 3, .bias = 1, .fuse_relu = 1};
+        if ((st = doubt_conv_create(ctx, &c2, &b->conv1->dst.md, mode, &b->conv2)) != DOUBT_OK)
+            return st;
+        const int64_t wdims[4] = {width, src_md->dims[1], 3, 3}, wdims2[4] = {width, width, 3, 3};
+        if ((st = doubt_tensor_init_plain(ctx, &b->raw_weight[0], 4, wdims, DOUBT_TENSOR_OWNED,
+                                          prefix)) != DOUBT_OK ||
+            (st = doubt_tensor_init_plain(ctx, &b->raw_weight[1], 4, wdims2, DOUBT_TENSOR_OWNED,
+                                          prefix)) != DOUBT_OK ||
+            (st = bn_params_create(ctx, b->bn_params[0], width, prefix)) != DOUBT_OK ||
+            (st = bn_params_create(ctx, b->bn_params[1], width, prefix)) != DOUBT_OK)
+            return st;
+    } else if ((st = block_create_train(ctx, b, prefix, src_md, width, net)) != DOUBT_OK)
+        return st;
+    if (dropout_id >= 0 && net->desc.dropout > 0) {
+        snprintf(name, sizeof name, "%s.dropout", prefix);
+        doubt_dropout_desc dd = {.name = name, .p = (float)net->desc.dropout,
+                                 .layer_id = (uint32_t)dropout_id};
+        if ((st = doubt_dropout_create(ctx, &dd, &block_activation(b)->md, mode, &b->drop)) !=
+            DOUBT_OK)
+            return st;
+    }
+    return DOUBT_OK;
+}
+
+/* conv1 -> bn1+relu -> conv2 -> bn2+relu, each with a backward */
+static doubt_status block_create_train(doubt_ctx *ctx, doubt_unet_block *b, const char *prefix,
+                                       const dnnl_memory_desc_t *src_md, int width,
+                                       const doubt_unet *net)
 {
     doubt_status st;
     char name[DOUBT_NAME_LEN];
@@ -37,29 +107,24 @@ static doubt_status block_create(doubt_ctx *ctx, doubt_unet_block *b, const char
         return st;
     snprintf(name, sizeof name, "%s.bn2", prefix);
     doubt_bnorm_desc n2 = {.name = name, .channels = width, .fuse_relu = 1};
-    if ((st = doubt_bnorm_create(ctx, &n2, &b->conv2->dst.md, mode, &b->bn2)) != DOUBT_OK)
-        return st;
-    if (dropout_id >= 0 && net->desc.dropout > 0) {
-        snprintf(name, sizeof name, "%s.dropout", prefix);
-        doubt_dropout_desc dd = {.name = name, .p = (float)net->desc.dropout,
-                                 .layer_id = (uint32_t)dropout_id};
-        if ((st = doubt_dropout_create(ctx, &dd, &b->bn2->dst.md, mode, &b->drop)) != DOUBT_OK)
-            return st;
-    }
-    return DOUBT_OK;
+    return doubt_bnorm_create(ctx, &n2, &b->conv2->dst.md, mode, &b->bn2);
 }
 
 static doubt_status block_forward(doubt_ctx *ctx, doubt_unet_block *b, const doubt_tensor *src,
                                   int dropout_on, uint64_t sample_base)
 {
     doubt_status st;
-    if ((st = doubt_conv_forward(ctx, b->conv1, src)) != DOUBT_OK ||
+    if (!b->bn1) {
+        if ((st = doubt_conv_forward(ctx, b->conv1, src)) != DOUBT_OK ||
+            (st = doubt_conv_forward(ctx, b->conv2, &b->conv1->dst)) != DOUBT_OK)
+            return st;
+    } else if ((st = doubt_conv_forward(ctx, b->conv1, src)) != DOUBT_OK ||
         (st = doubt_bnorm_forward(ctx, b->bn1, &b->conv1->dst)) != DOUBT_OK ||
         (st = doubt_conv_forward(ctx, b->conv2, &b->bn1->dst)) != DOUBT_OK ||
         (st = doubt_bnorm_forward(ctx, b->bn2, &b->conv2->dst)) != DOUBT_OK)
         return st;
     if (b->drop && dropout_on)
-        return doubt_dropout_forward(ctx, b->drop, &b->bn2->dst, sample_base);
+        return doubt_dropout_forward(ctx, b->drop, block_activation(b), sample_base);
     return DOUBT_OK;
 }
 
@@ -92,6 +157,11 @@ static void block_destroy(doubt_unet_block *b)
     doubt_bnorm_destroy(b->bn2);
     doubt_dropout_destroy(b->drop);
     doubt_tensor_release(&b->grad_sum);
+    for (int k = 0; k < 2; k++) {
+        doubt_tensor_release(&b->raw_weight[k]);
+        for (int i = 0; i < 4; i++)
+            doubt_tensor_release(&b->bn_params[k][i]);
+    }
     dnnl_primitive_destroy(b->sum);
     dnnl_primitive_desc_destroy(b->sum_pd);
 }
@@ -148,10 +218,21 @@ static doubt_tensor *layer_param(doubt_unet *net, const char *name, doubt_tensor
         b = &net->dec[index];
     if (!b)
         return NULL;
+    if (strcmp(field, "weight") && (!strcmp(part, "conv1") || !strcmp(part, "conv2")))
+        return NULL;
+    if (!b->bn1) { /* inference: the unfolded parameters as loaded */
+        static const char *const bn_fields[4] = {"weight", "bias", "running_mean", "running_var"};
+        if (!strcmp(part, "conv1") || !strcmp(part, "conv2"))
+            return &b->raw_weight[part[4] - '1'];
+        for (int i = 0; i < 4 && (!strcmp(part, "bn1") || !strcmp(part, "bn2")); i++)
+            if (!strcmp(field, bn_fields[i]))
+                return &b->bn_params[part[2] - '1'][i];
+        return NULL;
+    }
     if (!strcmp(part, "conv1") || !strcmp(part, "conv2")) {
         doubt_conv *conv = part[4] == '1' ? b->conv1 : b->conv2;
         *grad = &conv->diff_weight;
-        return strcmp(field, "weight") ? NULL : &conv->weight;
+        return &conv->weight;
     }
     if (strcmp(part, "bn1") && strcmp(part, "bn2"))
         return NULL;
@@ -215,7 +296,7 @@ static doubt_status build(doubt_ctx *ctx, doubt_unet *net)
         int has_dropout = i >= levels - 3;
         DOUBT_TRY(block_create(ctx, b, name, src_md, d->widths[i],
                                has_dropout ? dropout_id++ : -1, net));
-        src_md = &b->bn2->dst.md;
+        src_md = &block_activation(b)->md;
     }
     for (int j = 0; j < levels - 1; j++) {
         const int level = levels - 2 - j;
@@ -223,12 +304,13 @@ static doubt_status build(doubt_ctx *ctx, doubt_unet *net)
         snprintf(name, sizeof name, "dec.%d.up", j);
         DOUBT_TRY(doubt_upsample_create(ctx, name, src_md, net->mode, &b->up));
         snprintf(name, sizeof name, "dec.%d.cat", j);
-        const dnnl_memory_desc_t *cat_inputs[2] = {&b->up->dst.md, &net->enc[level].bn2->dst.md};
+        const dnnl_memory_desc_t *cat_inputs[2] = {&b->up->dst.md,
+                                                   &block_activation(&net->enc[level])->md};
         DOUBT_TRY(doubt_concat_create(ctx, name, 2, cat_inputs, net->mode, &b->cat));
         snprintf(name, sizeof name, "dec.%d", j);
         DOUBT_TRY(block_create(ctx, b, name, &b->cat->dst.md, d->widths[level],
                                j < 3 ? dropout_id++ : -1, net));
-        src_md = &b->bn2->dst.md;
+        src_md = &block_activation(b)->md;
         if (net->mode == DOUBT_MODE_TRAIN)
             DOUBT_TRY(make_grad_sum(ctx, &net->enc[level], &net->enc[level].bn2->dst.md));
     }
@@ -305,6 +387,44 @@ void doubt_unet_destroy(doubt_unet *net)
     free(net);
 }
 
+/* conv' = conv·γ/√(var+ε) per output channel, bias' = β - mean·γ/√(var+ε) */
+static doubt_status fold_block(doubt_ctx *ctx, doubt_unet_block *b)
+{
+    for (int k = 0; k < 2; k++) {
+        doubt_conv *conv = k == 0 ? b->conv1 : b->conv2;
+        const doubt_tensor *raw = &b->raw_weight[k], *bn = b->bn_params[k];
+        const int64_t out = doubt_tensor_dim(raw, 0), per_out = doubt_tensor_count(raw) / out;
+        float *folded = malloc((size_t)doubt_tensor_count(raw) * sizeof *folded);
+        if (!folded)
+            return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "%s: out of memory folding", conv->name);
+        for (int64_t o = 0; o < out; o++) {
+            const double scale = bn[BN_WEIGHT].data[o] / sqrt((double)bn[BN_VAR].data[o] + BN_EPS);
+            for (int64_t i = 0; i < per_out; i++)
+                folded[o * per_out + i] = (float)(raw->data[o * per_out + i] * scale);
+            conv->bias.data[o] = (float)(bn[BN_BIAS].data[o] - bn[BN_MEAN].data[o] * scale);
+        }
+        doubt_status st = doubt_tensor_write(ctx, &conv->weight, folded);
+        free(folded);
+        if (st != DOUBT_OK)
+            return st;
+    }
+    return DOUBT_OK;
+}
+
+doubt_status doubt_unet_parameters_changed(doubt_ctx *ctx, doubt_unet *net)
+{
+    if (net->mode != DOUBT_MODE_INFER)
+        return DOUBT_OK;
+    for (int i = 0; i < net->desc.levels; i++) {
+        doubt_status st = fold_block(ctx, &net->enc[i]);
+        if (st == DOUBT_OK && i < net->desc.levels - 1)
+            st = fold_block(ctx, &net->dec[i]);
+        if (st != DOUBT_OK)
+            return st;
+    }
+    return DOUBT_OK;
+}
+
 doubt_status doubt_unet_init_weights(doubt_ctx *ctx, doubt_unet *net, uint64_t seed)
 {
     doubt_status st = DOUBT_OK;
@@ -331,7 +451,7 @@ doubt_status doubt_unet_init_weights(doubt_ctx *ctx, doubt_unet *net, uint64_t s
         st = doubt_tensor_write(ctx, p->value, plain);
         free(plain);
     }
-    return st;
+    return st == DOUBT_OK ? doubt_unet_parameters_changed(ctx, net) : st;
 }
 
 static doubt_status reorder(doubt_ctx *ctx, dnnl_primitive_t prim, const doubt_tensor *from,
@@ -363,7 +483,7 @@ doubt_status doubt_unet_forward_prefix(doubt_ctx *ctx, doubt_unet *net, const fl
             x = &b->pool->dst;
         }
         DOUBT_TRY(block_forward(ctx, b, x, 0, 0));
-        x = &b->bn2->dst;
+        x = block_activation(b);
     }
 done:
     return st;
@@ -378,7 +498,7 @@ doubt_status doubt_unet_forward_suffix(doubt_ctx *ctx, doubt_unet *net, int drop
     /* the prefix stopped before the dropout of its last level */
     doubt_unet_block *last = &net->enc[first - 1];
     if (last->drop && dropout_on)
-        DOUBT_TRY(doubt_dropout_forward(ctx, last->drop, &last->bn2->dst, sample_base));
+        DOUBT_TRY(doubt_dropout_forward(ctx, last->drop, block_activation(last), sample_base));
     const doubt_tensor *x = block_output(last, dropout_on);
     for (int i = first; i < levels; i++) {
         doubt_unet_block *b = &net->enc[i];
@@ -413,7 +533,7 @@ doubt_status doubt_unet_forward(doubt_ctx *ctx, doubt_unet *net, const float *im
 
 doubt_tensor *doubt_unet_prefix_output(doubt_unet *net, int level)
 {
-    return &net->enc[level].bn2->dst;
+    return block_activation(&net->enc[level]);
 }
 
 void doubt_unet_set_dropout_seed(doubt_unet *net, uint64_t seed)

@@ -30,8 +30,11 @@ typedef struct {
     doubt_pool *pool;     /* encoder levels > 0 */
     doubt_upsample *up;   /* decoder */
     doubt_concat *cat;    /* decoder: [upsampled, skip] */
-    doubt_conv *conv1, *conv2;
-    doubt_bnorm *bn1, *bn2; /* ReLU fused */
+    doubt_conv *conv1, *conv2; /* inference: batch norm folded in, ReLU as a post-op */
+    doubt_bnorm *bn1, *bn2;    /* training only, ReLU fused */
+    /* inference: the parameters as loaded (plain), folded into conv1/conv2 by
+     * doubt_unet_parameters_changed; [k][0..3] = weight, bias, running_mean, running_var */
+    doubt_tensor raw_weight[2], bn_params[2][4];
     doubt_dropout *drop;  /* NULL for blocks without dropout */
     /* encoder blocks that feed a skip: their output's gradient is the sum of what the next
      * pool and the decoder's concat send back */
@@ -65,6 +68,10 @@ typedef struct {
 doubt_status doubt_unet_create(doubt_ctx *ctx, const doubt_netdesc *desc, int batch, int height,
                                int width, doubt_mode mode, doubt_unet **out);
 void doubt_unet_destroy(doubt_unet *net);
+
+/* Inference networks fold batch norm into the convolutions: call this after writing
+ * parameters through doubt_unet_param (doubt_weights_load and doubt_unet_init_weights do). */
+doubt_status doubt_unet_parameters_changed(doubt_ctx *ctx, doubt_unet *net);
 
 /* He-normal convolution weights from Philox(seed), identity batch norms, zero biases. */
 doubt_status doubt_unet_init_weights(doubt_ctx *ctx, doubt_unet *net, uint64_t seed);

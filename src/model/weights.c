@@ -13,7 +13,7 @@ doubt_status doubt_weights_load(doubt_ctx *ctx, doubt_unet *net, const doubt_saf
                               f->path, p->info.name);
         st = doubt_tensor_write(ctx, p->value, t->data);
     }
-    return st;
+    return st == DOUBT_OK ? doubt_unet_parameters_changed(ctx, net) : st;
 }
 
 doubt_status doubt_weights_load_file(doubt_ctx *ctx, doubt_unet *net, const char *path)
