@@ -3,8 +3,12 @@
  *   doubt_error err;
  *   doubt_ctx *ctx;
  *   if (doubt_ctx_create(0, &ctx, &err) != DOUBT_OK) { fprintf(stderr, "%s\n", err.msg); ... }
- *   ... build layers or a network against ctx, run them ...
- *   doubt_ctx_destroy(ctx);
+ *   doubt_safetensors *w;  doubt_safetensors_read("weights/unet-small.safetensors", &w, &err);
+ *   doubt_mc *mc;          doubt_mc_create(ctx, w, &(doubt_mc_desc){.samples = 20}, &mc);
+ *   const doubt_mc_maps *maps;
+ *   doubt_mc_run(ctx, mc, image, width, height, &maps);   // image: [3, H, W] in [0, 1]
+ *   ... maps->depth_epistemic, maps->seg_mutual_info ...
+ *   doubt_mc_destroy(mc); doubt_safetensors_destroy(w); doubt_ctx_destroy(ctx);
  *
  * Every function that can fail returns doubt_status and leaves a message in the context
  * (doubt_ctx_error) or the doubt_error it was given. Activations are NCHW float32; see each
@@ -27,5 +31,25 @@
 #include "conv/pool.h"
 #include "conv/relu.h"
 #include "conv/upsample.h"
+
+#include "losses/losses.h"
+
+#include "io/colormap.h"
+#include "io/dataset.h"
+#include "io/heatmap.h"
+#include "io/image.h"
+#include "io/npy.h"
+#include "io/png.h"
+
+#include "model/mc.h"
+#include "model/netdesc.h"
+#include "model/optim.h"
+#include "model/safetensors.h"
+#include "model/train.h"
+#include "model/unet.h"
+#include "model/weights.h"
+
+#include "metrics/metrics.h"
+#include "metrics/uq.h"
 
 #endif
