@@ -9,6 +9,7 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *summary;
 } commands[] = {
+    {"predict", doubt_cmd_predict, "segmentation, depth and uncertainty maps for images"},
     {"synth", doubt_cmd_synth, "render a synthetic scene dataset"},
     {"info", doubt_cmd_info, "describe a weights file"},
     {"train", doubt_cmd_train, "train segmentation + depth with learned uncertainty"},
