@@ -10,5 +10,7 @@ int doubt_cmd_predict(int argc, char **argv);
 int doubt_cmd_synth(int argc, char **argv);
 int doubt_cmd_info(int argc, char **argv);
 int doubt_cmd_train(int argc, char **argv);
+int doubt_cmd_eval(int argc, char **argv);
+int doubt_cmd_inspect(int argc, char **argv);
 
 #endif

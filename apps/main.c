@@ -13,6 +13,8 @@ static const struct {
     {"synth", doubt_cmd_synth, "render a synthetic scene dataset"},
     {"info", doubt_cmd_info, "describe a weights file"},
     {"train", doubt_cmd_train, "train segmentation + depth with learned uncertainty"},
+    {"eval", doubt_cmd_eval, "evaluate accuracy and uncertainty quality on a dataset"},
+    {"inspect", doubt_cmd_inspect, "side-by-side panels and an HTML report of predictions"},
     {NULL, NULL, NULL},
 };
 
