@@ -9,10 +9,13 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *summary;
 } commands[] = {
+    {"predict", doubt_cmd_predict, "segmentation, depth and uncertainty maps for images"},
     {"synth", doubt_cmd_synth, "render a synthetic scene dataset"},
     {"info", doubt_cmd_info, "describe a weights file"},
     {"bench", doubt_cmd_bench, "time a training step or MC inference"},
     {"train", doubt_cmd_train, "train segmentation + depth with learned uncertainty"},
+    {"eval", doubt_cmd_eval, "evaluate accuracy and uncertainty quality on a dataset"},
+    {"inspect", doubt_cmd_inspect, "side-by-side panels and an HTML report of predictions"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,239 @@
+/* doubt eval: MC inference over a labelled dataset folder; the report as JSON on stdout (and
+ * --json OUT), a readable table on stderr, optional plots. The figures come from
+ * src/metrics/eval.h. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "core/ctx.h"
+#include "io/fsutil.h"
+#include "metrics/eval.h"
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: doubt eval --weights FILE --data DIR [--samples T] [--seed S] [--threads K]\n"
+            "                  [--json OUT] [--plots DIR]\n"
+            "\n"
+            "Runs Monte Carlo dropout inference over a dataset folder (images/ with labels/\n"
+            "and/or depth/, optionally noise/ from 'doubt synth') and reports segmentation,\n"
+            "depth and uncertainty-quality figures: the JSON object on stdout, a table on\n"
+            "stderr.\n"
+            "\n"
+            "  --weights FILE  safetensors weights with a network description\n"
+            "  --data DIR      dataset folder\n"
+            "  --samples T     MC samples per image (default %d)\n"
+            "  --seed S        dropout and pixel-subsample seed (default 0)\n"
+            "  --threads K     threads (default: all cores)\n"
+            "  --json OUT      also write the JSON report to OUT\n"
+            "  --plots DIR     write reliability.png, sparsification_depth.png,\n"
+            "                  sparsification_seg.png, uncertainty_error.png and\n"
+            "                  uncertainty_error_seg.png there\n"
+            "  --help, --version\n"
+            "\n"
+            "exit status: 0 ok, 1 an unreadable file or failed evaluation, 2 bad usage\n",
+            DOUBT_EVAL_DEFAULT_SAMPLES);
+}
+
+static int parse_ll(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void progress(void *user, int done, int total, const char *name)
+{
+    (void)user;
+    fprintf(stderr, "\r  %d/%d %-40.40s", done, total, name);
+    if (done == total)
+        fprintf(stderr, "\r%*s\r", 60, "");
+}
+
+static double get(const cJSON *root, const char *section, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, section), key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void row(const char *label, double v, const char *note)
+{
+    if (isfinite(v))
+        fprintf(stderr, "  %-34s %12.5g  %s\n", label, v, note ? note : "");
+    else
+        fprintf(stderr, "  %-34s %12s  %s\n", label, "-", note ? note : "");
+}
+
+static void table(const cJSON *r)
+{
+    const cJSON *seg = cJSON_GetObjectItemCaseSensitive(r, "seg");
+    if (cJSON_IsObject(seg)) {
+        fprintf(stderr, "segmentation\n");
+        row("pixel accuracy", get(r, "seg", "pixel_acc"), NULL);
+        row("mean IoU", get(r, "seg", "miou"), NULL);
+        const cJSON *iou = cJSON_GetObjectItemCaseSensitive(seg, "iou");
+        int c = 0;
+        for (const cJSON *v = iou ? iou->child : NULL; v; v = v->next, c++) {
+            char label[48];
+            snprintf(label, sizeof label, "  IoU class %d", c);
+            row(label, cJSON_IsNumber(v) ? v->valuedouble : NAN, NULL);
+        }
+        row("NLL (nats)", get(r, "seg", "nll"), NULL);
+        row("Brier", get(r, "seg", "brier"), NULL);
+        row("ECE (15 bins)", get(r, "seg", "ece"), NULL);
+    } else
+        fprintf(stderr, "segmentation: no labels/\n");
+    const cJSON *depth = cJSON_GetObjectItemCaseSensitive(r, "depth");
+    if (cJSON_IsObject(depth)) {
+        fprintf(stderr, "depth\n");
+        static const char *const keys[][2] = {
+            {"abs_rel", "abs rel"},         {"sq_rel", "sq rel"},
+            {"rmse", "RMSE (m)"},           {"rmse_log", "RMSE log"},
+            {"log10", "log10"},             {"delta1", "delta < 1.25"},
+            {"delta2", "delta < 1.25^2"},   {"delta3", "delta < 1.25^3"},
+            {"nll", "Gaussian NLL, total"}, {"nll_epistemic", "Gaussian NLL, epistemic"},
+            {"nll_aleatoric", "Gaussian NLL, aleatoric"}};
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            row(keys[i][1], get(r, "depth", keys[i][0]), NULL);
+        const cJSON *iv = cJSON_GetObjectItemCaseSensitive(depth, "interval");
+        static const char *const kinds[] = {"total", "epistemic", "aleatoric"};
+        static const char *const ideal[] = {"(ideal 0.6827)", "(ideal 0.9545)", "(ideal 0.9973)"};
+        for (int k = 0; k < 3; k++)
+            for (int z = 0; z < 3; z++) {
+                char label[48], key[4];
+                snprintf(label, sizeof label, "|y-mu| <= %d sigma, %s", z + 1, kinds[k]);
+                snprintf(key, sizeof key, "z%d", z + 1);
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+                    cJSON_GetObjectItemCaseSensitive(iv, kinds[k]), key);
+                row(label, cJSON_IsNumber(v) ? v->valuedouble : NAN, ideal[z]);
+            }
+    } else
+        fprintf(stderr, "depth: no depth/\n");
+    fprintf(stderr, "uncertainty\n");
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(r, "uncertainty");
+    for (const cJSON *v = u ? u->child : NULL; v; v = v->next)
+        row(v->string, cJSON_IsNumber(v) ? v->valuedouble : NAN, NULL);
+}
+
+static int write_json(const char *path, const char *text)
+{
+    doubt_atomic_file af;
+    doubt_error err = {{0}};
+    if (doubt_atomic_open(&af, path, &err)) {
+        fprintf(stderr, "doubt eval: %s\n", err.msg);
+        return -1;
+    }
+    if (fputs(text, af.f) < 0 || fputc('\n', af.f) < 0) {
+        doubt_atomic_abort(&af);
+        fprintf(stderr, "doubt eval: %s: write failed\n", path);
+        return -1;
+    }
+    if (doubt_atomic_commit(&af, &err)) {
+        fprintf(stderr, "doubt eval: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+int doubt_cmd_eval(int argc, char **argv)
+{
+    const char *weights = NULL, *data = NULL, *json = NULL;
+    doubt_eval_opts o = doubt_eval_defaults();
+    long long threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return DOUBT_EXIT_OK;
+        }
+        if (!strcmp(a, "--version")) {
+            printf("doubt %s\n", DOUBT_VERSION);
+            return DOUBT_EXIT_OK;
+        }
+        int takes = !strcmp(a, "--weights") || !strcmp(a, "--data") || !strcmp(a, "--samples") ||
+                    !strcmp(a, "--seed") || !strcmp(a, "--threads") || !strcmp(a, "--json") ||
+                    !strcmp(a, "--plots");
+        if (!takes) {
+            fprintf(stderr, "doubt eval: unknown option '%s'\n", a);
+            usage(stderr);
+            return DOUBT_EXIT_USAGE;
+        }
+        if (!v) {
+            fprintf(stderr, "doubt eval: %s needs a value\n", a);
+            return DOUBT_EXIT_USAGE;
+        }
+        i++;
+        if (!strcmp(a, "--weights"))
+            weights = v;
+        else if (!strcmp(a, "--data"))
+            data = v;
+        else if (!strcmp(a, "--json"))
+            json = v;
+        else if (!strcmp(a, "--plots"))
+            o.plots = v;
+        else if (!strcmp(a, "--samples")) {
+            if (parse_ll(v, 1, 100000, &n)) {
+                fprintf(stderr, "doubt eval: --samples '%s': an integer 1..100000\n", v);
+                return DOUBT_EXIT_USAGE;
+            }
+            o.samples = (int)n;
+        } else if (!strcmp(a, "--seed")) {
+            if (parse_ll(v, 0, 0x7fffffffffffffffLL, &n)) {
+                fprintf(stderr, "doubt eval: --seed '%s': a non-negative integer\n", v);
+                return DOUBT_EXIT_USAGE;
+            }
+            o.seed = (uint64_t)n;
+        } else if (parse_ll(v, 1, 4096, &threads)) {
+            fprintf(stderr, "doubt eval: --threads '%s': an integer 1..4096\n", v);
+            return DOUBT_EXIT_USAGE;
+        }
+    }
+    if (!weights || !data) {
+        fprintf(stderr, "doubt eval: --weights and --data are required\n");
+        usage(stderr);
+        return DOUBT_EXIT_USAGE;
+    }
+    if (isatty(STDERR_FILENO))
+        o.progress = progress;
+
+    doubt_error err = {{0}};
+    doubt_safetensors *w = NULL;
+    doubt_ctx *ctx = NULL;
+    cJSON *report = NULL;
+    int status = DOUBT_EXIT_FAILURE;
+    if (doubt_safetensors_read(weights, &w, &err) || doubt_ctx_create((int)threads, &ctx, &err) ||
+        doubt_eval_run(ctx, w, data, &o, &report, &err)) {
+        fprintf(stderr, "doubt eval: %s\n", err.msg);
+        goto done;
+    }
+    cJSON *meta = cJSON_CreateObject();
+    cJSON_AddStringToObject(meta, "version", DOUBT_VERSION);
+    cJSON_AddStringToObject(meta, "weights", weights);
+    cJSON_AddStringToObject(meta, "data", data);
+    cJSON_AddItemToObject(report, "run", meta);
+    char *text = cJSON_Print(report);
+    if (!text) {
+        fprintf(stderr, "doubt eval: out of memory\n");
+        goto done;
+    }
+    table(report);
+    printf("%s\n", text);
+    status = json && write_json(json, text) ? DOUBT_EXIT_FAILURE : DOUBT_EXIT_OK;
+    cJSON_free(text);
+done:
+    cJSON_Delete(report);
+    doubt_ctx_destroy(ctx);
+    doubt_safetensors_destroy(w);
+    return status;
+}

@@ -1,0 +1,278 @@
+/* doubt predict: image files and folders in, per image a segmentation, a depth map and their
+ * uncertainty maps out, with one JSON summary line per image on stdout (model/predict.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "io/fsutil.h"
+#include "model/predict.h"
+
+#ifndef DOUBT_SOURCE_ROOT
+#define DOUBT_SOURCE_ROOT "."
+#endif
+#define DEFAULT_WEIGHTS DOUBT_SOURCE_ROOT "/weights/unet-small.safetensors"
+
+static const char usage_text[] =
+    "usage: doubt predict [--weights FILE] INPUT... -o OUTDIR [options]\n"
+    "\n"
+    "Runs Monte Carlo dropout inference on every image in INPUT (files, or folders searched\n"
+    "recursively; png, jpg, jpeg, bmp, tga; other files are skipped with a note) and writes\n"
+    "per image NAME (the file name without its extension) into OUTDIR:\n"
+    "  NAME.seg.png              classes as a palette PNG (index = class)\n"
+    "  NAME.depth.png            16-bit depth, metres x depth scale, 0 = no depth\n"
+    "  NAME.MAP.png              heatmaps on fixed ranges, with a colorbar:\n"
+    "      depth_color       turbo,   m,      0:20\n"
+    "      depth_epistemic   inferno, m^2,    0:0.5    (MC variance of the depth)\n"
+    "      depth_aleatoric   inferno, m^2,    0:0.5    (mean learned variance)\n"
+    "      depth_total       inferno, m^2,    0:1      (their sum)\n"
+    "      seg_entropy       viridis, nats,   0:ln C   (predictive entropy)\n"
+    "      seg_mutual_info   viridis, nats,   0:1      (epistemic part of the entropy)\n"
+    "      seg_logit_var     inferno, logit^2, 0:4     (mean learned logit variance)\n"
+    "  NAME.*.npy                with --npy: depth_mean, depth_epistemic, depth_aleatoric,\n"
+    "                            seg_prob [C,H,W], seg_entropy, seg_mutual_info (float32)\n"
+    "and one JSON line per image on stdout: size, mean/p50/p90/p99 of each map and the\n"
+    "fraction of pixels above 3/4 of its heatmap range, class fractions, time, T, seed,\n"
+    "the weights' SHA-256 and the version.\n"
+    "\n"
+    "  --weights FILE        safetensors weights (default: $DOUBT_WEIGHTS, else\n"
+    "                        " DEFAULT_WEIGHTS ")\n"
+    "  -o, --out OUTDIR      output folder (created if missing)\n"
+    "  --samples T           Monte Carlo samples (default 20)\n"
+    "  --batch K             samples stacked per batch (default 0 = automatic)\n"
+    "  --deterministic       one pass with dropout off (no epistemic maps)\n"
+    "  --seed S              dropout seed (default 0)\n"
+    "  --maps LIST           heatmaps to write: comma list of the names above, all or none\n"
+    "                        (default all)\n"
+    "  --range NAME=LO:HI    fixed range of a heatmap (repeatable)\n"
+    "  --npy                 also write the float maps as .npy\n"
+    "  --depth-scale S       NAME.depth.png value per metre (default 256, KITTI)\n"
+    "  --skip-existing       skip images whose requested outputs all exist (resume)\n"
+    "  --shard i/n           process only the images whose index in the sorted list is\n"
+    "                        i modulo n (0 <= i < n)\n"
+    "  --threads K           (default: OpenMP's)\n"
+    "  --help, --version\n"
+    "\n"
+    "Same weights, seed and options give identical files on any thread count.\n"
+    "exit status: 0 ok, 1 some input failed (the others were processed), 2 bad usage\n";
+
+typedef struct {
+    const char *weights, *out_dir;
+    const char **inputs;
+    int ninputs;
+    int skip_existing, threads;
+    int shard_i, shard_n;
+    doubt_predict_opts p;
+} options;
+
+static int bad_usage(const char *what, const char *value)
+{
+    fprintf(stderr, "doubt predict: %s%s%s\n'doubt predict --help' for usage\n", what,
+            value ? ": " : "", value ? value : "");
+    return DOUBT_EXIT_USAGE;
+}
+
+static int parse_ll(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* Returns -1 when --help/--version was answered, else an exit status (0: go on). */
+static int parse_args(int argc, char **argv, options *o)
+{
+    static const char *const flags[] = {"--npy", "--deterministic", "--skip-existing", "--help",
+                                        "-h", "--version"};
+    doubt_error err = {{0}};
+    long long v;
+    o->p = doubt_predict_defaults();
+    o->threads = 0;
+    o->shard_n = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || !a[1]) {
+            o->inputs[o->ninputs++] = a;
+            continue;
+        }
+        int flag = 0;
+        for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
+            flag |= !strcmp(a, flags[k]);
+        const char *val = !flag && i + 1 < argc ? argv[++i] : NULL;
+        if (!flag && !val)
+            return bad_usage("missing value after", a);
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_text, stdout);
+            return -1;
+        } else if (!strcmp(a, "--version")) {
+            printf("doubt %s\n", DOUBT_VERSION);
+            return -1;
+        } else if (!strcmp(a, "--npy"))
+            o->p.npy = 1;
+        else if (!strcmp(a, "--deterministic"))
+            o->p.deterministic = 1;
+        else if (!strcmp(a, "--skip-existing"))
+            o->skip_existing = 1;
+        else if (!strcmp(a, "--weights"))
+            o->weights = val;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--out"))
+            o->out_dir = val;
+        else if (!strcmp(a, "--samples")) {
+            if (!parse_ll(val, 1, 100000, &v))
+                return bad_usage("--samples wants 1..100000", val);
+            o->p.samples = (int)v;
+        } else if (!strcmp(a, "--batch")) {
+            if (!parse_ll(val, 0, 100000, &v))
+                return bad_usage("--batch wants 0 (automatic) or a positive count", val);
+            o->p.chunk = (int)v;
+        } else if (!strcmp(a, "--seed")) {
+            if (!parse_ll(val, 0, INT64_MAX, &v))
+                return bad_usage("--seed wants an integer >= 0", val);
+            o->p.seed = (uint64_t)v;
+        } else if (!strcmp(a, "--threads")) {
+            if (!parse_ll(val, 1, 1024, &v))
+                return bad_usage("--threads wants 1..1024", val);
+            o->threads = (int)v;
+        } else if (!strcmp(a, "--depth-scale")) {
+            char *end;
+            errno = 0;
+            o->p.depth_scale = strtof(val, &end);
+            if (errno || end == val || *end || !(o->p.depth_scale > 0) ||
+                o->p.depth_scale > 1e9f)
+                return bad_usage("--depth-scale wants a positive number", val);
+        } else if (!strcmp(a, "--maps")) {
+            if (doubt_predict_parse_maps(val, &o->p.maps, &err))
+                return bad_usage(err.msg, NULL);
+        } else if (!strcmp(a, "--range")) {
+            if (doubt_predict_parse_range(val, &o->p, &err))
+                return bad_usage(err.msg, NULL);
+        } else if (!strcmp(a, "--shard")) {
+            int si, sn, used = 0;
+            if (sscanf(val, "%d/%d%n", &si, &sn, &used) != 2 || val[used] || sn < 1 || si < 0 ||
+                si >= sn)
+                return bad_usage("--shard wants i/n with 0 <= i < n", val);
+            o->shard_i = si;
+            o->shard_n = sn;
+        } else
+            return bad_usage("unknown option", a);
+    }
+    if (!o->ninputs)
+        return bad_usage("no INPUT given", NULL);
+    if (!o->out_dir)
+        return bad_usage("no output folder (-o OUTDIR)", NULL);
+    return 0;
+}
+
+/* A progress line only for a person watching: it would clutter a log file. */
+static int progress_on;
+
+static void clear_progress(void)
+{
+    if (progress_on)
+        fputs("\r\033[K", stderr);
+}
+
+static int run(options *o)
+{
+    const char *weights = o->weights;
+    if (!weights) {
+        const char *env = getenv("DOUBT_WEIGHTS");
+        weights = env && *env ? env : DEFAULT_WEIGHTS;
+        struct stat sb;
+        if (stat(weights, &sb)) {
+            fprintf(stderr, "doubt predict: no weights at %s (%s%s); give --weights FILE\n",
+                    weights, env && *env ? "from $DOUBT_WEIGHTS: " : "the default: ",
+                    strerror(errno));
+            return DOUBT_EXIT_FAILURE;
+        }
+    }
+    doubt_error err = {{0}};
+    doubt_predict_list list;
+    if (doubt_predict_list_inputs(o->inputs, o->ninputs, &list, &err)) {
+        fprintf(stderr, "doubt predict: %s\n", err.msg);
+        return DOUBT_EXIT_FAILURE;
+    }
+    int status = DOUBT_EXIT_OK, todo = 0;
+    /* Inputs without an index (missing paths, non-images) concern every shard; a file with
+     * an index is reported only by the shard it belongs to. */
+    for (int i = 0; i < list.count; i++) {
+        const doubt_predict_input *in = &list.items[i];
+        const int mine = in->index < 0 || in->index % o->shard_n == o->shard_i;
+        if (!mine)
+            continue;
+        if (in->kind == DOUBT_PREDICT_NOT_IMAGE)
+            fprintf(stderr, "doubt predict: skipping %s\n", in->note);
+        else if (in->kind == DOUBT_PREDICT_BAD) {
+            fprintf(stderr, "doubt predict: %s\n", in->note);
+            status = DOUBT_EXIT_FAILURE;
+        } else
+            todo++;
+    }
+    doubt_ctx *ctx = NULL;
+    doubt_predictor *p = NULL;
+    if (doubt_mkdir_p(o->out_dir, &err) || doubt_ctx_create(o->threads, &ctx, &err) ||
+        doubt_predict_create(ctx, weights, &o->p, &p, &err)) {
+        fprintf(stderr, "doubt predict: %s\n", err.msg);
+        doubt_ctx_destroy(ctx);
+        doubt_predict_list_free(&list);
+        return DOUBT_EXIT_FAILURE;
+    }
+    progress_on = isatty(STDERR_FILENO);
+    int done = 0, skipped = 0, failed = 0;
+    for (int i = 0; i < list.count; i++) {
+        const doubt_predict_input *in = &list.items[i];
+        if (in->kind != DOUBT_PREDICT_IMAGE || in->index % o->shard_n != o->shard_i)
+            continue;
+        if (progress_on)
+            fprintf(stderr, "\r\033[K[%d/%d] %s", done + skipped + failed + 1, todo, in->path);
+        if (o->skip_existing && doubt_predict_done(p, o->out_dir, in->name)) {
+            clear_progress();
+            fprintf(stderr, "doubt predict: skipping %s: outputs for %s exist\n", in->path,
+                    in->name);
+            skipped++;
+            continue;
+        }
+        char *json = NULL;
+        if (doubt_predict_image(p, in->path, in->name, o->out_dir, &json, &err)) {
+            clear_progress();
+            fprintf(stderr, "doubt predict: %s\n", err.msg);
+            status = DOUBT_EXIT_FAILURE;
+            failed++;
+            continue;
+        }
+        printf("%s\n", json);
+        fflush(stdout);
+        free(json);
+        done++;
+    }
+    clear_progress();
+    if (progress_on || failed)
+        fprintf(stderr, "doubt predict: %d done, %d skipped, %d failed\n", done, skipped, failed);
+    doubt_predict_destroy(p);
+    doubt_ctx_destroy(ctx);
+    doubt_predict_list_free(&list);
+    return status;
+}
+
+int doubt_cmd_predict(int argc, char **argv)
+{
+    options o;
+    memset(&o, 0, sizeof o);
+    o.inputs = calloc((size_t)argc, sizeof *o.inputs);
+    if (!o.inputs) {
+        fprintf(stderr, "doubt predict: out of memory\n");
+        return DOUBT_EXIT_FAILURE;
+    }
+    int status = parse_args(argc, argv, &o);
+    if (status == 0)
+        status = run(&o);
+    free(o.inputs);
+    return status < 0 ? DOUBT_EXIT_OK : status;
+}

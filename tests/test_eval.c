@@ -1,0 +1,693 @@
+/* doubt eval's dataset loop and doubt inspect's panels and gallery, on tiny folders made
+ * here: figures against a direct computation from doubt_mc_run, the JSON keys against a
+ * committed list, panel geometry and pixels against hand-derived values, the HTML against
+ * the files on disk, and the errors for bad folders. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "io/heatmap.h"
+#include "io/image.h"
+#include "io/inspect.h"
+#include "io/npy.h"
+#include "io/panel.h"
+#include "io/png.h"
+#include "metrics/eval.h"
+#include "model/mc.h"
+
+#define WEIGHTS "tests/golden/model/unet_tiny.safetensors"
+#define KEYS "tests/golden/eval/keys.txt"
+#define SAMPLES 4
+#define SEED 7
+
+/* --- temp folders ------------------------------------------------------------------------ */
+
+static void tmp_dir(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "/tmp/doubt_eval_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(buf));
+}
+
+static void rm_rf(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return;
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            char sub[1024];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            rm_rf(sub);
+        }
+        if (d)
+            closedir(d);
+        rmdir(path);
+    } else
+        unlink(path);
+}
+
+static const char *path2(const char *a, const char *b)
+{
+    static char buf[8][1024];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", a, b);
+    return buf[k];
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* --- a tiny dataset ---------------------------------------------------------------------- */
+
+enum { WITH_LABELS = 1, WITH_DEPTH = 2, WITH_NOISE = 4 };
+
+static const int img_w[2] = {16, 20}, img_h[2] = {12, 8};
+
+/* Two images of different sizes, labels 0..2 with a few 255, depth 1..5 m with a few 0. */
+static void make_dataset(const char *dir, int parts, int bad_label)
+{
+    doubt_error err = {{0}};
+    const char *sub[] = {"images", "labels", "depth", "noise"};
+    for (int k = 0; k < 4; k++)
+        if (k == 0 || (parts & (1 << (k - 1))))
+            ck_assert_int_eq(mkdir(path2(dir, sub[k]), 0755), 0);
+    write_text(path2(dir, "dataset.json"), "{\"classes\": 3, \"depth_scale\": 256}\n");
+    for (int i = 0; i < 2; i++) {
+        const int w = img_w[i], h = img_h[i], n = w * h;
+        char name[64];
+        uint8_t *rgb = malloc((size_t)3 * n), *lab = malloc((size_t)n);
+        uint16_t *d16 = malloc((size_t)n * sizeof *d16);
+        float *noise = malloc((size_t)n * sizeof *noise), *r = malloc((size_t)n * 4 * sizeof *r);
+        th_fill(r, 4L * n, 11 + i, 0, 1);
+        for (int p = 0; p < n; p++) {
+            for (int c = 0; c < 3; c++)
+                rgb[3 * p + c] = (uint8_t)(r[p] * 255 * (c + 1) / 3);
+            lab[p] = p % 17 == 3 ? 255 : (uint8_t)(r[n + p] * 3);
+            d16[p] = p % 13 == 5 ? 0 : (uint16_t)(256 * (1 + 4 * r[2 * n + p]));
+            noise[p] = d16[p] ? 0.01f + 0.1f * r[3 * n + p] : 0.0f;
+        }
+        if (bad_label && i == 1)
+            lab[5] = 7;
+        snprintf(name, sizeof name, "images/s%d.png", i);
+        ck_assert_int_eq(doubt_png_write_rgb8(path2(dir, name), rgb, w, h, NULL, 0, &err), 0);
+        if (parts & WITH_LABELS) {
+            snprintf(name, sizeof name, "labels/s%d.png", i);
+            ck_assert_int_eq(doubt_png_write_gray8(path2(dir, name), lab, w, h, NULL, 0, &err), 0);
+        }
+        if (parts & WITH_DEPTH) {
+            snprintf(name, sizeof name, "depth/s%d.png", i);
+            ck_assert_int_eq(doubt_png_write_gray16(path2(dir, name), d16, w, h, NULL, 0, &err),
+                             0);
+        }
+        if (parts & WITH_NOISE) {
+            snprintf(name, sizeof name, "noise/s%d.npy", i);
+            int64_t shape[2] = {h, w};
+            ck_assert_int_eq(doubt_npy_write_f32(path2(dir, name), noise, 2, shape, &err), 0);
+        }
+        free(rgb);
+        free(lab);
+        free(d16);
+        free(noise);
+        free(r);
+    }
+}
+
+static doubt_safetensors *weights(void)
+{
+    doubt_safetensors *f = NULL;
+    doubt_error err = {{0}};
+    ck_assert_msg(doubt_safetensors_read(WEIGHTS, &f, &err) == DOUBT_OK, "%s", err.msg);
+    return f;
+}
+
+static cJSON *evaluate(const char *dir, const char *plots)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights();
+    doubt_eval_opts o = doubt_eval_defaults();
+    o.samples = SAMPLES;
+    o.seed = SEED;
+    o.plots = plots;
+    cJSON *r = NULL;
+    doubt_error err = {{0}};
+    doubt_status st = doubt_eval_run(ctx, w, dir, &o, &r, &err);
+    ck_assert_msg(st == DOUBT_OK, "eval: %s", err.msg);
+    doubt_safetensors_destroy(w);
+    doubt_ctx_destroy(ctx);
+    return r;
+}
+
+/* The value at a dotted path; NULL when absent. */
+static const cJSON *at(const cJSON *o, const char *dotted)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", dotted);
+    for (char *tok = strtok(buf, "."); tok && o; tok = strtok(NULL, "."))
+        o = cJSON_GetObjectItemCaseSensitive(o, tok);
+    return o;
+}
+
+static double num_at(const cJSON *o, const char *dotted)
+{
+    const cJSON *v = at(o, dotted);
+    ck_assert_msg(v != NULL, "key %s missing", dotted);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* Dotted paths of every non-object value, in document order, one per line. */
+static void key_list(const cJSON *o, const char *prefix, char *out, size_t cap)
+{
+    for (const cJSON *c = o->child; c; c = c->next) {
+        char path[256];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", c->string);
+        if (cJSON_IsObject(c))
+            key_list(c, path, out, cap);
+        else {
+            strncat(out, path, cap - strlen(out) - 1);
+            strncat(out, "\n", cap - strlen(out) - 1);
+        }
+    }
+}
+
+/* --- eval ---------------------------------------------------------------------------------- */
+
+START_TEST(report_keys_are_stable)
+{
+    char dir[64];
+    tmp_dir(dir, sizeof dir);
+    make_dataset(dir, WITH_LABELS | WITH_DEPTH | WITH_NOISE, 0);
+    cJSON *r = evaluate(dir, NULL);
+    static char keys[16384];
+    keys[0] = '\0';
+    key_list(r, "", keys, sizeof keys);
+    char *want = read_text(KEYS);
+    ck_assert_msg(!strcmp(keys, want), "report keys differ from %s; got:\n%s", KEYS, keys);
+    free(want);
+    /* Every figure is defined on this data (3 classes all present, noise given). */
+    static const char *const finite[] = {
+        "seg.miou", "seg.pixel_acc", "seg.ece", "seg.nll", "seg.brier", "depth.abs_rel",
+        "depth.sq_rel", "depth.rmse", "depth.rmse_log", "depth.log10", "depth.delta1",
+        "depth.nll", "depth.nll_epistemic", "depth.nll_aleatoric", "depth.interval.total.z2",
+        "uncertainty.depth_epistemic_mean", "uncertainty.depth_aleatoric_mean",
+        "uncertainty.seg_mutual_info_mean", "uncertainty.ause_depth_rmse",
+        "uncertainty.ause_depth_rmse_epistemic", "uncertainty.ause_seg_error_aleatoric",
+        "uncertainty.auroc_seg", "uncertainty.pavpu_seg_epistemic",
+        "uncertainty.aleatoric_noise_spearman", "uncertainty.aleatoric_noise_ratio"};
+    for (size_t i = 0; i < sizeof finite / sizeof finite[0]; i++)
+        ck_assert_msg(isfinite(num_at(r, finite[i])), "%s is not finite", finite[i]);
+    ck_assert_int_eq(cJSON_GetArraySize(at(r, "seg.iou")), 3);
+    ck_assert_double_eq(num_at(r, "images"), 2);
+    /* Probabilities and fractions in range. */
+    ck_assert(num_at(r, "seg.pixel_acc") >= 0 && num_at(r, "seg.pixel_acc") <= 1);
+    ck_assert(num_at(r, "depth.interval.total.z1") <= num_at(r, "depth.interval.total.z2"));
+    ck_assert_double_eq_tol(num_at(r, "depth.interval.ideal.z1"), 0.6827, 1e-4);
+    cJSON_Delete(r);
+    rm_rf(dir);
+}
+END_TEST
+
+/* Pixel accuracy, abs-rel and the mean epistemic variance, computed naively from MC maps of
+ * the same weights, T and seed, on images read back from the PNGs. */
+START_TEST(figures_match_direct_computation)
+{
+    char dir[64];
+    tmp_dir(dir, sizeof dir);
+    make_dataset(dir, WITH_LABELS | WITH_DEPTH, 0);
+    cJSON *r = evaluate(dir, NULL);
+
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights();
+    doubt_mc *mc;
+    doubt_mc_desc md = {.samples = SAMPLES, .seed = SEED};
+    TH_OK(ctx, doubt_mc_create(ctx, w, &md, &mc));
+    doubt_error err = {{0}};
+    double correct = 0, valid = 0, absrel = 0, dvalid = 0, epi = 0, pixels = 0;
+    for (int i = 0; i < 2; i++) {
+        char name[64];
+        float *img, *depth;
+        uint8_t *lab;
+        int wd, ht;
+        snprintf(name, sizeof name, "images/s%d.png", i);
+        ck_assert_int_eq(doubt_image_read(path2(dir, name), 0, &img, &wd, &ht, &err), 0);
+        snprintf(name, sizeof name, "labels/s%d.png", i);
+        ck_assert_int_eq(doubt_image_read_labels(path2(dir, name), 0, &lab, &wd, &ht, &err), 0);
+        snprintf(name, sizeof name, "depth/s%d.png", i);
+        ck_assert_int_eq(doubt_image_read_depth(path2(dir, name), 0, 256, &depth, &wd, &ht, &err),
+                         0);
+        const doubt_mc_maps *m;
+        TH_OK(ctx, doubt_mc_run(ctx, mc, img, wd, ht, &m));
+        for (int p = 0; p < wd * ht; p++) {
+            if (lab[p] != 255) {
+                valid++;
+                correct += m->seg_class[p] == lab[p];
+            }
+            if (depth[p] > 0) {
+                dvalid++;
+                absrel += fabs(m->depth_mean[p] - depth[p]) / depth[p];
+            }
+            epi += m->depth_epistemic[p];
+            pixels++;
+        }
+        free(img);
+        free(lab);
+        free(depth);
+    }
+    printf("  eval pixel_acc %.6f (direct %.6f), abs_rel %.6f (direct %.6f)\n",
+           num_at(r, "seg.pixel_acc"), correct / valid, num_at(r, "depth.abs_rel"),
+           absrel / dvalid);
+    ck_assert_double_eq_tol(num_at(r, "seg.pixel_acc"), correct / valid, 1e-12);
+    ck_assert_double_eq_tol(num_at(r, "depth.abs_rel"), absrel / dvalid,
+                            1e-6 * (absrel / dvalid));
+    ck_assert_double_eq_tol(num_at(r, "uncertainty.depth_epistemic_mean"), epi / pixels,
+                            1e-6 * (epi / pixels));
+    ck_assert_double_eq(num_at(r, "seg.pixels"), valid);
+    ck_assert_double_eq(num_at(r, "depth.pixels"), dvalid);
+    /* No noise/ folder: the correlation is null, not 0. */
+    ck_assert(cJSON_IsNull(at(r, "uncertainty.aleatoric_noise_spearman")));
+    doubt_mc_destroy(mc);
+    doubt_safetensors_destroy(w);
+    doubt_ctx_destroy(ctx);
+    cJSON_Delete(r);
+    rm_rf(dir);
+}
+END_TEST
+
+START_TEST(same_seed_same_report)
+{
+    char dir[64];
+    tmp_dir(dir, sizeof dir);
+    make_dataset(dir, WITH_LABELS | WITH_DEPTH | WITH_NOISE, 0);
+    cJSON *a = evaluate(dir, NULL), *b = evaluate(dir, NULL);
+    char *ta = cJSON_PrintUnformatted(a), *tb = cJSON_PrintUnformatted(b);
+    ck_assert_str_eq(ta, tb);
+    cJSON_free(ta);
+    cJSON_free(tb);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    rm_rf(dir);
+}
+END_TEST
+
+START_TEST(single_task_sets_null_the_other_section)
+{
+    char d1[64], d2[64];
+    tmp_dir(d1, sizeof d1);
+    tmp_dir(d2, sizeof d2);
+    make_dataset(d1, WITH_LABELS, 0);
+    make_dataset(d2, WITH_DEPTH, 0);
+    cJSON *a = evaluate(d1, NULL), *b = evaluate(d2, NULL);
+    ck_assert(cJSON_IsNull(at(a, "depth")));
+    ck_assert(isfinite(num_at(a, "seg.miou")));
+    ck_assert(cJSON_IsNull(at(a, "uncertainty.ause_depth_rmse")));
+    ck_assert(isfinite(num_at(a, "uncertainty.ause_seg_error")));
+    ck_assert(cJSON_IsNull(at(b, "seg")));
+    ck_assert(isfinite(num_at(b, "depth.rmse")));
+    ck_assert(cJSON_IsNull(at(b, "uncertainty.pavpu_seg")));
+    /* The means describe the predictions, so they exist either way. */
+    ck_assert(isfinite(num_at(b, "uncertainty.seg_mutual_info_mean")));
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    rm_rf(d1);
+    rm_rf(d2);
+}
+END_TEST
+
+START_TEST(plots_are_written)
+{
+    char dir[64], plots[128];
+    tmp_dir(dir, sizeof dir);
+    make_dataset(dir, WITH_LABELS | WITH_DEPTH, 0);
+    snprintf(plots, sizeof plots, "%s/plots", dir);
+    cJSON *r = evaluate(dir, plots);
+    static const char *const files[] = {"reliability.png", "sparsification_depth.png",
+                                        "sparsification_seg.png", "uncertainty_error.png",
+                                        "uncertainty_error_seg.png"};
+    doubt_error err = {{0}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        doubt_image_info info;
+        ck_assert_msg(doubt_image_probe(path2(plots, files[i]), &info, &err) == DOUBT_OK, "%s",
+                      err.msg);
+        ck_assert_int_eq(info.width, 640);
+        ck_assert_int_eq(info.height, 480);
+    }
+    cJSON_Delete(r);
+    rm_rf(dir);
+}
+END_TEST
+
+static doubt_status eval_status(const char *dir, doubt_error *err)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights();
+    doubt_eval_opts o = doubt_eval_defaults();
+    o.samples = 2;
+    cJSON *r = NULL;
+    doubt_status st = doubt_eval_run(ctx, w, dir, &o, &r, err);
+    ck_assert_ptr_null(r);
+    doubt_safetensors_destroy(w);
+    doubt_ctx_destroy(ctx);
+    return st;
+}
+
+START_TEST(bad_datasets_name_the_problem)
+{
+    doubt_error err = {{0}};
+    ck_assert_int_ne(eval_status("/nonexistent/doubt_eval", &err), DOUBT_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/doubt_eval"));
+
+    char dir[64];
+    tmp_dir(dir, sizeof dir);
+    make_dataset(dir, WITH_LABELS, 1); /* label 7 in a 3-class set */
+    ck_assert_int_ne(eval_status(dir, &err), DOUBT_OK);
+    ck_assert_msg(strstr(err.msg, "s1") != NULL, "%s", err.msg);
+    rm_rf(dir);
+
+    tmp_dir(dir, sizeof dir);
+    make_dataset(dir, 0, 0); /* images only */
+    ck_assert_int_ne(eval_status(dir, &err), DOUBT_OK);
+    ck_assert_msg(strstr(err.msg, "neither") != NULL, "%s", err.msg);
+    rm_rf(dir);
+}
+END_TEST
+
+/* --- panels -------------------------------------------------------------------------------- */
+
+START_TEST(compose_scales_and_titles)
+{
+    /* 4x2 and 2x4 tiles: common height 4, the first doubled to 8x4. */
+    uint8_t a[4 * 2 * 3], b[2 * 4 * 3];
+    for (int i = 0; i < (int)sizeof a; i++)
+        a[i] = (uint8_t)(10 + i);
+    memset(b, 200, sizeof b);
+    doubt_panel_tile t[2] = {{a, 4, 2, "A"}, {b, 2, 4, NULL}};
+    uint8_t *c;
+    int w, h;
+    doubt_error err = {{0}};
+    ck_assert_int_eq(doubt_panel_compose(t, 2, 0, &c, &w, &h, &err), DOUBT_OK);
+    const int m = DOUBT_PANEL_MARGIN, top = m + DOUBT_PANEL_TITLE_H;
+    ck_assert_int_eq(w, m + 8 + m + 2 + m);
+    ck_assert_int_eq(h, top + 4 + m);
+    /* Scaled pixel (x, y) shows source (x / 2, y / 2). */
+    for (int y = 0; y < 4; y++)
+        for (int x = 0; x < 8; x++)
+            ck_assert_mem_eq(c + ((size_t)(top + y) * w + m + x) * 3, a + ((y / 2) * 4 + x / 2) * 3,
+                             3);
+    ck_assert_mem_eq(c + ((size_t)top * w + m + 8 + m) * 3, b, 3);
+    /* "A" at scale 1 (scale 2 is 10 pixels wide, the tile 8): its apex pixel, the glyph's
+     * top row, is black; the margin above is white. */
+    int black = 0;
+    for (int y = m; y < top; y++)
+        for (int x = m; x < m + 8; x++)
+            black += c[((size_t)y * w + x) * 3] == 0;
+    ck_assert_int_gt(black, 5);
+    ck_assert_int_eq(c[0], 255);
+    free(c);
+}
+END_TEST
+
+/* A prediction folder as predict writes it, for NAMEs a and b (w x h), and their inputs. */
+static void make_predictions(const char *dir, const char *images, const char *name, int w, int h)
+{
+    doubt_error err = {{0}};
+    const int n = w * h;
+    static const uint8_t pal[3][3] = {{0, 0, 0}, {200, 40, 40}, {40, 200, 40}};
+    uint8_t *idx = malloc((size_t)n), *rgb = malloc((size_t)3 * n);
+    uint16_t *d16 = malloc((size_t)n * sizeof *d16);
+    float *v = malloc((size_t)n * sizeof *v);
+    for (int p = 0; p < n; p++) {
+        idx[p] = (uint8_t)(p % 3);
+        rgb[3 * p] = (uint8_t)(p * 7);
+        rgb[3 * p + 1] = 100;
+        rgb[3 * p + 2] = (uint8_t)(255 - p);
+        d16[p] = (uint16_t)(256 * 2 + p);
+        v[p] = (float)p / n;
+    }
+    char file[256];
+    snprintf(file, sizeof file, "%s.seg.png", name);
+    ck_assert_int_eq(doubt_png_write_palette(path2(dir, file), idx, w, h, pal, 3, NULL, 0, &err), 0);
+    snprintf(file, sizeof file, "%s.depth.png", name);
+    ck_assert_int_eq(doubt_png_write_gray16(path2(dir, file), d16, w, h, NULL, 0, &err), 0);
+    doubt_heatmap_opts o = doubt_heatmap_defaults();
+    o.lo = 0;
+    o.hi = 1;
+    for (int k = 0; k < DOUBT_INSPECT_HEATMAPS; k++) {
+        snprintf(file, sizeof file, "%s.%s.png", name, doubt_inspect_heatmaps[k]);
+        ck_assert_int_eq(doubt_heatmap_write(path2(dir, file), v, NULL, w, h, &o, &err), 0);
+    }
+    snprintf(file, sizeof file, "%s.png", name);
+    ck_assert_int_eq(doubt_png_write_rgb8(path2(images, file), rgb, w, h, NULL, 0, &err), 0);
+    free(idx);
+    free(rgb);
+    free(d16);
+    free(v);
+}
+
+START_TEST(panel_has_expected_size_overlay_and_title)
+{
+    char dir[64];
+    tmp_dir(dir, sizeof dir);
+    char images[128];
+    snprintf(images, sizeof images, "%s/images", dir);
+    ck_assert_int_eq(mkdir(images, 0755), 0);
+    const int w = 16, h = 12;
+    make_predictions(dir, images, "a", w, h);
+    doubt_inspect_opts o = doubt_inspect_defaults();
+    o.images = images;
+    doubt_error err = {{0}};
+    char out[128];
+    snprintf(out, sizeof out, "%s/a.panel.png", dir);
+    ck_assert_msg(doubt_inspect_panel(dir, "a", &o, out, NULL, NULL, &err) == DOUBT_OK, "%s",
+                  err.msg);
+    /* Expected: heatmap canvases (64 tall: the minimum) set the height; input and overlay
+     * 16x12 scale to round(16 * 64 / 12) = 85; depth is coloured here as a turbo heatmap on
+     * the default 0..20 m with units "m", the others were written on 0..1. */
+    float dummy[16 * 12] = {0};
+    doubt_heatmap_opts ho = doubt_heatmap_defaults(), dopt = ho;
+    ho.lo = 0;
+    ho.hi = 1;
+    dopt.lo = 0;
+    dopt.hi = 20;
+    dopt.units = "m";
+    dopt.cmap = DOUBT_CMAP_TURBO;
+    uint8_t *canvas;
+    doubt_heatmap_layout lay, dlay;
+    ck_assert_int_eq(doubt_heatmap_render(dummy, NULL, w, h, &ho, &canvas, &lay, &err), 0);
+    free(canvas);
+    ck_assert_int_eq(doubt_heatmap_render(dummy, NULL, w, h, &dopt, &canvas, &dlay, &err), 0);
+    free(canvas);
+    ck_assert_int_eq(lay.height, 64);
+    ck_assert_int_eq(dlay.height, 64);
+    const int m = DOUBT_PANEL_MARGIN;
+    int want_w = m + 2 * (85 + m) + (dlay.width + m) + DOUBT_INSPECT_HEATMAPS * (lay.width + m);
+    uint8_t *rgb;
+    int pw, ph;
+    ck_assert_int_eq(doubt_image_read_rgb8(out, 0, &rgb, &pw, &ph, &err), 0);
+    ck_assert_int_eq(pw, want_w);
+    ck_assert_int_eq(ph, 2 * m + DOUBT_PANEL_TITLE_H + 64);
+    /* Overlay top-left = half input (0, 100, 255) + half palette[0] (0, 0, 0). */
+    const int top = m + DOUBT_PANEL_TITLE_H, x1 = m + 85 + m;
+    const uint8_t *px = rgb + ((size_t)top * pw + x1) * 3;
+    ck_assert_int_eq(px[0], 0);
+    ck_assert_int_eq(px[1], 50);
+    ck_assert_int_eq(px[2], 128);
+    /* Input tile top-left unchanged; "Input" drawn in black in its title strip. */
+    px = rgb + ((size_t)top * pw + m) * 3;
+    ck_assert_int_eq(px[1], 100);
+    int black = 0;
+    for (int y = m; y < top; y++)
+        for (int x = m; x < m + 85; x++)
+            black += !rgb[((size_t)y * pw + x) * 3] && !rgb[((size_t)y * pw + x) * 3 + 1];
+    ck_assert_int_gt(black, 20);
+    free(rgb);
+    rm_rf(dir);
+}
+END_TEST
+
+START_TEST(bad_prediction_folders_name_the_file)
+{
+    doubt_error err = {{0}};
+    char **names;
+    int n;
+    ck_assert_int_ne(doubt_inspect_list("/nonexistent/preds", &names, &n, &err), DOUBT_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/preds"));
+    char dir[64];
+    tmp_dir(dir, sizeof dir);
+    ck_assert_int_ne(doubt_inspect_list(dir, &names, &n, &err), DOUBT_OK);
+    ck_assert_msg(strstr(err.msg, "no predictions") != NULL, "%s", err.msg);
+
+    char images[128];
+    snprintf(images, sizeof images, "%s/images", dir);
+    ck_assert_int_eq(mkdir(images, 0755), 0);
+    make_predictions(dir, images, "a", 8, 8);
+    doubt_inspect_opts o = doubt_inspect_defaults();
+    char out[128];
+    snprintf(out, sizeof out, "%s/p.png", dir);
+    /* Missing map. */
+    ck_assert_int_eq(unlink(path2(dir, "a.seg_mutual_info.png")), 0);
+    ck_assert_int_ne(doubt_inspect_panel(dir, "a", &o, out, NULL, NULL, &err), DOUBT_OK);
+    ck_assert_msg(strstr(err.msg, "a.seg_mutual_info.png") != NULL, "%s", err.msg);
+    /* Unreadable PNG. */
+    write_text(path2(dir, "a.seg_mutual_info.png"), "not a png");
+    ck_assert_int_ne(doubt_inspect_panel(dir, "a", &o, out, NULL, NULL, &err), DOUBT_OK);
+    ck_assert_msg(strstr(err.msg, "a.seg_mutual_info.png") != NULL, "%s", err.msg);
+    /* Input asked for but absent. */
+    make_predictions(dir, images, "b", 8, 8);
+    ck_assert_int_eq(unlink(path2(images, "b.png")), 0);
+    o.images = images;
+    ck_assert_int_ne(doubt_inspect_panel(dir, "b", &o, out, NULL, NULL, &err), DOUBT_OK);
+    ck_assert_msg(strstr(err.msg, "b.{png") != NULL, "%s", err.msg);
+    ck_assert_int_eq(access(out, F_OK), -1);
+    rm_rf(dir);
+}
+END_TEST
+
+/* --- the gallery ----------------------------------------------------------------------------- */
+
+static int count(const char *s, const char *what)
+{
+    int n = 0;
+    for (const char *p = strstr(s, what); p; p = strstr(p + 1, what))
+        n++;
+    return n;
+}
+
+static int errors_seen;
+static void on_error(void *user, const char *msg)
+{
+    (void)user;
+    (void)msg;
+    errors_seen++;
+}
+
+START_TEST(html_lists_every_image_with_links_that_exist)
+{
+    char dir[64];
+    tmp_dir(dir, sizeof dir);
+    char images[128];
+    snprintf(images, sizeof images, "%s/images", dir);
+    ck_assert_int_eq(mkdir(images, 0755), 0);
+    make_predictions(dir, images, "a", 16, 12);
+    make_predictions(dir, images, "b", 16, 12);
+    make_predictions(dir, images, "c", 16, 12);
+    ck_assert_int_eq(unlink(path2(dir, "c.depth_total.png")), 0); /* c fails */
+    write_text(path2(dir, "summary.jsonl"),
+               "{\"name\":\"a\",\"maps\":{\"depth_epistemic\":{\"mean\":0.25},"
+               "\"seg_mutual_info\":{\"mean\":0.5}}}\n"
+               "{\"name\":\"b\",\"maps\":{\"depth_epistemic\":{\"mean\":0.125},"
+               "\"seg_mutual_info\":{\"mean\":null}}}\n");
+    doubt_inspect_opts o = doubt_inspect_defaults();
+    o.images = images;
+    const char *html = path2(dir, "report/index.html");
+    ck_assert_int_eq(mkdir(path2(dir, "report"), 0755), 0);
+    int failed = 0;
+    doubt_error err = {{0}};
+    errors_seen = 0;
+    ck_assert_msg(doubt_inspect_html(dir, html, &o, path2(dir, "summary.jsonl"), on_error, NULL,
+                                     &failed, &err) == DOUBT_OK,
+                  "%s", err.msg);
+    ck_assert_int_eq(failed, 1);
+    ck_assert_int_eq(errors_seen, 1);
+    char *page = read_text(html);
+    ck_assert_int_eq(count(page, "<tr"), 4); /* header + 3 */
+    ck_assert_int_eq(count(page, "<tr class=\"failed\">"), 1);
+    ck_assert_ptr_nonnull(strstr(page, "c.depth_total.png"));
+    ck_assert_int_eq(count(page, "<table"), 1);
+    ck_assert_int_eq(count(page, "</table>"), 1);
+    ck_assert_int_eq(count(page, "<td"), count(page, "</td>"));
+    ck_assert_ptr_nonnull(strstr(page, "<th data-type=\"num\">depth_epistemic</th>"));
+    ck_assert_ptr_nonnull(strstr(page, "<td data-v=\"0.125\">0.125</td>"));
+    ck_assert_ptr_nonnull(strstr(page, "</html>"));
+    /* Every relative link or image source names a file beside the page. */
+    int links = 0;
+    for (const char *p = strstr(page, "=\"panels/"); p; p = strstr(p + 1, "=\"panels/")) {
+        char rel[256];
+        const char *end = strchr(p + 2, '"');
+        snprintf(rel, sizeof rel, "%.*s", (int)(end - p - 2), p + 2);
+        char full[512];
+        snprintf(full, sizeof full, "%s/report/%s", dir, rel);
+        ck_assert_msg(access(full, R_OK) == 0, "%s missing", full);
+        links++;
+    }
+    ck_assert_int_eq(links, 2 * 3); /* a and b: thumbnail link, thumbnail, name link */
+    free(page);
+    rm_rf(dir);
+}
+END_TEST
+
+START_TEST(html_without_summary_shows_mean_depth)
+{
+    char dir[64];
+    tmp_dir(dir, sizeof dir);
+    char images[128];
+    snprintf(images, sizeof images, "%s/images", dir);
+    ck_assert_int_eq(mkdir(images, 0755), 0);
+    make_predictions(dir, images, "a", 4, 2);
+    doubt_inspect_opts o = doubt_inspect_defaults();
+    int failed = -1;
+    doubt_error err = {{0}};
+    const char *html = path2(dir, "r.html");
+    ck_assert_int_eq(doubt_inspect_html(dir, html, &o, NULL, NULL, NULL, &failed, &err), 0);
+    ck_assert_int_eq(failed, 0);
+    char *page = read_text(html);
+    /* depth.png holds 512 + p for p = 0..7: mean (512 + 3.5) / 256 m. */
+    char want[64];
+    snprintf(want, sizeof want, "data-v=\"%.9g\"", (512 + 3.5) / 256);
+    ck_assert_msg(strstr(page, want) != NULL, "%s not in page", want);
+    free(page);
+    rm_rf(dir);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("eval");
+    TCase *ev = tcase_create("eval");
+    tcase_set_timeout(ev, 600);
+    tcase_add_test(ev, report_keys_are_stable);
+    tcase_add_test(ev, figures_match_direct_computation);
+    tcase_add_test(ev, same_seed_same_report);
+    tcase_add_test(ev, single_task_sets_null_the_other_section);
+    tcase_add_test(ev, plots_are_written);
+    tcase_add_test(ev, bad_datasets_name_the_problem);
+    suite_add_tcase(s, ev);
+    TCase *pn = tcase_create("panel");
+    tcase_add_test(pn, compose_scales_and_titles);
+    tcase_add_test(pn, panel_has_expected_size_overlay_and_title);
+    tcase_add_test(pn, bad_prediction_folders_name_the_file);
+    suite_add_tcase(s, pn);
+    TCase *html = tcase_create("html");
+    tcase_add_test(html, html_lists_every_image_with_links_that_exist);
+    tcase_add_test(html, html_without_summary_shows_mean_depth);
+    suite_add_tcase(s, html);
+    return th_run(s);
+}

@@ -1,0 +1,807 @@
+/* doubt predict: SHA-256 against FIPS 180-4 vectors, input listing, the one-image pipeline
+ * (files, depth PNG round trip, palette indices, JSON statistics recomputed here), and the
+ * command itself (bad inputs, exit status, --skip-existing, --shard, thread counts), run as
+ * the doubt binary of the same build. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "io/fsutil.h"
+#include "io/image.h"
+#include "io/npy.h"
+#include "io/png.h"
+#include "io/sha256.h"
+#include "model/predict.h"
+
+#define WEIGHTS "tests/golden/model/unet_tiny.safetensors"
+
+/* ---- helpers --------------------------------------------------------------------------- */
+
+static void path_in(char *out, const char *dir, const char *name)
+{
+    ck_assert_int_lt(snprintf(out, DOUBT_PATH_MAX, "%s/%s", dir, name), DOUBT_PATH_MAX);
+}
+
+static void write_bytes(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static char *read_text(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    ck_assert_uint_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = '\0';
+    fclose(f);
+    if (size)
+        *size = (size_t)n;
+    return s;
+}
+
+static int file_exists(const char *dir, const char *name)
+{
+    char path[DOUBT_PATH_MAX];
+    path_in(path, dir, name);
+    struct stat sb;
+    return !stat(path, &sb);
+}
+
+/* A smooth colourful test photo, so the network sees some structure. */
+static void write_photo(const char *path, int w, int h, int seed)
+{
+    uint8_t *rgb = malloc((size_t)3 * w * h);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++)
+                rgb[(y * w + x) * 3 + c] =
+                    (uint8_t)((x * 37 + y * 11 * (c + 1) + seed * 53 + c * 80) % 256);
+    doubt_error err;
+    ck_assert_msg(!doubt_png_write_rgb8(path, rgb, w, h, NULL, 0, &err), "%s", err.msg);
+    free(rgb);
+}
+
+static char *make_tmpdir(void)
+{
+    char tmpl[] = "/tmp/doubt_predict_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    return strdup(tmpl);
+}
+
+/* A folder of three good images (one in a subfolder, one gray), three bad ones named .png
+ * and a text file:
+ *   a.png 16x12, c.png 13x11 (gray), sub/b.png 13x11, bad/corrupt.png, bad/trunc.png,
+ *   bad/x.png, notes.txt */
+static char *make_inputs(void)
+{
+    char *dir = make_tmpdir(), p[DOUBT_PATH_MAX];
+    doubt_error err;
+    path_in(p, dir, "a.png");
+    write_photo(p, 16, 12, 1);
+    path_in(p, dir, "sub");
+    ck_assert(!doubt_mkdir_p(p, &err));
+    path_in(p, dir, "sub/b.png");
+    write_photo(p, 13, 11, 2);
+    uint8_t gray[13 * 11];
+    for (int i = 0; i < 13 * 11; i++)
+        gray[i] = (uint8_t)(i * 7);
+    path_in(p, dir, "c.png");
+    ck_assert(!doubt_png_write_gray8(p, gray, 13, 11, NULL, 0, &err));
+    path_in(p, dir, "bad");
+    ck_assert(!doubt_mkdir_p(p, &err));
+    /* corrupt: a valid signature and IHDR start, then garbage */
+    size_t n;
+    path_in(p, dir, "a.png");
+    char *good = read_text(p, &n);
+    char *corrupt = malloc(n);
+    memcpy(corrupt, good, n);
+    for (size_t i = 40; i < n; i++)
+        corrupt[i] = (char)(i * 131 + 7);
+    path_in(p, dir, "bad/corrupt.png");
+    write_bytes(p, corrupt, n);
+    path_in(p, dir, "bad/trunc.png");
+    write_bytes(p, good, n / 2);
+    path_in(p, dir, "bad/x.png");
+    write_bytes(p, "this is not a picture\n", 22);
+    path_in(p, dir, "notes.txt");
+    write_bytes(p, "hello\n", 6);
+    free(good);
+    free(corrupt);
+    return dir;
+}
+
+static void remove_tree(const char *dir)
+{
+    char cmd[DOUBT_PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The doubt binary of this build: tests/test_predict -> ../apps/doubt. */
+static void doubt_binary(char *out)
+{
+    char self[DOUBT_PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    ck_assert(n > 0);
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    *slash = '\0';
+    slash = strrchr(self, '/');
+    *slash = '\0';
+    path_in(out, self, "apps/doubt");
+}
+
+typedef struct {
+    int status;
+    char *out, *err;
+} run_result;
+
+/* Runs doubt with args (NULL-terminated), stdout and stderr captured. */
+static run_result run_doubt(const char *const *args)
+{
+    char bin[DOUBT_PATH_MAX], out_path[] = "/tmp/doubt_predict_outXXXXXX",
+                              err_path[] = "/tmp/doubt_predict_errXXXXXX";
+    doubt_binary(bin);
+    int fo = mkstemp(out_path), fe = mkstemp(err_path);
+    ck_assert(fo >= 0 && fe >= 0);
+    const char *argv[64] = {bin};
+    int argc = 1;
+    for (; args[argc - 1]; argc++)
+        argv[argc] = args[argc - 1];
+    argv[argc] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    int ws;
+    ck_assert(waitpid(pid, &ws, 0) == pid);
+    close(fo);
+    close(fe);
+    run_result r = {WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws),
+                    read_text(out_path, NULL), read_text(err_path, NULL)};
+    unlink(out_path);
+    unlink(err_path);
+    return r;
+}
+
+static void free_result(run_result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* The "name" of every JSON line, joined with spaces in output order. */
+static void json_names(const char *out, char *names, size_t cap)
+{
+    names[0] = '\0';
+    const char *line = out;
+    while (*line) {
+        const char *nl = strchr(line, '\n');
+        ck_assert_ptr_nonnull(nl);
+        cJSON *o = cJSON_ParseWithLength(line, (size_t)(nl - line));
+        ck_assert_msg(o != NULL, "not JSON: %.*s", (int)(nl - line), line);
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+        ck_assert(cJSON_IsString(name));
+        size_t at = strlen(names);
+        snprintf(names + at, cap - at, "%s%s", at ? " " : "", name->valuestring);
+        cJSON_Delete(o);
+        line = nl + 1;
+    }
+}
+
+/* ---- SHA-256 --------------------------------------------------------------------------- */
+
+static void sha_of(const void *data, size_t n, char hex[65])
+{
+    doubt_sha256 h;
+    uint8_t d[32];
+    doubt_sha256_init(&h);
+    doubt_sha256_update(&h, data, n);
+    doubt_sha256_final(&h, d);
+    doubt_sha256_hex(d, hex);
+}
+
+START_TEST(sha256_fips_vectors)
+{
+    char hex[65];
+    sha_of("abc", 3, hex);
+    ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    sha_of("", 0, hex);
+    ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    ck_assert_uint_eq(strlen(m448) * 8, 448);
+    sha_of(m448, strlen(m448), hex);
+    ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    /* 896-bit vector: the padding spills into a second block */
+    const char *m896 = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmno"
+                       "ijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+    sha_of(m896, strlen(m896), hex);
+    ck_assert_str_eq(hex, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
+}
+END_TEST
+
+START_TEST(sha256_streaming_and_file)
+{
+    /* One million 'a' fed in uneven pieces (FIPS 180-4 example), and as a file. */
+    const size_t n = 1000000;
+    char *a = malloc(n);
+    memset(a, 'a', n);
+    doubt_sha256 h;
+    uint8_t d[32];
+    char hex[65];
+    doubt_sha256_init(&h);
+    for (size_t at = 0, step = 1; at < n; at += step, step = step % 97 + 1)
+        doubt_sha256_update(&h, a + at, at + step > n ? n - at : step);
+    doubt_sha256_final(&h, d);
+    doubt_sha256_hex(d, hex);
+    const char *want = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+    ck_assert_str_eq(hex, want);
+    char *dir = make_tmpdir(), p[DOUBT_PATH_MAX];
+    path_in(p, dir, "a");
+    write_bytes(p, a, n);
+    doubt_error err;
+    ck_assert_msg(!doubt_sha256_file(p, hex, &err), "%s", err.msg);
+    ck_assert_str_eq(hex, want);
+    path_in(p, dir, "missing");
+    ck_assert_int_eq(doubt_sha256_file(p, hex, &err), DOUBT_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(err.msg, p));
+    remove_tree(dir);
+    free(dir);
+    free(a);
+}
+END_TEST
+
+/* ---- options and inputs ---------------------------------------------------------------- */
+
+START_TEST(parse_maps_and_ranges)
+{
+    doubt_error err;
+    unsigned maps = 0;
+    ck_assert(!doubt_predict_parse_maps("depth_epistemic,seg_entropy", &maps, &err));
+    ck_assert_uint_eq(maps, 1u << DOUBT_PMAP_DEPTH_EPISTEMIC | 1u << DOUBT_PMAP_SEG_ENTROPY);
+    ck_assert(!doubt_predict_parse_maps("none", &maps, &err));
+    ck_assert_uint_eq(maps, 0);
+    ck_assert(!doubt_predict_parse_maps("all", &maps, &err));
+    ck_assert_uint_eq(maps, DOUBT_PREDICT_ALL_MAPS);
+    ck_assert_int_eq(doubt_predict_parse_maps("depth_epistemic,bogus", &maps, &err),
+                     DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "bogus"));
+
+    doubt_predict_opts o = doubt_predict_defaults();
+    ck_assert(!doubt_predict_parse_range("seg_mutual_info=0.1:2.5", &o, &err));
+    ck_assert_float_eq(o.lo[DOUBT_PMAP_SEG_MUTUAL_INFO], 0.1f);
+    ck_assert_float_eq(o.hi[DOUBT_PMAP_SEG_MUTUAL_INFO], 2.5f);
+    const char *bad[] = {"seg_mutual_info=2:1", "nope=0:1", "depth_total", "depth_total=0:",
+                         "depth_total=0:1x", "depth_total=nan:1", "depth_total=1:1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(doubt_predict_parse_range(bad[i], &o, &err) == DOUBT_ERR_ARG, "%s", bad[i]);
+
+    float lo, hi;
+    doubt_predict_map_default_range(DOUBT_PMAP_SEG_ENTROPY, 8, &lo, &hi);
+    ck_assert_float_eq(lo, 0);
+    ck_assert_double_eq_tol(hi, log(8.0), 1e-6);
+}
+END_TEST
+
+START_TEST(inputs_sorted_indexed_and_named)
+{
+    char *dir = make_inputs(), p[DOUBT_PATH_MAX], q[DOUBT_PATH_MAX], r[DOUBT_PATH_MAX];
+    doubt_error err;
+    /* a second a.png in another folder, a writer's temporary, and a missing path */
+    path_in(p, dir, "z");
+    ck_assert(!doubt_mkdir_p(p, &err));
+    path_in(p, dir, "z/a.png");
+    write_photo(p, 8, 8, 3);
+    path_in(p, dir, ".a.png.tmp.123");
+    write_bytes(p, "x", 1);
+    path_in(q, dir, "a.png");
+    path_in(r, dir, "missing.png");
+    const char *inputs[] = {dir, q, r};
+    doubt_predict_list l;
+    ck_assert_msg(!doubt_predict_list_inputs(inputs, 3, &l, &err), "%s", err.msg);
+    /* a.png listed once though reached twice; sorted bytewise by path */
+    const char *want[] = {"a.png",         "bad/corrupt.png", "bad/trunc.png", "bad/x.png",
+                          "c.png",         "missing.png",     "notes.txt",     "sub/b.png",
+                          "z/a.png"};
+    const int kind[] = {DOUBT_PREDICT_IMAGE, DOUBT_PREDICT_IMAGE,     DOUBT_PREDICT_IMAGE,
+                        DOUBT_PREDICT_IMAGE, DOUBT_PREDICT_IMAGE,     DOUBT_PREDICT_BAD,
+                        DOUBT_PREDICT_NOT_IMAGE, DOUBT_PREDICT_IMAGE, DOUBT_PREDICT_BAD};
+    const int index[] = {0, 1, 2, 3, 4, -1, -1, 5, 6};
+    ck_assert_int_eq(l.count, 9);
+    ck_assert_int_eq(l.images, 7);
+    for (int i = 0; i < l.count; i++) {
+        path_in(p, dir, want[i]);
+        ck_assert_str_eq(l.items[i].path, p);
+        ck_assert_int_eq(l.items[i].kind, kind[i]);
+        ck_assert_int_eq(l.items[i].index, index[i]);
+    }
+    ck_assert_str_eq(l.items[0].name, "a");
+    ck_assert_str_eq(l.items[7].name, "b");
+    ck_assert_ptr_null(l.items[0].note);
+    /* the second a.png names both files; the missing one names itself */
+    ck_assert_ptr_nonnull(strstr(l.items[8].note, l.items[8].path));
+    ck_assert_ptr_nonnull(strstr(l.items[8].note, l.items[0].path));
+    ck_assert_ptr_nonnull(strstr(l.items[5].note, r));
+    ck_assert_ptr_nonnull(strstr(l.items[6].note, "notes.txt"));
+    doubt_predict_list_free(&l);
+    doubt_predict_list_free(&l); /* harmless twice */
+    remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
+/* ---- the pipeline ---------------------------------------------------------------------- */
+
+/* Palette indices of an 8-bit palette PNG, with libpng's classic API (no expansion). */
+static uint8_t *read_palette_png(const char *path, int *w, int *h, int *ncolors)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    ck_assert(png && info);
+    if (setjmp(png_jmpbuf(png)))
+        ck_abort_msg("%s: libpng failed", path);
+    png_init_io(png, f);
+    png_read_info(png, info);
+    ck_assert_int_eq(png_get_color_type(png, info), PNG_COLOR_TYPE_PALETTE);
+    ck_assert_int_eq(png_get_bit_depth(png, info), 8);
+    png_colorp pal;
+    png_get_PLTE(png, info, &pal, ncolors);
+    *w = (int)png_get_image_width(png, info);
+    *h = (int)png_get_image_height(png, info);
+    uint8_t *idx = malloc((size_t)*w * *h);
+    for (int y = 0; y < *h; y++)
+        png_read_row(png, idx + (size_t)y * *w, NULL);
+    png_destroy_read_struct(&png, &info, NULL);
+    fclose(f);
+    return idx;
+}
+
+static float *read_npy(const char *dir, const char *name, int nd, int64_t d0, int64_t d1,
+                       int64_t d2)
+{
+    char p[DOUBT_PATH_MAX];
+    path_in(p, dir, name);
+    float *v;
+    int got;
+    int64_t sh[4];
+    doubt_error err;
+    ck_assert_msg(!doubt_npy_read_f32(p, &v, &got, sh, &err), "%s", err.msg);
+    ck_assert_int_eq(got, nd);
+    ck_assert(sh[0] == d0 && sh[1] == d1 && (nd < 3 || sh[2] == d2));
+    return v;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* numpy.percentile's default: linear between order statistics. */
+static double naive_percentile(const float *v, size_t n, double q)
+{
+    double *s = malloc(n * sizeof *s);
+    for (size_t i = 0; i < n; i++)
+        s[i] = v[i];
+    qsort(s, n, sizeof *s, cmp_double);
+    double pos = q * (double)(n - 1), lo = floor(pos), hi = ceil(pos);
+    double r = s[(size_t)lo] + (pos - lo) * (s[(size_t)hi] - s[(size_t)lo]);
+    free(s);
+    return r;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
+    ck_assert_msg(cJSON_IsNumber(x), "key %s missing or not a number", key);
+    return x->valuedouble;
+}
+
+static void check_stats(const cJSON *maps, const char *key, const float *v, size_t n,
+                        double threshold)
+{
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(maps, key);
+    ck_assert_msg(cJSON_IsObject(s), "maps.%s missing", key);
+    double mean = 0;
+    size_t above = 0;
+    for (size_t i = 0; i < n; i++) {
+        mean += v[i] / (double)n;
+        above += v[i] > threshold;
+    }
+    const double tol = 1e-5 * (1 + fabs(mean));
+    ck_assert_double_eq_tol(num(s, "mean"), mean, tol);
+    ck_assert_double_eq_tol(num(s, "p50"), naive_percentile(v, n, 0.5), 1e-6);
+    ck_assert_double_eq_tol(num(s, "p90"), naive_percentile(v, n, 0.9), 1e-6);
+    ck_assert_double_eq_tol(num(s, "p99"), naive_percentile(v, n, 0.99), 1e-6);
+    ck_assert_double_eq_tol(num(s, "threshold"), threshold, 1e-6);
+    ck_assert_double_eq_tol(num(s, "above"), (double)above / (double)n, 1e-12);
+}
+
+START_TEST(pipeline_writes_every_output)
+{
+    char *in = make_inputs(), *out = make_tmpdir(), p[DOUBT_PATH_MAX];
+    doubt_ctx *ctx = th_ctx(2);
+    doubt_error err;
+    doubt_predict_opts o = doubt_predict_defaults();
+    o.samples = 5;
+    o.seed = 7;
+    o.npy = 1;
+    ck_assert(!doubt_predict_parse_range("depth_total=0:0.01", &o, &err));
+    doubt_predictor *pr;
+    ck_assert_msg(!doubt_predict_create(ctx, WEIGHTS, &o, &pr, &err), "%s", err.msg);
+    const int C = doubt_predict_classes(pr);
+    ck_assert_int_eq(C, 3);
+    char sha[65];
+    ck_assert(!doubt_sha256_file(WEIGHTS, sha, &err));
+    ck_assert_str_eq(doubt_predict_weights_sha256(pr), sha);
+
+    path_in(p, in, "sub/b.png");
+    ck_assert(!doubt_predict_done(pr, out, "b"));
+    char *json;
+    ck_assert_msg(!doubt_predict_image(pr, p, "b", out, &json, &err), "%s", err.msg);
+    ck_assert(doubt_predict_done(pr, out, "b"));
+    const char *files[] = {"b.seg.png",          "b.depth.png",           "b.depth_color.png",
+                           "b.depth_epistemic.png", "b.depth_aleatoric.png", "b.depth_total.png",
+                           "b.seg_entropy.png",  "b.seg_mutual_info.png", "b.seg_logit_var.png",
+                           "b.depth_mean.npy",   "b.depth_epistemic.npy", "b.depth_aleatoric.npy",
+                           "b.seg_prob.npy",     "b.seg_entropy.npy",     "b.seg_mutual_info.npy"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        ck_assert_msg(file_exists(out, files[i]), "%s not written", files[i]);
+
+    const int W = 13, H = 11;
+    const size_t n = (size_t)W * H;
+    float *depth = read_npy(out, "b.depth_mean.npy", 2, H, W, 0);
+    float *epi = read_npy(out, "b.depth_epistemic.npy", 2, H, W, 0);
+    float *ale = read_npy(out, "b.depth_aleatoric.npy", 2, H, W, 0);
+    float *prob = read_npy(out, "b.seg_prob.npy", 3, C, H, W);
+    float *ent = read_npy(out, "b.seg_entropy.npy", 2, H, W, 0);
+    float *mi = read_npy(out, "b.seg_mutual_info.npy", 2, H, W, 0);
+
+    /* depth.png: the stated rounding rule exactly, and back to metres within 1/S */
+    path_in(p, out, "b.depth.png");
+    float *back;
+    int bw, bh;
+    ck_assert(!doubt_image_read_depth(p, 0, 256, &back, &bw, &bh, &err));
+    ck_assert(bw == W && bh == H);
+    int positive = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = depth[i] * 256.0;
+        double want = depth[i] > 0 ? fmin(fmax(round(v), 1), 65535) : 0;
+        ck_assert_double_eq(back[i] * 256.0, want);
+        if (depth[i] > 0 && depth[i] < 255) {
+            ck_assert_double_le(fabs(back[i] - depth[i]), 1.0 / 256);
+            positive++;
+        }
+    }
+    ck_assert_int_gt(positive, 0);
+
+    /* seg.png: the palette index is the argmax of the mean softmax */
+    int sw, sh, ncolors;
+    path_in(p, out, "b.seg.png");
+    uint8_t *cls = read_palette_png(p, &sw, &sh, &ncolors);
+    ck_assert(sw == W && sh == H && ncolors == C);
+    double frac[3] = {0};
+    for (size_t i = 0; i < n; i++) {
+        int best = 0;
+        for (int c = 1; c < C; c++)
+            if (prob[c * n + i] > prob[best * n + i])
+                best = c;
+        ck_assert_int_eq(cls[i], best);
+        frac[best] += 1.0 / (double)n;
+    }
+
+    /* the JSON line: keys, and statistics recomputed from the .npy maps */
+    cJSON *o_json = cJSON_Parse(json);
+    ck_assert_ptr_nonnull(o_json);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(o_json, "name")->valuestring, "b");
+    path_in(p, in, "sub/b.png");
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(o_json, "input")->valuestring, p);
+    ck_assert_double_eq(num(o_json, "width"), W);
+    ck_assert_double_eq(num(o_json, "height"), H);
+    ck_assert_double_eq(num(o_json, "samples"), 5);
+    ck_assert_double_eq(num(o_json, "seed"), 7);
+    ck_assert_double_ge(num(o_json, "time_s"), 0);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(o_json, "weights_sha256")->valuestring,
+                     sha);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(o_json, "version")->valuestring,
+                     DOUBT_VERSION);
+    const cJSON *hist = cJSON_GetObjectItemCaseSensitive(o_json, "class_fraction");
+    ck_assert_int_eq(cJSON_GetArraySize(hist), C);
+    for (int c = 0; c < C; c++)
+        ck_assert_double_eq_tol(cJSON_GetArrayItem(hist, c)->valuedouble, frac[c], 1e-12);
+    const cJSON *maps = cJSON_GetObjectItemCaseSensitive(o_json, "maps");
+    float *total = malloc(n * sizeof *total);
+    for (size_t i = 0; i < n; i++)
+        total[i] = epi[i] + ale[i];
+    check_stats(maps, "depth_mean", depth, n, 15.0);
+    check_stats(maps, "depth_epistemic", epi, n, 0.375);
+    check_stats(maps, "depth_aleatoric", ale, n, 0.375);
+    check_stats(maps, "depth_total", total, n, 0.0075); /* the --range given above */
+    check_stats(maps, "seg_entropy", ent, n, 0.75 * log(3.0));
+    check_stats(maps, "seg_mutual_info", mi, n, 0.75);
+    ck_assert(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(maps, "seg_logit_var")));
+    ck_assert(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(maps, "seg_aleatoric")));
+    cJSON_Delete(o_json);
+    free(json);
+
+    /* the gray image goes through too; bad files fail naming themselves */
+    path_in(p, in, "c.png");
+    ck_assert_msg(!doubt_predict_image(pr, p, "c", out, &json, &err), "%s", err.msg);
+    free(json);
+    const char *bad[] = {"bad/corrupt.png", "bad/trunc.png", "bad/x.png", "nothere.png"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        path_in(p, in, bad[i]);
+        json = (char *)1;
+        ck_assert_msg(doubt_predict_image(pr, p, "bad", out, &json, &err) != DOUBT_OK, "%s",
+                      bad[i]);
+        ck_assert_ptr_null(json);
+        ck_assert_msg(strstr(err.msg, p) != NULL, "message '%s' does not name %s", err.msg, p);
+    }
+    ck_assert(!file_exists(out, "bad.seg.png"));
+    doubt_predict_destroy(pr);
+
+    /* too large: refused by the pixel limit before decoding */
+    o.max_pixels = 100;
+    ck_assert(!doubt_predict_create(ctx, WEIGHTS, &o, &pr, &err));
+    path_in(p, in, "a.png");
+    ck_assert_int_eq(doubt_predict_image(pr, p, "a", out, &json, &err), DOUBT_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "limit"));
+    ck_assert_ptr_nonnull(strstr(err.msg, p));
+    doubt_predict_destroy(pr);
+    doubt_predict_destroy(NULL);
+
+    free(depth), free(epi), free(ale), free(prob), free(ent), free(mi), free(total);
+    free(back), free(cls);
+    doubt_ctx_destroy(ctx);
+    remove_tree(in);
+    remove_tree(out);
+    free(in), free(out);
+}
+END_TEST
+
+START_TEST(deterministic_and_selected_maps)
+{
+    char *in = make_inputs(), *out = make_tmpdir(), p[DOUBT_PATH_MAX];
+    doubt_ctx *ctx = th_ctx(1);
+    doubt_error err;
+    doubt_predict_opts o = doubt_predict_defaults();
+    o.deterministic = 1;
+    o.npy = 1;
+    ck_assert(!doubt_predict_parse_maps("depth_epistemic,seg_entropy", &o.maps, &err));
+    doubt_predictor *pr;
+    ck_assert_msg(!doubt_predict_create(ctx, WEIGHTS, &o, &pr, &err), "%s", err.msg);
+    path_in(p, in, "a.png");
+    char *json;
+    ck_assert_msg(!doubt_predict_image(pr, p, "a", out, &json, &err), "%s", err.msg);
+    const char *yes[] = {"a.seg.png", "a.depth.png", "a.seg_entropy.png", "a.depth_mean.npy",
+                         "a.seg_prob.npy", "a.depth_aleatoric.npy", "a.seg_entropy.npy"};
+    const char *no[] = {"a.depth_epistemic.png", "a.depth_color.png", "a.depth_total.png",
+                        "a.depth_epistemic.npy", "a.seg_mutual_info.npy"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        ck_assert_msg(file_exists(out, yes[i]), "%s missing", yes[i]);
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        ck_assert_msg(!file_exists(out, no[i]), "%s written", no[i]);
+    ck_assert(doubt_predict_done(pr, out, "a"));
+    cJSON *j = cJSON_Parse(json);
+    const cJSON *maps = cJSON_GetObjectItemCaseSensitive(j, "maps");
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(maps, "depth_epistemic"));
+    ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(maps, "depth_aleatoric"));
+    ck_assert_double_eq(num(j, "samples"), 1);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "deterministic")));
+    cJSON_Delete(j);
+    free(json);
+    doubt_predict_destroy(pr);
+    doubt_ctx_destroy(ctx);
+    remove_tree(in);
+    remove_tree(out);
+    free(in), free(out);
+}
+END_TEST
+
+/* ---- the command ----------------------------------------------------------------------- */
+
+START_TEST(command_continues_past_bad_inputs)
+{
+    char *in = make_inputs(), *out = make_tmpdir(), p[DOUBT_PATH_MAX];
+    run_result r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, in, "-o", out,
+                                              "--samples", "4", NULL});
+    ck_assert_msg(r.status == 1, "exit %d, stderr: %s", r.status, r.err);
+    char names[256];
+    json_names(r.out, names, sizeof names);
+    ck_assert_str_eq(names, "a c b"); /* sorted by path: a.png, c.png, sub/b.png */
+    const char *bad[] = {"bad/corrupt.png", "bad/trunc.png", "bad/x.png", "notes.txt"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        path_in(p, in, bad[i]);
+        ck_assert_msg(strstr(r.err, p) != NULL, "stderr does not name %s: %s", p, r.err);
+    }
+    ck_assert_ptr_nonnull(strstr(r.err, "skipping"));
+    ck_assert(file_exists(out, "a.seg_logit_var.png") && file_exists(out, "b.depth.png") &&
+              file_exists(out, "c.seg.png"));
+    free_result(&r);
+
+    /* --skip-existing: a planted a.seg.png stays; c loses a heatmap and is redone */
+    path_in(p, out, "a.seg.png");
+    write_bytes(p, "planted", 7);
+    path_in(p, out, "c.depth_total.png");
+    ck_assert_int_eq(unlink(p), 0);
+    r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, in, "-o", out, "--samples",
+                                   "4", "--skip-existing", NULL});
+    ck_assert_int_eq(r.status, 1);
+    json_names(r.out, names, sizeof names);
+    ck_assert_str_eq(names, "c");
+    ck_assert_ptr_nonnull(strstr(r.err, "skipping"));
+    path_in(p, out, "a.seg.png");
+    char *planted = read_text(p, NULL);
+    ck_assert_str_eq(planted, "planted");
+    free(planted);
+    ck_assert(file_exists(out, "c.depth_total.png"));
+    free_result(&r);
+
+    /* only good inputs: exit 0 */
+    path_in(p, in, "a.png");
+    r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, p, "-o", out, "--samples",
+                                   "2", NULL});
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    free_result(&r);
+    remove_tree(in);
+    remove_tree(out);
+    free(in), free(out);
+}
+END_TEST
+
+START_TEST(command_shards_partition)
+{
+    char *in = make_inputs(), *out = make_tmpdir(), p[DOUBT_PATH_MAX];
+    /* index order: a 0, bad/corrupt 1, bad/trunc 2, bad/x 3, c 4, sub/b 5 */
+    char names[2][256];
+    for (int s = 0; s < 2; s++) {
+        char shard[8];
+        snprintf(shard, sizeof shard, "%d/2", s);
+        run_result r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, in, "-o", out,
+                                                  "--samples", "3", "--shard", shard, NULL});
+        ck_assert_int_eq(r.status, 1); /* each shard holds a bad file */
+        json_names(r.out, names[s], sizeof names[s]);
+        path_in(p, in, "bad/trunc.png"); /* index 2: shard 0's */
+        ck_assert_int_eq(strstr(r.err, p) != NULL, s == 0);
+        path_in(p, in, "bad/x.png"); /* index 3: shard 1's */
+        ck_assert_int_eq(strstr(r.err, p) != NULL, s == 1);
+        free_result(&r);
+    }
+    ck_assert_str_eq(names[0], "a c");
+    ck_assert_str_eq(names[1], "b");
+    remove_tree(in);
+    remove_tree(out);
+    free(in), free(out);
+}
+END_TEST
+
+static int same_file(const char *a, const char *b)
+{
+    size_t na, nb;
+    char *x = read_text(a, &na), *y = read_text(b, &nb);
+    int same = na == nb && !memcmp(x, y, na);
+    free(x);
+    free(y);
+    return same;
+}
+
+START_TEST(command_identical_on_any_thread_count)
+{
+    char *in = make_inputs(), *out1 = make_tmpdir(), *out3 = make_tmpdir();
+    char p[DOUBT_PATH_MAX], q[DOUBT_PATH_MAX];
+    path_in(p, in, "sub/b.png");
+    run_result r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, p, "-o", out1,
+                                              "--npy", "--threads", "1", "--seed", "3", NULL});
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    free_result(&r);
+    r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, p, "-o", out3, "--npy",
+                                   "--threads", "3", "--seed", "3", "--batch", "3", NULL});
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    free_result(&r);
+    const char *files[] = {"b.seg.png", "b.depth.png", "b.depth_epistemic.png",
+                           "b.seg_mutual_info.png", "b.seg_prob.npy", "b.depth_epistemic.npy"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        path_in(p, out1, files[i]);
+        path_in(q, out3, files[i]);
+        ck_assert_msg(same_file(p, q), "%s differs between 1 and 3 threads", files[i]);
+    }
+    remove_tree(in);
+    remove_tree(out1);
+    remove_tree(out3);
+    free(in), free(out1), free(out3);
+}
+END_TEST
+
+START_TEST(command_usage_and_weights_errors)
+{
+    char *in = make_inputs(), *out = make_tmpdir(), p[DOUBT_PATH_MAX];
+    path_in(p, in, "a.png");
+    const char *const *usage[] = {
+        (const char *[]){"predict", p, NULL},
+        (const char *[]){"predict", p, "-o", out, "--shard", "2/2", NULL},
+        (const char *[]){"predict", p, "-o", out, "--range", "seg_entropy=1:0", NULL},
+        (const char *[]){"predict", p, "-o", out, "--maps", "depth,bogus", NULL},
+        (const char *[]){"predict", p, "-o", out, "--samples", "0", NULL},
+        (const char *[]){"predict", p, "-o", out, "--frobnicate", NULL},
+        (const char *[]){"predict", "-o", out, NULL},
+    };
+    for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
+        run_result r = run_doubt(usage[i]);
+        ck_assert_msg(r.status == 2, "case %zu: exit %d", i, r.status);
+        free_result(&r);
+    }
+    run_result r = run_doubt(
+        (const char *[]){"predict", "--weights", "/nonexistent/w.safetensors", p, "-o", out, NULL});
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "/nonexistent/w.safetensors"));
+    free_result(&r);
+    /* no --weights: $DOUBT_WEIGHTS, named in the error when it is absent */
+    setenv("DOUBT_WEIGHTS", "/nonexistent/env.safetensors", 1);
+    r = run_doubt((const char *[]){"predict", p, "-o", out, NULL});
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "/nonexistent/env.safetensors"));
+    free_result(&r);
+    setenv("DOUBT_WEIGHTS", WEIGHTS, 1);
+    r = run_doubt((const char *[]){"predict", p, "-o", out, "--samples", "2", NULL});
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    free_result(&r);
+    unsetenv("DOUBT_WEIGHTS");
+    r = run_doubt((const char *[]){"predict", "--help", NULL});
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "--skip-existing"));
+    free_result(&r);
+    remove_tree(in);
+    remove_tree(out);
+    free(in), free(out);
+}
+END_TEST
+
+static Suite *predict_suite(void)
+{
+    Suite *s = suite_create("predict");
+    TCase *tc = tcase_create("sha256");
+    tcase_add_test(tc, sha256_fips_vectors);
+    tcase_add_test(tc, sha256_streaming_and_file);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("inputs");
+    tcase_add_test(tc, parse_maps_and_ranges);
+    tcase_add_test(tc, inputs_sorted_indexed_and_named);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("pipeline");
+    tcase_add_test(tc, pipeline_writes_every_output);
+    tcase_add_test(tc, deterministic_and_selected_maps);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("command");
+    tcase_add_test(tc, command_continues_past_bad_inputs);
+    tcase_add_test(tc, command_shards_partition);
+    tcase_add_test(tc, command_identical_on_any_thread_count);
+    tcase_add_test(tc, command_usage_and_weights_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return th_run(predict_suite()); }
