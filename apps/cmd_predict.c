@@ -199,7 +199,7 @@ static int run(options *o)
         fprintf(stderr, "doubt predict: %s\n", err.msg);
         return DOUBT_EXIT_FAILURE;
     }
-    int status = DOUBT_EXIT_OK, todo = 0;
+    int status = DOUBT_EXIT_OK, todo = 0, failed = 0;
     /* Inputs without an index (missing paths, non-images) concern every shard; a file with
      * an index is reported only by the shard it belongs to. */
     for (int i = 0; i < list.count; i++) {
@@ -212,6 +212,7 @@ static int run(options *o)
         else if (in->kind == DOUBT_PREDICT_BAD) {
             fprintf(stderr, "doubt predict: %s\n", in->note);
             status = DOUBT_EXIT_FAILURE;
+            failed++;
         } else
             todo++;
     }
@@ -225,13 +226,13 @@ static int run(options *o)
         return DOUBT_EXIT_FAILURE;
     }
     progress_on = isatty(STDERR_FILENO);
-    int done = 0, skipped = 0, failed = 0;
+    int done = 0, skipped = 0, seen = 0;
     for (int i = 0; i < list.count; i++) {
         const doubt_predict_input *in = &list.items[i];
         if (in->kind != DOUBT_PREDICT_IMAGE || in->index % o->shard_n != o->shard_i)
             continue;
         if (progress_on)
-            fprintf(stderr, "\r\033[K[%d/%d] %s", done + skipped + failed + 1, todo, in->path);
+            fprintf(stderr, "\r\033[K[%d/%d] %s", ++seen, todo, in->path);
         if (o->skip_existing && doubt_predict_done(p, o->out_dir, in->name)) {
             clear_progress();
             fprintf(stderr, "doubt predict: skipping %s: outputs for %s exist\n", in->path,
