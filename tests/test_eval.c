@@ -624,7 +624,8 @@ START_TEST(html_lists_every_image_with_links_that_exist)
     ck_assert_int_eq(count(page, "<table"), 1);
     ck_assert_int_eq(count(page, "</table>"), 1);
     ck_assert_int_eq(count(page, "<td"), count(page, "</td>"));
-    ck_assert_ptr_nonnull(strstr(page, "<th data-type=\"num\">depth_epistemic</th>"));
+    ck_assert_ptr_nonnull(strstr(page, "<th data-type=\"num\" data-key=\"depth_epistemic\">"
+                                       "depth_epistemic<br><small>m&sup2;</small></th>"));
     ck_assert_ptr_nonnull(strstr(page, "<td data-v=\"0.125\">0.125</td>"));
     ck_assert_ptr_nonnull(strstr(page, "</html>"));
     /* Every relative link or image source names a file beside the page. */

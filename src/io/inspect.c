@@ -402,7 +402,7 @@ static const char page_head[] =
     "table{border-collapse:collapse;background:#fff}\n"
     "th{cursor:pointer;background:#e8e8e8;position:sticky;top:0;padding:6px 8px;"
     "font-size:13px;user-select:none;white-space:nowrap}\n"
-    "th.nosort{cursor:default}\n"
+    "th.nosort{cursor:default}\nth small{font-weight:normal;color:#555}\n"
     "th.asc::after{content:\" \\25B2\"}th.desc::after{content:\" \\25BC\"}\n"
     "td{padding:4px 8px;border-bottom:1px solid #ddd;text-align:right;"
     "font-variant-numeric:tabular-nums}\n"
@@ -411,31 +411,53 @@ static const char page_head[] =
     "tr.failed td{background:#fde8e8}\n"
     "</style>\n</head>\n<body>\n";
 
+/* Sorting: click a header; the page's #sort=KEY:asc|desc fragment sorts on load too (and is
+ * updated on each click), so a sorted view can be bookmarked or screenshotted. */
 static const char page_script[] =
     "<script>\n"
     "(function(){\n"
     "  var table=document.getElementById('gallery');\n"
     "  var heads=table.tHead.rows[0].cells;\n"
+    "  function sortBy(col,asc){\n"
+    "    var th=heads[col];\n"
+    "    Array.prototype.forEach.call(heads,function(h){h.classList.remove('asc','desc');});\n"
+    "    th.classList.add(asc?'asc':'desc');\n"
+    "    var body=table.tBodies[0],rows=Array.prototype.slice.call(body.rows);\n"
+    "    var num=th.dataset.type==='num';\n"
+    "    rows.sort(function(a,b){\n"
+    "      var x=a.cells[col].dataset.v,y=b.cells[col].dataset.v;\n"
+    "      if(num){x=x===''?NaN:+x;y=y===''?NaN:+y;\n"
+    "        if(isNaN(x)||isNaN(y))return isNaN(x)-isNaN(y);\n"
+    "        return asc?x-y:y-x;}\n"
+    "      return asc?x.localeCompare(y):y.localeCompare(x);\n"
+    "    });\n"
+    "    rows.forEach(function(r){body.appendChild(r);});\n"
+    "    history.replaceState(null,'','#sort='+th.dataset.key+':'+(asc?'asc':'desc'));\n"
+    "  }\n"
     "  Array.prototype.forEach.call(heads,function(th,col){\n"
     "    if(th.classList.contains('nosort'))return;\n"
-    "    th.addEventListener('click',function(){\n"
-    "      var asc=!th.classList.contains('asc');\n"
-    "      Array.prototype.forEach.call(heads,function(h){h.classList.remove('asc','desc');});\n"
-    "      th.classList.add(asc?'asc':'desc');\n"
-    "      var body=table.tBodies[0],rows=Array.prototype.slice.call(body.rows);\n"
-    "      var num=th.dataset.type==='num';\n"
-    "      rows.sort(function(a,b){\n"
-    "        var x=a.cells[col].dataset.v,y=b.cells[col].dataset.v;\n"
-    "        if(num){x=x===''?NaN:+x;y=y===''?NaN:+y;\n"
-    "          if(isNaN(x)||isNaN(y))return isNaN(x)-isNaN(y);\n"
-    "          return asc?x-y:y-x;}\n"
-    "        return asc?x.localeCompare(y):y.localeCompare(x);\n"
-    "      });\n"
-    "      rows.forEach(function(r){body.appendChild(r);});\n"
-    "    });\n"
+    "    th.addEventListener('click',function(){sortBy(col,!th.classList.contains('asc'));});\n"
+    "  });\n"
+    "  var m=/^#sort=([^:]+):(asc|desc)$/.exec(location.hash);\n"
+    "  if(m)Array.prototype.forEach.call(heads,function(th,col){\n"
+    "    if(th.dataset.key===decodeURIComponent(m[1]))sortBy(col,m[2]==='asc');\n"
     "  });\n"
     "})();\n"
     "</script>\n";
+
+/* Units of predict's maps, shown under the column names. */
+static const char *map_units(const char *key)
+{
+    static const char *const units[][2] = {
+        {"depth_mean", "m"},         {"depth_epistemic", "m&sup2;"},
+        {"depth_aleatoric", "m&sup2;"}, {"depth_total", "m&sup2;"},
+        {"seg_entropy", "nats"},     {"seg_aleatoric", "nats"},
+        {"seg_mutual_info", "nats"}, {"seg_logit_var", "logit&sup2;"}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (!strcmp(key, units[i][0]))
+            return units[i][1];
+    return NULL;
+}
 
 typedef struct {
     char *error;       /* NULL when the panel was written */
@@ -454,19 +476,24 @@ static void write_page(FILE *f, const char *dir, char **names, int n, const entr
           "panel (input, segmentation, depth and uncertainty heatmaps).",
           f);
     if (use_summary)
-        fputs(" Columns are per-image means: depth variances in m&sup2;, entropy and mutual "
-              "information in nats.",
-              f);
-    fputs("</p>\n<table id=\"gallery\">\n<thead><tr><th data-type=\"num\">#</th>"
-          "<th class=\"nosort\">preview</th><th data-type=\"text\">name</th>",
+        fputs(" Statistics are per-image means of each map.", f);
+    fputs("</p>\n<table id=\"gallery\">\n<thead><tr><th data-type=\"num\" data-key=\"index\">#"
+          "</th><th class=\"nosort\">preview</th><th data-type=\"text\" data-key=\"name\">name"
+          "</th>",
           f);
     int ncols = use_summary ? t->ncols : 1;
     for (int c = 0; c < ncols; c++) {
-        fputs("<th data-type=\"num\">", f);
-        put_escaped(f, use_summary ? t->col[c] : "mean depth (m)");
+        const char *key = use_summary ? t->col[c] : "depth_mean";
+        const char *units = map_units(key);
+        fputs("<th data-type=\"num\" data-key=\"", f);
+        put_escaped(f, key);
+        fputs("\">", f);
+        put_escaped(f, key);
+        if (units)
+            fprintf(f, "<br><small>%s</small>", units);
         fputs("</th>", f);
     }
-    fputs("<th data-type=\"text\">status</th></tr></thead>\n<tbody>\n", f);
+    fputs("<th data-type=\"text\" data-key=\"status\">status</th></tr></thead>\n<tbody>\n", f);
     for (int i = 0; i < n; i++) {
         fprintf(f, "<tr%s><td data-v=\"%d\">%d</td><td>", en[i].error ? " class=\"failed\"" : "",
                 i + 1, i + 1);

@@ -53,7 +53,8 @@ doubt_status doubt_inspect_panel(const char *dir, const char *name, const doubt_
 /* Writes the gallery to html and, in the folder "panels" beside it, NAME.panel.png and
  * NAME.thumb.png for every prediction. Columns: the map means of summary (JSONL as predict
  * prints it: one object per line with "name" and "maps": {MAP: {"mean": ...}}), or, without
- * summary, the mean depth read from NAME.depth.png. Clicking a header sorts by it.
+ * summary, depth_mean: the mean of NAME.depth.png's valid pixels. Clicking a header sorts by
+ * it, as does a #sort=KEY:asc or #sort=KEY:desc fragment in the page's address.
  * An image that fails (missing or unreadable map, bad summary line) is reported through
  * on_error (may be NULL), listed in the page as failed and counted in *failed; the others are
  * still written. Returns an error only when no page could be written (no predictions, the

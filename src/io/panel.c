@@ -41,12 +41,11 @@ void doubt_panel_blend(uint8_t *dst, const uint8_t *src, int64_t n, float alpha)
         dst[i] = (uint8_t)lrintf((1.0f - alpha) * dst[i] + alpha * src[i]);
 }
 
-/* Draws the title at the largest scale (2, else 1) that fits `room`; cut with "..." if
- * even scale 1 is too wide. */
-static void draw_title(uint8_t *canvas, int cw, int ch, int x, int y, int room, const char *title)
+/* Draws the title at `scale`, cut with "..." where it is wider than `room`. */
+static void draw_title(uint8_t *canvas, int cw, int ch, int x, int y, int room, int scale,
+                       const char *title)
 {
     static const uint8_t black[3] = {0, 0, 0};
-    int scale = doubt_font_text_width(title, 2) <= room ? 2 : 1;
     char buf[128];
     size_t len = strlen(title);
     if (len >= sizeof buf)
@@ -75,10 +74,15 @@ doubt_status doubt_panel_compose(const doubt_panel_tile *tiles, int n, int heigh
     if (height <= 0)
         for (int i = 0; i < n; i++)
             height = tiles[i].height > height ? tiles[i].height : height;
+    /* One title size for the whole panel: mixed sizes read as a hierarchy there is not. */
     long long cw = DOUBT_PANEL_MARGIN;
-    for (int i = 0; i < n; i++)
-        cw += doubt_panel_scaled_width(tiles[i].width, tiles[i].height, height) +
-              DOUBT_PANEL_MARGIN;
+    int scale = 2;
+    for (int i = 0; i < n; i++) {
+        int tw = doubt_panel_scaled_width(tiles[i].width, tiles[i].height, height);
+        if (tiles[i].title && doubt_font_text_width(tiles[i].title, 2) > tw)
+            scale = 1;
+        cw += tw + DOUBT_PANEL_MARGIN;
+    }
     long long chh = 2LL * DOUBT_PANEL_MARGIN + DOUBT_PANEL_TITLE_H + height;
     if (cw > 65535 || chh > 65535)
         return doubt_fail(err, DOUBT_ERR_ARG, "panel: %lldx%lld is too large for a PNG viewer",
@@ -107,7 +111,7 @@ doubt_status doubt_panel_compose(const doubt_panel_tile *tiles, int n, int heigh
             memcpy(c + (((size_t)(y + r) * cw) + x) * 3, src + (size_t)r * tw * 3, (size_t)tw * 3);
         free(scaled);
         if (t->title)
-            draw_title(c, (int)cw, (int)chh, x, DOUBT_PANEL_MARGIN, tw, t->title);
+            draw_title(c, (int)cw, (int)chh, x, DOUBT_PANEL_MARGIN, tw, scale, t->title);
         x += tw + DOUBT_PANEL_MARGIN;
     }
     *rgb = c;
