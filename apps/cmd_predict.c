@@ -44,7 +44,7 @@ static const char usage_text[] =
     "  --samples T           Monte Carlo samples (default 20)\n"
     "  --batch K             samples stacked per batch (default 0 = automatic)\n"
     "  --deterministic       one pass with dropout off (no epistemic maps)\n"
-    "  --seed S              dropout seed (default 0)\n"
+    "  --seed S              dropout seed, 0 .. 2^53-1 (default 0)\n"
     "  --maps LIST           heatmaps to write: comma list of the names above, all or none\n"
     "                        (default all)\n"
     "  --range NAME=LO:HI    fixed range of a heatmap (repeatable)\n"
@@ -133,8 +133,9 @@ static int parse_args(int argc, char **argv, options *o)
                 return bad_usage("--batch wants 0 (automatic) or a positive count", val);
             o->p.chunk = (int)v;
         } else if (!strcmp(a, "--seed")) {
-            if (!parse_ll(val, 0, INT64_MAX, &v))
-                return bad_usage("--seed wants an integer >= 0", val);
+            /* JSON numbers are doubles: larger seeds would not be recorded exactly. */
+            if (!parse_ll(val, 0, (1LL << 53) - 1, &v))
+                return bad_usage("--seed wants an integer in 0 .. 2^53-1", val);
             o->p.seed = (uint64_t)v;
         } else if (!strcmp(a, "--threads")) {
             if (!parse_ll(val, 1, 1024, &v))

@@ -22,6 +22,7 @@
 #include "io/png.h"
 #include "io/sha256.h"
 #include "model/predict.h"
+#include "model/safetensors.h"
 
 #define WEIGHTS "tests/golden/model/unet_tiny.safetensors"
 
@@ -622,6 +623,70 @@ START_TEST(deterministic_and_selected_maps)
 }
 END_TEST
 
+/* A copy of the tiny weights with extra __metadata__ entries. */
+static void weights_with_meta(const char *path, const char *key, const char *value)
+{
+    doubt_safetensors *f;
+    doubt_error err;
+    ck_assert(!doubt_safetensors_read(WEIGHTS, &f, &err));
+    doubt_st_write_tensor *t = calloc((size_t)f->n_tensors, sizeof *t);
+    int n = 0;
+    for (int i = 0; i < f->n_tensors; i++)
+        if (f->tensors[i].data)
+            t[n++] = (doubt_st_write_tensor){f->tensors[i].name, f->tensors[i].ndim,
+                                             f->tensors[i].shape, f->tensors[i].data};
+    const char *meta[] = {key, value};
+    ck_assert_msg(!doubt_safetensors_write(path, &f->network, meta, 1, t, n, &err), "%s", err.msg);
+    free(t);
+    doubt_safetensors_destroy(f);
+}
+
+START_TEST(palette_from_weights_metadata)
+{
+    char *in = make_inputs(), *out = make_tmpdir(), w[DOUBT_PATH_MAX], p[DOUBT_PATH_MAX];
+    doubt_ctx *ctx = th_ctx(1);
+    doubt_error err;
+    doubt_predict_opts o = doubt_predict_defaults();
+    o.samples = 2;
+    o.maps = 0;
+    path_in(w, out, "w.safetensors");
+    weights_with_meta(w, "palette", "[[1,2,3],[40,50,60],[255,0,128]]");
+    doubt_predictor *pr;
+    ck_assert_msg(!doubt_predict_create(ctx, w, &o, &pr, &err), "%s", err.msg);
+    path_in(p, in, "a.png");
+    char *json;
+    ck_assert_msg(!doubt_predict_image(pr, p, "a", out, &json, &err), "%s", err.msg);
+    free(json);
+    doubt_predict_destroy(pr);
+    path_in(p, out, "a.seg.png");
+    FILE *f = fopen(p, "rb");
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (setjmp(png_jmpbuf(png)))
+        ck_abort_msg("%s: libpng failed", p);
+    png_init_io(png, f);
+    png_read_info(png, info);
+    png_colorp pal;
+    int ncolors;
+    png_get_PLTE(png, info, &pal, &ncolors);
+    const uint8_t want[3][3] = {{1, 2, 3}, {40, 50, 60}, {255, 0, 128}};
+    ck_assert_int_eq(ncolors, 3);
+    for (int c = 0; c < 3; c++)
+        ck_assert(pal[c].red == want[c][0] && pal[c].green == want[c][1] &&
+                  pal[c].blue == want[c][2]);
+    png_destroy_read_struct(&png, &info, NULL);
+    fclose(f);
+    /* a palette of the wrong length is an error naming the weights file */
+    weights_with_meta(w, "palette", "[[1,2,3],[4,5,6]]");
+    ck_assert_int_eq(doubt_predict_create(ctx, w, &o, &pr, &err), DOUBT_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, w));
+    doubt_ctx_destroy(ctx);
+    remove_tree(in);
+    remove_tree(out);
+    free(in), free(out);
+}
+END_TEST
+
 /* ---- the command ----------------------------------------------------------------------- */
 
 START_TEST(command_continues_past_bad_inputs)
@@ -794,6 +859,7 @@ static Suite *predict_suite(void)
     tc = tcase_create("pipeline");
     tcase_add_test(tc, pipeline_writes_every_output);
     tcase_add_test(tc, deterministic_and_selected_maps);
+    tcase_add_test(tc, palette_from_weights_metadata);
     suite_add_tcase(s, tc);
     tc = tcase_create("command");
     tcase_add_test(tc, command_continues_past_bad_inputs);
