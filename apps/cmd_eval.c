@@ -60,8 +60,8 @@ static void progress(void *user, int done, int total, const char *name)
 
 static double get(const cJSON *root, const char *section, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(root, section), key);
+    const cJSON *v =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, section), key);
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
@@ -95,13 +95,17 @@ static void table(const cJSON *r)
     const cJSON *depth = cJSON_GetObjectItemCaseSensitive(r, "depth");
     if (cJSON_IsObject(depth)) {
         fprintf(stderr, "depth\n");
-        static const char *const keys[][2] = {
-            {"abs_rel", "abs rel"},         {"sq_rel", "sq rel"},
-            {"rmse", "RMSE (m)"},           {"rmse_log", "RMSE log"},
-            {"log10", "log10"},             {"delta1", "delta < 1.25"},
-            {"delta2", "delta < 1.25^2"},   {"delta3", "delta < 1.25^3"},
-            {"nll", "Gaussian NLL, total"}, {"nll_epistemic", "Gaussian NLL, epistemic"},
-            {"nll_aleatoric", "Gaussian NLL, aleatoric"}};
+        static const char *const keys[][2] = {{"abs_rel", "abs rel"},
+                                              {"sq_rel", "sq rel"},
+                                              {"rmse", "RMSE (m)"},
+                                              {"rmse_log", "RMSE log"},
+                                              {"log10", "log10"},
+                                              {"delta1", "delta < 1.25"},
+                                              {"delta2", "delta < 1.25^2"},
+                                              {"delta3", "delta < 1.25^3"},
+                                              {"nll", "Gaussian NLL, total"},
+                                              {"nll_epistemic", "Gaussian NLL, epistemic"},
+                                              {"nll_aleatoric", "Gaussian NLL, aleatoric"}};
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
             row(keys[i][1], get(r, "depth", keys[i][0]), NULL);
         const cJSON *iv = cJSON_GetObjectItemCaseSensitive(depth, "interval");

@@ -8,24 +8,23 @@
 
 static void usage(FILE *to)
 {
-    fprintf(to,
-            "usage: doubt inspect PREDDIR [--images DIR] [--summary FILE.jsonl] [--html FILE]\n"
-            "                     [--panel NAME -o FILE]\n"
-            "\n"
-            "Looks at what 'doubt predict' wrote to PREDDIR.\n"
-            "\n"
-            "  --panel NAME -o FILE  one PNG: input, segmentation overlay, depth and the\n"
-            "                        uncertainty heatmaps side by side, each titled\n"
-            "  --html FILE           a static gallery page of every prediction, sortable by\n"
-            "                        each statistic; panels and thumbnails are written to\n"
-            "                        'panels/' beside FILE\n"
-            "  --images DIR          the input photos (NAME.png/.jpg/...), for the overlay\n"
-            "  --summary FILE.jsonl  predict's JSON lines, for the statistics columns\n"
-            "                        (without it: the mean depth from NAME.depth.png)\n"
-            "  --help, --version\n"
-            "\n"
-            "exit status: 0 ok, 1 a missing or unreadable file (the other images are still\n"
-            "processed), 2 bad usage\n");
+    fprintf(to, "usage: doubt inspect PREDDIR [--images DIR] [--summary FILE.jsonl] [--html FILE]\n"
+                "                     [--panel NAME -o FILE]\n"
+                "\n"
+                "Looks at what 'doubt predict' wrote to PREDDIR.\n"
+                "\n"
+                "  --panel NAME -o FILE  one PNG: input, segmentation overlay, depth and the\n"
+                "                        uncertainty heatmaps side by side, each titled\n"
+                "  --html FILE           a static gallery page of every prediction, sortable by\n"
+                "                        each statistic; panels and thumbnails are written to\n"
+                "                        'panels/' beside FILE\n"
+                "  --images DIR          the input photos (NAME.png/.jpg/...), for the overlay\n"
+                "  --summary FILE.jsonl  predict's JSON lines, for the statistics columns\n"
+                "                        (without it: the mean depth from NAME.depth.png)\n"
+                "  --help, --version\n"
+                "\n"
+                "exit status: 0 ok, 1 a missing or unreadable file (the other images are still\n"
+                "processed), 2 bad usage\n");
 }
 
 static void report(void *user, const char *msg)

@@ -126,8 +126,7 @@ static void make_dataset(const char *dir, int parts, int bad_label)
         }
         if (parts & WITH_DEPTH) {
             snprintf(name, sizeof name, "depth/s%d.png", i);
-            ck_assert_int_eq(doubt_png_write_gray16(path2(dir, name), d16, w, h, NULL, 0, &err),
-                             0);
+            ck_assert_int_eq(doubt_png_write_gray16(path2(dir, name), d16, w, h, NULL, 0, &err), 0);
         }
         if (parts & WITH_NOISE) {
             snprintf(name, sizeof name, "noise/s%d.npy", i);
@@ -214,15 +213,31 @@ START_TEST(report_keys_are_stable)
     ck_assert_msg(!strcmp(keys, want), "report keys differ from %s; got:\n%s", KEYS, keys);
     free(want);
     /* Every figure is defined on this data (3 classes all present, noise given). */
-    static const char *const finite[] = {
-        "seg.miou", "seg.pixel_acc", "seg.ece", "seg.nll", "seg.brier", "depth.abs_rel",
-        "depth.sq_rel", "depth.rmse", "depth.rmse_log", "depth.log10", "depth.delta1",
-        "depth.nll", "depth.nll_epistemic", "depth.nll_aleatoric", "depth.interval.total.z2",
-        "uncertainty.depth_epistemic_mean", "uncertainty.depth_aleatoric_mean",
-        "uncertainty.seg_mutual_info_mean", "uncertainty.ause_depth_rmse",
-        "uncertainty.ause_depth_rmse_epistemic", "uncertainty.ause_seg_error_aleatoric",
-        "uncertainty.auroc_seg", "uncertainty.pavpu_seg_epistemic",
-        "uncertainty.aleatoric_noise_spearman", "uncertainty.aleatoric_noise_ratio"};
+    static const char *const finite[] = {"seg.miou",
+                                         "seg.pixel_acc",
+                                         "seg.ece",
+                                         "seg.nll",
+                                         "seg.brier",
+                                         "depth.abs_rel",
+                                         "depth.sq_rel",
+                                         "depth.rmse",
+                                         "depth.rmse_log",
+                                         "depth.log10",
+                                         "depth.delta1",
+                                         "depth.nll",
+                                         "depth.nll_epistemic",
+                                         "depth.nll_aleatoric",
+                                         "depth.interval.total.z2",
+                                         "uncertainty.depth_epistemic_mean",
+                                         "uncertainty.depth_aleatoric_mean",
+                                         "uncertainty.seg_mutual_info_mean",
+                                         "uncertainty.ause_depth_rmse",
+                                         "uncertainty.ause_depth_rmse_epistemic",
+                                         "uncertainty.ause_seg_error_aleatoric",
+                                         "uncertainty.auroc_seg",
+                                         "uncertainty.pavpu_seg_epistemic",
+                                         "uncertainty.aleatoric_noise_spearman",
+                                         "uncertainty.aleatoric_noise_ratio"};
     for (size_t i = 0; i < sizeof finite / sizeof finite[0]; i++)
         ck_assert_msg(isfinite(num_at(r, finite[i])), "%s is not finite", finite[i]);
     ck_assert_int_eq(cJSON_GetArraySize(at(r, "seg.iou")), 3);
@@ -286,8 +301,7 @@ START_TEST(figures_match_direct_computation)
            num_at(r, "seg.pixel_acc"), correct / valid, num_at(r, "depth.abs_rel"),
            absrel / dvalid);
     ck_assert_double_eq_tol(num_at(r, "seg.pixel_acc"), correct / valid, 1e-12);
-    ck_assert_double_eq_tol(num_at(r, "depth.abs_rel"), absrel / dvalid,
-                            1e-6 * (absrel / dvalid));
+    ck_assert_double_eq_tol(num_at(r, "depth.abs_rel"), absrel / dvalid, 1e-6 * (absrel / dvalid));
     ck_assert_double_eq_tol(num_at(r, "uncertainty.depth_epistemic_mean"), epi / pixels,
                             1e-6 * (epi / pixels));
     ck_assert_double_eq(num_at(r, "seg.pixels"), valid);
@@ -454,7 +468,8 @@ static void make_predictions(const char *dir, const char *images, const char *na
     }
     char file[256];
     snprintf(file, sizeof file, "%s.seg.png", name);
-    ck_assert_int_eq(doubt_png_write_palette(path2(dir, file), idx, w, h, pal, 3, NULL, 0, &err), 0);
+    ck_assert_int_eq(doubt_png_write_palette(path2(dir, file), idx, w, h, pal, 3, NULL, 0, &err),
+                     0);
     snprintf(file, sizeof file, "%s.depth.png", name);
     ck_assert_int_eq(doubt_png_write_gray16(path2(dir, file), d16, w, h, NULL, 0, &err), 0);
     doubt_heatmap_opts o = doubt_heatmap_defaults();

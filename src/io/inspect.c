@@ -21,14 +21,19 @@ const char *const doubt_inspect_heatmaps[DOUBT_INSPECT_HEATMAPS] = {
     "seg_entropy",     "seg_mutual_info", "seg_logit_var"};
 
 static const char *const heatmap_title[DOUBT_INSPECT_HEATMAPS] = {
-    "Depth epistemic (m2)", "Depth aleatoric (m2)", "Depth total (m2)",
+    "Depth epistemic (m2)", "Depth aleatoric (m2)",   "Depth total (m2)",
     "Seg entropy (nats)",   "Seg mutual info (nats)", "Seg logit variance"};
 
 /* Files predict writes, by which a NAME is recognised. */
-static const char *const known_suffix[] = {
-    ".seg.png",         ".depth.png",         ".depth_color.png",     ".depth_epistemic.png",
-    ".depth_aleatoric.png", ".depth_total.png", ".seg_entropy.png", ".seg_mutual_info.png",
-    ".seg_logit_var.png"};
+static const char *const known_suffix[] = {".seg.png",
+                                           ".depth.png",
+                                           ".depth_color.png",
+                                           ".depth_epistemic.png",
+                                           ".depth_aleatoric.png",
+                                           ".depth_total.png",
+                                           ".seg_entropy.png",
+                                           ".seg_mutual_info.png",
+                                           ".seg_logit_var.png"};
 
 doubt_inspect_opts doubt_inspect_defaults(void)
 {
@@ -53,7 +58,7 @@ doubt_status doubt_inspect_list(const char *dir, char ***names, int *count, doub
     *count = 0;
     DIR *d = opendir(dir);
     if (!d)
-        return doubt_fail(err, DOUBT_ERR_IO, "inspect: %s: %s", dir, strerror(errno));
+        return doubt_fail(err, DOUBT_ERR_IO, "%s: %s", dir, strerror(errno));
     char **v = NULL;
     int n = 0, cap = 0;
     doubt_status st = DOUBT_OK;
@@ -70,14 +75,13 @@ doubt_status doubt_inspect_list(const char *dir, char ***names, int *count, doub
                 cap = cap ? 2 * cap : 64;
                 char **t = realloc(v, (size_t)cap * sizeof *v);
                 if (!t) {
-                    st = doubt_fail(err, DOUBT_ERR_NOMEM, "inspect: out of memory listing %s",
-                                    dir);
+                    st = doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory listing %s", dir);
                     break;
                 }
                 v = t;
             }
             if (!(v[n] = malloc(len - sl + 1))) {
-                st = doubt_fail(err, DOUBT_ERR_NOMEM, "inspect: out of memory listing %s", dir);
+                st = doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory listing %s", dir);
                 break;
             }
             memcpy(v[n], e->d_name, len - sl);
@@ -88,8 +92,7 @@ doubt_status doubt_inspect_list(const char *dir, char ***names, int *count, doub
     closedir(d);
     if (!st && n == 0)
         st = doubt_fail(err, DOUBT_ERR_FORMAT,
-                        "inspect: %s holds no predictions (no NAME.seg.png, NAME.depth.png, ...)",
-                        dir);
+                        "%s holds no predictions (no NAME.seg.png, NAME.depth.png, ...)", dir);
     if (st) {
         doubt_inspect_list_free(v, n);
         return st;
@@ -112,7 +115,7 @@ static doubt_status file_of(char *path, const char *dir, const char *name, const
 {
     char base[DOUBT_PATH_MAX];
     if (snprintf(base, sizeof base, "%s%s", name, suffix) >= (int)sizeof base)
-        return doubt_fail(err, DOUBT_ERR_ARG, "inspect: name too long: %s", name);
+        return doubt_fail(err, DOUBT_ERR_ARG, "name too long: %s", name);
     return doubt_path_join(path, dir, base, err);
 }
 
@@ -133,8 +136,8 @@ static doubt_status find_input(const char *images, const char *name, char *path,
         if (is_file(path))
             return DOUBT_OK;
     }
-    return doubt_fail(err, DOUBT_ERR_IO, "inspect: no input image %s/%s.{png,jpg,jpeg,bmp,tga}",
-                      images, name);
+    return doubt_fail(err, DOUBT_ERR_IO, "no input image %s/%s.{png,jpg,jpeg,bmp,tga}", images,
+                      name);
 }
 
 /* The images of one panel; all owned. */
@@ -160,7 +163,7 @@ static doubt_status read_rgb(const char *dir, const char *name, const char *suff
     if (st)
         return st;
     if (!is_file(path))
-        return doubt_fail(err, DOUBT_ERR_IO, "inspect: %s: missing", path);
+        return doubt_fail(err, DOUBT_ERR_IO, "%s: missing", path);
     return doubt_image_read_rgb8(path, 0, rgb, w, h, err);
 }
 
@@ -174,7 +177,7 @@ static doubt_status load_depth(const char *dir, const char *name, const doubt_in
     if (st)
         return st;
     if (!is_file(path))
-        return doubt_fail(err, DOUBT_ERR_IO, "inspect: %s: missing", path);
+        return doubt_fail(err, DOUBT_ERR_IO, "%s: missing", path);
     float *depth = NULL;
     int w, h;
     if ((st = doubt_image_read_depth(path, 0, DOUBT_DEPTH_SCALE_DEFAULT, &depth, &w, &h, err)))
@@ -221,8 +224,8 @@ doubt_status doubt_inspect_panel(const char *dir, const char *name, const doubt_
     if (!st && o->images && !(st = find_input(o->images, name, path, err)))
         st = doubt_image_read_rgb8(path, 0, &p.input, &p.iw, &p.ih, err);
     if (!st && p.input && (p.iw != p.sw || p.ih != p.sh))
-        st = doubt_fail(err, DOUBT_ERR_FORMAT, "inspect: %s is %dx%d but %s/%s.seg.png is %dx%d",
-                        path, p.iw, p.ih, dir, name, p.sw, p.sh);
+        st = doubt_fail(err, DOUBT_ERR_FORMAT, "%s is %dx%d but %s/%s.seg.png is %dx%d", path, p.iw,
+                        p.ih, dir, name, p.sw, p.sh);
     if (!st)
         st = load_depth(dir, name, o, &p, mean_depth, err);
     for (int k = 0; !st && k < DOUBT_INSPECT_HEATMAPS; k++) {
@@ -234,7 +237,7 @@ doubt_status doubt_inspect_panel(const char *dir, const char *name, const doubt_
         goto done;
     size_t bytes = (size_t)p.sw * p.sh * 3;
     if (!(overlay = malloc(bytes))) {
-        st = doubt_fail(err, DOUBT_ERR_NOMEM, "inspect: out of memory for %s", name);
+        st = doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory for %s", name);
         goto done;
     }
     if (p.input) {
@@ -310,16 +313,16 @@ static doubt_status summary_row(summary_table *t, const cJSON *o, const char *wh
 {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
     if (!cJSON_IsString(name))
-        return doubt_fail(err, DOUBT_ERR_FORMAT, "inspect: %s: no \"name\" string", where);
+        return doubt_fail(err, DOUBT_ERR_FORMAT, "%s: no \"name\" string", where);
     char **nn = realloc(t->name, (size_t)(t->rows + 1) * sizeof *nn);
     if (nn)
         t->name = nn;
     double(*nv)[MAX_COLS] = nn ? realloc(t->v, (size_t)(t->rows + 1) * sizeof *nv) : NULL;
     if (!nv)
-        return doubt_fail(err, DOUBT_ERR_NOMEM, "inspect: out of memory at %s", where);
+        return doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory at %s", where);
     t->v = nv;
     if (!(t->name[t->rows] = malloc(strlen(name->valuestring) + 1)))
-        return doubt_fail(err, DOUBT_ERR_NOMEM, "inspect: out of memory at %s", where);
+        return doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory at %s", where);
     strcpy(t->name[t->rows], name->valuestring);
     for (int c = 0; c < MAX_COLS; c++)
         t->v[t->rows][c] = NAN;
@@ -335,12 +338,13 @@ static doubt_status summary_row(summary_table *t, const cJSON *o, const char *wh
 }
 
 /* Reads the JSONL; a malformed line is reported and skipped (counted in *bad). */
-static doubt_status summary_read(const char *path, summary_table *t, void (*on_error)(void *,
-                                 const char *), void *user, int *bad, doubt_error *err)
+static doubt_status summary_read(const char *path, summary_table *t,
+                                 void (*on_error)(void *, const char *), void *user, int *bad,
+                                 doubt_error *err)
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return doubt_fail(err, DOUBT_ERR_IO, "inspect: summary %s: %s", path, strerror(errno));
+        return doubt_fail(err, DOUBT_ERR_IO, "summary %s: %s", path, strerror(errno));
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
@@ -352,9 +356,9 @@ static doubt_status summary_read(const char *path, summary_table *t, void (*on_e
         snprintf(where, sizeof where, "summary %s line %ld", path, no);
         cJSON *o = cJSON_Parse(line);
         doubt_error e = {{0}};
-        doubt_status rs = cJSON_IsObject(o) ? summary_row(t, o, where, &e)
-                                            : doubt_fail(&e, DOUBT_ERR_FORMAT,
-                                                         "inspect: %s: not a JSON object", where);
+        doubt_status rs = cJSON_IsObject(o)
+                              ? summary_row(t, o, where, &e)
+                              : doubt_fail(&e, DOUBT_ERR_FORMAT, "%s: not a JSON object", where);
         cJSON_Delete(o);
         if (rs == DOUBT_ERR_NOMEM)
             st = doubt_fail(err, rs, "%s", e.msg);
@@ -373,12 +377,23 @@ static void put_escaped(FILE *f, const char *s)
 {
     for (; *s; s++)
         switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(*s, f);
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
+        default:
+            fputc(*s, f);
         }
 }
 
@@ -406,7 +421,7 @@ static const char page_head[] =
     "th.asc::after{content:\" \\25B2\"}th.desc::after{content:\" \\25BC\"}\n"
     "td{padding:4px 8px;border-bottom:1px solid #ddd;text-align:right;"
     "font-variant-numeric:tabular-nums}\n"
-    "td.name{text-align:left;font-family:monospace}\n"
+    "td.name{text-align:left;font-family:monospace}\ntd.status{text-align:left}\n"
     "img.thumb{height:96px;image-rendering:pixelated;display:block}\n"
     "tr.failed td{background:#fde8e8}\n"
     "</style>\n</head>\n<body>\n";
@@ -448,11 +463,14 @@ static const char page_script[] =
 /* Units of predict's maps, shown under the column names. */
 static const char *map_units(const char *key)
 {
-    static const char *const units[][2] = {
-        {"depth_mean", "m"},         {"depth_epistemic", "m&sup2;"},
-        {"depth_aleatoric", "m&sup2;"}, {"depth_total", "m&sup2;"},
-        {"seg_entropy", "nats"},     {"seg_aleatoric", "nats"},
-        {"seg_mutual_info", "nats"}, {"seg_logit_var", "logit&sup2;"}};
+    static const char *const units[][2] = {{"depth_mean", "m"},
+                                           {"depth_epistemic", "m&sup2;"},
+                                           {"depth_aleatoric", "m&sup2;"},
+                                           {"depth_total", "m&sup2;"},
+                                           {"seg_entropy", "nats"},
+                                           {"seg_aleatoric", "nats"},
+                                           {"seg_mutual_info", "nats"},
+                                           {"seg_logit_var", "logit&sup2;"}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (!strcmp(key, units[i][0]))
             return units[i][1];
@@ -517,14 +535,14 @@ static void write_page(FILE *f, const char *dir, char **names, int n, const entr
         put_escaped(f, names[i]);
         fputs(en[i].error ? "</td>" : "</a></td>", f);
         for (int c = 0; c < ncols; c++) {
-            double v = use_summary ? (en[i].srow >= 0 ? t->v[en[i].srow][c] : NAN)
-                                   : en[i].mean_depth;
+            double v =
+                use_summary ? (en[i].srow >= 0 ? t->v[en[i].srow][c] : NAN) : en[i].mean_depth;
             if (isfinite(v))
                 fprintf(f, "<td data-v=\"%.9g\">%.4g</td>", v, v);
             else
                 fputs("<td data-v=\"\">&ndash;</td>", f);
         }
-        fputs("<td data-v=\"", f);
+        fputs("<td class=\"status\" data-v=\"", f);
         put_escaped(f, en[i].error ? "failed" : "ok");
         fputs("\">", f);
         put_escaped(f, en[i].error ? en[i].error : "ok");
@@ -544,9 +562,8 @@ static char *dup_msg(const char *s)
 }
 
 doubt_status doubt_inspect_html(const char *dir, const char *html, const doubt_inspect_opts *o,
-                                const char *summary,
-                                void (*on_error)(void *user, const char *msg), void *user,
-                                int *failed, doubt_error *err)
+                                const char *summary, void (*on_error)(void *user, const char *msg),
+                                void *user, int *failed, doubt_error *err)
 {
     *failed = 0;
     char **names = NULL;
@@ -566,13 +583,14 @@ doubt_status doubt_inspect_html(const char *dir, const char *html, const doubt_i
         (st = doubt_mkdir_p(panels, err)))
         goto done;
     if (!(en = calloc((size_t)n, sizeof *en))) {
-        st = doubt_fail(err, DOUBT_ERR_NOMEM, "inspect: out of memory");
+        st = doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory");
         goto done;
     }
     for (int i = 0; i < n; i++) {
         char out[DOUBT_PATH_MAX], thumb[DOUBT_PATH_MAX];
         doubt_error e = {{0}};
         en[i].srow = -1;
+        en[i].mean_depth = NAN; /* until depth.png is read */
         for (int r = 0; r < t.rows; r++)
             if (!strcmp(t.name[r], names[i]))
                 en[i].srow = r; /* the last line wins, as after a rerun */
@@ -588,7 +606,7 @@ doubt_status doubt_inspect_html(const char *dir, const char *html, const doubt_i
         if (ps) {
             (*failed)++;
             if (!(en[i].error = dup_msg(e.msg))) {
-                st = doubt_fail(err, DOUBT_ERR_NOMEM, "inspect: out of memory");
+                st = doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory");
                 goto done;
             }
             if (on_error)
@@ -601,7 +619,7 @@ doubt_status doubt_inspect_html(const char *dir, const char *html, const doubt_i
     write_page(af.f, dir, names, n, en, &t, summary != NULL);
     if (ferror(af.f)) {
         doubt_atomic_abort(&af);
-        st = doubt_fail(err, DOUBT_ERR_IO, "inspect: %s: write failed", html);
+        st = doubt_fail(err, DOUBT_ERR_IO, "%s: write failed", html);
     } else
         st = doubt_atomic_commit(&af, err);
 done:

@@ -60,8 +60,7 @@ doubt_status doubt_inspect_panel(const char *dir, const char *name, const doubt_
  * still written. Returns an error only when no page could be written (no predictions, the
  * folder or summary unreadable, html unwritable). */
 doubt_status doubt_inspect_html(const char *dir, const char *html, const doubt_inspect_opts *o,
-                                const char *summary,
-                                void (*on_error)(void *user, const char *msg), void *user,
-                                int *failed, doubt_error *err);
+                                const char *summary, void (*on_error)(void *user, const char *msg),
+                                void *user, int *failed, doubt_error *err);
 
 #endif

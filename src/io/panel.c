@@ -85,8 +85,8 @@ doubt_status doubt_panel_compose(const doubt_panel_tile *tiles, int n, int heigh
     }
     long long chh = 2LL * DOUBT_PANEL_MARGIN + DOUBT_PANEL_TITLE_H + height;
     if (cw > 65535 || chh > 65535)
-        return doubt_fail(err, DOUBT_ERR_ARG, "panel: %lldx%lld is too large for a PNG viewer",
-                          cw, chh);
+        return doubt_fail(err, DOUBT_ERR_ARG, "panel: %lldx%lld is too large for a PNG viewer", cw,
+                          chh);
     uint8_t *c = malloc((size_t)cw * chh * 3);
     if (!c)
         return doubt_fail(err, DOUBT_ERR_NOMEM, "panel: out of memory for %lldx%lld", cw, chh);
@@ -99,8 +99,8 @@ doubt_status doubt_panel_compose(const doubt_panel_tile *tiles, int n, int heigh
         uint8_t *scaled = NULL;
         const uint8_t *src = t->rgb;
         if (tw != t->width || height != t->height) {
-            doubt_status st = doubt_panel_resize(t->rgb, t->width, t->height, tw, height, &scaled,
-                                                 err);
+            doubt_status st =
+                doubt_panel_resize(t->rgb, t->width, t->height, tw, height, &scaled, err);
             if (st) {
                 free(c);
                 return st;

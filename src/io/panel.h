@@ -9,9 +9,9 @@
  * Layout (all in pixels): a margin of DOUBT_PANEL_MARGIN around everything and between tiles;
  * above each tile a title strip DOUBT_PANEL_TITLE_H tall with the title drawn in black at
  * font scale 2 when every title fits its tile's width at that scale, else at scale 1 (a
- * title still too wide is cut with "..."), starting at the tile's left edge, DOUBT_PANEL_TITLE_PAD below the strip's
- * top. Tile i's image starts at x = MARGIN + the sum over earlier tiles of (scaled width +
- * MARGIN), y = MARGIN + TITLE_H. Pixels: interleaved RGB, row-major, top row first.
+ * title still too wide is cut with "..."), starting at the tile's left edge, DOUBT_PANEL_TITLE_PAD
+ * below the strip's top. Tile i's image starts at x = MARGIN + the sum over earlier tiles of
+ * (scaled width + MARGIN), y = MARGIN + TITLE_H. Pixels: interleaved RGB, row-major, top row first.
  */
 #ifndef DOUBT_IO_PANEL_H
 #define DOUBT_IO_PANEL_H

@@ -24,7 +24,17 @@ enum { DF_TOTAL, DF_EPI, DF_ALE, DF_ERR, DF_WRONG, DF_N };
 /* Fields of the segmentation subsample: entropy, expected entropy, MI, wrong as 0/1. */
 enum { SF_TOTAL, SF_EPI, SF_ALE, SF_WRONG, SF_N };
 
-enum { M_DEPTH_EPI, M_DEPTH_ALE, M_DEPTH_TOTAL, M_DEPTH_SIGMA, M_ENT, M_EXP_ENT, M_MI, M_LVAR, NMEANS };
+enum {
+    M_DEPTH_EPI,
+    M_DEPTH_ALE,
+    M_DEPTH_TOTAL,
+    M_DEPTH_SIGMA,
+    M_ENT,
+    M_EXP_ENT,
+    M_MI,
+    M_LVAR,
+    NMEANS
+};
 
 typedef struct {
     int labels, depth, noise;
@@ -42,9 +52,8 @@ typedef struct {
 
 doubt_eval_opts doubt_eval_defaults(void)
 {
-    return (doubt_eval_opts){.samples = DOUBT_EVAL_DEFAULT_SAMPLES,
-                             .seed = 0,
-                             .sample_cap = DOUBT_EVAL_DEFAULT_CAP};
+    return (doubt_eval_opts){
+        .samples = DOUBT_EVAL_DEFAULT_SAMPLES, .seed = 0, .sample_cap = DOUBT_EVAL_DEFAULT_CAP};
 }
 
 static void acc_free(eval_acc *a)
@@ -76,13 +85,13 @@ static doubt_status grow(eval_acc *a, size_t n, doubt_error *err)
     for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) {
         float *p = realloc(*fl[i], n * sizeof(float));
         if (!p)
-            return doubt_fail(err, DOUBT_ERR_NOMEM, "eval: out of memory for %zu pixels", n);
+            return doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory for %zu pixels", n);
         *fl[i] = p;
     }
     for (size_t i = 0; i < sizeof by / sizeof by[0]; i++) {
         uint8_t *p = realloc(*by[i], n);
         if (!p)
-            return doubt_fail(err, DOUBT_ERR_NOMEM, "eval: out of memory for %zu pixels", n);
+            return doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory for %zu pixels", n);
         *by[i] = p;
     }
     a->cap = n;
@@ -158,8 +167,8 @@ static doubt_status acc_add(eval_acc *a, const doubt_sample *s, const doubt_mc_m
     if (a->depth) {
         const float *var[NKINDS] = {m->depth_total, m->depth_epistemic, m->depth_aleatoric};
         for (int k = 0; k < NKINDS; k++)
-            if ((st = doubt_depth_metrics_add(a->dm[k], m->depth_mean, s->depth, var[k],
-                                              s->height, s->width, err)))
+            if ((st = doubt_depth_metrics_add(a->dm[k], m->depth_mean, s->depth, var[k], s->height,
+                                              s->width, err)))
                 return st;
         for (int64_t i = 0; i < hw; i++) {
             float y = s->depth[i];
@@ -273,12 +282,12 @@ static doubt_status export_all(doubt_pixsample *s, int nfields, int wrong_field,
     size_t n = x->n > 0 ? (size_t)x->n : 1;
     for (int i = 0; i < nfields; i++) {
         if (!(x->f[i] = malloc(n * sizeof(float))))
-            return doubt_fail(err, DOUBT_ERR_NOMEM, "eval: out of memory exporting the sample");
+            return doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory exporting the sample");
         doubt_pixsample_export(s, i, x->f[i]);
     }
     if (wrong_field >= 0) {
         if (!(x->wrong = malloc(n)))
-            return doubt_fail(err, DOUBT_ERR_NOMEM, "eval: out of memory exporting the sample");
+            return doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory exporting the sample");
         for (int64_t i = 0; i < x->n; i++)
             x->wrong[i] = x->f[wrong_field][i] > 0.5f;
     }
@@ -309,7 +318,7 @@ static doubt_status plot_sparsification3(const char *dir, const char *file,
     if ((st = doubt_plot_create(&d, &p, err)))
         return st;
     static const doubt_plot_color color[NKINDS] = {DOUBT_PLOT_BLUE, DOUBT_PLOT_GREEN,
-                                                    DOUBT_PLOT_RED};
+                                                   DOUBT_PLOT_RED};
     for (int k = 0; k < NKINDS; k++) {
         char label[64];
         snprintf(label, sizeof label, "%s (AUSE %.4f)", kind_name[k], sp[k].ause);
@@ -334,7 +343,7 @@ static doubt_status depth_ranking(cJSON *u, eval_acc *a, const char *plots, doub
     char key[64];
     for (int k = 0; !st && k < NKINDS; k++) {
         st = doubt_sparsification_compute(x.f[DF_TOTAL + k], x.f[DF_ERR], x.n, DOUBT_SPARSE_RMSE,
-                                           &sp[k], err);
+                                          &sp[k], err);
         if (st)
             break;
         snprintf(key, sizeof key, "ause_depth_rmse%s", kind_suffix[k]);
@@ -369,8 +378,8 @@ static doubt_status seg_ranking(cJSON *u, eval_acc *a, const doubt_seg_result *s
     doubt_sparsification sp[NKINDS];
     char key[64];
     for (int k = 0; !st && k < NKINDS; k++) {
-        st = doubt_sparsification_compute(x.f[SF_TOTAL + k], x.f[SF_WRONG], x.n,
-                                           DOUBT_SPARSE_MEAN, &sp[k], err);
+        st = doubt_sparsification_compute(x.f[SF_TOTAL + k], x.f[SF_WRONG], x.n, DOUBT_SPARSE_MEAN,
+                                          &sp[k], err);
         if (st)
             break;
         snprintf(key, sizeof key, "ause_seg_error%s", kind_suffix[k]);
@@ -442,9 +451,9 @@ static doubt_status build_report(eval_acc *a, const doubt_eval_opts *o, int imag
 
     cJSON *u = cJSON_AddObjectToObject(root, "uncertainty");
     static const char *const mean_key[NMEANS] = {
-        "depth_epistemic_mean", "depth_aleatoric_mean", "depth_total_mean",
-        "depth_aleatoric_sigma_mean", "seg_entropy_mean", "seg_aleatoric_mean",
-        "seg_mutual_info_mean", "seg_logit_var_mean"};
+        "depth_epistemic_mean",       "depth_aleatoric_mean", "depth_total_mean",
+        "depth_aleatoric_sigma_mean", "seg_entropy_mean",     "seg_aleatoric_mean",
+        "seg_mutual_info_mean",       "seg_logit_var_mean"};
     for (int i = 0; i < NMEANS; i++)
         num(u, mean_key[i], a->pixels ? a->sum[i] / (double)a->pixels : NAN);
     doubt_status st = DOUBT_OK;
@@ -478,9 +487,9 @@ doubt_status doubt_eval_run(doubt_ctx *ctx, const doubt_safetensors *weights, co
 {
     *report = NULL;
     if (!weights || !weights->has_network)
-        return doubt_fail(err, DOUBT_ERR_ARG, "eval: the weights carry no network description");
+        return doubt_fail(err, DOUBT_ERR_ARG, "the weights carry no network description");
     if (opts->samples < 1 || opts->sample_cap < 1)
-        return doubt_fail(err, DOUBT_ERR_ARG, "eval: samples %d and sample cap %lld must be >= 1",
+        return doubt_fail(err, DOUBT_ERR_ARG, "samples %d and sample cap %lld must be >= 1",
                           opts->samples, (long long)opts->sample_cap);
     const int classes = weights->network.classes;
     doubt_dataset *ds = NULL;
@@ -496,19 +505,17 @@ doubt_status doubt_eval_run(doubt_ctx *ctx, const doubt_safetensors *weights, co
         goto done;
     const int n = doubt_dataset_count(ds);
     if (n == 0) {
-        st = doubt_fail(err, DOUBT_ERR_FORMAT, "eval: dataset %s has no images", data);
+        st = doubt_fail(err, DOUBT_ERR_FORMAT, "dataset %s has no images", data);
         goto done;
     }
     if (!doubt_dataset_has_labels(ds) && !doubt_dataset_has_depth(ds)) {
         st = doubt_fail(err, DOUBT_ERR_FORMAT,
-                        "eval: dataset %s has neither labels/ nor depth/ to compare against",
-                        data);
+                        "dataset %s has neither labels/ nor depth/ to compare against", data);
         goto done;
     }
     if (doubt_dataset_classes(ds) > classes) {
-        st = doubt_fail(err, DOUBT_ERR_FORMAT,
-                        "eval: dataset %s has %d classes, the network predicts %d", data,
-                        doubt_dataset_classes(ds), classes);
+        st = doubt_fail(err, DOUBT_ERR_FORMAT, "dataset %s has %d classes, the network predicts %d",
+                        data, doubt_dataset_classes(ds), classes);
         goto done;
     }
     if (opts->plots && (st = doubt_mkdir_p(opts->plots, err)))
@@ -517,7 +524,7 @@ doubt_status doubt_eval_run(doubt_ctx *ctx, const doubt_safetensors *weights, co
         goto done;
     doubt_mc_desc md = {.samples = opts->samples, .seed = opts->seed};
     if ((st = doubt_mc_create(ctx, weights, &md, &mc))) {
-        st = doubt_fail(err, st, "eval: %s", doubt_ctx_error(ctx));
+        st = doubt_fail(err, st, "%s", doubt_ctx_error(ctx));
         goto done;
     }
     for (int i = 0; i < n; i++) {
@@ -525,12 +532,12 @@ doubt_status doubt_eval_run(doubt_ctx *ctx, const doubt_safetensors *weights, co
             goto done;
         const doubt_mc_maps *m;
         if ((st = doubt_mc_run(ctx, mc, s.image, s.width, s.height, &m))) {
-            st = doubt_fail(err, st, "eval: %s: %s", doubt_dataset_image_path(ds, i),
+            st = doubt_fail(err, st, "%s: %s", doubt_dataset_image_path(ds, i),
                             doubt_ctx_error(ctx));
             goto done;
         }
         if ((st = acc_add(&a, &s, m, &e))) {
-            st = doubt_fail(err, st, "eval: %s: %s", doubt_dataset_image_path(ds, i), e.msg);
+            st = doubt_fail(err, st, "%s: %s", doubt_dataset_image_path(ds, i), e.msg);
             goto done;
         }
         doubt_sample_release(&s);
@@ -538,7 +545,7 @@ doubt_status doubt_eval_run(doubt_ctx *ctx, const doubt_safetensors *weights, co
             opts->progress(opts->user, i + 1, n, doubt_dataset_name(ds, i));
     }
     if (!(root = cJSON_CreateObject())) {
-        st = doubt_fail(err, DOUBT_ERR_NOMEM, "eval: out of memory for the report");
+        st = doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory for the report");
         goto done;
     }
     st = build_report(&a, opts, n, classes, root, err);

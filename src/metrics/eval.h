@@ -40,10 +40,10 @@
 #include "model/safetensors.h"
 
 typedef struct {
-    int samples;         /* MC samples T >= 1 */
-    uint64_t seed;       /* dropout and pixel-subsample seed */
-    int64_t sample_cap;  /* pixels kept per task for the ranking figures */
-    const char *plots;   /* folder for the PNG plots, or NULL for none */
+    int samples;        /* MC samples T >= 1 */
+    uint64_t seed;      /* dropout and pixel-subsample seed */
+    int64_t sample_cap; /* pixels kept per task for the ranking figures */
+    const char *plots;  /* folder for the PNG plots, or NULL for none */
     /* Called after each image (may be NULL), e.g. for a progress line. */
     void (*progress)(void *user, int done, int total, const char *name);
     void *user;
