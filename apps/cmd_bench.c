@@ -18,13 +18,14 @@
 static const char usage_text[] =
     "usage: doubt bench --train [--batch B] [--size PX] [--config NET] [--steps N] [--json]\n"
     "       doubt bench --predict [--weights FILE] [--size PX] [--samples T] [--images N]\n"
-    "                   [--config NET] [--json]\n"
+    "                   [--batch K] [--config NET] [--json]\n"
     "\n"
     "--train times one training step (forward with dropout, attenuated losses with T = 10,\n"
     "learned task weighting, backward, Adam) of the network (default unet) at batch 8 and\n"
     "128x128: the median of --steps (default 10) after 2 warm-up steps.\n"
     "--predict times MC inference (default T = 20) on --images (default 5) random 256x256\n"
-    "images with --weights, or with random weights of --config when none are given.\n"
+    "images with --weights, or with random weights of --config when none are given;\n"
+    "--batch K stacks K samples per pass (default automatic).\n"
     "  --threads K   threads (default: OpenMP's)\n"
     "  --json        one JSON object on stdout instead of text\n";
 
@@ -54,7 +55,7 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 
 static int parse_args(int argc, char **argv, options *o)
 {
-    *o = (options){.batch = 8, .size = 0, .samples = 20, .images = 5, .steps = 10,
+    *o = (options){.batch = 0, .size = 0, .samples = 20, .images = 5, .steps = 10,
                    .config = "unet"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -91,6 +92,8 @@ static int parse_args(int argc, char **argv, options *o)
         return bad_usage("give exactly one of --train and --predict", NULL);
     if (!o->size)
         o->size = o->train ? 128 : 256;
+    if (!o->batch && o->train)
+        o->batch = 8;
     if (o->size % 16)
         return bad_usage("--size must be a multiple of 16", NULL);
     return 0;
@@ -202,7 +205,7 @@ static int bench_predict(doubt_ctx *ctx, const options *o, const doubt_netdesc *
             goto done;
         path = tmp_path;
     }
-    doubt_mc_desc desc = {.samples = o->samples};
+    doubt_mc_desc desc = {.samples = o->samples, .chunk = o->batch};
     if (doubt_safetensors_read(path, &w, &ctx->err) != DOUBT_OK ||
         doubt_mc_create(ctx, w, &desc, &mc) != DOUBT_OK)
         goto done;

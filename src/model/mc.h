@@ -33,7 +33,7 @@
 typedef struct {
     int samples;       /* T >= 1 */
     int deterministic; /* 1: one pass, dropout off */
-    int chunk;         /* samples per stacked batch; 0 = the largest divisor of T up to 8 */
+    int chunk;         /* samples per stacked batch; 0 = 1 (least memory) */
     uint64_t seed;     /* dropout seed */
 } doubt_mc_desc;
 

@@ -31,11 +31,11 @@ static const struct {
     int epistemic; /* zero, hence not written, with deterministic */
 } map_info[DOUBT_PMAP_COUNT] = {
     [DOUBT_PMAP_DEPTH_COLOR] = {"depth_color", DOUBT_CMAP_TURBO, "m", 0.0f, 20.0f, 0},
-    [DOUBT_PMAP_DEPTH_EPISTEMIC] = {"depth_epistemic", DOUBT_CMAP_INFERNO, "m2", 0.0f, 0.5f, 1},
-    [DOUBT_PMAP_DEPTH_ALEATORIC] = {"depth_aleatoric", DOUBT_CMAP_INFERNO, "m2", 0.0f, 0.5f, 0},
-    [DOUBT_PMAP_DEPTH_TOTAL] = {"depth_total", DOUBT_CMAP_INFERNO, "m2", 0.0f, 1.0f, 0},
+    [DOUBT_PMAP_DEPTH_EPISTEMIC] = {"depth_epistemic", DOUBT_CMAP_INFERNO, "m2", 0.0f, 2.0f, 1},
+    [DOUBT_PMAP_DEPTH_ALEATORIC] = {"depth_aleatoric", DOUBT_CMAP_INFERNO, "m2", 0.0f, 8.0f, 0},
+    [DOUBT_PMAP_DEPTH_TOTAL] = {"depth_total", DOUBT_CMAP_INFERNO, "m2", 0.0f, 10.0f, 0},
     [DOUBT_PMAP_SEG_ENTROPY] = {"seg_entropy", DOUBT_CMAP_VIRIDIS, "nats", 0.0f, -1.0f, 0},
-    [DOUBT_PMAP_SEG_MUTUAL_INFO] = {"seg_mutual_info", DOUBT_CMAP_VIRIDIS, "nats", 0.0f, 1.0f, 1},
+    [DOUBT_PMAP_SEG_MUTUAL_INFO] = {"seg_mutual_info", DOUBT_CMAP_VIRIDIS, "nats", 0.0f, 0.25f, 1},
     [DOUBT_PMAP_SEG_LOGIT_VAR] = {"seg_logit_var", DOUBT_CMAP_INFERNO, "logit2", 0.0f, 4.0f, 0},
 };
 
