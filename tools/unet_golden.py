@@ -14,55 +14,20 @@ read by tests/test_unet.c: "golden.input", "golden.output" (train mode),
 Run: /usr/bin/python3 tools/unet_golden.py   (needs Debian's python3-torch, python3-numpy)
 """
 import json
+import os
 import struct
 import sys
 
 import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from torch_unet import UNet  # noqa: E402  (the module the benchmarks use too)
 
 NET = {"arch": "unet", "in_channels": 3, "classes": 3, "widths": [4, 8, 8], "dropout": 0.5}
 BATCH, HEIGHT, WIDTH = 2, 12, 16
 WEIGHTS = "tests/golden/model/unet_tiny.safetensors"
 GOLDEN = "tests/golden/model/unet_tiny_golden.safetensors"
-
-
-class Block(nn.Module):
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-
-    def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(x)))
-
-
-class UNet(nn.Module):
-    def __init__(self, net):
-        super().__init__()
-        w = net["widths"]
-        levels = len(w)
-        cin = [net["in_channels"]] + w[:-1]
-        self.enc = nn.ModuleList(Block(cin[i], w[i]) for i in range(levels))
-        self.dec = nn.ModuleList(
-            Block(w[levels - 1 - j] + w[levels - 2 - j], w[levels - 2 - j]) for j in range(levels - 1))
-        self.head = nn.Conv2d(w[0], net["classes"] + 3, 1)
-
-    def forward(self, x):
-        skips = []
-        for i, block in enumerate(self.enc):
-            if i > 0:
-                x = F.max_pool2d(x, 2)
-            x = block(x)
-            skips.append(x)
-        for j, block in enumerate(self.dec):
-            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-            x = block(torch.cat([x, skips[len(skips) - 2 - j]], dim=1))
-        return self.head(x)
 
 
 def write_safetensors(path, tensors, metadata):
@@ -84,7 +49,7 @@ def write_safetensors(path, tensors, metadata):
 
 def main():
     torch.manual_seed(7)
-    net = UNet(NET).double()
+    net = UNet(dict(NET, dropout=0.0)).double()  # dropout off: deterministic goldens
     with torch.no_grad():
         for name, p in net.named_parameters():
             p.copy_(torch.randn_like(p) * (0.5 if p.dim() == 4 else 0.2) + (1.0 if name.endswith("bn1.weight") or name.endswith("bn2.weight") else 0.0))
