@@ -221,7 +221,7 @@ static int bench_predict(doubt_ctx *ctx, const options *o, const doubt_netdesc *
     }
     const doubt_netdesc *net = doubt_mc_network(mc);
     const double image_s = median(times, o->images);
-    const int prefix = net->dropout > 0 ? (net->levels > 3 ? net->levels - 2 : 1) : net->levels;
+    const int prefix = doubt_unet_prefix_levels(net);
     const double full = doubt_unet_flops(net, o->size, o->size, 0);
     const double prefix_flops = doubt_unet_flops(net, o->size, o->size, prefix);
     const double done_flops = prefix_flops + o->samples * (full - prefix_flops);

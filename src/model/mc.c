@@ -111,7 +111,7 @@ static doubt_status build_shape(doubt_ctx *ctx, doubt_mc *mc, shape_nets *s, int
         DOUBT_TRY(doubt_weights_load(ctx, s->stack_net, mc->weights));
         doubt_unet_set_dropout_seed(s->stack_net, mc->desc.seed);
         /* repeating prefix outputs row by row needs the same layout at both batch sizes */
-        for (int i = 0; i < doubt_unet_prefix_levels(s->prefix_net); i++) {
+        for (int i = 0; i < doubt_unet_prefix_levels(&mc->net); i++) {
             const doubt_tensor *one = doubt_unet_prefix_output(s->prefix_net, i);
             const doubt_tensor *many = doubt_unet_prefix_output(s->stack_net, i);
             if (doubt_tensor_bytes(many) != doubt_tensor_bytes(one) * (size_t)mc->desc.chunk) {
@@ -308,7 +308,7 @@ doubt_status doubt_mc_run(doubt_ctx *ctx, doubt_mc *mc, const float *image, int 
     } else {
         doubt_unet *stack = nets->stack_net;
         const int chunk = mc->desc.chunk, row_floats = (mc->net.classes + 3) * pw * ph;
-        for (int i = 0; i < doubt_unet_prefix_levels(stack); i++) {
+        for (int i = 0; i < doubt_unet_prefix_levels(&mc->net); i++) {
             const doubt_tensor *one = doubt_unet_prefix_output(nets->prefix_net, i);
             doubt_tensor *many = doubt_unet_prefix_output(stack, i);
             const size_t bytes = doubt_tensor_bytes(one);

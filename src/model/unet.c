@@ -461,10 +461,10 @@ static doubt_status reorder(doubt_ctx *ctx, dnnl_primitive_t prim, const doubt_t
     return doubt_ctx_execute(ctx, prim, 2, args, "unet edge reorder");
 }
 
-int doubt_unet_prefix_levels(const doubt_unet *net)
+int doubt_unet_prefix_levels(const doubt_netdesc *d)
 {
-    const int levels = net->desc.levels;
-    if (net->desc.dropout <= 0)
+    const int levels = d->levels;
+    if (d->dropout <= 0)
         return levels;
     return levels > 3 ? levels - 2 : 1;
 }
@@ -476,7 +476,7 @@ doubt_status doubt_unet_forward_prefix(doubt_ctx *ctx, doubt_unet *net, const fl
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "unet forward: NULL network or images");
     memcpy(net->input.data, images, (size_t)doubt_tensor_count(&net->input) * sizeof(float));
     const doubt_tensor *x = &net->input;
-    for (int i = 0; i < doubt_unet_prefix_levels(net); i++) {
+    for (int i = 0; i < doubt_unet_prefix_levels(&net->desc); i++) {
         doubt_unet_block *b = &net->enc[i];
         if (b->pool) {
             DOUBT_TRY(doubt_pool_forward(ctx, b->pool, x));
@@ -493,7 +493,7 @@ doubt_status doubt_unet_forward_suffix(doubt_ctx *ctx, doubt_unet *net, int drop
                                        uint64_t sample_base)
 {
     doubt_status st = DOUBT_OK;
-    const int levels = net->desc.levels, first = doubt_unet_prefix_levels(net);
+    const int levels = net->desc.levels, first = doubt_unet_prefix_levels(&net->desc);
     net->dropout_on = dropout_on;
     /* the prefix stopped before the dropout of its last level */
     doubt_unet_block *last = &net->enc[first - 1];

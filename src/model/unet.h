@@ -81,13 +81,13 @@ doubt_status doubt_unet_forward(doubt_ctx *ctx, doubt_unet *net, const float *im
                                 int dropout_on, uint64_t sample_base);
 /* The same in two parts, for MC inference: the prefix (encoder levels before the first
  * dropout, up to that level's batch norm) is deterministic and can run once per image; the
- * suffix runs the rest. doubt_unet_prefix_output(net, i), i < doubt_unet_prefix_levels(net),
+ * suffix runs the rest. doubt_unet_prefix_output(net, i), i < doubt_unet_prefix_levels(&net->desc),
  * are the tensors the suffix reads from the prefix, so a caller may fill them itself (from a
  * batch-1 network, repeated for every stacked sample) and run only the suffix. */
 doubt_status doubt_unet_forward_prefix(doubt_ctx *ctx, doubt_unet *net, const float *images);
 doubt_status doubt_unet_forward_suffix(doubt_ctx *ctx, doubt_unet *net, int dropout_on,
                                        uint64_t sample_base);
-int doubt_unet_prefix_levels(const doubt_unet *net);
+int doubt_unet_prefix_levels(const doubt_netdesc *d);
 doubt_tensor *doubt_unet_prefix_output(doubt_unet *net, int level);
 
 /* Dropout masks are keyed by this seed (default 0), the stream and the layer. */
