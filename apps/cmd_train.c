@@ -40,6 +40,7 @@ static const char usage_text[] =
     "  --threads K               (default: OpenMP's)\n"
     "  --log-every K             a JSON line every K steps (default 50)\n"
     "  --checkpoint-every K      checkpoint every K steps (default 500)\n"
+    "  --init FILE               start from these weights (fine-tuning) instead of random ones\n"
     "  --resume                  continue from RUNDIR/checkpoint.safetensors\n"
     "\n"
     "Ctrl-C writes a checkpoint and exits with status 130; --resume continues it exactly.\n";
@@ -48,6 +49,7 @@ typedef struct {
     doubt_train_config train;
     const char *out_dir;
     const char *config;
+    const char *init_weights;
     int threads, resume;
     int64_t log_every, checkpoint_every, warmup;
 } options;
@@ -107,7 +109,9 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (!strcmp(a, "--resume")) {
             o->resume = 1;
             continue;
-        } else if (!strcmp(a, "--data"))
+        } else if (!strcmp(a, "--init"))
+            o->init_weights = val;
+        else if (!strcmp(a, "--data"))
             o->train.data_dir = val;
         else if (!strcmp(a, "--out"))
             o->out_dir = val;
@@ -175,6 +179,8 @@ static int parse_args(int argc, char **argv, options *o)
     }
     if (!o->train.data_dir || !o->out_dir || !o->train.optim.total_steps)
         return bad_usage("--data, --out and --steps are required", NULL);
+    if (o->resume && o->init_weights)
+        return bad_usage("--init starts a new run; --resume continues one: choose one", NULL);
     o->train.optim.warmup_steps = o->warmup >= 0 ? o->warmup : o->train.optim.total_steps / 20;
     return 0;
 }
@@ -260,7 +266,8 @@ int doubt_cmd_train(int argc, char **argv)
     }
     if (doubt_trainer_create(ctx, &o.train, &tr) != DOUBT_OK ||
         (o.resume ? doubt_trainer_load(ctx, tr, checkpoint) : doubt_trainer_init(ctx, tr)) !=
-            DOUBT_OK) {
+            DOUBT_OK ||
+        (o.init_weights && doubt_weights_load_file(ctx, tr->net, o.init_weights) != DOUBT_OK)) {
         fprintf(stderr, "doubt train: %s\n", doubt_ctx_error(ctx));
         goto done;
     }
