@@ -44,6 +44,10 @@ static const char usage_text[] =
     "  --samples T           Monte Carlo samples (default 20)\n"
     "  --batch K             samples stacked per pass (default 1; 2 is faster, more memory)\n"
     "  --deterministic       one pass with dropout off (no epistemic maps)\n"
+    "  --tile PX             run images larger than PX x PX in overlapping PX x PX tiles:\n"
+    "                        network memory stays that of one tile (default: whole image)\n"
+    "  --tile-margin PX      context each tile keeps around the part it contributes\n"
+    "                        (default 32; tiles need PX >= 2 x margin + 16)\n"
     "  --seed S              dropout seed, 0 .. 2^53-1 (default 0)\n"
     "  --maps LIST           heatmaps to write: comma list of the names above, all or none\n"
     "                        (default all)\n"
@@ -132,6 +136,14 @@ static int parse_args(int argc, char **argv, options *o)
             if (!parse_ll(val, 0, 100000, &v))
                 return bad_usage("--batch wants 0 (automatic) or a positive count", val);
             o->p.chunk = (int)v;
+        } else if (!strcmp(a, "--tile")) {
+            if (!parse_ll(val, 16, 1 << 20, &v))
+                return bad_usage("--tile wants 16 .. 2^20 pixels", val);
+            o->p.tile = (int)v;
+        } else if (!strcmp(a, "--tile-margin")) {
+            if (!parse_ll(val, 1, 1 << 20, &v))
+                return bad_usage("--tile-margin wants 1 .. 2^20 pixels", val);
+            o->p.tile_margin = (int)v;
         } else if (!strcmp(a, "--seed")) {
             /* JSON numbers are doubles: larger seeds would not be recorded exactly. */
             if (!parse_ll(val, 0, (1LL << 53) - 1, &v))
@@ -166,6 +178,8 @@ static int parse_args(int argc, char **argv, options *o)
     }
     if (!o->ninputs)
         return bad_usage("no INPUT given", NULL);
+    if (o->p.tile_margin && !o->p.tile)
+        return bad_usage("--tile-margin applies to tiles: add --tile PX", NULL);
     if (!o->out_dir)
         return bad_usage("no output folder (-o OUTDIR)", NULL);
     return 0;

@@ -267,6 +267,80 @@ START_TEST(deterministic_mode_is_one_plain_pass)
 }
 END_TEST
 
+static const doubt_mc_maps *run_tiled(doubt_ctx *ctx, doubt_mc **mc, const doubt_safetensors *w,
+                                      const float *img, int width, int height, int tile,
+                                      int margin)
+{
+    doubt_mc_desc desc = {.samples = SAMPLES, .tile = tile, .tile_margin = margin};
+    TH_OK(ctx, doubt_mc_create(ctx, w, &desc, mc));
+    const doubt_mc_maps *maps;
+    TH_OK(ctx, doubt_mc_run(ctx, *mc, img, width, height, &maps));
+    return maps;
+}
+
+/* Largest difference between two maps' pixels, over every map. */
+static double max_map_diff(const doubt_mc_maps *a, const doubt_mc_maps *b)
+{
+    const size_t hw = (size_t)a->width * a->height;
+    const float *pairs[][2] = {{a->depth_mean, b->depth_mean},
+                               {a->depth_epistemic, b->depth_epistemic},
+                               {a->depth_aleatoric, b->depth_aleatoric},
+                               {a->seg_entropy, b->seg_entropy},
+                               {a->seg_mutual_info, b->seg_mutual_info},
+                               {a->seg_logit_var, b->seg_logit_var}};
+    double worst = 0;
+    for (size_t m = 0; m < sizeof pairs / sizeof pairs[0]; m++)
+        for (size_t p = 0; p < hw; p++)
+            worst = fmax(worst, fabs((double)pairs[m][0][p] - pairs[m][1][p]) /
+                                    (fabs((double)pairs[m][1][p]) + 1e-3));
+    for (size_t p = 0; p < hw * (size_t)a->classes; p++)
+        worst = fmax(worst, fabs((double)a->seg_prob[p] - b->seg_prob[p]));
+    return worst;
+}
+
+/* Tiles with a margin beyond the tiny network's receptive field (about 25 pixels) give the
+ * untiled maps at every pixel, MC dropout included: every pixel lies in some tile's
+ * interior and the masks follow the whole image. A thin margin shows the tiles were real. */
+START_TEST(tiles_match_the_whole_image_in_their_interiors)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights();
+    const int width = 117, height = 98; /* padded to 120 x 100: 4 x 3 tiles of 72 */
+    float *img = test_image(width, height);
+    doubt_mc *whole, *wide, *thin;
+    const doubt_mc_maps *a = run_mc(ctx, &whole, w, img, width, height, 0);
+    const doubt_mc_maps *b = run_tiled(ctx, &wide, w, img, width, height, 72, 28);
+    const doubt_mc_maps *c = run_tiled(ctx, &thin, w, img, width, height, 72, 4);
+    ck_assert_int_eq(b->width, width);
+    ck_assert_int_eq(b->height, height);
+    const double wide_diff = max_map_diff(b, a), thin_diff = max_map_diff(c, a);
+    printf("  tiles of 72: margin 28 differs from untiled by %.2e, margin 4 by %.2e\n",
+           wide_diff, thin_diff);
+    ck_assert_msg(wide_diff < 1e-5, "margin 28: %g", wide_diff);
+    ck_assert_msg(thin_diff > 1e-3, "margin 4 matched too: were there tiles? %g", thin_diff);
+    doubt_mc_destroy(whole);
+    doubt_mc_destroy(wide);
+    doubt_mc_destroy(thin);
+    doubt_safetensors_destroy(w);
+    free(img);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(tile_too_small_for_its_margin_is_refused)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights();
+    doubt_mc *mc = NULL;
+    doubt_mc_desc desc = {.samples = 2, .tile = 40, .tile_margin = 20};
+    ck_assert_int_eq(doubt_mc_create(ctx, w, &desc, &mc), DOUBT_ERR_ARG);
+    ck_assert_ptr_null(mc);
+    ck_assert_msg(strstr(doubt_ctx_error(ctx), "needs >= 44"), "%s", doubt_ctx_error(ctx));
+    doubt_safetensors_destroy(w);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mc");
@@ -276,6 +350,8 @@ int main(void)
     tcase_add_test(tc, same_maps_on_any_thread_count);
     tcase_add_test(tc, odd_sizes_are_padded_and_cropped);
     tcase_add_test(tc, deterministic_mode_is_one_plain_pass);
+    tcase_add_test(tc, tiles_match_the_whole_image_in_their_interiors);
+    tcase_add_test(tc, tile_too_small_for_its_margin_is_refused);
     suite_add_tcase(s, tc);
     return th_run(s);
 }

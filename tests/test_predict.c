@@ -801,6 +801,49 @@ START_TEST(command_identical_on_any_thread_count)
 }
 END_TEST
 
+/* --tile with a margin beyond the tiny network's receptive field changes no byte; the JSON
+ * records the tiling; a tile too small for its margin is refused naming both. */
+START_TEST(command_tiles_match_untiled)
+{
+    char *in = make_tmpdir(), *whole = make_tmpdir(), *tiled = make_tmpdir();
+    char p[DOUBT_PATH_MAX], q[DOUBT_PATH_MAX];
+    path_in(p, in, "big.png");
+    write_photo(p, 150, 90, 4); /* padded to 152 x 92: 6 x 3 tiles of 72 */
+    run_result r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, p, "-o", whole,
+                                              "--npy", "--samples", "4", NULL});
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"tile\":null"));
+    free_result(&r);
+    r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, p, "-o", tiled, "--npy",
+                                   "--samples", "4", "--tile", "72", "--tile-margin", "28", NULL});
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"tile\":72,\"tile_margin\":28"));
+    free_result(&r);
+    const char *files[] = {"big.seg.png", "big.depth.png", "big.depth_epistemic.png",
+                           "big.seg_mutual_info.png", "big.seg_prob.npy", "big.depth_aleatoric.npy"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        path_in(p, whole, files[i]);
+        path_in(q, tiled, files[i]);
+        ck_assert_msg(same_file(p, q), "%s differs between tiled and untiled", files[i]);
+    }
+    path_in(p, in, "big.png");
+    r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, p, "-o", tiled, "--tile",
+                                   "64", NULL});
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, "tile 64 too small for margin 96"), "%s", r.err);
+    free_result(&r);
+    r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, p, "-o", tiled,
+                                   "--tile-margin", "8", NULL});
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "--tile-margin"));
+    free_result(&r);
+    remove_tree(in);
+    remove_tree(whole);
+    remove_tree(tiled);
+    free(in), free(whole), free(tiled);
+}
+END_TEST
+
 START_TEST(command_usage_and_weights_errors)
 {
     char *in = make_inputs(), *out = make_tmpdir(), p[DOUBT_PATH_MAX];
@@ -865,6 +908,7 @@ static Suite *predict_suite(void)
     tcase_add_test(tc, command_continues_past_bad_inputs);
     tcase_add_test(tc, command_shards_partition);
     tcase_add_test(tc, command_identical_on_any_thread_count);
+    tcase_add_test(tc, command_tiles_match_untiled);
     tcase_add_test(tc, command_usage_and_weights_errors);
     suite_add_tcase(s, tc);
     return s;

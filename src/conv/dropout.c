@@ -1,5 +1,6 @@
 #include "dropout.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 
 #include "core/rng.h"
@@ -37,6 +38,7 @@ doubt_status doubt_dropout_create(doubt_ctx *ctx, const doubt_dropout_desc *desc
     d->desc = *desc;
     d->desc.name = d->name;
     d->mode = mode;
+    d->window = (doubt_dropout_window){0, 0, src_md->dims[3], src_md->dims[2]};
     if ((st = doubt_tensor_init(ctx, &d->dst, src_md, DOUBT_TENSOR_ARENA, d->name)) != DOUBT_OK ||
         (mode == DOUBT_MODE_TRAIN &&
          (st = doubt_tensor_init(ctx, &d->diff_src, src_md, DOUBT_TENSOR_ARENA, d->name)) !=
@@ -50,9 +52,27 @@ doubt_status doubt_dropout_create(doubt_ctx *ctx, const doubt_dropout_desc *desc
 
 enum { ROW_CHUNK = 256 };
 
+doubt_status doubt_dropout_set_window(doubt_ctx *ctx, doubt_dropout *d,
+                                      const doubt_dropout_window *window)
+{
+    const int64_t h = d->dst.md.dims[2], w = d->dst.md.dims[3];
+    const doubt_dropout_window own = {0, 0, w, h};
+    const doubt_dropout_window *win = window->plane_w || window->plane_h ? window : &own;
+    if (win->origin_x < 0 || win->origin_y < 0 || win->origin_x + w > win->plane_w ||
+        win->origin_y + h > win->plane_h)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "dropout %s: a %" PRId64 "x%" PRId64 " tensor at (%" PRId64
+                          ", %" PRId64 ") does not fit a %" PRId64 "x%" PRId64 " plane",
+                          d->name, w, h, win->origin_x, win->origin_y, win->plane_w,
+                          win->plane_h);
+    d->window = *win;
+    return DOUBT_OK;
+}
+
 /* out = in · mask / (1 - p) over the logical elements of md; in and out share md. */
-static void apply_mask(const doubt_dropout_desc *desc, const dnnl_memory_desc_t *md,
-                       const float *in, float *out, uint64_t sample_base)
+static void apply_mask(const doubt_dropout_desc *desc, const doubt_dropout_window *win,
+                       const dnnl_memory_desc_t *md, const float *in, float *out,
+                       uint64_t sample_base)
 {
     const int64_t n = md->dims[0], c = md->dims[1], h = md->dims[2], w = md->dims[3];
     const int64_t w_stride = md->format_desc.blocking.strides[3];
@@ -69,7 +89,8 @@ static void apply_mask(const doubt_dropout_desc *desc, const dnnl_memory_desc_t 
                 /* W is never blocked in activation layouts, so a row is strided */
                 const int64_t row_index[4] = {b, ch, y, 0};
                 const int64_t row = doubt_md_offset(md, row_index);
-                const uint64_t first = (uint64_t)((ch * h + y) * w);
+                const uint64_t first = (uint64_t)((ch * win->plane_h + win->origin_y + y) *
+                                                      win->plane_w + win->origin_x);
                 for (int64_t x0 = 0; x0 < w; x0 += ROW_CHUNK) {
                     const int64_t n_bits = w - x0 < ROW_CHUNK ? w - x0 : ROW_CHUNK;
                     doubt_rng_bits_fill(key, first + (uint64_t)x0, n_bits, bits);
@@ -103,7 +124,7 @@ doubt_status doubt_dropout_forward(doubt_ctx *ctx, doubt_dropout *d, const doubt
     if ((st = check_layout(ctx, d, src, "input")) != DOUBT_OK)
         return st;
     d->last_sample_base = sample_base;
-    apply_mask(&d->desc, &d->dst.md, src->data, d->dst.data, sample_base);
+    apply_mask(&d->desc, &d->window, &d->dst.md, src->data, d->dst.data, sample_base);
     return DOUBT_OK;
 }
 
@@ -117,7 +138,8 @@ doubt_status doubt_dropout_backward(doubt_ctx *ctx, doubt_dropout *d, const doub
                           d->name);
     if ((st = check_layout(ctx, d, diff_dst, "gradient")) != DOUBT_OK)
         return st;
-    apply_mask(&d->desc, &d->dst.md, diff_dst->data, d->diff_src.data, d->last_sample_base);
+    apply_mask(&d->desc, &d->window, &d->dst.md, diff_dst->data, d->diff_src.data,
+               d->last_sample_base);
     return DOUBT_OK;
 }
 

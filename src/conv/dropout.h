@@ -3,6 +3,9 @@
  *
  * Masks are never stored: m for batch row n, channel c, pixel (h, w) is a pure function of
  *   key = (seed, stream = sample_base + n, layer = desc.layer_id), index = (c·H + h)·W + w
+ * where H × W is the tensor's plane, or with a window set (an image tile: the tensor is the
+ * part at origin (x0, y0) of a virtual H × W plane) the index of (h + y0, w + x0) in it, so
+ * the tiles of an image draw exactly the masks the whole image would
  * via Philox (core/rng.h), so backward recomputes it, any thread count gives the same mask,
  * and an image's mask does not depend on what else is in the batch. sample_base is the MC
  * sample index at inference (T samples stacked in the batch get bases t, t+1, ...) and a
@@ -23,10 +26,16 @@ typedef struct {
     uint32_t layer_id; /* distinct per dropout layer of a network */
 } doubt_dropout_desc;
 
+/* The window of a virtual plane the tensor covers; plane_w = plane_h = 0: the tensor itself. */
+typedef struct {
+    int64_t origin_x, origin_y, plane_w, plane_h;
+} doubt_dropout_window;
+
 typedef struct {
     char name[DOUBT_NAME_LEN];
     doubt_dropout_desc desc;
     doubt_mode mode;
+    doubt_dropout_window window;
     doubt_tensor dst, diff_src; /* arena; diff_src TRAIN only */
     uint64_t last_sample_base;  /* of the last forward, reused by backward */
 } doubt_dropout;
@@ -34,6 +43,9 @@ typedef struct {
 doubt_status doubt_dropout_create(doubt_ctx *ctx, const doubt_dropout_desc *desc,
                                   const dnnl_memory_desc_t *src_md, doubt_mode mode,
                                   doubt_dropout **out);
+/* Fails unless the tensor's plane fits inside the window's plane at its origin. */
+doubt_status doubt_dropout_set_window(doubt_ctx *ctx, doubt_dropout *d,
+                                      const doubt_dropout_window *window);
 /* Always applies the mask: a network that wants dropout off skips the layer. */
 doubt_status doubt_dropout_forward(doubt_ctx *ctx, doubt_dropout *d, const doubt_tensor *src,
                                    uint64_t sample_base);

@@ -18,14 +18,22 @@ typedef struct {
     uint64_t last_used;
 } shape_nets;
 
+/* A rectangle of pixels in image coordinates. */
+typedef struct {
+    int x, y, w, h;
+} pixel_rect;
+
 struct doubt_mc {
     doubt_mc_desc desc;
+    int grid; /* 2^(L-1): padded sizes and tile origins are multiples of it */
     const doubt_safetensors *weights;
     doubt_netdesc net;
     shape_nets shapes[CACHED_SHAPES];
     uint64_t clock;
     float *padded; /* [3, Hp, Wp] */
     size_t padded_cap;
+    float *tile; /* [3, tile, tile]: the tile being run, when tiling */
+    size_t tile_cap;
     doubt_mc_maps maps;
     size_t maps_cap; /* pixels the map buffers hold */
     double *depth_m2; /* Welford's running sum of squared deviations */
@@ -35,8 +43,10 @@ doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
                              const doubt_mc_desc *desc, doubt_mc **out)
 {
     *out = NULL;
-    if (!weights || !desc || desc->samples < 1 || desc->chunk < 0)
-        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "MC inference: needs weights and samples >= 1");
+    if (!weights || !desc || desc->samples < 1 || desc->chunk < 0 || desc->tile < 0 ||
+        desc->tile_margin < 0)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "MC inference: needs weights, samples >= 1 and no negative sizes");
     if (!weights->has_network)
         return doubt_fail(&ctx->err, DOUBT_ERR_FORMAT,
                           "%s: no network description in __metadata__", weights->path);
@@ -57,6 +67,23 @@ doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
         mc->desc.chunk = mc->desc.samples;
     mc->weights = weights;
     mc->net = weights->network;
+    mc->grid = 1 << (mc->net.levels - 1);
+    if (mc->desc.tile > 0) {
+        const int grid = mc->grid;
+        if (mc->desc.tile_margin == 0)
+            mc->desc.tile_margin = DOUBT_MC_DEFAULT_TILE_MARGIN;
+        mc->desc.tile = (mc->desc.tile + grid - 1) / grid * grid;
+        mc->desc.tile_margin = (mc->desc.tile_margin + grid - 1) / grid * grid;
+        if (mc->desc.tile < 2 * mc->desc.tile_margin + grid) {
+            const int want = 2 * mc->desc.tile_margin + grid;
+            free(mc);
+            return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                              "MC inference: tile %d too small for margin %d: needs >= %d",
+                              desc->tile, desc->tile_margin ? desc->tile_margin
+                                                            : DOUBT_MC_DEFAULT_TILE_MARGIN,
+                              want);
+        }
+    }
     *out = mc;
     return DOUBT_OK;
 }
@@ -88,6 +115,7 @@ void doubt_mc_destroy(doubt_mc *mc)
     release_maps(&mc->maps);
     free(mc->depth_m2);
     free(mc->padded);
+    free(mc->tile);
     free(mc);
 }
 
@@ -152,17 +180,23 @@ static doubt_status nets_for(doubt_ctx *ctx, doubt_mc *mc, int width, int height
     return DOUBT_OK;
 }
 
+/* Makes *buf hold at least `floats` floats; its contents are not kept. */
+static doubt_status reserve(doubt_ctx *ctx, float **buf, size_t *cap, size_t floats)
+{
+    if (floats <= *cap)
+        return DOUBT_OK;
+    free(*buf);
+    *buf = malloc(floats * sizeof(float));
+    *cap = *buf ? floats : 0;
+    return *buf ? DOUBT_OK : doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
+}
+
 static doubt_status ensure_buffers(doubt_ctx *ctx, doubt_mc *mc, int width, int height,
                                    int padded_w, int padded_h)
 {
-    const size_t padded = (size_t)3 * padded_w * padded_h;
-    if (padded > mc->padded_cap) {
-        free(mc->padded);
-        mc->padded = malloc(padded * sizeof(float));
-        mc->padded_cap = mc->padded ? padded : 0;
-        if (!mc->padded)
-            return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
-    }
+    doubt_status st = reserve(ctx, &mc->padded, &mc->padded_cap, (size_t)3 * padded_w * padded_h);
+    if (st != DOUBT_OK)
+        return st;
     const size_t pixels = (size_t)width * height;
     doubt_mc_maps *m = &mc->maps;
     if (pixels > mc->maps_cap) {
@@ -213,17 +247,19 @@ static void reset_maps(doubt_mc *mc)
     memset(m->seg_logit_var, 0, pixels * sizeof(float));
 }
 
-/* Folds sample number t (0-based) of output row `out` ([C+3, Hp, Wp]) into the maps. */
-static void accumulate(doubt_mc *mc, const float *out, int pw, int ph, int t)
+/* Folds sample number t (0-based) of output row `out` ([C+3, tile.h, tile.w], the network's
+ * output for the image window `tile`) into the maps at the pixels of `keep`. */
+static void accumulate(doubt_mc *mc, const float *out, pixel_rect tile, pixel_rect keep, int t)
 {
     doubt_mc_maps *m = &mc->maps;
     const int classes = m->classes, width = m->width;
-    const size_t plane = (size_t)pw * ph;
+    const size_t plane = (size_t)tile.w * tile.h;
     const double n = t + 1;
 #pragma omp parallel for schedule(static)
-    for (int y = 0; y < m->height; y++)
-        for (int x = 0; x < width; x++) {
-            const size_t p = (size_t)y * width + x, q = (size_t)y * pw + x;
+    for (int y = keep.y; y < keep.y + keep.h; y++)
+        for (int x = keep.x; x < keep.x + keep.w; x++) {
+            const size_t p = (size_t)y * width + x;
+            const size_t q = (size_t)(y - tile.y) * tile.w + (x - tile.x);
             /* depth: Welford update of mean and sum of squared deviations */
             const double mu = out[(size_t)(classes + 1) * plane + q];
             const double delta = mu - m->depth_mean[p];
@@ -285,6 +321,100 @@ static void finish_maps(doubt_mc *mc, int samples)
     }
 }
 
+/* Runs the T samples of the padded image's window `tile` (its pixels in `input`, plain
+ * [3, tile.h, tile.w]) and folds them into the maps at `keep`. */
+static doubt_status run_window(doubt_ctx *ctx, doubt_mc *mc, shape_nets *nets, const float *input,
+                               pixel_rect tile, pixel_rect keep, int pw, int ph)
+{
+    doubt_status st = DOUBT_OK;
+    DOUBT_TRY(doubt_unet_forward_prefix(ctx, nets->prefix_net, input));
+    if (mc->desc.deterministic) {
+        DOUBT_TRY(doubt_unet_forward_suffix(ctx, nets->prefix_net, 0, 0));
+        accumulate(mc, doubt_unet_output(nets->prefix_net), tile, keep, 0);
+        return DOUBT_OK;
+    }
+    doubt_unet *stack = nets->stack_net;
+    DOUBT_TRY(doubt_unet_set_dropout_window(ctx, stack, tile.x, tile.y, pw, ph));
+    const int chunk = mc->desc.chunk, row_floats = (mc->net.classes + 3) * tile.w * tile.h;
+    for (int i = 0; i < doubt_unet_prefix_levels(&mc->net); i++) {
+        const doubt_tensor *one = doubt_unet_prefix_output(nets->prefix_net, i);
+        doubt_tensor *many = doubt_unet_prefix_output(stack, i);
+        const size_t bytes = doubt_tensor_bytes(one);
+        for (int r = 0; r < chunk; r++)
+            memcpy((char *)many->data + r * bytes, one->data, bytes);
+    }
+    for (int t0 = 0; t0 < mc->desc.samples; t0 += chunk) {
+        DOUBT_TRY(doubt_unet_forward_suffix(ctx, stack, 1, (uint64_t)t0));
+        for (int r = 0; r < chunk && t0 + r < mc->desc.samples; r++)
+            accumulate(mc, doubt_unet_output(stack) + (size_t)r * row_floats, tile, keep, t0 + r);
+    }
+done:
+    return st;
+}
+
+/* Tile origins along one axis of padded length `length` for tiles of `side`: a stride of
+ * side - 2·margin, the last tile flush with the end. Writes the origins and, in keep_end,
+ * where each tile's kept part ends (the middle of its overlap with the next). */
+static int tile_origins(int length, int side, int margin, int *origins, int *keep_end)
+{
+    int n = 0;
+    for (int o = 0;; o += side - 2 * margin) {
+        origins[n++] = o + side < length ? o : length - side;
+        if (o + side >= length)
+            break;
+    }
+    for (int i = 0; i < n; i++)
+        keep_end[i] = i + 1 < n ? (origins[i + 1] + origins[i] + side) / 2 : length;
+    return n;
+}
+
+/* Copies the window `r` of the padded image ([3, ph, pw]) into out ([3, r.h, r.w]). */
+static void cut_window(const float *padded, int pw, int ph, pixel_rect r, float *out)
+{
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < r.h; y++)
+            memcpy(out + ((size_t)c * r.h + y) * r.w,
+                   padded + ((size_t)c * ph + r.y + y) * pw + r.x, (size_t)r.w * sizeof(float));
+}
+
+static int min_int(int a, int b)
+{
+    return a < b ? a : b;
+}
+
+/* Runs every tile of the padded image (pw × ph); the maps are width × height. */
+static doubt_status run_tiles(doubt_ctx *ctx, doubt_mc *mc, int width, int height, int pw, int ph)
+{
+    doubt_status st = DOUBT_OK;
+    const int tile_w = min_int(mc->desc.tile, pw), tile_h = min_int(mc->desc.tile, ph);
+    const int margin = mc->desc.tile_margin;
+    /* at most one tile per grid step along each axis */
+    const size_t most = (size_t)(pw > ph ? pw : ph) / (size_t)mc->grid + 1;
+    int *xs = malloc(4 * most * sizeof(int));
+    if (!xs)
+        return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
+    int *x_end = xs + most, *ys = xs + 2 * most, *y_end = xs + 3 * most;
+    const int nx = tile_origins(pw, tile_w, margin, xs, x_end);
+    const int ny = tile_origins(ph, tile_h, margin, ys, y_end);
+    shape_nets *nets;
+    DOUBT_TRY(reserve(ctx, &mc->tile, &mc->tile_cap, (size_t)3 * tile_w * tile_h));
+    DOUBT_TRY(nets_for(ctx, mc, tile_w, tile_h, &nets));
+    for (int j = 0; j < ny; j++)
+        for (int i = 0; i < nx; i++) {
+            const pixel_rect tile = {xs[i], ys[j], tile_w, tile_h};
+            const int kx = i ? x_end[i - 1] : 0, ky = j ? y_end[j - 1] : 0;
+            const pixel_rect keep = {kx, ky, min_int(x_end[i], width) - kx,
+                                     min_int(y_end[j], height) - ky};
+            if (keep.w <= 0 || keep.h <= 0)
+                continue; /* only padding */
+            cut_window(mc->padded, pw, ph, tile, mc->tile);
+            DOUBT_TRY(run_window(ctx, mc, nets, mc->tile, tile, keep, pw, ph));
+        }
+done:
+    free(xs);
+    return st;
+}
+
 doubt_status doubt_mc_run(doubt_ctx *ctx, doubt_mc *mc, const float *image, int width,
                           int height, const doubt_mc_maps **maps)
 {
@@ -292,34 +422,18 @@ doubt_status doubt_mc_run(doubt_ctx *ctx, doubt_mc *mc, const float *image, int 
     *maps = NULL;
     if (!image || width <= 0 || height <= 0)
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "MC inference: empty image");
-    const int multiple = 1 << (mc->net.levels - 1);
-    const int pw = (width + multiple - 1) / multiple * multiple;
-    const int ph = (height + multiple - 1) / multiple * multiple;
-    shape_nets *nets;
+    const int grid = mc->grid;
+    const int pw = (width + grid - 1) / grid * grid, ph = (height + grid - 1) / grid * grid;
     DOUBT_TRY(ensure_buffers(ctx, mc, width, height, pw, ph));
-    DOUBT_TRY(nets_for(ctx, mc, pw, ph, &nets));
     pad_image(image, width, height, mc->padded, pw, ph);
     reset_maps(mc);
-
-    DOUBT_TRY(doubt_unet_forward_prefix(ctx, nets->prefix_net, mc->padded));
-    if (mc->desc.deterministic) {
-        DOUBT_TRY(doubt_unet_forward_suffix(ctx, nets->prefix_net, 0, 0));
-        accumulate(mc, doubt_unet_output(nets->prefix_net), pw, ph, 0);
+    if (mc->desc.tile > 0 && (pw > mc->desc.tile || ph > mc->desc.tile)) {
+        DOUBT_TRY(run_tiles(ctx, mc, width, height, pw, ph));
     } else {
-        doubt_unet *stack = nets->stack_net;
-        const int chunk = mc->desc.chunk, row_floats = (mc->net.classes + 3) * pw * ph;
-        for (int i = 0; i < doubt_unet_prefix_levels(&mc->net); i++) {
-            const doubt_tensor *one = doubt_unet_prefix_output(nets->prefix_net, i);
-            doubt_tensor *many = doubt_unet_prefix_output(stack, i);
-            const size_t bytes = doubt_tensor_bytes(one);
-            for (int r = 0; r < chunk; r++)
-                memcpy((char *)many->data + r * bytes, one->data, bytes);
-        }
-        for (int t0 = 0; t0 < mc->desc.samples; t0 += chunk) {
-            DOUBT_TRY(doubt_unet_forward_suffix(ctx, stack, 1, (uint64_t)t0));
-            for (int r = 0; r < chunk && t0 + r < mc->desc.samples; r++)
-                accumulate(mc, doubt_unet_output(stack) + (size_t)r * row_floats, pw, ph, t0 + r);
-        }
+        shape_nets *nets;
+        DOUBT_TRY(nets_for(ctx, mc, pw, ph, &nets));
+        const pixel_rect whole = {0, 0, pw, ph}, image_px = {0, 0, width, height};
+        DOUBT_TRY(run_window(ctx, mc, nets, mc->padded, whole, image_px, pw, ph));
     }
     finish_maps(mc, mc->desc.samples);
     *maps = &mc->maps;

@@ -23,6 +23,14 @@
  * uses dropout stream t, so the maps do not depend on the chunk size or thread count.
  * Images of any size are padded (edge pixels repeated) to a multiple of 2^(L-1) and the maps
  * cropped back; the networks for the last few padded sizes are kept.
+ *
+ * Tiling (tile > 0) bounds the networks' memory for large images: the padded image is cut
+ * into tile × tile windows on the 2^(L-1) grid that overlap by at least 2·margin; each pixel
+ * keeps the statistics of the tile in which it lies deepest (at least `margin` from any
+ * edge the image does not have), and dropout draws the masks the whole image would
+ * (doubt_unet_set_dropout_window). The maps then differ from the untiled ones only by what
+ * the network sees beyond `margin`, which vanishes once margin exceeds its receptive field.
+ * Only the maps and the image scale with its size.
  */
 #ifndef DOUBT_MODEL_MC_H
 #define DOUBT_MODEL_MC_H
@@ -35,7 +43,12 @@ typedef struct {
     int deterministic; /* 1: one pass, dropout off */
     int chunk;         /* samples per stacked batch; 0 = 1 (least memory) */
     uint64_t seed;     /* dropout seed */
+    int tile;          /* 0: the whole image at once; else the tile side in pixels */
+    int tile_margin;   /* context around each tile's kept part; 0 = the default below.
+                        * Both are rounded up to the 2^(L-1) grid; tile >= 2·margin + grid */
 } doubt_mc_desc;
+
+#define DOUBT_MC_DEFAULT_TILE_MARGIN 96
 
 typedef struct {
     int width, height, classes;

@@ -407,14 +407,17 @@ doubt_status doubt_predict_create(doubt_ctx *ctx, const char *weights_path,
 {
     *out = NULL;
     if (!o || o->samples < 1 || o->chunk < 0 || !(o->depth_scale > 0) ||
-        !isfinite(o->depth_scale) || o->max_pixels < 0)
+        !isfinite(o->depth_scale) || o->max_pixels < 0 || o->tile < 0 || o->tile_margin < 0)
         return doubt_fail(err, DOUBT_ERR_ARG,
-                          "predict: needs samples >= 1, chunk >= 0 and a positive depth scale");
+                          "predict: needs samples >= 1, chunk >= 0, tile sizes >= 0 and a "
+                          "positive depth scale");
     doubt_predictor *p = calloc(1, sizeof *p);
     if (!p)
         return doubt_fail(err, DOUBT_ERR_NOMEM, "predict: out of memory");
     p->ctx = ctx;
     p->o = *o;
+    if (p->o.tile && !p->o.tile_margin)
+        p->o.tile_margin = DOUBT_MC_DEFAULT_TILE_MARGIN;
     doubt_status st = doubt_safetensors_read(weights_path, &p->weights, err);
     if (!st)
         st = doubt_sha256_file(weights_path, p->sha256, err);
@@ -425,7 +428,9 @@ doubt_status doubt_predict_create(doubt_ctx *ctx, const char *weights_path,
         doubt_mc_desc d = {.samples = o->samples,
                            .deterministic = o->deterministic,
                            .chunk = o->chunk,
-                           .seed = o->seed};
+                           .seed = o->seed,
+                           .tile = o->tile,
+                           .tile_margin = p->o.tile_margin};
         st = doubt_mc_create(ctx, p->weights, &d, &p->mc);
         if (st)
             doubt_fail(err, st, "%s", ctx->err.msg);
@@ -684,6 +689,9 @@ static char *summary(doubt_predictor *p, const doubt_mc_maps *mm, const char *pa
     cJSON_AddNumberToObject(o, "samples", p->o.samples);
     cJSON_AddBoolToObject(o, "deterministic", p->o.deterministic);
     cJSON_AddNumberToObject(o, "seed", (double)p->o.seed);
+    cJSON_AddItemToObject(o, "tile", p->o.tile ? cJSON_CreateNumber(p->o.tile) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "tile_margin", p->o.tile ? cJSON_CreateNumber(p->o.tile_margin)
+                                                      : cJSON_CreateNull());
     cJSON_AddNumberToObject(o, "depth_scale", p->o.depth_scale);
     cJSON_AddItemToObject(o, "time_s", finite_number(seconds));
     cJSON_AddStringToObject(o, "weights", p->weights->path);

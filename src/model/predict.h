@@ -33,7 +33,7 @@
  *
  * The JSON line: {"name", "input", "width", "height", "classes", "maps": {MAP: {"mean",
  * "p50", "p90", "p99", "threshold", "above"}}, "class_fraction": [C], "samples",
- * "deterministic", "seed", "depth_scale", "time_s", "weights", "weights_sha256", "version"}.
+ * "deterministic", "seed", "tile", "tile_margin" (null when not tiling), "depth_scale", "time_s", "weights", "weights_sha256", "version"}.
  * Percentiles interpolate linearly between order statistics (NumPy's default); "above" is
  * the fraction of pixels greater than "threshold" = lo + 0.75 (hi - lo) of the map's heatmap
  * range (depth_mean uses depth_color's, seg_aleatoric seg_entropy's). Non-finite values are
@@ -75,6 +75,7 @@ typedef struct {
     int npy;              /* write the .npy float maps */
     float lo[DOUBT_PMAP_COUNT], hi[DOUBT_PMAP_COUNT]; /* lo == hi: the default range */
     int64_t max_pixels;   /* larger images are refused; 0 = DOUBT_IMAGE_MAX_PIXELS_DEFAULT */
+    int tile, tile_margin; /* overlapping tiles for large images (mc.h); tile 0 = off */
 } doubt_predict_opts;
 
 doubt_predict_opts doubt_predict_defaults(void);

@@ -546,6 +546,32 @@ void doubt_unet_set_dropout_seed(doubt_unet *net, uint64_t seed)
             net->dec[j].drop->desc.seed = seed;
 }
 
+static doubt_status set_block_window(doubt_ctx *ctx, doubt_unet_block *b, int level, int x,
+                                     int y, int plane_w, int plane_h)
+{
+    if (!b->drop)
+        return DOUBT_OK;
+    const doubt_dropout_window w = {x >> level, y >> level, plane_w >> level, plane_h >> level};
+    return doubt_dropout_set_window(ctx, b->drop, &w);
+}
+
+doubt_status doubt_unet_set_dropout_window(doubt_ctx *ctx, doubt_unet *net, int x, int y,
+                                           int plane_w, int plane_h)
+{
+    doubt_status st = DOUBT_OK;
+    const int levels = net->desc.levels, multiple = 1 << (levels - 1);
+    if (x < 0 || y < 0 || x % multiple || y % multiple || plane_w % multiple ||
+        plane_h % multiple)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "unet: a tile at (%d, %d) of a %dx%d image is not on the %d-pixel grid",
+                          x, y, plane_w, plane_h, multiple);
+    for (int i = 0; i < levels && st == DOUBT_OK; i++)
+        st = set_block_window(ctx, &net->enc[i], i, x, y, plane_w, plane_h);
+    for (int j = 0; j < levels - 1 && st == DOUBT_OK; j++)
+        st = set_block_window(ctx, &net->dec[j], levels - 2 - j, x, y, plane_w, plane_h);
+    return st;
+}
+
 const float *doubt_unet_output(const doubt_unet *net)
 {
     return net->output.data;

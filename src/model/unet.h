@@ -93,6 +93,12 @@ doubt_tensor *doubt_unet_prefix_output(doubt_unet *net, int level);
 /* Dropout masks are keyed by this seed (default 0), the stream and the layer. */
 void doubt_unet_set_dropout_seed(doubt_unet *net, uint64_t seed);
 
+/* Declares the network's input a tile at (x, y) of a plane_w × plane_h image, so dropout
+ * draws the masks the whole image would get there (conv/dropout.h). x, y, plane_w and plane_h
+ * must be multiples of 2^(L-1) and the tile must fit; (0, 0, width, height) undoes it. */
+doubt_status doubt_unet_set_dropout_window(doubt_ctx *ctx, doubt_unet *net, int x, int y,
+                                           int plane_w, int plane_h);
+
 const float *doubt_unet_output(const doubt_unet *net);
 float *doubt_unet_diff_output(doubt_unet *net);
 doubt_status doubt_unet_backward(doubt_ctx *ctx, doubt_unet *net);
