@@ -16,8 +16,8 @@
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: doubt eval --weights FILE --data DIR [--samples T] [--seed S] [--threads K]\n"
-            "                  [--json OUT] [--plots DIR]\n"
+            "usage: doubt eval --weights FILE --data DIR [--samples T | --deterministic]\n"
+            "                  [--seed S] [--threads K] [--json OUT] [--plots DIR]\n"
             "\n"
             "Runs Monte Carlo dropout inference over a dataset folder (images/ with labels/\n"
             "and/or depth/, optionally noise/ from 'doubt synth') and reports segmentation,\n"
@@ -27,6 +27,8 @@ static void usage(FILE *to)
             "  --weights FILE  safetensors weights with a network description\n"
             "  --data DIR      dataset folder\n"
             "  --samples T     MC samples per image (default %d)\n"
+            "  --deterministic one pass with dropout off, the standard-dropout prediction\n"
+            "                  (epistemic figures are then 0)\n"
             "  --seed S        dropout and pixel-subsample seed (default 0)\n"
             "  --threads K     threads (default: all cores)\n"
             "  --json OUT      also write the JSON report to OUT\n"
@@ -164,6 +166,10 @@ int doubt_cmd_eval(int argc, char **argv)
         if (!strcmp(a, "--version")) {
             printf("doubt %s\n", DOUBT_VERSION);
             return DOUBT_EXIT_OK;
+        }
+        if (!strcmp(a, "--deterministic")) {
+            o.deterministic = 1;
+            continue;
         }
         int takes = !strcmp(a, "--weights") || !strcmp(a, "--data") || !strcmp(a, "--samples") ||
                     !strcmp(a, "--seed") || !strcmp(a, "--threads") || !strcmp(a, "--json") ||

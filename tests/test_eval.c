@@ -149,21 +149,26 @@ static doubt_safetensors *weights(void)
     return f;
 }
 
-static cJSON *evaluate(const char *dir, const char *plots)
+static cJSON *evaluate_with(const char *dir, const doubt_eval_opts *o)
 {
     doubt_ctx *ctx = th_ctx(0);
     doubt_safetensors *w = weights();
-    doubt_eval_opts o = doubt_eval_defaults();
-    o.samples = SAMPLES;
-    o.seed = SEED;
-    o.plots = plots;
     cJSON *r = NULL;
     doubt_error err = {{0}};
-    doubt_status st = doubt_eval_run(ctx, w, dir, &o, &r, &err);
+    doubt_status st = doubt_eval_run(ctx, w, dir, o, &r, &err);
     ck_assert_msg(st == DOUBT_OK, "eval: %s", err.msg);
     doubt_safetensors_destroy(w);
     doubt_ctx_destroy(ctx);
     return r;
+}
+
+static cJSON *evaluate(const char *dir, const char *plots)
+{
+    doubt_eval_opts o = doubt_eval_defaults();
+    o.samples = SAMPLES;
+    o.seed = SEED;
+    o.plots = plots;
+    return evaluate_with(dir, &o);
 }
 
 /* The value at a dotted path; NULL when absent. */
@@ -332,6 +337,38 @@ START_TEST(same_seed_same_report)
 }
 END_TEST
 
+/* Dropout off: one pass whatever T and the seed say, so two seeds give the same figures and
+ * the MC spread (epistemic variance, mutual information) is zero. */
+START_TEST(deterministic_is_one_pass_without_dropout)
+{
+    char dir[64];
+    tmp_dir(dir, sizeof dir);
+    make_dataset(dir, WITH_LABELS | WITH_DEPTH, 0);
+    doubt_eval_opts o = doubt_eval_defaults();
+    o.samples = SAMPLES;
+    o.deterministic = 1;
+    o.seed = 1;
+    cJSON *a = evaluate_with(dir, &o);
+    o.seed = 2;
+    cJSON *b = evaluate_with(dir, &o), *mc = evaluate(dir, NULL);
+    ck_assert(cJSON_IsTrue(at(a, "deterministic")));
+    ck_assert(cJSON_IsFalse(at(mc, "deterministic")));
+    ck_assert_double_eq(num_at(a, "samples"), 1);
+    ck_assert_double_eq(num_at(mc, "samples"), SAMPLES);
+    static const char *const same[] = {"seg.miou", "seg.pixel_acc", "depth.abs_rel", "depth.rmse",
+                                       "uncertainty.depth_aleatoric_sigma_mean"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
+        ck_assert_msg(num_at(a, same[i]) == num_at(b, same[i]), "%s differs across seeds", same[i]);
+    ck_assert_double_eq(num_at(a, "uncertainty.depth_epistemic_mean"), 0);
+    ck_assert_double_eq_tol(num_at(a, "uncertainty.seg_mutual_info_mean"), 0, 1e-7);
+    ck_assert_double_gt(num_at(mc, "uncertainty.depth_epistemic_mean"), 0);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    cJSON_Delete(mc);
+    rm_rf(dir);
+}
+END_TEST
+
 START_TEST(single_task_sets_null_the_other_section)
 {
     char d1[64], d2[64];
@@ -349,6 +386,15 @@ START_TEST(single_task_sets_null_the_other_section)
     ck_assert(cJSON_IsNull(at(b, "uncertainty.pavpu_seg")));
     /* The means describe the predictions, so they exist either way. */
     ck_assert(isfinite(num_at(b, "uncertainty.seg_mutual_info_mean")));
+    /* The headline figures follow the sections: NaN where a section is null. */
+    const doubt_eval_headline ha = doubt_eval_headline_of(a), hb = doubt_eval_headline_of(b);
+    ck_assert_double_eq(ha.miou, num_at(a, "seg.miou"));
+    ck_assert_double_eq(ha.pixel_acc, num_at(a, "seg.pixel_acc"));
+    ck_assert(isnan(ha.abs_rel) && isnan(ha.rmse));
+    ck_assert(isnan(hb.miou) && isnan(hb.pixel_acc));
+    ck_assert_double_eq(hb.abs_rel, num_at(b, "depth.abs_rel"));
+    ck_assert_double_eq(hb.rmse, num_at(b, "depth.rmse"));
+    ck_assert_double_eq(hb.sigma_mean, num_at(b, "uncertainty.depth_aleatoric_sigma_mean"));
     cJSON_Delete(a);
     cJSON_Delete(b);
     rm_rf(d1);
@@ -398,6 +444,8 @@ START_TEST(bad_datasets_name_the_problem)
     doubt_error err = {{0}};
     ck_assert_int_ne(eval_status("/nonexistent/doubt_eval", &err), DOUBT_OK);
     ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/doubt_eval"));
+    ck_assert_int_ne(doubt_eval_check_data("/nonexistent/doubt_eval", 3, &err), DOUBT_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/doubt_eval"));
 
     char dir[64];
     tmp_dir(dir, sizeof dir);
@@ -410,6 +458,17 @@ START_TEST(bad_datasets_name_the_problem)
     make_dataset(dir, 0, 0); /* images only */
     ck_assert_int_ne(eval_status(dir, &err), DOUBT_OK);
     ck_assert_msg(strstr(err.msg, "neither") != NULL, "%s", err.msg);
+    ck_assert_int_ne(doubt_eval_check_data(dir, 3, &err), DOUBT_OK);
+    ck_assert_msg(strstr(err.msg, "neither") != NULL, "%s", err.msg);
+    rm_rf(dir);
+
+    /* the check before any pixel is read: the folder's 3 classes against the network's */
+    tmp_dir(dir, sizeof dir);
+    make_dataset(dir, WITH_LABELS, 0);
+    ck_assert_int_eq(doubt_eval_check_data(dir, 3, &err), DOUBT_OK);
+    ck_assert_int_ne(doubt_eval_check_data(dir, 2, &err), DOUBT_OK);
+    ck_assert_msg(strstr(err.msg, "3 classes") != NULL && strstr(err.msg, dir) != NULL, "%s",
+                  err.msg);
     rm_rf(dir);
 }
 END_TEST
@@ -692,6 +751,7 @@ int main(void)
     tcase_add_test(ev, report_keys_are_stable);
     tcase_add_test(ev, figures_match_direct_computation);
     tcase_add_test(ev, same_seed_same_report);
+    tcase_add_test(ev, deterministic_is_one_pass_without_dropout);
     tcase_add_test(ev, single_task_sets_null_the_other_section);
     tcase_add_test(ev, plots_are_written);
     tcase_add_test(ev, bad_datasets_name_the_problem);

@@ -431,7 +431,8 @@ static doubt_status build_report(eval_acc *a, const doubt_eval_opts *o, int imag
                                  cJSON *root, doubt_error *err)
 {
     num(root, "images", images);
-    num(root, "samples", o->samples);
+    num(root, "samples", o->deterministic ? 1 : o->samples);
+    cJSON_AddBoolToObject(root, "deterministic", o->deterministic != 0);
     num(root, "seed", (double)o->seed);
     num(root, "classes", classes);
     num(root, "sample_pixels", (double)o->sample_cap);
@@ -482,6 +483,55 @@ static doubt_status build_report(eval_acc *a, const doubt_eval_opts *o, int imag
     return st;
 }
 
+static doubt_status open_checked(const char *data, int classes, doubt_dataset **out,
+                                 doubt_error *err)
+{
+    doubt_dataset_opts dopt = {0};
+    doubt_dataset *ds = NULL;
+    doubt_status st = doubt_dataset_open(data, &dopt, &ds, err);
+    if (st)
+        return st;
+    if (doubt_dataset_count(ds) == 0)
+        st = doubt_fail(err, DOUBT_ERR_FORMAT, "dataset %s has no images", data);
+    else if (!doubt_dataset_has_labels(ds) && !doubt_dataset_has_depth(ds))
+        st = doubt_fail(err, DOUBT_ERR_FORMAT,
+                        "dataset %s has neither labels/ nor depth/ to compare against", data);
+    else if (doubt_dataset_classes(ds) > classes)
+        st = doubt_fail(err, DOUBT_ERR_FORMAT, "dataset %s has %d classes, the network predicts %d",
+                        data, doubt_dataset_classes(ds), classes);
+    if (st)
+        doubt_dataset_destroy(ds);
+    else
+        *out = ds;
+    return st;
+}
+
+doubt_status doubt_eval_check_data(const char *data, int classes, doubt_error *err)
+{
+    doubt_dataset *ds = NULL;
+    doubt_status st = open_checked(data, classes, &ds, err);
+    doubt_dataset_destroy(ds);
+    return st;
+}
+
+static double number_at(const cJSON *report, const char *section, const char *key)
+{
+    const cJSON *v =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(report, section), key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+doubt_eval_headline doubt_eval_headline_of(const cJSON *report)
+{
+    return (doubt_eval_headline){
+        .miou = number_at(report, "seg", "miou"),
+        .pixel_acc = number_at(report, "seg", "pixel_acc"),
+        .abs_rel = number_at(report, "depth", "abs_rel"),
+        .rmse = number_at(report, "depth", "rmse"),
+        .sigma_mean = number_at(report, "uncertainty", "depth_aleatoric_sigma_mean"),
+    };
+}
+
 doubt_status doubt_eval_run(doubt_ctx *ctx, const doubt_safetensors *weights, const char *data,
                             const doubt_eval_opts *opts, cJSON **report, doubt_error *err)
 {
@@ -499,30 +549,16 @@ doubt_status doubt_eval_run(doubt_ctx *ctx, const doubt_safetensors *weights, co
     cJSON *root = NULL;
     doubt_sample s = {0};
     doubt_error e = {{0}};
-    doubt_dataset_opts dopt = {0};
-    doubt_status st = doubt_dataset_open(data, &dopt, &ds, err);
+    doubt_status st = open_checked(data, classes, &ds, err);
     if (st)
         goto done;
     const int n = doubt_dataset_count(ds);
-    if (n == 0) {
-        st = doubt_fail(err, DOUBT_ERR_FORMAT, "dataset %s has no images", data);
-        goto done;
-    }
-    if (!doubt_dataset_has_labels(ds) && !doubt_dataset_has_depth(ds)) {
-        st = doubt_fail(err, DOUBT_ERR_FORMAT,
-                        "dataset %s has neither labels/ nor depth/ to compare against", data);
-        goto done;
-    }
-    if (doubt_dataset_classes(ds) > classes) {
-        st = doubt_fail(err, DOUBT_ERR_FORMAT, "dataset %s has %d classes, the network predicts %d",
-                        data, doubt_dataset_classes(ds), classes);
-        goto done;
-    }
     if (opts->plots && (st = doubt_mkdir_p(opts->plots, err)))
         goto done;
     if ((st = acc_init(&a, ds, classes, opts, err)))
         goto done;
-    doubt_mc_desc md = {.samples = opts->samples, .seed = opts->seed};
+    doubt_mc_desc md = {
+        .samples = opts->samples, .deterministic = opts->deterministic, .seed = opts->seed};
     if ((st = doubt_mc_create(ctx, weights, &md, &mc))) {
         st = doubt_fail(err, st, "%s", doubt_ctx_error(ctx));
         goto done;

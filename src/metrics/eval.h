@@ -8,7 +8,7 @@
  *
  * The report (NaN and undefined figures are JSON null; a section the dataset has no ground
  * truth for is null as a whole):
- *   images, samples, seed, classes, sample_pixels
+ *   images, samples (1 when deterministic), deterministic, seed, classes, sample_pixels
  *   seg:   pixels, pixel_acc, miou, classes_present, iou [per class, null = class absent],
  *          nll, brier, ece, reliability {confidence[15], accuracy[15], count[15]}
  *   depth: pixels, abs_rel, sq_rel, rmse, rmse_log, log10, delta1, delta2, delta3,
@@ -41,6 +41,7 @@
 
 typedef struct {
     int samples;        /* MC samples T >= 1 */
+    int deterministic;  /* 1: one pass with dropout off (the standard-dropout prediction) */
     uint64_t seed;      /* dropout and pixel-subsample seed */
     int64_t sample_cap; /* pixels kept per task for the ranking figures */
     const char *plots;  /* folder for the PNG plots, or NULL for none */
@@ -53,6 +54,19 @@ typedef struct {
 #define DOUBT_EVAL_DEFAULT_CAP 1000000
 
 doubt_eval_opts doubt_eval_defaults(void);
+
+/* Opens the dataset folder `data` and checks what doubt_eval_run needs before it reads any
+ * pixel: images, labels/ or depth/, at most `classes` classes. Lets a caller that evaluates
+ * later (validation during training) refuse a bad folder at once. */
+doubt_status doubt_eval_check_data(const char *data, int classes, doubt_error *err);
+
+/* The figures a training run validates on, from a report of doubt_eval_run; NaN where the
+ * report has null (no labels/ or no depth/). sigma_mean is depth_aleatoric_sigma_mean (m). */
+typedef struct {
+    double miou, pixel_acc, abs_rel, rmse, sigma_mean;
+} doubt_eval_headline;
+
+doubt_eval_headline doubt_eval_headline_of(const cJSON *report);
 
 /* Evaluates weights on the dataset folder `data` and returns the report (*report, caller
  * deletes). With plots set, writes there: reliability.png (labels), sparsification_depth.png
