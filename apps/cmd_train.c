@@ -1,6 +1,8 @@
 /* doubt train: multitask training with learned uncertainty on a dataset folder.
  * Writes RUNDIR/checkpoint.safetensors (resumable), RUNDIR/weights.safetensors (the network
- * alone, for predict) and RUNDIR/log.jsonl; the same JSON lines go to stdout. */
+ * alone, for predict) and RUNDIR/log.jsonl; the same JSON lines go to stdout. With --val,
+ * every K steps the weights.safetensors just written is evaluated on the validation folder
+ * (metrics/eval.h, deterministic), so the figures logged are those of that file. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -14,6 +16,7 @@
 
 #include "commands.h"
 #include "io/fsutil.h"
+#include "metrics/eval.h"
 #include "model/train.h"
 #include "model/weights.h"
 
@@ -40,6 +43,12 @@ static const char usage_text[] =
     "  --threads K               (default: OpenMP's)\n"
     "  --log-every K             a JSON line every K steps (default 50)\n"
     "  --checkpoint-every K      checkpoint every K steps (default 500)\n"
+    "  --val DIR                 validate on DIR (labels/ and/or depth/) every --val-every\n"
+    "                            steps and at the end, dropout off: a JSON line with step\n"
+    "                            and val {miou, pixel_acc, abs_rel, rmse, sigma_mean},\n"
+    "                            null where DIR lacks the ground truth\n"
+    "  --val-every K             (default: the --checkpoint-every value); a checkpoint is\n"
+    "                            written at every validation step\n"
     "  --init FILE               start from these weights (fine-tuning) instead of random ones\n"
     "  --resume                  continue from RUNDIR/checkpoint.safetensors\n"
     "\n"
@@ -50,8 +59,9 @@ typedef struct {
     const char *out_dir;
     const char *config;
     const char *init_weights;
+    const char *val_dir;
     int threads, resume;
-    int64_t log_every, checkpoint_every, warmup;
+    int64_t log_every, checkpoint_every, warmup, val_every;
 } options;
 
 static int bad_usage(const char *what, const char *value)
@@ -97,6 +107,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->log_every = 50;
     o->checkpoint_every = 500;
     o->warmup = -1;
+    o->val_every = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -111,6 +122,8 @@ static int parse_args(int argc, char **argv, options *o)
             continue;
         } else if (!strcmp(a, "--init"))
             o->init_weights = val;
+        else if (!strcmp(a, "--val"))
+            o->val_dir = val;
         else if (!strcmp(a, "--data"))
             o->train.data_dir = val;
         else if (!strcmp(a, "--out"))
@@ -173,6 +186,9 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (!strcmp(a, "--checkpoint-every")) {
             if (!parse_i64(val, 1, INT64_MAX, &o->checkpoint_every))
                 return bad_usage("--checkpoint-every wants a positive integer", val);
+        } else if (!strcmp(a, "--val-every")) {
+            if (!parse_i64(val, 1, INT64_MAX, &o->val_every))
+                return bad_usage("--val-every wants a positive integer", val);
         } else
             return bad_usage("unknown option", a);
         i++;
@@ -181,6 +197,10 @@ static int parse_args(int argc, char **argv, options *o)
         return bad_usage("--data, --out and --steps are required", NULL);
     if (o->resume && o->init_weights)
         return bad_usage("--init starts a new run; --resume continues one: choose one", NULL);
+    if (o->val_every > 0 && !o->val_dir)
+        return bad_usage("--val-every needs --val DIR", NULL);
+    if (o->val_every < 0)
+        o->val_every = o->checkpoint_every;
     o->train.optim.warmup_steps = o->warmup >= 0 ? o->warmup : o->train.optim.total_steps / 20;
     return 0;
 }
@@ -238,6 +258,57 @@ static int save_all(doubt_ctx *ctx, doubt_trainer *tr, const char *checkpoint,
     return 1;
 }
 
+/* Pixels kept for eval's ranking figures, which validation does not log: a small cap keeps
+ * their sorting cheap. */
+#define VAL_SAMPLE_CAP 200000
+
+/* Evaluates the weights file (just written for this step) on the validation folder and logs
+ * one line. Returns 0 on failure, with the message on stderr. */
+static int validate(doubt_ctx *ctx, const options *o, const char *weights, int64_t step, FILE *log)
+{
+    doubt_error err = {{0}};
+    doubt_safetensors *w = NULL;
+    cJSON *report = NULL, *line = NULL;
+    doubt_eval_opts eo = doubt_eval_defaults();
+    eo.deterministic = 1;
+    eo.seed = o->train.seed;
+    eo.sample_cap = VAL_SAMPLE_CAP;
+    int ok = doubt_safetensors_read(weights, &w, &err) == DOUBT_OK &&
+             doubt_eval_run(ctx, w, o->val_dir, &eo, &report, &err) == DOUBT_OK;
+    if (!ok)
+        fprintf(stderr, "doubt train: validation on %s at step %" PRId64 " failed: %s\n",
+                o->val_dir, step, err.msg);
+    else {
+        const doubt_eval_headline h = doubt_eval_headline_of(report);
+        line = cJSON_CreateObject();
+        cJSON *val = line && cJSON_AddNumberToObject(line, "step", (double)step)
+                         ? cJSON_AddObjectToObject(line, "val")
+                         : NULL;
+        /* cJSON prints non-finite numbers as null: a figure the folder cannot give */
+        ok = val && cJSON_AddNumberToObject(val, "miou", h.miou) &&
+             cJSON_AddNumberToObject(val, "pixel_acc", h.pixel_acc) &&
+             cJSON_AddNumberToObject(val, "abs_rel", h.abs_rel) &&
+             cJSON_AddNumberToObject(val, "rmse", h.rmse) &&
+             cJSON_AddNumberToObject(val, "sigma_mean", h.sigma_mean);
+        char *text = ok ? cJSON_PrintUnformatted(line) : NULL;
+        if (!text) {
+            fprintf(stderr, "doubt train: out of memory for the validation line\n");
+            ok = 0;
+        } else {
+            FILE *outs[2] = {stdout, log};
+            for (int i = 0; i < 2; i++) {
+                fprintf(outs[i], "%s\n", text);
+                fflush(outs[i]);
+            }
+            cJSON_free(text);
+        }
+    }
+    cJSON_Delete(line);
+    cJSON_Delete(report);
+    doubt_safetensors_destroy(w);
+    return ok;
+}
+
 int doubt_cmd_train(int argc, char **argv)
 {
     options o;
@@ -247,6 +318,11 @@ int doubt_cmd_train(int argc, char **argv)
     doubt_error err = {{0}};
     if (doubt_netdesc_from_config(o.config, &o.train.net, &err) != DOUBT_OK)
         return bad_usage(err.msg, NULL);
+    /* before anything is trained or written, so a mistyped folder costs nothing */
+    if (o.val_dir && doubt_eval_check_data(o.val_dir, o.train.net.classes, &err) != DOUBT_OK) {
+        fprintf(stderr, "doubt train: --val %s: %s\n", o.val_dir, err.msg);
+        return DOUBT_EXIT_FAILURE;
+    }
     if (doubt_mkdir_p(o.out_dir, &err) != DOUBT_OK) {
         fprintf(stderr, "doubt train: %s\n", err.msg);
         return DOUBT_EXIT_FAILURE;
@@ -282,7 +358,7 @@ int doubt_cmd_train(int argc, char **argv)
     fprintf(stderr, "doubt train: %s, %d threads, %s from step %" PRId64 " to %" PRId64 "\n",
             o.config, ctx->threads, o.train.data_dir, tr->optim->step, o.train.optim.total_steps);
     double window_start = now_seconds();
-    int64_t window_steps = 0;
+    int64_t window_steps = 0, saved_step = -1;
     status = DOUBT_EXIT_OK;
     while (tr->optim->step < o.train.optim.total_steps && !interrupted) {
         doubt_train_stats stats;
@@ -302,15 +378,28 @@ int doubt_cmd_train(int argc, char **argv)
         if (progress)
             fprintf(stderr, "\rstep %" PRId64 "/%" PRId64 "  loss %.4f  ", done_steps,
                     o.train.optim.total_steps, stats.loss);
-        if (done_steps % o.checkpoint_every == 0 && !save_all(ctx, tr, checkpoint, weights)) {
-            status = DOUBT_EXIT_FAILURE;
-            break;
+        const int val_now =
+            o.val_dir && (done_steps % o.val_every == 0 || done_steps == o.train.optim.total_steps);
+        if (done_steps % o.checkpoint_every == 0 || val_now) {
+            if (!save_all(ctx, tr, checkpoint, weights)) {
+                status = DOUBT_EXIT_FAILURE;
+                break;
+            }
+            saved_step = done_steps;
+        }
+        if (val_now) {
+            const double t = now_seconds();
+            if (!validate(ctx, &o, weights, done_steps, log)) {
+                status = DOUBT_EXIT_FAILURE;
+                break;
+            }
+            window_start += now_seconds() - t; /* images/s counts training time only */
         }
     }
     if (progress)
         fputc('\n', stderr);
     /* the last good weights, also after a failed step (the optimizer never applied it) */
-    if (!save_all(ctx, tr, checkpoint, weights))
+    if (saved_step != tr->optim->step && !save_all(ctx, tr, checkpoint, weights))
         status = DOUBT_EXIT_FAILURE;
     else if (interrupted) {
         fprintf(stderr, "doubt train: interrupted at step %" PRId64 "; checkpoint in %s, "

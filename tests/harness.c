@@ -3,6 +3,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static uint32_t xorshift(uint32_t *state)
 {
@@ -75,6 +78,63 @@ doubt_ctx *th_ctx(int threads)
     doubt_status st = doubt_ctx_create(threads, &ctx, &err);
     ck_assert_msg(st == DOUBT_OK, "context: %s", err.msg);
     return ctx;
+}
+
+char *th_read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    rewind(f);
+    char *s = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+int th_run_doubt(const char *const *args, char **out, char **err)
+{
+    /* this binary is BUILD/tests/test_x; the command is BUILD/apps/doubt */
+    char bin[4096];
+    ssize_t n = readlink("/proc/self/exe", bin, sizeof bin - 32);
+    ck_assert(n > 0);
+    bin[n] = '\0';
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(bin, '/');
+        ck_assert_ptr_nonnull(slash);
+        *slash = '\0';
+    }
+    strcat(bin, "/apps/doubt");
+    const char *argv[64] = {bin};
+    int argc = 1;
+    for (; args[argc - 1]; argc++)
+        ck_assert_int_lt(argc, 63);
+    memcpy(argv + 1, args, (size_t)argc * sizeof *args);
+    char out_path[] = "/tmp/doubt_th_outXXXXXX", err_path[] = "/tmp/doubt_th_errXXXXXX";
+    int fo = mkstemp(out_path), fe = mkstemp(err_path);
+    ck_assert(fo >= 0 && fe >= 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    int ws;
+    ck_assert(waitpid(pid, &ws, 0) == pid);
+    close(fo);
+    close(fe);
+    *out = th_read_text(out_path);
+    *err = th_read_text(err_path);
+    unlink(out_path);
+    unlink(err_path);
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 }
 
 int th_run(Suite *suite)

@@ -29,6 +29,14 @@ doubt_ctx *th_ctx(int threads);
                       doubt_ctx_error(ctx));                                                 \
     } while (0)
 
+/* The whole file as a NUL-terminated string (caller frees); fails the test if unreadable. */
+char *th_read_text(const char *path);
+
+/* Runs the `doubt` command built beside the tests (BUILD/apps/doubt for BUILD/tests/test_x)
+ * with args (NULL-terminated, without argv[0]) and returns its exit status (128 + signal if
+ * killed); stdout and stderr are captured into *out and *err (caller frees). */
+int th_run_doubt(const char *const *args, char **out, char **err);
+
 /* Runs one suite and returns the process exit status. */
 int th_run(Suite *suite);
 

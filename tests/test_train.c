@@ -1,6 +1,8 @@
-/* Training: a resumed run continues bit-identically, a non-finite step keeps the weights, and
- * the loss goes down on a tiny dataset. The dataset is written here: random images with
- * labels and depth that follow from the pixels, so there is something to learn. */
+/* Training: a resumed run continues bit-identically, a non-finite step keeps the weights, the
+ * loss goes down on a tiny dataset, and `doubt train --val` logs the figures `doubt eval`
+ * gives for the saved weights. The dataset is written here: random images with labels and
+ * depth that follow from the pixels, so there is something to learn. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include "harness.h"
 #include "io/fsutil.h"
 #include "io/png.h"
+#include "metrics/eval.h"
 #include "model/train.h"
 
 static char dataset_dir[64];
@@ -55,13 +58,17 @@ static void remove_dataset(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* A two-level network, small enough for hundreds of steps in a test; a JSON string so
+ * `doubt train --config` can take it too. */
+#define TINY_JSON                                                                                  \
+    "{\"arch\":\"unet\",\"in_channels\":3,\"classes\":3,\"widths\":[4,8],\"dropout\":0.5}"
+
 static doubt_train_config tiny_config(int64_t steps, double dropout)
 {
     doubt_train_config c = {0};
     c.data_dir = dataset_dir;
     doubt_error err;
-    const char *json = "{\"arch\":\"unet\",\"in_channels\":3,\"classes\":3,\"widths\":[4,8],"
-                       "\"dropout\":0.5}";
+    const char *json = TINY_JSON;
     ck_assert(doubt_netdesc_parse(json, strlen(json), &c.net, &err) == DOUBT_OK);
     c.net.dropout = dropout;
     c.batch = 2;
@@ -200,6 +207,144 @@ START_TEST(bad_configs)
 }
 END_TEST
 
+static void temp_run_dir(char *dir, size_t cap)
+{
+    snprintf(dir, cap, "/tmp/doubt_train_run_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void rm_rf(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Five steps validating every two: lines at steps 2, 4 and the last, 5. */
+static int run_train_with_val(const char *val, const char *run, char **out, char **err)
+{
+    const char *args[] = {"train",   "--data",    dataset_dir, "--val",   val,  "--config",
+                          TINY_JSON, "--out",     run,         "--steps", "5",  "--val-every",
+                          "2",       "--batch",   "2",         "--crop",  "16", "--log-every",
+                          "100",     "--threads", "1",         "--seed",  "3",  NULL};
+    return th_run_doubt(args, out, err);
+}
+
+static const cJSON *field(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    ck_assert_msg(v != NULL, "no \"%s\"", key);
+    return v;
+}
+
+START_TEST(val_lines_match_eval_of_saved_weights)
+{
+    make_dataset();
+    char run[64], path[128], *out, *err;
+    temp_run_dir(run, sizeof run);
+    int status = run_train_with_val(dataset_dir, run, &out, &err);
+    ck_assert_msg(status == 0, "doubt train exited %d: %s", status, err);
+    snprintf(path, sizeof path, "%s/log.jsonl", run);
+    char *log = th_read_text(path);
+    ck_assert_str_eq(out, log); /* stdout carries the same lines */
+
+    static const int want_steps[] = {2, 4, 5};
+    int n_val = 0;
+    doubt_eval_headline last = {0};
+    for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *j = cJSON_Parse(line);
+        ck_assert_msg(j != NULL, "not JSON: %s", line);
+        const cJSON *val = cJSON_GetObjectItemCaseSensitive(j, "val");
+        if (val) {
+            ck_assert_int_lt(n_val, 3);
+            ck_assert_int_eq(field(j, "step")->valueint, want_steps[n_val]);
+            const double miou = field(val, "miou")->valuedouble,
+                         acc = field(val, "pixel_acc")->valuedouble,
+                         abs_rel = field(val, "abs_rel")->valuedouble,
+                         rmse = field(val, "rmse")->valuedouble,
+                         sigma = field(val, "sigma_mean")->valuedouble;
+            ck_assert_msg(miou >= 0 && miou <= 1 && acc >= 0 && acc <= 1 && miou <= acc + 1e-12,
+                          "%s", line);
+            ck_assert_msg(abs_rel >= 0 && isfinite(abs_rel) && rmse >= 0 && isfinite(rmse), "%s",
+                          line);
+            ck_assert_msg(sigma > 0 && isfinite(sigma), "%s", line);
+            last = (doubt_eval_headline){miou, acc, abs_rel, rmse, sigma};
+            n_val++;
+        }
+        cJSON_Delete(j);
+    }
+    ck_assert_int_eq(n_val, 3);
+    free(out);
+    free(err);
+    free(log);
+
+    snprintf(path, sizeof path, "%s/weights.safetensors", run);
+    const char *args[] = {"eval",      "--deterministic", "--weights", path, "--data",
+                          dataset_dir, "--threads",       "1",         NULL};
+    status = th_run_doubt(args, &out, &err);
+    ck_assert_msg(status == 0, "doubt eval exited %d: %s", status, err);
+    cJSON *report = cJSON_Parse(out);
+    ck_assert_ptr_nonnull(report);
+    ck_assert(cJSON_IsTrue(field(report, "deterministic")));
+    const cJSON *seg = field(report, "seg"), *depth = field(report, "depth"),
+                *unc = field(report, "uncertainty");
+    const doubt_eval_headline e = {
+        field(seg, "miou")->valuedouble, field(seg, "pixel_acc")->valuedouble,
+        field(depth, "abs_rel")->valuedouble, field(depth, "rmse")->valuedouble,
+        field(unc, "depth_aleatoric_sigma_mean")->valuedouble};
+    printf("  last val line: miou %.9g abs_rel %.9g; doubt eval: miou %.9g abs_rel %.9g\n",
+           last.miou, last.abs_rel, e.miou, e.abs_rel);
+    ck_assert_double_eq_tol(last.miou, e.miou, 1e-6 * e.miou);
+    ck_assert_double_eq_tol(last.abs_rel, e.abs_rel, 1e-6 * e.abs_rel);
+    ck_assert_double_eq_tol(last.pixel_acc, e.pixel_acc, 1e-6 * e.pixel_acc);
+    ck_assert_double_eq_tol(last.rmse, e.rmse, 1e-6 * e.rmse);
+    ck_assert_double_eq_tol(last.sigma_mean, e.sigma_mean, 1e-6 * e.sigma_mean);
+    cJSON_Delete(report);
+    free(out);
+    free(err);
+    rm_rf(run);
+    remove_dataset();
+}
+END_TEST
+
+START_TEST(bad_val_folders_stop_training)
+{
+    make_dataset();
+    char run[64], path[160], *out, *err;
+
+    /* a mistyped folder: refused before step 1, nothing written */
+    temp_run_dir(run, sizeof run);
+    const char *missing = "/nonexistent/doubt_val_folder";
+    ck_assert_int_eq(run_train_with_val(missing, run, &out, &err), 1);
+    ck_assert_msg(strstr(err, missing) != NULL, "stderr: %s", err);
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", run);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    free(out);
+    free(err);
+
+    /* a folder that opens but holds an unreadable image: the first validation (step 2) fails,
+     * after the checkpoint of that step is written */
+    char val[128];
+    snprintf(val, sizeof val, "%s/val", run);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cp -r %s %s && echo broken > %s/images/s1.png", dataset_dir, val,
+             val);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(run_train_with_val(val, run, &out, &err), 1);
+    ck_assert_msg(strstr(err, val) != NULL && strstr(err, "step 2") != NULL, "stderr: %s", err);
+    ck_assert_ptr_null(strstr(out, "\"val\""));
+    doubt_safetensors *ckpt = NULL;
+    doubt_error e = {{0}};
+    ck_assert_msg(doubt_safetensors_read(path, &ckpt, &e) == DOUBT_OK, "%s", e.msg);
+    ck_assert_str_eq(doubt_safetensors_meta(ckpt, "step"), "2");
+    doubt_safetensors_destroy(ckpt);
+    free(out);
+    free(err);
+    rm_rf(run);
+    remove_dataset();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("train");
@@ -208,6 +353,8 @@ int main(void)
     tcase_add_test(tc, non_finite_step_keeps_weights);
     tcase_add_test(tc, loss_goes_down);
     tcase_add_test(tc, bad_configs);
+    tcase_add_test(tc, val_lines_match_eval_of_saved_weights);
+    tcase_add_test(tc, bad_val_folders_stop_training);
     suite_add_tcase(s, tc);
     return th_run(s);
 }
