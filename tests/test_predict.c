@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -135,55 +134,15 @@ static void remove_tree(const char *dir)
     ck_assert_int_eq(system(cmd), 0);
 }
 
-/* The doubt binary of this build: tests/test_predict -> ../apps/doubt. */
-static void doubt_binary(char *out)
-{
-    char self[DOUBT_PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    ck_assert(n > 0);
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    *slash = '\0';
-    slash = strrchr(self, '/');
-    *slash = '\0';
-    path_in(out, self, "apps/doubt");
-}
-
 typedef struct {
     int status;
     char *out, *err;
 } run_result;
 
-/* Runs doubt with args (NULL-terminated), stdout and stderr captured. */
 static run_result run_doubt(const char *const *args)
 {
-    char bin[DOUBT_PATH_MAX], out_path[] = "/tmp/doubt_predict_outXXXXXX",
-                              err_path[] = "/tmp/doubt_predict_errXXXXXX";
-    doubt_binary(bin);
-    int fo = mkstemp(out_path), fe = mkstemp(err_path);
-    ck_assert(fo >= 0 && fe >= 0);
-    const char *argv[64] = {bin};
-    int argc = 1;
-    for (; args[argc - 1]; argc++)
-        argv[argc] = args[argc - 1];
-    argv[argc] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    int ws;
-    ck_assert(waitpid(pid, &ws, 0) == pid);
-    close(fo);
-    close(fe);
-    run_result r = {WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws),
-                    read_text(out_path, NULL), read_text(err_path, NULL)};
-    unlink(out_path);
-    unlink(err_path);
+    run_result r;
+    r.status = th_run_doubt(args, &r.out, &r.err);
     return r;
 }
 
