@@ -194,6 +194,28 @@ START_TEST(bad_shapes_and_files)
 }
 END_TEST
 
+/* Each network owns its activations: building and destroying networks of many sizes (as MC
+ * inference does for a folder of differently sized images) leaves the context's arena as it
+ * was, so memory does not grow with the number of sizes seen. */
+START_TEST(networks_return_their_activation_memory)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_netdesc d;
+    doubt_error err;
+    ck_assert(doubt_netdesc_preset("unet-small", &d, &err) == DOUBT_OK);
+    const size_t context_before = ctx->arena.capacity_bytes;
+    for (int size = 32; size <= 96; size += 16) {
+        doubt_unet *net = NULL;
+        TH_OK(ctx, doubt_unet_create(ctx, &d, 2, size, size + 16, DOUBT_MODE_TRAIN, &net));
+        /* input, the activations of 9 blocks and their gradients: far more than the input */
+        ck_assert_uint_gt(net->arena.used_bytes, (size_t)2 * 3 * size * (size + 16) * 4 * 10);
+        doubt_unet_destroy(net);
+    }
+    ck_assert_uint_eq(ctx->arena.capacity_bytes, context_before);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("unet");
@@ -205,6 +227,7 @@ int main(void)
     TCase *files = tcase_create("weights");
     tcase_add_test(files, save_then_load_round_trips);
     tcase_add_test(files, bad_shapes_and_files);
+    tcase_add_test(files, networks_return_their_activation_memory);
     suite_add_tcase(s, files);
     return th_run(s);
 }

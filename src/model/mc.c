@@ -6,7 +6,6 @@
 
 #include "model/weights.h"
 
-enum { CACHED_SHAPES = 3 };
 /* exp(80) ~ 5.5e34 still leaves room to sum T of them in float */
 #define MAX_LOG_VAR 80.0f
 
@@ -15,7 +14,6 @@ typedef struct {
     int width, height; /* padded */
     doubt_unet *prefix_net; /* batch 1 */
     doubt_unet *stack_net;  /* batch = chunk */
-    uint64_t last_used;
 } shape_nets;
 
 /* A rectangle of pixels in image coordinates. */
@@ -28,8 +26,9 @@ struct doubt_mc {
     int grid; /* 2^(L-1): padded sizes and tile origins are multiples of it */
     const doubt_safetensors *weights;
     doubt_netdesc net;
-    shape_nets shapes[CACHED_SHAPES];
-    uint64_t clock;
+    /* the networks of the last padded size only: every size's networks hold their own
+     * activations, so keeping several would multiply peak memory */
+    shape_nets shape;
     float *padded; /* [3, Hp, Wp] */
     size_t padded_cap;
     float *tile; /* [3, tile, tile]: the tile being run, when tiling */
@@ -110,8 +109,7 @@ void doubt_mc_destroy(doubt_mc *mc)
 {
     if (!mc)
         return;
-    for (int i = 0; i < CACHED_SHAPES; i++)
-        release_shape(&mc->shapes[i]);
+    release_shape(&mc->shape);
     release_maps(&mc->maps);
     free(mc->depth_m2);
     free(mc->padded);
@@ -154,29 +152,20 @@ done:
     return st;
 }
 
-/* The networks for a padded size: cached, else built, replacing the least recently used. */
+/* The networks for a padded size: those of the last run when the size is the same. */
 static doubt_status nets_for(doubt_ctx *ctx, doubt_mc *mc, int width, int height,
                              shape_nets **out)
 {
-    shape_nets *victim = &mc->shapes[0];
-    for (int i = 0; i < CACHED_SHAPES; i++) {
-        shape_nets *s = &mc->shapes[i];
-        if (s->prefix_net && s->width == width && s->height == height) {
-            s->last_used = ++mc->clock;
-            *out = s;
-            return DOUBT_OK;
+    shape_nets *s = &mc->shape;
+    if (!s->prefix_net || s->width != width || s->height != height) {
+        release_shape(s);
+        doubt_status st = build_shape(ctx, mc, s, width, height);
+        if (st != DOUBT_OK) {
+            release_shape(s);
+            return st;
         }
-        if (!s->prefix_net || s->last_used < victim->last_used)
-            victim = s;
     }
-    release_shape(victim);
-    doubt_status st = build_shape(ctx, mc, victim, width, height);
-    if (st != DOUBT_OK) {
-        release_shape(victim);
-        return st;
-    }
-    victim->last_used = ++mc->clock;
-    *out = victim;
+    *out = s;
     return DOUBT_OK;
 }
 

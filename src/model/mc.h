@@ -22,7 +22,7 @@
  * outputs are repeated into a batch of `chunk` stacked samples that runs the rest. Sample t
  * uses dropout stream t, so the maps do not depend on the chunk size or thread count.
  * Images of any size are padded (edge pixels repeated) to a multiple of 2^(L-1) and the maps
- * cropped back; the networks for the last few padded sizes are kept.
+ * cropped back; the networks of the last padded size are kept for the next image.
  *
  * Tiling (tile > 0) bounds the networks' memory for large images: the padded image is cut
  * into tile × tile windows on the 2^(L-1) grid that overlap by at least 2·margin; each pixel

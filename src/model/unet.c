@@ -359,7 +359,15 @@ doubt_status doubt_unet_create(doubt_ctx *ctx, const doubt_netdesc *desc, int ba
     net->batch = batch;
     net->height = height;
     net->width = width;
-    if ((st = build(ctx, net)) != DOUBT_OK) {
+    /* Layers take their activations from the context's arena, which lives as long as the
+     * context; lending them the network's own arena instead returns the memory when this
+     * network is destroyed (MC inference builds one per image size). */
+    const doubt_arena context_arena = ctx->arena;
+    ctx->arena = (doubt_arena){0};
+    st = build(ctx, net);
+    net->arena = ctx->arena;
+    ctx->arena = context_arena;
+    if (st != DOUBT_OK) {
         doubt_unet_destroy(net);
         return st;
     }
@@ -384,6 +392,7 @@ void doubt_unet_destroy(doubt_unet *net)
     doubt_tensor_release(&net->output);
     doubt_tensor_release(&net->diff_output);
     doubt_tensor_release(&net->head_diff);
+    doubt_arena_release(&net->arena);
     free(net);
 }
 

@@ -63,6 +63,7 @@ typedef struct {
     doubt_unet_param params[DOUBT_NETDESC_MAX_PARAMS];
     int n_params;
     int dropout_on; /* of the last forward, for backward */
+    doubt_arena arena; /* the activations: released with the network, not with the context */
 } doubt_unet;
 
 doubt_status doubt_unet_create(doubt_ctx *ctx, const doubt_netdesc *desc, int batch, int height,
