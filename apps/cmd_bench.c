@@ -1,6 +1,5 @@
 /* doubt bench: how fast a training step and MC inference run here. Medians over repeated
  * runs after a warm-up, on synthetic inputs; bench/README.md compares them with PyTorch. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "commands.h"
 #include "core/rng.h"
 #include "model/mc.h"
@@ -35,24 +35,6 @@ typedef struct {
     const char *config, *weights;
 } options;
 
-static int bad_usage(const char *what, const char *value)
-{
-    fprintf(stderr, "doubt bench: %s%s%s\n'doubt bench --help' for usage\n", what,
-            value ? ": " : "", value ? value : "");
-    return DOUBT_EXIT_USAGE;
-}
-
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = s ? strtol(s, &end, 10) : 0;
-    if (!s || errno || end == s || *end || v < lo || v > hi)
-        return 0;
-    *out = (int)v;
-    return 1;
-}
-
 static int parse_args(int argc, char **argv, options *o)
 {
     *o = (options){.batch = 0, .size = 0, .samples = 20, .images = 5, .steps = 10,
@@ -77,25 +59,25 @@ static int parse_args(int argc, char **argv, options *o)
                           : !strcmp(a, "--threads") ? &o->threads
                                                     : NULL;
             if (target) {
-                if (!parse_int(v, 1, 1 << 16, target))
-                    return bad_usage("wants a positive integer", a);
+                if (!doubt_arg_int(v, 1, 1 << 16, target))
+                    return doubt_usage_error("bench", "wants a positive integer", a);
             } else if (!strcmp(a, "--config") && v)
                 o->config = v;
             else if (!strcmp(a, "--weights") && v)
                 o->weights = v;
             else
-                return bad_usage("unknown option or missing value", a);
+                return doubt_usage_error("bench", "unknown option or missing value", a);
             i++;
         }
     }
     if (o->train == o->predict)
-        return bad_usage("give exactly one of --train and --predict", NULL);
+        return doubt_usage_error("bench", "give exactly one of --train and --predict", NULL);
     if (!o->size)
         o->size = o->train ? 128 : 256;
     if (!o->batch && o->train)
         o->batch = 8;
     if (o->size % 16)
-        return bad_usage("--size must be a multiple of 16", NULL);
+        return doubt_usage_error("bench", "--size must be a multiple of 16", NULL);
     return 0;
 }
 
@@ -260,7 +242,7 @@ int doubt_cmd_bench(int argc, char **argv)
     doubt_error err = {{0}};
     doubt_netdesc net;
     if (doubt_netdesc_from_config(o.config, &net, &err) != DOUBT_OK)
-        return bad_usage(err.msg, NULL);
+        return doubt_usage_error("bench", err.msg, NULL);
     doubt_ctx *ctx = NULL;
     if (doubt_ctx_create(o.threads, &ctx, &err) != DOUBT_OK) {
         fprintf(stderr, "doubt bench: %s\n", err.msg);

@@ -1,13 +1,13 @@
 /* doubt eval: MC inference over a labelled dataset folder; the report as JSON on stdout (and
  * --json OUT), a readable table on stderr, optional plots. The figures come from
  * src/metrics/eval.h. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "commands.h"
 #include "core/ctx.h"
 #include "io/fsutil.h"
@@ -39,17 +39,6 @@ static void usage(FILE *to)
             "\n"
             "exit status: 0 ok, 1 an unreadable file or failed evaluation, 2 bad usage\n",
             DOUBT_EVAL_DEFAULT_SAMPLES);
-}
-
-static int parse_ll(const char *s, long long lo, long long hi, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 static void progress(void *user, int done, int total, const char *name)
@@ -154,11 +143,10 @@ int doubt_cmd_eval(int argc, char **argv)
 {
     const char *weights = NULL, *data = NULL, *json = NULL;
     doubt_eval_opts o = doubt_eval_defaults();
-    long long threads = 0;
+    int threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return DOUBT_EXIT_OK;
@@ -193,18 +181,18 @@ int doubt_cmd_eval(int argc, char **argv)
         else if (!strcmp(a, "--plots"))
             o.plots = v;
         else if (!strcmp(a, "--samples")) {
-            if (parse_ll(v, 1, 100000, &n)) {
+            if (!doubt_arg_int(v, 1, 100000, &o.samples)) {
                 fprintf(stderr, "doubt eval: --samples '%s': an integer 1..100000\n", v);
                 return DOUBT_EXIT_USAGE;
             }
-            o.samples = (int)n;
         } else if (!strcmp(a, "--seed")) {
-            if (parse_ll(v, 0, 0x7fffffffffffffffLL, &n)) {
+            int64_t seed;
+            if (!doubt_arg_int64(v, 0, INT64_MAX, &seed)) {
                 fprintf(stderr, "doubt eval: --seed '%s': a non-negative integer\n", v);
                 return DOUBT_EXIT_USAGE;
             }
-            o.seed = (uint64_t)n;
-        } else if (parse_ll(v, 1, 4096, &threads)) {
+            o.seed = (uint64_t)seed;
+        } else if (!doubt_arg_int(v, 1, 4096, &threads)) {
             fprintf(stderr, "doubt eval: --threads '%s': an integer 1..4096\n", v);
             return DOUBT_EXIT_USAGE;
         }
@@ -222,7 +210,7 @@ int doubt_cmd_eval(int argc, char **argv)
     doubt_ctx *ctx = NULL;
     cJSON *report = NULL;
     int status = DOUBT_EXIT_FAILURE;
-    if (doubt_safetensors_read(weights, &w, &err) || doubt_ctx_create((int)threads, &ctx, &err) ||
+    if (doubt_safetensors_read(weights, &w, &err) || doubt_ctx_create(threads, &ctx, &err) ||
         doubt_eval_run(ctx, w, data, &o, &report, &err)) {
         fprintf(stderr, "doubt eval: %s\n", err.msg);
         goto done;

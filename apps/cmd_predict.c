@@ -1,12 +1,14 @@
 /* doubt predict: image files and folders in, per image a segmentation, a depth map and their
  * uncertainty maps out, with one JSON summary line per image on stdout (model/predict.h). */
 #include <errno.h>
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "commands.h"
 #include "io/fsutil.h"
 #include "model/predict.h"
@@ -72,31 +74,12 @@ typedef struct {
     doubt_predict_opts p;
 } options;
 
-static int bad_usage(const char *what, const char *value)
-{
-    fprintf(stderr, "doubt predict: %s%s%s\n'doubt predict --help' for usage\n", what,
-            value ? ": " : "", value ? value : "");
-    return DOUBT_EXIT_USAGE;
-}
-
-static int parse_ll(const char *s, long long lo, long long hi, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 /* Returns -1 when --help/--version was answered, else an exit status (0: go on). */
 static int parse_args(int argc, char **argv, options *o)
 {
     static const char *const flags[] = {"--npy", "--deterministic", "--skip-existing", "--help",
                                         "-h", "--version"};
     doubt_error err = {{0}};
-    long long v;
     o->p = doubt_predict_defaults();
     o->threads = 0;
     o->shard_n = 1;
@@ -111,7 +94,7 @@ static int parse_args(int argc, char **argv, options *o)
             flag |= !strcmp(a, flags[k]);
         const char *val = !flag && i + 1 < argc ? argv[++i] : NULL;
         if (!flag && !val)
-            return bad_usage("missing value after", a);
+            return doubt_usage_error("predict", "missing value after", a);
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage_text, stdout);
             return -1;
@@ -129,59 +112,53 @@ static int parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "-o") || !strcmp(a, "--out"))
             o->out_dir = val;
         else if (!strcmp(a, "--samples")) {
-            if (!parse_ll(val, 1, 100000, &v))
-                return bad_usage("--samples wants 1..100000", val);
-            o->p.samples = (int)v;
+            if (!doubt_arg_int(val, 1, 100000, &o->p.samples))
+                return doubt_usage_error("predict", "--samples wants 1..100000", val);
         } else if (!strcmp(a, "--batch")) {
-            if (!parse_ll(val, 0, 100000, &v))
-                return bad_usage("--batch wants 0 (automatic) or a positive count", val);
-            o->p.chunk = (int)v;
+            if (!doubt_arg_int(val, 0, 100000, &o->p.chunk))
+                return doubt_usage_error("predict",
+                                         "--batch wants 0 (automatic) or a positive count", val);
         } else if (!strcmp(a, "--tile")) {
-            if (!parse_ll(val, 16, 1 << 20, &v))
-                return bad_usage("--tile wants 16 .. 2^20 pixels", val);
-            o->p.tile = (int)v;
+            if (!doubt_arg_int(val, 16, 1 << 20, &o->p.tile))
+                return doubt_usage_error("predict", "--tile wants 16 .. 2^20 pixels", val);
         } else if (!strcmp(a, "--tile-margin")) {
-            if (!parse_ll(val, 1, 1 << 20, &v))
-                return bad_usage("--tile-margin wants 1 .. 2^20 pixels", val);
-            o->p.tile_margin = (int)v;
+            if (!doubt_arg_int(val, 1, 1 << 20, &o->p.tile_margin))
+                return doubt_usage_error("predict", "--tile-margin wants 1 .. 2^20 pixels", val);
         } else if (!strcmp(a, "--seed")) {
             /* JSON numbers are doubles: larger seeds would not be recorded exactly. */
-            if (!parse_ll(val, 0, (1LL << 53) - 1, &v))
-                return bad_usage("--seed wants an integer in 0 .. 2^53-1", val);
-            o->p.seed = (uint64_t)v;
+            int64_t seed;
+            if (!doubt_arg_int64(val, 0, (INT64_C(1) << 53) - 1, &seed))
+                return doubt_usage_error("predict", "--seed wants an integer in 0 .. 2^53-1", val);
+            o->p.seed = (uint64_t)seed;
         } else if (!strcmp(a, "--threads")) {
-            if (!parse_ll(val, 1, 1024, &v))
-                return bad_usage("--threads wants 1..1024", val);
-            o->threads = (int)v;
+            if (!doubt_arg_int(val, 1, 1024, &o->threads))
+                return doubt_usage_error("predict", "--threads wants 1..1024", val);
         } else if (!strcmp(a, "--depth-scale")) {
-            char *end;
-            errno = 0;
-            o->p.depth_scale = strtof(val, &end);
-            if (errno || end == val || *end || !(o->p.depth_scale > 0) ||
-                o->p.depth_scale > 1e9f)
-                return bad_usage("--depth-scale wants a positive number", val);
+            /* the smallest float above 0: "positive" as an inclusive lower bound */
+            if (!doubt_arg_float(val, FLT_TRUE_MIN, 1e9f, &o->p.depth_scale))
+                return doubt_usage_error("predict", "--depth-scale wants a positive number", val);
         } else if (!strcmp(a, "--maps")) {
             if (doubt_predict_parse_maps(val, &o->p.maps, &err))
-                return bad_usage(err.msg, NULL);
+                return doubt_usage_error("predict", err.msg, NULL);
         } else if (!strcmp(a, "--range")) {
             if (doubt_predict_parse_range(val, &o->p, &err))
-                return bad_usage(err.msg, NULL);
+                return doubt_usage_error("predict", err.msg, NULL);
         } else if (!strcmp(a, "--shard")) {
             int si, sn, used = 0;
             if (sscanf(val, "%d/%d%n", &si, &sn, &used) != 2 || val[used] || sn < 1 || si < 0 ||
                 si >= sn)
-                return bad_usage("--shard wants i/n with 0 <= i < n", val);
+                return doubt_usage_error("predict", "--shard wants i/n with 0 <= i < n", val);
             o->shard_i = si;
             o->shard_n = sn;
         } else
-            return bad_usage("unknown option", a);
+            return doubt_usage_error("predict", "unknown option", a);
     }
     if (!o->ninputs)
-        return bad_usage("no INPUT given", NULL);
+        return doubt_usage_error("predict", "no INPUT given", NULL);
     if (o->p.tile_margin && !o->p.tile)
-        return bad_usage("--tile-margin applies to tiles: add --tile PX", NULL);
+        return doubt_usage_error("predict", "--tile-margin applies to tiles: add --tile PX", NULL);
     if (!o->out_dir)
-        return bad_usage("no output folder (-o OUTDIR)", NULL);
+        return doubt_usage_error("predict", "no output folder (-o OUTDIR)", NULL);
     return 0;
 }
 

@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "args.h"
 #include "commands.h"
 #include "io/fsutil.h"
 #include "io/npy.h"
@@ -49,26 +50,6 @@ typedef struct {
     int threads;
 } options;
 
-static int bad_usage(const char *fmt, const char *what)
-{
-    fprintf(stderr, "doubt synth: ");
-    fprintf(stderr, fmt, what);
-    fprintf(stderr, "\n'doubt synth --help' for usage\n");
-    return DOUBT_EXIT_USAGE;
-}
-
-/* Whole-string integer in [lo, hi]. */
-static int parse_long(const char *s, long long lo, long long hi, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 /* Returns -1 to go on, else the exit status. */
 static int parse(int argc, char **argv, options *o)
 {
@@ -85,7 +66,7 @@ static int parse(int argc, char **argv, options *o)
         }
         if (a[0] != '-' || !a[1]) {
             if (o->outdir)
-                return bad_usage("unexpected argument '%s' (one OUTDIR only)", a);
+                return doubt_usage_errorf("synth", "unexpected argument '%s' (one OUTDIR only)", a);
             o->outdir = a;
             continue;
         }
@@ -95,51 +76,54 @@ static int parse(int argc, char **argv, options *o)
             if (!strcmp(a, names[k]))
                 which = k;
         if (which < 0)
-            return bad_usage("unknown option '%s'", a);
+            return doubt_usage_errorf("synth", "unknown option '%s'", a);
         if (i + 1 >= argc)
-            return bad_usage("option '%s' needs a value", a);
+            return doubt_usage_errorf("synth", "option '%s' needs a value", a);
         const char *v = argv[++i];
-        long long n;
+        int64_t n;
         switch (which) {
         case 0:
-            if (!parse_long(v, 1, 100000000, &n))
-                return bad_usage("--count '%s': want an integer from 1 to 100000000", v);
+            if (!doubt_arg_int64(v, 1, 100000000, &n))
+                return doubt_usage_errorf(
+                    "synth", "--count '%s': want an integer from 1 to 100000000", v);
             o->count = (long)n;
             break;
         case 1: {
             int w, h, len = 0;
             if (sscanf(v, "%dx%d%n", &w, &h, &len) != 2 || v[len] || w < 1 || h < 1 ||
                 w > 16384 || h > 16384)
-                return bad_usage("--size '%s': want WxH, each 1 to 16384, like 128x128", v);
+                return doubt_usage_errorf(
+                    "synth", "--size '%s': want WxH, each 1 to 16384, like 128x128", v);
             o->width = w;
             o->height = h;
             break;
         }
         case 2:
             /* JSON numbers are doubles: keep the seed exact in dataset.json */
-            if (!parse_long(v, 0, (1LL << 53) - 1, &n))
-                return bad_usage("--seed '%s': want an integer from 0 to 2^53-1", v);
+            if (!doubt_arg_int64(v, 0, (INT64_C(1) << 53) - 1, &n))
+                return doubt_usage_errorf(
+                    "synth", "--seed '%s': want an integer from 0 to 2^53-1", v);
             o->seed = (uint64_t)n;
             break;
         case 3: {
             char *end;
             double x = strtod(v, &end);
             if (end == v || *end || !(x >= 0 && x <= 10))
-                return bad_usage("--noise '%s': want a number from 0 to 10", v);
+                return doubt_usage_errorf("synth", "--noise '%s': want a number from 0 to 10", v);
             o->noise = (float)x;
             break;
         }
         case 4:
-            if (!parse_long(v, 1, 1024, &n))
-                return bad_usage("--threads '%s': want an integer from 1 to 1024", v);
-            o->threads = (int)n;
+            if (!doubt_arg_int(v, 1, 1024, &o->threads))
+                return doubt_usage_errorf(
+                    "synth", "--threads '%s': want an integer from 1 to 1024", v);
             break;
         }
     }
     if (!o->outdir)
-        return bad_usage("%s", "missing OUTDIR");
+        return doubt_usage_error("synth", "missing OUTDIR", NULL);
     if (o->count < 0)
-        return bad_usage("%s", "missing --count N");
+        return doubt_usage_error("synth", "missing --count N", NULL);
     return -1;
 }
 

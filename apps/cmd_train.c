@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "commands.h"
 #include "io/fsutil.h"
 #include "metrics/eval.h"
@@ -64,38 +65,8 @@ typedef struct {
     int64_t log_every, checkpoint_every, warmup, val_every;
 } options;
 
-static int bad_usage(const char *what, const char *value)
-{
-    fprintf(stderr, "doubt train: %s%s%s\n'doubt train --help' for usage\n", what,
-            value ? ": " : "", value ? value : "");
-    return DOUBT_EXIT_USAGE;
-}
-
-static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
-
-static int parse_float(const char *s, float lo, float hi, float *out)
-{
-    char *end;
-    errno = 0;
-    float v = strtof(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi))
-        return 0;
-    *out = v;
-    return 1;
-}
-
 static int parse_args(int argc, char **argv, options *o)
 {
-    int64_t v;
     memset(o, 0, sizeof *o);
     o->config = "unet";
     o->train.batch = 8;
@@ -113,7 +84,7 @@ static int parse_args(int argc, char **argv, options *o)
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         int takes_value = strcmp(a, "--resume") && strcmp(a, "--help") && strcmp(a, "-h");
         if (takes_value && !val)
-            return bad_usage("missing value after", a);
+            return doubt_usage_error("train", "missing value after", a);
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage_text, stdout);
             return -1;
@@ -131,74 +102,74 @@ static int parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--config"))
             o->config = val;
         else if (!strcmp(a, "--steps")) {
-            if (!parse_i64(val, 1, INT64_C(1) << 40, &o->train.optim.total_steps))
-                return bad_usage("--steps wants a positive integer", val);
+            if (!doubt_arg_int64(val, 1, INT64_C(1) << 40, &o->train.optim.total_steps))
+                return doubt_usage_error("train", "--steps wants a positive integer", val);
         } else if (!strcmp(a, "--batch")) {
-            if (!parse_i64(val, 1, 4096, &v))
-                return bad_usage("--batch wants 1..4096", val);
-            o->train.batch = (int)v;
+            if (!doubt_arg_int(val, 1, 4096, &o->train.batch))
+                return doubt_usage_error("train", "--batch wants 1..4096", val);
         } else if (!strcmp(a, "--crop")) {
-            if (!parse_i64(val, 16, 8192, &v) || v % 16)
-                return bad_usage("--crop wants a multiple of 16", val);
-            o->train.crop = (int)v;
+            if (!doubt_arg_int(val, 16, 8192, &o->train.crop) || o->train.crop % 16)
+                return doubt_usage_error("train", "--crop wants a multiple of 16", val);
         } else if (!strcmp(a, "--lr")) {
-            if (!parse_float(val, 1e-9f, 10, &o->train.optim.lr))
-                return bad_usage("--lr wants a number in (0, 10]", val);
+            if (!doubt_arg_float(val, 1e-9f, 10, &o->train.optim.lr))
+                return doubt_usage_error("train", "--lr wants a number in (0, 10]", val);
         } else if (!strcmp(a, "--weight-decay")) {
-            if (!parse_float(val, 0, 1, &o->train.optim.weight_decay))
-                return bad_usage("--weight-decay wants a number in [0, 1]", val);
+            if (!doubt_arg_float(val, 0, 1, &o->train.optim.weight_decay))
+                return doubt_usage_error("train", "--weight-decay wants a number in [0, 1]", val);
         } else if (!strcmp(a, "--optimizer")) {
             if (strcmp(val, "adam") && strcmp(val, "sgd"))
-                return bad_usage("--optimizer wants adam or sgd", val);
+                return doubt_usage_error("train", "--optimizer wants adam or sgd", val);
             o->train.optim.kind = strcmp(val, "adam") ? DOUBT_OPTIM_SGD : DOUBT_OPTIM_ADAM;
         } else if (!strcmp(a, "--warmup")) {
-            if (!parse_i64(val, 0, INT64_C(1) << 40, &o->warmup))
-                return bad_usage("--warmup wants an integer >= 0", val);
+            if (!doubt_arg_int64(val, 0, INT64_C(1) << 40, &o->warmup))
+                return doubt_usage_error("train", "--warmup wants an integer >= 0", val);
         } else if (!strcmp(a, "--loss")) {
             if (strcmp(val, "attenuated") && strcmp(val, "plain"))
-                return bad_usage("--loss wants attenuated or plain", val);
+                return doubt_usage_error("train", "--loss wants attenuated or plain", val);
             o->train.loss = strcmp(val, "plain") ? DOUBT_LOSS_ATTENUATED : DOUBT_LOSS_PLAIN;
         } else if (!strcmp(a, "--loss-samples")) {
-            if (!parse_i64(val, 1, 1000, &v))
-                return bad_usage("--loss-samples wants 1..1000", val);
-            o->train.loss_samples = (int)v;
+            if (!doubt_arg_int(val, 1, 1000, &o->train.loss_samples))
+                return doubt_usage_error("train", "--loss-samples wants 1..1000", val);
         } else if (!strcmp(a, "--weighting")) {
             if (strcmp(val, "learned") && strcmp(val, "fixed"))
-                return bad_usage("--weighting wants learned or fixed", val);
+                return doubt_usage_error("train", "--weighting wants learned or fixed", val);
             o->train.weighting = strcmp(val, "fixed") ? DOUBT_WEIGHTING_LEARNED
                                                       : DOUBT_WEIGHTING_FIXED;
         } else if (!strcmp(a, "--task-weights")) {
             float *w = o->train.fixed_weights;
             char tail;
             if (sscanf(val, "%f,%f%c", &w[0], &w[1], &tail) != 2 || !(w[0] >= 0 && w[1] >= 0))
-                return bad_usage("--task-weights wants two numbers >= 0 like 1,0.5", val);
+                return doubt_usage_error("train",
+                                         "--task-weights wants two numbers >= 0 like 1,0.5", val);
         } else if (!strcmp(a, "--seed")) {
-            if (!parse_i64(val, 0, INT64_MAX, &v))
-                return bad_usage("--seed wants an integer >= 0", val);
-            o->train.seed = (uint64_t)v;
+            int64_t seed;
+            if (!doubt_arg_int64(val, 0, INT64_MAX, &seed))
+                return doubt_usage_error("train", "--seed wants an integer >= 0", val);
+            o->train.seed = (uint64_t)seed;
         } else if (!strcmp(a, "--threads")) {
-            if (!parse_i64(val, 1, 1024, &v))
-                return bad_usage("--threads wants 1..1024", val);
-            o->threads = (int)v;
+            if (!doubt_arg_int(val, 1, 1024, &o->threads))
+                return doubt_usage_error("train", "--threads wants 1..1024", val);
         } else if (!strcmp(a, "--log-every")) {
-            if (!parse_i64(val, 1, INT64_MAX, &o->log_every))
-                return bad_usage("--log-every wants a positive integer", val);
+            if (!doubt_arg_int64(val, 1, INT64_MAX, &o->log_every))
+                return doubt_usage_error("train", "--log-every wants a positive integer", val);
         } else if (!strcmp(a, "--checkpoint-every")) {
-            if (!parse_i64(val, 1, INT64_MAX, &o->checkpoint_every))
-                return bad_usage("--checkpoint-every wants a positive integer", val);
+            if (!doubt_arg_int64(val, 1, INT64_MAX, &o->checkpoint_every))
+                return doubt_usage_error("train",
+                                         "--checkpoint-every wants a positive integer", val);
         } else if (!strcmp(a, "--val-every")) {
-            if (!parse_i64(val, 1, INT64_MAX, &o->val_every))
-                return bad_usage("--val-every wants a positive integer", val);
+            if (!doubt_arg_int64(val, 1, INT64_MAX, &o->val_every))
+                return doubt_usage_error("train", "--val-every wants a positive integer", val);
         } else
-            return bad_usage("unknown option", a);
+            return doubt_usage_error("train", "unknown option", a);
         i++;
     }
     if (!o->train.data_dir || !o->out_dir || !o->train.optim.total_steps)
-        return bad_usage("--data, --out and --steps are required", NULL);
+        return doubt_usage_error("train", "--data, --out and --steps are required", NULL);
     if (o->resume && o->init_weights)
-        return bad_usage("--init starts a new run; --resume continues one: choose one", NULL);
+        return doubt_usage_error(
+            "train", "--init starts a new run; --resume continues one: choose one", NULL);
     if (o->val_every > 0 && !o->val_dir)
-        return bad_usage("--val-every needs --val DIR", NULL);
+        return doubt_usage_error("train", "--val-every needs --val DIR", NULL);
     if (o->val_every < 0)
         o->val_every = o->checkpoint_every;
     o->train.optim.warmup_steps = o->warmup >= 0 ? o->warmup : o->train.optim.total_steps / 20;
@@ -317,7 +288,7 @@ int doubt_cmd_train(int argc, char **argv)
         return rc < 0 ? DOUBT_EXIT_OK : rc;
     doubt_error err = {{0}};
     if (doubt_netdesc_from_config(o.config, &o.train.net, &err) != DOUBT_OK)
-        return bad_usage(err.msg, NULL);
+        return doubt_usage_error("train", err.msg, NULL);
     /* before anything is trained or written, so a mistyped folder costs nothing */
     if (o.val_dir && doubt_eval_check_data(o.val_dir, o.train.net.classes, &err) != DOUBT_OK) {
         fprintf(stderr, "doubt train: --val %s: %s\n", o.val_dir, err.msg);

@@ -821,6 +821,34 @@ START_TEST(command_usage_and_weights_errors)
         ck_assert_msg(r.status == 2, "case %zu: exit %d", i, r.status);
         free_result(&r);
     }
+    /* numbers are whole strings in range; the message names the option and echoes the value */
+    static const struct {
+        const char *option, *value, *message;
+    } numbers[] = {
+        {"--samples", "abc", "--samples wants 1..100000: abc"},
+        {"--samples", "100001", "--samples wants 1..100000: 100001"},
+        {"--samples", "3x", "--samples wants 1..100000: 3x"},
+        {"--seed", "9007199254740992", "--seed wants an integer in 0 .. 2^53-1: 9007199254740992"},
+        {"--threads", "99999999999999999999", "--threads wants 1..1024: 99999999999999999999"},
+        {"--depth-scale", "0", "--depth-scale wants a positive number: 0"},
+        {"--depth-scale", "nan", "--depth-scale wants a positive number: nan"},
+    };
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+        char expected[256];
+        snprintf(expected, sizeof expected,
+                 "doubt predict: %s\n'doubt predict --help' for usage\n", numbers[i].message);
+        run_result r = run_doubt(
+            (const char *[]){"predict", p, "-o", out, numbers[i].option, numbers[i].value, NULL});
+        ck_assert_msg(r.status == 2, "%s %s: exit %d", numbers[i].option, numbers[i].value,
+                      r.status);
+        ck_assert_str_eq(r.err, expected);
+        free_result(&r);
+    }
+    run_result missing = run_doubt((const char *[]){"predict", p, "-o", out, "--samples", NULL});
+    ck_assert_int_eq(missing.status, 2);
+    ck_assert_str_eq(missing.err, "doubt predict: missing value after: --samples\n"
+                                  "'doubt predict --help' for usage\n");
+    free_result(&missing);
     run_result r = run_doubt(
         (const char *[]){"predict", "--weights", "/nonexistent/w.safetensors", p, "-o", out, NULL});
     ck_assert_int_eq(r.status, 1);

@@ -345,6 +345,49 @@ START_TEST(bad_val_folders_stop_training)
 }
 END_TEST
 
+/* Option values are checked before anything is read: exit 2 and one message naming the option
+ * and the value given. */
+START_TEST(bad_option_values_are_usage_errors)
+{
+    static const struct {
+        const char *option, *value, *message;
+    } cases[] = {
+        {"--batch", "abc", "--batch wants 1..4096: abc"},
+        {"--batch", "4097", "--batch wants 1..4096: 4097"},
+        {"--crop", "24", "--crop wants a multiple of 16: 24"},
+        {"--steps", "", "--steps wants a positive integer: "},
+        {"--seed", "-1", "--seed wants an integer >= 0: -1"},
+        {"--lr", "0", "--lr wants a number in (0, 10]: 0"},
+        {"--lr", "nan", "--lr wants a number in (0, 10]: nan"},
+        {"--lr", "1e-3x", "--lr wants a number in (0, 10]: 1e-3x"},
+        {"--weight-decay", "1e-50", "--weight-decay wants a number in [0, 1]: 1e-50"},
+        {"--log-every", "99999999999999999999",
+         "--log-every wants a positive integer: 99999999999999999999"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *args[] = {"train", "--data", "/nonexistent/doubt/data", "--out",
+                              "/nonexistent/doubt/run", "--steps", "5", cases[i].option,
+                              cases[i].value, NULL};
+        char expected[256], *out, *err;
+        snprintf(expected, sizeof expected, "doubt train: %s\n'doubt train --help' for usage\n",
+                 cases[i].message);
+        int status = th_run_doubt(args, &out, &err);
+        ck_assert_msg(status == 2, "%s '%s': exit %d", cases[i].option, cases[i].value, status);
+        ck_assert_str_eq(err, expected);
+        free(out);
+        free(err);
+    }
+    /* an option given last, without its value */
+    const char *args[] = {"train", "--data", "d", "--out", "o", "--threads", NULL};
+    char *out, *err;
+    ck_assert_int_eq(th_run_doubt(args, &out, &err), 2);
+    ck_assert_str_eq(err, "doubt train: missing value after: --threads\n"
+                          "'doubt train --help' for usage\n");
+    free(out);
+    free(err);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("train");
@@ -355,6 +398,7 @@ int main(void)
     tcase_add_test(tc, bad_configs);
     tcase_add_test(tc, val_lines_match_eval_of_saved_weights);
     tcase_add_test(tc, bad_val_folders_stop_training);
+    tcase_add_test(tc, bad_option_values_are_usage_errors);
     suite_add_tcase(s, tc);
     return th_run(s);
 }

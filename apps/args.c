@@ -1,0 +1,62 @@
+/* Option values and usage errors shared by the doubt subcommands (args.h). */
+#include "args.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "commands.h"
+
+int doubt_arg_int64(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (!s)
+        return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    /* errno: beyond long long, which strtoll clamps to a bound that could pass the range */
+    if (errno || end == s || *end || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int doubt_arg_int(const char *s, int lo, int hi, int *out)
+{
+    int64_t v;
+    if (!doubt_arg_int64(s, lo, hi, &v))
+        return 0;
+    *out = (int)v;
+    return 1;
+}
+
+int doubt_arg_float(const char *s, float lo, float hi, float *out)
+{
+    if (!s)
+        return 0;
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    /* written so that NaN, which compares false, is refused */
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int doubt_usage_errorf(const char *command, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "doubt %s: ", command);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n'doubt %s --help' for usage\n", command);
+    va_end(ap);
+    return DOUBT_EXIT_USAGE;
+}
+
+int doubt_usage_error(const char *command, const char *what, const char *value)
+{
+    return doubt_usage_errorf(command, "%s%s%s", what, value ? ": " : "", value ? value : "");
+}

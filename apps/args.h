@@ -1,0 +1,33 @@
+/* Option values and usage errors shared by the doubt subcommands, so that every command
+ * accepts numbers by one rule and words its usage errors alike. */
+#ifndef DOUBT_APPS_ARGS_H
+#define DOUBT_APPS_ARGS_H
+
+#include <stdint.h>
+
+/* The whole string s as a base-10 integer in [lo, hi]: 1 with *out set, else 0 with *out
+ * untouched. Refused: NULL (an option given last, without its value), an empty string,
+ * trailing characters ("12x", "1.5"), values beyond int64_t. Leading spaces and a sign are
+ * accepted, as strtoll reads them. */
+int doubt_arg_int64(const char *s, int64_t lo, int64_t hi, int64_t *out);
+
+/* doubt_arg_int64 for the many options stored in an int: the bounds being ints, no accepted
+ * value can be truncated by the store. */
+int doubt_arg_int(const char *s, int lo, int hi, int *out);
+
+/* The whole string s as a float in [lo, hi] (strtof's syntax: "1e-3", "0x1p-4", ...): 1 with
+ * *out set, else 0 with *out untouched. Refused: NULL, trailing characters, NaN, values strtof
+ * reports out of range (beyond FLT_MAX, or so small they lose precision). Parsed as a float,
+ * not a double, so the value checked against the range is the one the command stores. */
+int doubt_arg_float(const char *s, float lo, float hi, float *out);
+
+/* Prints "doubt COMMAND: WHAT: VALUE" (": VALUE" only when value is not NULL) and a line
+ * pointing to 'doubt COMMAND --help' on stderr; returns DOUBT_EXIT_USAGE, so that a caller
+ * can `return doubt_usage_error(...)`. */
+int doubt_usage_error(const char *command, const char *what, const char *value);
+
+/* The same with a printf message, for commands that quote the value inside the text. */
+int doubt_usage_errorf(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif
