@@ -573,6 +573,50 @@ START_TEST(dropout_masks_and_scales)
 }
 END_TEST
 
+/* A window at (x0, y0) of a larger plane draws, in both layouts, the masks of that plane's
+ * logical indices, forward and backward; a window that does not fit is refused. */
+START_TEST(dropout_window_uses_the_plane_indices)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    ref_shape s = {2, 17, 3, 5};
+    const long plane_w = 12, plane_h = 9, x0 = 4, y0 = 6;
+    long n = ref_count(s);
+    double *x = dalloc(n);
+    th_fill_d(x, n, 73, 0.5, 1.5);
+    for (int l = 0; l < 2; l++) {
+        doubt_tensor src, diff_dst;
+        input_from(ctx, &src, s, layouts[l], x);
+        doubt_dropout *drop = make_dropout(ctx, &src, 0.4f, 6);
+        const doubt_dropout_window win = {x0, y0, plane_w, plane_h};
+        TH_OK(ctx, doubt_dropout_set_window(ctx, drop, &win));
+        TH_OK(ctx, doubt_dropout_forward(ctx, drop, &src, 3));
+        tensor_from(ctx, &diff_dst, &src.md, x);
+        TH_OK(ctx, doubt_dropout_backward(ctx, drop, &diff_dst));
+        float *y = values(ctx, &drop->dst), *dx = values(ctx, &drop->diff_src);
+        long kept = 0;
+        for (long i = 0; i < n; i++) {
+            long b = i / (17 * 15), c = i / 15 % 17, h = i / 5 % 3, w = i % 5;
+            uint64_t index = (uint64_t)((c * plane_h + y0 + h) * plane_w + x0 + w);
+            int keep = doubt_dropout_keep(&drop->desc, 3 + (uint64_t)b, index);
+            kept += keep;
+            ck_assert_double_eq_tol(y[i], keep ? x[i] / 0.6 : 0, 1e-6);
+            ck_assert_double_eq_tol(dx[i], y[i], 1e-6);
+        }
+        ck_assert(kept > 0 && kept < n);
+        const doubt_dropout_window too_far = {8, y0, plane_w, plane_h};
+        ck_assert_int_eq(doubt_dropout_set_window(ctx, drop, &too_far), DOUBT_ERR_ARG);
+        ck_assert_ptr_nonnull(strstr(doubt_ctx_error(ctx), "does not fit"));
+        free(y);
+        free(dx);
+        doubt_dropout_destroy(drop);
+        doubt_tensor_release(&src);
+        doubt_tensor_release(&diff_dst);
+    }
+    free(x);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
 /* Returns the output of one dropout forward on a fixed input with the given thread count. */
 static float *dropout_run(int threads, uint64_t sample, long *count)
 {
@@ -723,6 +767,7 @@ int main(void)
     suite_add_tcase(s, simple);
     TCase *drop = tcase_create("dropout");
     tcase_add_test(drop, dropout_masks_and_scales);
+    tcase_add_test(drop, dropout_window_uses_the_plane_indices);
     tcase_add_test(drop, dropout_same_on_any_thread_count);
     tcase_add_test(drop, dropout_keep_rate_and_mean);
     suite_add_tcase(s, drop);

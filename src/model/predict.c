@@ -689,7 +689,8 @@ static char *summary(doubt_predictor *p, const doubt_mc_maps *mm, const char *pa
     cJSON_AddNumberToObject(o, "samples", p->o.samples);
     cJSON_AddBoolToObject(o, "deterministic", p->o.deterministic);
     cJSON_AddNumberToObject(o, "seed", (double)p->o.seed);
-    cJSON_AddItemToObject(o, "tile", p->o.tile ? cJSON_CreateNumber(p->o.tile) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "tile",
+                          p->o.tile ? cJSON_CreateNumber(p->o.tile) : cJSON_CreateNull());
     cJSON_AddItemToObject(o, "tile_margin", p->o.tile ? cJSON_CreateNumber(p->o.tile_margin)
                                                       : cJSON_CreateNull());
     cJSON_AddNumberToObject(o, "depth_scale", p->o.depth_scale);
