@@ -311,10 +311,11 @@ int doubt_cmd_train(int argc, char **argv)
         fprintf(stderr, "doubt train: %s\n", err.msg);
         return DOUBT_EXIT_FAILURE;
     }
+    /* a run starts from its checkpoint (--resume), from given weights (--init) or afresh */
     if (doubt_trainer_create(ctx, &o.train, &tr) != DOUBT_OK ||
-        (o.resume ? doubt_trainer_load(ctx, tr, checkpoint) : doubt_trainer_init(ctx, tr)) !=
-            DOUBT_OK ||
-        (o.init_weights && doubt_weights_load_file(ctx, tr->net, o.init_weights) != DOUBT_OK)) {
+        (o.resume        ? doubt_trainer_load(ctx, tr, checkpoint)
+         : o.init_weights ? doubt_weights_load_file(ctx, tr->net, o.init_weights)
+                          : doubt_trainer_init(ctx, tr)) != DOUBT_OK) {
         fprintf(stderr, "doubt train: %s\n", doubt_ctx_error(ctx));
         goto done;
     }

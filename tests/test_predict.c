@@ -733,10 +733,25 @@ static int same_file(const char *a, const char *b)
     return same;
 }
 
+/* The main outputs of image NAME are byte-identical in folders a and b. */
+static void assert_same_outputs(const char *a, const char *b, const char *name, const char *why)
+{
+    static const char *const suffixes[] = {".seg.png", ".depth.png", ".depth_epistemic.png",
+                                           ".seg_mutual_info.png", ".seg_prob.npy",
+                                           ".depth_epistemic.npy", ".depth_aleatoric.npy"};
+    char file[DOUBT_PATH_MAX], p[DOUBT_PATH_MAX], q[DOUBT_PATH_MAX];
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(file, sizeof file, "%s%s", name, suffixes[i]);
+        path_in(p, a, file);
+        path_in(q, b, file);
+        ck_assert_msg(same_file(p, q), "%s differs %s", file, why);
+    }
+}
+
 START_TEST(command_identical_on_any_thread_count)
 {
     char *in = make_inputs(), *out1 = make_tmpdir(), *out3 = make_tmpdir();
-    char p[DOUBT_PATH_MAX], q[DOUBT_PATH_MAX];
+    char p[DOUBT_PATH_MAX];
     path_in(p, in, "sub/b.png");
     run_result r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, p, "-o", out1,
                                               "--npy", "--threads", "1", "--seed", "3", NULL});
@@ -746,13 +761,7 @@ START_TEST(command_identical_on_any_thread_count)
                                    "--threads", "3", "--seed", "3", "--batch", "3", NULL});
     ck_assert_msg(r.status == 0, "%s", r.err);
     free_result(&r);
-    const char *files[] = {"b.seg.png", "b.depth.png", "b.depth_epistemic.png",
-                           "b.seg_mutual_info.png", "b.seg_prob.npy", "b.depth_epistemic.npy"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        path_in(p, out1, files[i]);
-        path_in(q, out3, files[i]);
-        ck_assert_msg(same_file(p, q), "%s differs between 1 and 3 threads", files[i]);
-    }
+    assert_same_outputs(out1, out3, "b", "between 1 and 3 threads");
     remove_tree(in);
     remove_tree(out1);
     remove_tree(out3);
@@ -765,7 +774,7 @@ END_TEST
 START_TEST(command_tiles_match_untiled)
 {
     char *in = make_tmpdir(), *whole = make_tmpdir(), *tiled = make_tmpdir();
-    char p[DOUBT_PATH_MAX], q[DOUBT_PATH_MAX];
+    char p[DOUBT_PATH_MAX];
     path_in(p, in, "big.png");
     write_photo(p, 150, 90, 4); /* padded to 152 x 92: 6 x 3 tiles of 72 */
     run_result r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, p, "-o", whole,
@@ -778,13 +787,7 @@ START_TEST(command_tiles_match_untiled)
     ck_assert_msg(r.status == 0, "%s", r.err);
     ck_assert_ptr_nonnull(strstr(r.out, "\"tile\":72,\"tile_margin\":28"));
     free_result(&r);
-    const char *files[] = {"big.seg.png", "big.depth.png", "big.depth_epistemic.png",
-                           "big.seg_mutual_info.png", "big.seg_prob.npy", "big.depth_aleatoric.npy"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        path_in(p, whole, files[i]);
-        path_in(q, tiled, files[i]);
-        ck_assert_msg(same_file(p, q), "%s differs between tiled and untiled", files[i]);
-    }
+    assert_same_outputs(whole, tiled, "big", "between tiled and untiled");
     path_in(p, in, "big.png");
     r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, p, "-o", tiled, "--tile",
                                    "64", NULL});

@@ -388,6 +388,73 @@ START_TEST(bad_option_values_are_usage_errors)
 }
 END_TEST
 
+/* One step of the tiny network at lr 1e-9 (the weights barely move) into run, from init's
+ * weights or (init NULL) the seed's; returns the saved enc.0.conv1.weight and its length. */
+static float *one_step_weights(const char *run, const char *seed, const char *init,
+                               int64_t *count)
+{
+    const char *args[] = {"train",   "--data",  dataset_dir, "--config", TINY_JSON, "--out",
+                          run,       "--steps", "1",         "--batch",  "2",       "--crop",
+                          "16",      "--seed",  seed,        "--lr",     "1e-9",    "--threads",
+                          "1",       init ? "--init" : NULL, init,       NULL}; /* NULL ends */
+    char *out, *err, path[128];
+    int status = th_run_doubt(args, &out, &err);
+    ck_assert_msg(status == 0, "doubt train exited %d: %s", status, err);
+    free(out);
+    free(err);
+    snprintf(path, sizeof path, "%s/weights.safetensors", run);
+    doubt_safetensors *f = NULL;
+    doubt_error e;
+    ck_assert_msg(doubt_safetensors_read(path, &f, &e) == DOUBT_OK, "%s", e.msg);
+    const doubt_st_tensor *t = doubt_safetensors_find(f, "enc.0.conv1.weight");
+    ck_assert_ptr_nonnull(t);
+    float *copy = malloc((size_t)t->count * sizeof *copy);
+    memcpy(copy, t->data, (size_t)t->count * sizeof *copy);
+    *count = t->count;
+    doubt_safetensors_destroy(f);
+    return copy;
+}
+
+static double max_abs_diff(const float *a, const float *b, int64_t n)
+{
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs((double)a[i] - b[i]));
+    return worst;
+}
+
+/* --init starts from the given weights, not from the seed's random ones; it does not combine
+ * with --resume. */
+START_TEST(init_starts_from_given_weights)
+{
+    make_dataset();
+    char first[64], tuned[64], fresh[64], path[128];
+    temp_run_dir(first, sizeof first);
+    temp_run_dir(tuned, sizeof tuned);
+    temp_run_dir(fresh, sizeof fresh);
+    int64_t n;
+    float *a = one_step_weights(first, "3", NULL, &n);
+    snprintf(path, sizeof path, "%s/weights.safetensors", first);
+    float *b = one_step_weights(tuned, "99", path, &n);
+    float *c = one_step_weights(fresh, "99", NULL, &n);
+    const double from_init = max_abs_diff(b, a, n), from_seed = max_abs_diff(c, a, n);
+    printf("  --init: max |w - given| %.2e; without it (another seed) %.2e\n", from_init,
+           from_seed);
+    ck_assert_msg(from_init < 1e-6, "%g", from_init);
+    ck_assert_msg(from_seed > 1e-2, "%g", from_seed);
+    const char *args[] = {"train", "--data", dataset_dir, "--out", tuned, "--steps", "2",
+                          "--init", path, "--resume", NULL};
+    char *out, *err;
+    ck_assert_int_eq(th_run_doubt(args, &out, &err), 2);
+    ck_assert_ptr_nonnull(strstr(err, "--init starts a new run"));
+    free(out);
+    free(err);
+    free(a), free(b), free(c);
+    rm_rf(first), rm_rf(tuned), rm_rf(fresh);
+    remove_dataset();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("train");
@@ -399,6 +466,7 @@ int main(void)
     tcase_add_test(tc, val_lines_match_eval_of_saved_weights);
     tcase_add_test(tc, bad_val_folders_stop_training);
     tcase_add_test(tc, bad_option_values_are_usage_errors);
+    tcase_add_test(tc, init_starts_from_given_weights);
     suite_add_tcase(s, tc);
     return th_run(s);
 }

@@ -38,6 +38,11 @@ struct doubt_mc {
     double *depth_m2; /* Welford's running sum of squared deviations */
 };
 
+static int round_up(int v, int step)
+{
+    return (v + step - 1) / step * step;
+}
+
 doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
                              const doubt_mc_desc *desc, doubt_mc **out)
 {
@@ -71,16 +76,14 @@ doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
         const int grid = mc->grid;
         if (mc->desc.tile_margin == 0)
             mc->desc.tile_margin = DOUBT_MC_DEFAULT_TILE_MARGIN;
-        mc->desc.tile = (mc->desc.tile + grid - 1) / grid * grid;
-        mc->desc.tile_margin = (mc->desc.tile_margin + grid - 1) / grid * grid;
-        if (mc->desc.tile < 2 * mc->desc.tile_margin + grid) {
-            const int want = 2 * mc->desc.tile_margin + grid;
+        mc->desc.tile = round_up(mc->desc.tile, grid);
+        mc->desc.tile_margin = round_up(mc->desc.tile_margin, grid);
+        const int tile = mc->desc.tile, margin = mc->desc.tile_margin;
+        if (tile < 2 * margin + grid) {
             free(mc);
             return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
-                              "MC inference: tile %d too small for margin %d: needs >= %d",
-                              desc->tile, desc->tile_margin ? desc->tile_margin
-                                                            : DOUBT_MC_DEFAULT_TILE_MARGIN,
-                              want);
+                              "MC inference: tile %d too small for margin %d: needs >= %d", tile,
+                              margin, 2 * margin + grid);
         }
     }
     *out = mc;
@@ -412,7 +415,7 @@ doubt_status doubt_mc_run(doubt_ctx *ctx, doubt_mc *mc, const float *image, int 
     if (!image || width <= 0 || height <= 0)
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "MC inference: empty image");
     const int grid = mc->grid;
-    const int pw = (width + grid - 1) / grid * grid, ph = (height + grid - 1) / grid * grid;
+    const int pw = round_up(width, grid), ph = round_up(height, grid);
     DOUBT_TRY(ensure_buffers(ctx, mc, width, height, pw, ph));
     pad_image(image, width, height, mc->padded, pw, ph);
     reset_maps(mc);
