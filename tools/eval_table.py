@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Markdown tables of `doubt eval` reports, side by side (one column per report).
+r"""Markdown tables of `doubt eval` reports, side by side (one column per report).
 
     tools/eval_table.py "validation (in distribution)=bench/eval_unet-small_val.json" \
         "out of distribution=bench/eval_unet-small_ood.json"
