@@ -137,6 +137,18 @@ int th_run_doubt(const char *const *args, char **out, char **err)
     return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 }
 
+void th_assert_usage_error(const char *const *args, const char *message)
+{
+    char expected[512], *out, *err;
+    snprintf(expected, sizeof expected, "doubt %s: %s\n'doubt %s --help' for usage\n", args[0],
+             message, args[0]);
+    int status = th_run_doubt(args, &out, &err);
+    ck_assert_msg(status == 2, "doubt %s (%s): exit %d", args[0], message, status);
+    ck_assert_str_eq(err, expected);
+    free(out);
+    free(err);
+}
+
 int th_run(Suite *suite)
 {
     SRunner *runner = srunner_create(suite);

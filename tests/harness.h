@@ -37,6 +37,10 @@ char *th_read_text(const char *path);
  * killed); stdout and stderr are captured into *out and *err (caller frees). */
 int th_run_doubt(const char *const *args, char **out, char **err);
 
+/* Runs `doubt` with args (args[0] the subcommand) and asserts a usage error: exit 2 and
+ * exactly "doubt SUBCOMMAND: MESSAGE" and the pointer to --help on stderr. */
+void th_assert_usage_error(const char *const *args, const char *message);
+
 /* Runs one suite and returns the process exit status. */
 int th_run(Suite *suite);
 

@@ -364,27 +364,14 @@ START_TEST(bad_option_values_are_usage_errors)
         {"--log-every", "99999999999999999999",
          "--log-every wants a positive integer: 99999999999999999999"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *args[] = {"train", "--data", "/nonexistent/doubt/data", "--out",
-                              "/nonexistent/doubt/run", "--steps", "5", cases[i].option,
-                              cases[i].value, NULL};
-        char expected[256], *out, *err;
-        snprintf(expected, sizeof expected, "doubt train: %s\n'doubt train --help' for usage\n",
-                 cases[i].message);
-        int status = th_run_doubt(args, &out, &err);
-        ck_assert_msg(status == 2, "%s '%s': exit %d", cases[i].option, cases[i].value, status);
-        ck_assert_str_eq(err, expected);
-        free(out);
-        free(err);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        th_assert_usage_error((const char *[]){"train", "--data", "/nonexistent/doubt/data",
+                                               "--out", "/nonexistent/doubt/run", "--steps", "5",
+                                               cases[i].option, cases[i].value, NULL},
+                              cases[i].message);
     /* an option given last, without its value */
-    const char *args[] = {"train", "--data", "d", "--out", "o", "--threads", NULL};
-    char *out, *err;
-    ck_assert_int_eq(th_run_doubt(args, &out, &err), 2);
-    ck_assert_str_eq(err, "doubt train: missing value after: --threads\n"
-                          "'doubt train --help' for usage\n");
-    free(out);
-    free(err);
+    th_assert_usage_error((const char *[]){"train", "--data", "d", "--out", "o", "--threads", NULL},
+                          "missing value after: --threads");
 }
 END_TEST
 
@@ -442,13 +429,9 @@ START_TEST(init_starts_from_given_weights)
            from_seed);
     ck_assert_msg(from_init < 1e-6, "%g", from_init);
     ck_assert_msg(from_seed > 1e-2, "%g", from_seed);
-    const char *args[] = {"train", "--data", dataset_dir, "--out", tuned, "--steps", "2",
-                          "--init", path, "--resume", NULL};
-    char *out, *err;
-    ck_assert_int_eq(th_run_doubt(args, &out, &err), 2);
-    ck_assert_ptr_nonnull(strstr(err, "--init starts a new run"));
-    free(out);
-    free(err);
+    th_assert_usage_error((const char *[]){"train", "--data", dataset_dir, "--out", tuned,
+                                           "--steps", "2", "--init", path, "--resume", NULL},
+                          "--init starts a new run; --resume continues one: choose one");
     free(a), free(b), free(c);
     rm_rf(first), rm_rf(tuned), rm_rf(fresh);
     remove_dataset();
