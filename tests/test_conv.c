@@ -534,6 +534,33 @@ static doubt_dropout *make_dropout(doubt_ctx *ctx, const doubt_tensor *src, floa
     return drop;
 }
 
+/* Runs drop forward (step) on src and backward on dy, in src's layout, and asserts that element
+ * i of the output and of the gradient is kept, scaled by 1/(1-p), exactly when
+ * doubt_dropout_keep says so for stream step + its batch index and index[i]; and that some but
+ * not all are kept. x and dy are in logical NCHW order, per_batch elements per image. */
+static void assert_masks(doubt_ctx *ctx, doubt_dropout *drop, const doubt_tensor *src,
+                         const double *x, const double *dy, long n, long per_batch,
+                         uint64_t step, const uint64_t *index)
+{
+    doubt_tensor diff_dst;
+    TH_OK(ctx, doubt_dropout_forward(ctx, drop, src, step));
+    tensor_from(ctx, &diff_dst, &src->md, dy);
+    TH_OK(ctx, doubt_dropout_backward(ctx, drop, &diff_dst));
+    float *y = values(ctx, &drop->dst), *dx = values(ctx, &drop->diff_src);
+    const double keep_prob = 1.0 - drop->desc.p;
+    long kept = 0;
+    for (long i = 0; i < n; i++) {
+        int keep = doubt_dropout_keep(&drop->desc, step + (uint64_t)(i / per_batch), index[i]);
+        kept += keep;
+        ck_assert_double_eq_tol(y[i], keep ? x[i] / keep_prob : 0, 1e-6);
+        ck_assert_double_eq_tol(dx[i], keep ? dy[i] / keep_prob : 0, 1e-6);
+    }
+    ck_assert(kept > 0 && kept < n);
+    free(y);
+    free(dx);
+    doubt_tensor_release(&diff_dst);
+}
+
 /* y is 0 or x/(1-p) at every element, and the mask matches doubt_dropout_keep for the
  * logical index, in both layouts; backward applies the same mask. */
 START_TEST(dropout_masks_and_scales)
@@ -544,29 +571,18 @@ START_TEST(dropout_masks_and_scales)
     double *x = dalloc(n), *dy = dalloc(n);
     th_fill_d(x, n, 71, 0.5, 1.5);
     th_fill_d(dy, n, 72, 0.5, 1.5);
+    uint64_t *index = malloc((size_t)n * sizeof *index);
+    for (long i = 0; i < n; i++)
+        index[i] = (uint64_t)(i % (19 * 15));
     for (int l = 0; l < 2; l++) {
-        doubt_tensor src, diff_dst;
+        doubt_tensor src;
         input_from(ctx, &src, s, layouts[l], x);
         doubt_dropout *drop = make_dropout(ctx, &src, 0.3f, 5);
-        TH_OK(ctx, doubt_dropout_forward(ctx, drop, &src, 10));
-        tensor_from(ctx, &diff_dst, &src.md, dy);
-        TH_OK(ctx, doubt_dropout_backward(ctx, drop, &diff_dst));
-        float *y = values(ctx, &drop->dst), *dx = values(ctx, &drop->diff_src);
-        long kept = 0;
-        for (long i = 0; i < n; i++) {
-            long b = i / (19 * 15), within = i % (19 * 15);
-            int keep = doubt_dropout_keep(&drop->desc, 10 + (uint64_t)b, (uint64_t)within);
-            kept += keep;
-            ck_assert_double_eq_tol(y[i], keep ? x[i] / 0.7 : 0, 1e-6);
-            ck_assert_double_eq_tol(dx[i], keep ? dy[i] / 0.7 : 0, 1e-6);
-        }
-        ck_assert(kept > 0 && kept < n);
-        free(y);
-        free(dx);
+        assert_masks(ctx, drop, &src, x, dy, n, 19 * 15, 10, index);
         doubt_dropout_destroy(drop);
         doubt_tensor_release(&src);
-        doubt_tensor_release(&diff_dst);
     }
+    free(index);
     free(x);
     free(dy);
     doubt_ctx_destroy(ctx);
@@ -583,35 +599,26 @@ START_TEST(dropout_window_uses_the_plane_indices)
     long n = ref_count(s);
     double *x = dalloc(n);
     th_fill_d(x, n, 73, 0.5, 1.5);
+    /* the plane index of each element of the window */
+    uint64_t *index = malloc((size_t)n * sizeof *index);
+    for (long i = 0; i < n; i++) {
+        long c = i / 15 % 17, h = i / 5 % 3, w = i % 5;
+        index[i] = (uint64_t)((c * plane_h + y0 + h) * plane_w + x0 + w);
+    }
     for (int l = 0; l < 2; l++) {
-        doubt_tensor src, diff_dst;
+        doubt_tensor src;
         input_from(ctx, &src, s, layouts[l], x);
         doubt_dropout *drop = make_dropout(ctx, &src, 0.4f, 6);
         const doubt_dropout_window win = {x0, y0, plane_w, plane_h};
         TH_OK(ctx, doubt_dropout_set_window(ctx, drop, &win));
-        TH_OK(ctx, doubt_dropout_forward(ctx, drop, &src, 3));
-        tensor_from(ctx, &diff_dst, &src.md, x);
-        TH_OK(ctx, doubt_dropout_backward(ctx, drop, &diff_dst));
-        float *y = values(ctx, &drop->dst), *dx = values(ctx, &drop->diff_src);
-        long kept = 0;
-        for (long i = 0; i < n; i++) {
-            long b = i / (17 * 15), c = i / 15 % 17, h = i / 5 % 3, w = i % 5;
-            uint64_t index = (uint64_t)((c * plane_h + y0 + h) * plane_w + x0 + w);
-            int keep = doubt_dropout_keep(&drop->desc, 3 + (uint64_t)b, index);
-            kept += keep;
-            ck_assert_double_eq_tol(y[i], keep ? x[i] / 0.6 : 0, 1e-6);
-            ck_assert_double_eq_tol(dx[i], y[i], 1e-6);
-        }
-        ck_assert(kept > 0 && kept < n);
+        assert_masks(ctx, drop, &src, x, x, n, 17 * 15, 3, index);
         const doubt_dropout_window too_far = {8, y0, plane_w, plane_h};
         ck_assert_int_eq(doubt_dropout_set_window(ctx, drop, &too_far), DOUBT_ERR_ARG);
         ck_assert_ptr_nonnull(strstr(doubt_ctx_error(ctx), "does not fit"));
-        free(y);
-        free(dx);
         doubt_dropout_destroy(drop);
         doubt_tensor_release(&src);
-        doubt_tensor_release(&diff_dst);
     }
+    free(index);
     free(x);
     doubt_ctx_destroy(ctx);
 }
