@@ -105,14 +105,10 @@ static int parse(int argc, char **argv, options *o)
                     "synth", "--seed '%s': want an integer from 0 to 2^53-1", v);
             o->seed = (uint64_t)n;
             break;
-        case 3: {
-            char *end;
-            double x = strtod(v, &end);
-            if (end == v || *end || !(x >= 0 && x <= 10))
+        case 3:
+            if (!doubt_arg_float(v, 0, 10, &o->noise))
                 return doubt_usage_errorf("synth", "--noise '%s': want a number from 0 to 10", v);
-            o->noise = (float)x;
             break;
-        }
         case 4:
             if (!doubt_arg_int(v, 1, 1024, &o->threads))
                 return doubt_usage_errorf(

@@ -355,6 +355,26 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+/* doubt synth refuses bad option values before it writes anything: exit 2 and a message that
+ * quotes the value. */
+START_TEST(command_refuses_bad_option_values)
+{
+    static const struct {
+        const char *option, *value, *message;
+    } cases[] = {
+        {"--noise", "11", "--noise '11': want a number from 0 to 10"},
+        {"--noise", "nan", "--noise 'nan': want a number from 0 to 10"},
+        {"--noise", "0.5x", "--noise '0.5x': want a number from 0 to 10"},
+        {"--count", "0", "--count '0': want an integer from 1 to 100000000"},
+        {"--size", "0x5", "--size '0x5': want WxH, each 1 to 16384, like 128x128"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        th_assert_usage_error((const char *[]){"synth", "/nonexistent/doubt/synth", "--count", "1",
+                                               cases[i].option, cases[i].value, NULL},
+                              cases[i].message);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("synth");
@@ -375,6 +395,7 @@ int main(void)
     tcase_add_test(sampler, ood_scenes_show_other);
     tcase_add_test(sampler, sampled_scenes_are_varied);
     tcase_add_test(sampler, bad_arguments);
+    tcase_add_test(sampler, command_refuses_bad_option_values);
     suite_add_tcase(s, sampler);
     return th_run(s);
 }
