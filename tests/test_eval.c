@@ -89,23 +89,26 @@ static char *read_text(const char *path)
 
 /* --- a tiny dataset ---------------------------------------------------------------------- */
 
-enum { WITH_LABELS = 1, WITH_DEPTH = 2, WITH_NOISE = 4 };
+enum { WITH_LABELS = 1, WITH_DEPTH = 2, WITH_NOISE = 4, WITH_LABELNOISE = 8 };
 
 static const int img_w[2] = {16, 20}, img_h[2] = {12, 8};
+
+/* The label-noise truth of pixel p: every 5th pixel is noisy, with a probability of 1/3..1. */
+static uint8_t labelnoise_of(int p) { return p % 5 == 1 ? (uint8_t)(85 + p % 171) : 0; }
 
 /* Two images of different sizes, labels 0..2 with a few 255, depth 1..5 m with a few 0. */
 static void make_dataset(const char *dir, int parts, int bad_label)
 {
     doubt_error err = {{0}};
-    const char *sub[] = {"images", "labels", "depth", "noise"};
-    for (int k = 0; k < 4; k++)
+    const char *sub[] = {"images", "labels", "depth", "noise", "labelnoise"};
+    for (int k = 0; k < 5; k++)
         if (k == 0 || (parts & (1 << (k - 1))))
             ck_assert_int_eq(mkdir(path2(dir, sub[k]), 0755), 0);
     write_text(path2(dir, "dataset.json"), "{\"classes\": 3, \"depth_scale\": 256}\n");
     for (int i = 0; i < 2; i++) {
         const int w = img_w[i], h = img_h[i], n = w * h;
         char name[64];
-        uint8_t *rgb = malloc((size_t)3 * n), *lab = malloc((size_t)n);
+        uint8_t *rgb = malloc((size_t)3 * n), *lab = malloc((size_t)n), *ln = malloc((size_t)n);
         uint16_t *d16 = malloc((size_t)n * sizeof *d16);
         float *noise = malloc((size_t)n * sizeof *noise), *r = malloc((size_t)n * 4 * sizeof *r);
         th_fill(r, 4L * n, 11 + i, 0, 1);
@@ -115,6 +118,7 @@ static void make_dataset(const char *dir, int parts, int bad_label)
             lab[p] = p % 17 == 3 ? 255 : (uint8_t)(r[n + p] * 3);
             d16[p] = p % 13 == 5 ? 0 : (uint16_t)(256 * (1 + 4 * r[2 * n + p]));
             noise[p] = d16[p] ? 0.01f + 0.1f * r[3 * n + p] : 0.0f;
+            ln[p] = labelnoise_of(p);
         }
         if (bad_label && i == 1)
             lab[5] = 7;
@@ -133,6 +137,11 @@ static void make_dataset(const char *dir, int parts, int bad_label)
             int64_t shape[2] = {h, w};
             ck_assert_int_eq(doubt_npy_write_f32(path2(dir, name), noise, 2, shape, &err), 0);
         }
+        if (parts & WITH_LABELNOISE) {
+            snprintf(name, sizeof name, "labelnoise/s%d.png", i);
+            ck_assert_int_eq(doubt_png_write_gray8(path2(dir, name), ln, w, h, NULL, 0, &err), 0);
+        }
+        free(ln);
         free(rgb);
         free(lab);
         free(d16);
@@ -209,7 +218,7 @@ START_TEST(report_keys_are_stable)
 {
     char dir[64];
     tmp_dir(dir, sizeof dir);
-    make_dataset(dir, WITH_LABELS | WITH_DEPTH | WITH_NOISE, 0);
+    make_dataset(dir, WITH_LABELS | WITH_DEPTH | WITH_NOISE | WITH_LABELNOISE, 0);
     cJSON *r = evaluate(dir, NULL);
     static char keys[16384];
     keys[0] = '\0';
@@ -242,7 +251,9 @@ START_TEST(report_keys_are_stable)
                                          "uncertainty.auroc_seg",
                                          "uncertainty.pavpu_seg_epistemic",
                                          "uncertainty.aleatoric_noise_spearman",
-                                         "uncertainty.aleatoric_noise_ratio"};
+                                         "uncertainty.aleatoric_noise_ratio",
+                                         "uncertainty.seg_logit_var_labelnoise_auroc",
+                                         "uncertainty.seg_aleatoric_labelnoise_auroc"};
     for (size_t i = 0; i < sizeof finite / sizeof finite[0]; i++)
         ck_assert_msg(isfinite(num_at(r, finite[i])), "%s is not finite", finite[i]);
     ck_assert_int_eq(cJSON_GetArraySize(at(r, "seg.iou")), 3);
@@ -256,13 +267,27 @@ START_TEST(report_keys_are_stable)
 }
 END_TEST
 
-/* Pixel accuracy, abs-rel and the mean epistemic variance, computed naively from MC maps of
- * the same weights, T and seed, on images read back from the PNGs. */
+/* AUROC by counting every (positive, negative) pair, ties as 1/2: the definition itself. */
+static double naive_auroc(const float *score, const uint8_t *positive, int n)
+{
+    double wins = 0, pairs = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            if (positive[i] && !positive[j]) {
+                pairs++;
+                wins += score[i] > score[j] ? 1.0 : score[i] == score[j] ? 0.5 : 0.0;
+            }
+    return wins / pairs;
+}
+
+/* Pixel accuracy, abs-rel, the mean variances (over valid depth and over all pixels), the
+ * label-noise AUROCs and the per-image means, computed naively from MC maps of the same
+ * weights, T and seed, on images read back from the PNGs. */
 START_TEST(figures_match_direct_computation)
 {
     char dir[64];
     tmp_dir(dir, sizeof dir);
-    make_dataset(dir, WITH_LABELS | WITH_DEPTH, 0);
+    make_dataset(dir, WITH_LABELS | WITH_DEPTH | WITH_LABELNOISE, 0);
     cJSON *r = evaluate(dir, NULL);
 
     doubt_ctx *ctx = th_ctx(0);
@@ -272,6 +297,11 @@ START_TEST(figures_match_direct_computation)
     TH_OK(ctx, doubt_mc_create(ctx, w, &md, &mc));
     doubt_error err = {{0}};
     double correct = 0, valid = 0, absrel = 0, dvalid = 0, epi = 0, pixels = 0;
+    double epi_valid = 0, ale_rel = 0, image_mi[2] = {0, 0};
+    enum { MAXPIX = 16 * 12 + 20 * 8 };
+    float lvar[MAXPIX], expent[MAXPIX];
+    uint8_t noisy[MAXPIX];
+    int labelled = 0;
     for (int i = 0; i < 2; i++) {
         char name[64];
         float *img, *depth;
@@ -290,12 +320,18 @@ START_TEST(figures_match_direct_computation)
             if (lab[p] != 255) {
                 valid++;
                 correct += m->seg_class[p] == lab[p];
+                lvar[labelled] = m->seg_logit_var[p];
+                expent[labelled] = m->seg_aleatoric[p];
+                noisy[labelled++] = labelnoise_of(p) > 0;
             }
             if (depth[p] > 0) {
                 dvalid++;
                 absrel += fabs(m->depth_mean[p] - depth[p]) / depth[p];
+                epi_valid += m->depth_epistemic[p];
+                ale_rel += m->depth_aleatoric[p] / ((double)depth[p] * depth[p]);
             }
             epi += m->depth_epistemic[p];
+            image_mi[i] += m->seg_mutual_info[p] / (wd * ht);
             pixels++;
         }
         free(img);
@@ -307,8 +343,30 @@ START_TEST(figures_match_direct_computation)
            absrel / dvalid);
     ck_assert_double_eq_tol(num_at(r, "seg.pixel_acc"), correct / valid, 1e-12);
     ck_assert_double_eq_tol(num_at(r, "depth.abs_rel"), absrel / dvalid, 1e-6 * (absrel / dvalid));
-    ck_assert_double_eq_tol(num_at(r, "uncertainty.depth_epistemic_mean"), epi / pixels,
-                            1e-6 * (epi / pixels));
+    ck_assert_double_eq_tol(num_at(r, "uncertainty.depth_epistemic_mean_all_pixels"),
+                            epi / pixels, 1e-6 * (epi / pixels));
+    /* depth uncertainty where depth exists: the sky would dominate the all-pixel means */
+    ck_assert_double_eq_tol(num_at(r, "uncertainty.depth_epistemic_mean"), epi_valid / dvalid,
+                            1e-6 * (epi_valid / dvalid));
+    ck_assert_double_eq_tol(num_at(r, "uncertainty.depth_aleatoric_rel_mean"), ale_rel / dvalid,
+                            1e-6 * (ale_rel / dvalid));
+    const double lv = naive_auroc(lvar, noisy, labelled), ee = naive_auroc(expent, noisy, labelled);
+    printf("  label-noise AUROC: logit variance %.6f (direct %.6f), expected entropy %.6f "
+           "(direct %.6f)\n",
+           num_at(r, "uncertainty.seg_logit_var_labelnoise_auroc"), lv,
+           num_at(r, "uncertainty.seg_aleatoric_labelnoise_auroc"), ee);
+    ck_assert_double_eq_tol(num_at(r, "uncertainty.seg_logit_var_labelnoise_auroc"), lv, 1e-9);
+    ck_assert_double_eq_tol(num_at(r, "uncertainty.seg_aleatoric_labelnoise_auroc"), ee, 1e-9);
+    const cJSON *per = at(r, "per_image");
+    ck_assert_int_eq(cJSON_GetArraySize(per), 2);
+    for (int i = 0; i < 2; i++) {
+        const cJSON *o = cJSON_GetArrayItem(per, i);
+        char want[8];
+        snprintf(want, sizeof want, "s%d", i);
+        ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(o, "name")->valuestring, want);
+        ck_assert_double_eq_tol(num_at(o, "seg_mutual_info_mean"), image_mi[i],
+                                1e-6 * image_mi[i] + 1e-12);
+    }
     ck_assert_double_eq(num_at(r, "seg.pixels"), valid);
     ck_assert_double_eq(num_at(r, "depth.pixels"), dvalid);
     /* No noise/ folder: the correlation is null, not 0. */

@@ -18,9 +18,9 @@
 /* RNG consumers of the batcher (the `layer` word of the key). */
 enum { RNG_SHUFFLE = 0x10001, RNG_AUGMENT = 0x10002 };
 
-typedef enum { PART_LABELS, PART_DEPTH, PART_NOISE, NPARTS } part;
-static const char *const part_dir[NPARTS] = {"labels", "depth", "noise"};
-static const char *const part_ext[NPARTS] = {".png", ".png", ".npy"};
+typedef enum { PART_LABELS, PART_DEPTH, PART_NOISE, PART_LABELNOISE, NPARTS } part;
+static const char *const part_dir[NPARTS] = {"labels", "depth", "noise", "labelnoise"};
+static const char *const part_ext[NPARTS] = {".png", ".png", ".npy", ".png"};
 
 struct doubt_dataset {
     char dir[DOUBT_PATH_MAX];
@@ -413,6 +413,7 @@ const char *doubt_dataset_image_path(const doubt_dataset *ds, int i) { return ds
 int doubt_dataset_has_labels(const doubt_dataset *ds) { return ds->has[PART_LABELS]; }
 int doubt_dataset_has_depth(const doubt_dataset *ds) { return ds->has[PART_DEPTH]; }
 int doubt_dataset_has_noise(const doubt_dataset *ds) { return ds->has[PART_NOISE]; }
+int doubt_dataset_has_labelnoise(const doubt_dataset *ds) { return ds->has[PART_LABELNOISE]; }
 int doubt_dataset_classes(const doubt_dataset *ds) { return ds->classes; }
 float doubt_dataset_depth_scale(const doubt_dataset *ds) { return ds->depth_scale; }
 
@@ -436,6 +437,7 @@ void doubt_sample_release(doubt_sample *s)
     free(s->labels);
     free(s->depth);
     free(s->noise);
+    free(s->labelnoise);
     memset(s, 0, sizeof *s);
 }
 
@@ -467,6 +469,9 @@ doubt_status doubt_dataset_load(const doubt_dataset *ds, int i, doubt_sample *s,
         }
         if (p == PART_LABELS) {
             st = doubt_image_read_labels(path, ds->max_pixels, &s->labels, &w, &h, err);
+        } else if (p == PART_LABELNOISE) {
+            /* 8-bit gray like a label map: the reader's checks are the ones wanted */
+            st = doubt_image_read_labels(path, ds->max_pixels, &s->labelnoise, &w, &h, err);
         } else if (p == PART_DEPTH) {
             st = doubt_image_read_depth(path, ds->max_pixels, ds->depth_scale, &s->depth, &w, &h,
                                         err);

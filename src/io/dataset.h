@@ -4,6 +4,8 @@
  *     DIR/labels/NAME.png              8-bit class ids, 255 = ignore        (optional folder)
  *     DIR/depth/NAME.png               16-bit, metres x depth_scale, 0 = invalid (optional)
  *     DIR/noise/NAME.npy               float32 [H, W] true depth-noise sigma (optional)
+ *     DIR/labelnoise/NAME.png          8-bit, 255 x the probability that the label at that
+ *                                      pixel differs from the true class (optional)
  *     DIR/dataset.json                 {"classes": 8 or [names], "depth_scale": 256, ...}
  *
  *     doubt_dataset *ds;
@@ -46,6 +48,7 @@ const char *doubt_dataset_image_path(const doubt_dataset *ds, int i);
 int doubt_dataset_has_labels(const doubt_dataset *ds);
 int doubt_dataset_has_depth(const doubt_dataset *ds);
 int doubt_dataset_has_noise(const doubt_dataset *ds);
+int doubt_dataset_has_labelnoise(const doubt_dataset *ds);
 int doubt_dataset_classes(const doubt_dataset *ds);       /* 0 if unknown */
 float doubt_dataset_depth_scale(const doubt_dataset *ds);
 /* Class names and palette from dataset.json (NULL when absent); index < classes. */
@@ -59,6 +62,7 @@ typedef struct {
     uint8_t *labels; /* [H, W] */
     float *depth;    /* [H, W] metres, 0 = invalid */
     float *noise;    /* [H, W] */
+    uint8_t *labelnoise; /* [H, W] */
 } doubt_sample;
 
 doubt_status doubt_dataset_load(const doubt_dataset *ds, int i, doubt_sample *s, doubt_error *err);

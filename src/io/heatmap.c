@@ -13,6 +13,7 @@
 
 enum {
     MIN_CANVAS_H = 64, /* a 16x16 map still gets a readable colorbar */
+    MIN_CANVAS_H_LEGEND = 80, /* ... and room for the invalid swatch under it */
     GAP = 6,           /* between the map and the colorbar, holding the ticks */
     BAR_W = 12,
     TICK_LEN = 3,
@@ -64,17 +65,34 @@ static void put(uint8_t *rgb, int w, int x, int y, const uint8_t c[3])
     p[2] = c[2];
 }
 
+/* Where v falls on the range, 0 at lo and 1 at hi (outside [0, 1] beyond the ends). */
+static float range_position(const doubt_heatmap_opts *o, float v)
+{
+    if (!o->log_scale)
+        return (v - o->lo) / (o->hi - o->lo);
+    if (!(v > o->lo))
+        return 0.0f;
+    return (float)(log10((double)v / o->lo) / log10((double)o->hi / o->lo));
+}
+
+/* The value at position f of the range: the inverse of range_position, for tick labels. */
+static double range_value(const doubt_heatmap_opts *o, double f)
+{
+    if (!o->log_scale)
+        return (double)o->lo + f * ((double)o->hi - o->lo);
+    return o->lo * pow((double)o->hi / o->lo, f);
+}
+
 void doubt_heatmap_colorize(const float *v, const uint8_t *valid, int64_t n,
                             const doubt_heatmap_opts *o, uint8_t *rgb)
 {
     const uint8_t (*table)[3] = doubt_colormap_table(o->cmap);
-    float scale = 1.0f / (o->hi - o->lo);
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *c;
         if (isnan(v[i]) || (valid && !valid[i]))
             c = o->invalid;
         else
-            c = table[doubt_colormap_index((v[i] - o->lo) * scale)];
+            c = table[doubt_colormap_index(range_position(o, v[i]))];
         rgb[3 * i] = c[0];
         rgb[3 * i + 1] = c[1];
         rgb[3 * i + 2] = c[2];
@@ -92,6 +110,9 @@ static doubt_status check_opts(const float *v, int width, int height, const doub
     if (!isfinite(o->lo) || !isfinite(o->hi) || !(o->lo < o->hi))
         return doubt_fail(err, DOUBT_ERR_ARG, "%s: range [%g, %g] must be finite with lo < hi",
                           name, (double)o->lo, (double)o->hi);
+    if (o->log_scale && !(o->lo > 0))
+        return doubt_fail(err, DOUBT_ERR_ARG, "%s: a log-scale range needs lo > 0, has [%g, %g]",
+                          name, (double)o->lo, (double)o->hi);
     if (o->ntexts < 0 || o->ntexts > MAX_EXTRA_TEXTS || (o->ntexts > 0 && !o->texts))
         return doubt_fail(err, DOUBT_ERR_ARG, "%s: 0..%d extra texts allowed", name,
                           MAX_EXTRA_TEXTS);
@@ -108,14 +129,22 @@ doubt_status doubt_heatmap_render(const float *v, const uint8_t *valid, int widt
     *rgb = NULL;
     doubt_heatmap_layout L;
     memset(&L, 0, sizeof L);
-    L.height = height > MIN_CANVAS_H ? height : MIN_CANVAS_H;
+    const int has_legend = o->invalid_label && o->invalid_label[0];
+    const int min_h = has_legend ? MIN_CANVAS_H_LEGEND : MIN_CANVAS_H;
+    L.height = height > min_h ? height : min_h;
     /* Large maps get larger glyphs so the labels stay readable when the image is shrunk. */
     int scale = L.height >= 512 ? L.height / 256 : 1;
     int glyph_h = DOUBT_FONT_H * scale;
     int has_units = o->units && o->units[0];
-    /* Room above the bar for the units and for half a label at the top tick. */
+    /* Room above the bar for the units and for half a label at the top tick; below it for
+     * half a label at the bottom tick and the swatch. */
     L.bar_top = MARGIN + glyph_h / 2 + (has_units ? glyph_h + 3 : 0);
     L.bar_bottom = L.height - 1 - MARGIN - glyph_h / 2;
+    if (has_legend) {
+        L.swatch_h = glyph_h;
+        L.swatch_y = L.height - MARGIN * scale - L.swatch_h;
+        L.bar_bottom = L.swatch_y - LABEL_GAP * scale - glyph_h / 2 - 1;
+    }
     int bar_len = L.bar_bottom - L.bar_top + 1;
     L.nticks = bar_len >= 24 * glyph_h / DOUBT_FONT_H ? 5 : 3;
     L.bar_x = width + GAP * scale;
@@ -125,13 +154,16 @@ doubt_status doubt_heatmap_render(const float *v, const uint8_t *valid, int widt
     int label_w = has_units ? doubt_font_text_width(o->units, scale) : 0;
     for (int k = 0; k < L.nticks; k++) {
         double f = (double)k / (L.nticks - 1);
-        doubt_heatmap_format_tick((double)o->lo + f * ((double)o->hi - o->lo), labels[k],
-                                  (int)sizeof labels[k]);
+        doubt_heatmap_format_tick(range_value(o, f), labels[k], (int)sizeof labels[k]);
         int lw = doubt_font_text_width(labels[k], scale);
         label_w = lw > label_w ? lw : label_w;
     }
     int label_x = L.bar_x + L.bar_w + LABEL_GAP * scale;
     L.width = label_x + label_w + MARGIN * scale;
+    if (has_legend) {
+        int legend_w = label_x + doubt_font_text_width(o->invalid_label, scale) + MARGIN * scale;
+        L.width = legend_w > L.width ? legend_w : L.width;
+    }
 
     size_t n = (size_t)L.width * (size_t)L.height * 3;
     uint8_t *out = malloc(n);
@@ -167,6 +199,13 @@ doubt_status doubt_heatmap_render(const float *v, const uint8_t *valid, int widt
     }
     if (has_units)
         doubt_font_draw(out, L.width, L.height, L.bar_x, MARGIN, o->units, scale, ink);
+    if (has_legend) {
+        for (int y = L.swatch_y; y < L.swatch_y + L.swatch_h; y++)
+            for (int x = L.bar_x; x < L.bar_x + L.bar_w; x++)
+                put(out, L.width, x, y, o->invalid);
+        doubt_font_draw(out, L.width, L.height, label_x, L.swatch_y, o->invalid_label, scale,
+                        ink);
+    }
 
     *rgb = out;
     if (layout)
@@ -199,15 +238,18 @@ doubt_status doubt_heatmap_write(const char *path, const float *v, const uint8_t
     snprintf(range, sizeof range, "%s:%s", lo, hi);
     char invalid[16];
     snprintf(invalid, sizeof invalid, "%d,%d,%d", o->invalid[0], o->invalid[1], o->invalid[2]);
-    doubt_png_text t[6 + MAX_EXTRA_TEXTS];
+    doubt_png_text t[8 + MAX_EXTRA_TEXTS];
     int nt = 0;
     t[nt++] = (doubt_png_text){"doubt.range", range};
+    t[nt++] = (doubt_png_text){"doubt.scale", o->log_scale ? "log10" : "linear"};
     t[nt++] = (doubt_png_text){"doubt.colormap", doubt_colormap_name(o->cmap)};
     t[nt++] = (doubt_png_text){"doubt.invalid_rgb", invalid};
     if (o->map_name)
         t[nt++] = (doubt_png_text){"doubt.map", o->map_name};
     if (o->units)
         t[nt++] = (doubt_png_text){"doubt.units", o->units};
+    if (o->invalid_label)
+        t[nt++] = (doubt_png_text){"doubt.invalid_label", o->invalid_label};
     t[nt++] = (doubt_png_text){"Software", "doubt " DOUBT_VERSION};
     for (int i = 0; i < o->ntexts; i++)
         t[nt++] = o->texts[i];

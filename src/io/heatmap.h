@@ -7,13 +7,18 @@
  *     st = doubt_heatmap_write("out/a.depth_epistemic.png", var, NULL, w, h, &o, &err);
  *
  * Pixels are invalid when the value is NaN or valid[i] == 0 (valid may be NULL) and get
- * o.invalid. Values outside [lo, hi] are clamped to the end colours. Canvas: the map at the
- * top-left, then to its right a vertical colorbar (hi at the top, lo at the bottom) with
- * tick marks and 3 or 5 labels in the built-in font, on a white background. The canvas is
- * at least 64 pixels tall so the colorbar of a tiny map stays legible.
+ * o.invalid. Values outside [lo, hi] are clamped to the end colours. With log_scale the
+ * colour is linear in log10(v) from log10(lo) to log10(hi) (lo > 0; v <= lo gets the bottom
+ * colour), for maps whose values span decades. Canvas: the map at the top-left, then to its
+ * right a vertical colorbar (hi at the top, lo at the bottom) with tick marks and 3 or 5
+ * labels in the built-in font (evenly spaced in log10 with log_scale), on a white
+ * background; with invalid_label, a swatch of the invalid colour and that label under the
+ * bar, so a reader knows what the grey pixels mean. The canvas is at least 64 pixels tall
+ * (80 with invalid_label) so the colorbar of a tiny map stays legible.
  * tEXt: "doubt.range" = "lo:hi" (shortest decimals that read back as the same floats),
- * "doubt.colormap", "doubt.map", "doubt.units",
- * "Software", plus any extra texts from the options.
+ * "doubt.scale" ("linear" or "log10"), "doubt.colormap", "doubt.invalid_rgb", "doubt.map",
+ * "doubt.units", "doubt.invalid_label" (when set), "Software", plus any extra texts from the
+ * options.
  */
 #ifndef DOUBT_IO_HEATMAP_H
 #define DOUBT_IO_HEATMAP_H
@@ -25,9 +30,11 @@
 #include "png.h"
 
 typedef struct {
-    float lo, hi;          /* the fixed range; lo < hi, both finite */
+    float lo, hi;          /* the fixed range; lo < hi, both finite (lo > 0 with log_scale) */
+    int log_scale;         /* 1: colour by log10 of the value */
     doubt_colormap cmap;
     uint8_t invalid[3];    /* colour of NaN / masked pixels */
+    const char *invalid_label; /* what invalid pixels are, e.g. "no depth" (may be NULL) */
     const char *map_name;  /* what the map is, e.g. "seg_mutual_info" (may be NULL) */
     const char *units;     /* drawn above the colorbar and recorded (may be NULL) */
     const doubt_png_text *texts; /* extra tEXt chunks (e.g. weights hash), may be NULL */
@@ -41,6 +48,7 @@ typedef struct {
     int bar_x, bar_w;       /* colorbar columns [bar_x, bar_x + bar_w) */
     int bar_top, bar_bottom; /* rows of hi (colormap[255]) and lo (colormap[0]), inclusive */
     int nticks;
+    int swatch_y, swatch_h; /* rows of the invalid-colour swatch at bar_x (0 high: none) */
 } doubt_heatmap_layout;
 
 doubt_heatmap_opts doubt_heatmap_defaults(void);

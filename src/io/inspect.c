@@ -17,12 +17,13 @@
 #include "png.h"
 
 const char *const doubt_inspect_heatmaps[DOUBT_INSPECT_HEATMAPS] = {
-    "depth_epistemic", "depth_aleatoric", "depth_total",
-    "seg_entropy",     "seg_mutual_info", "seg_logit_var"};
+    "depth_epistemic", "depth_aleatoric", "depth_total",    "seg_entropy",
+    "seg_aleatoric",   "seg_mutual_info", "seg_logit_var"};
 
 static const char *const heatmap_title[DOUBT_INSPECT_HEATMAPS] = {
     "Depth epistemic (m2)", "Depth aleatoric (m2)",   "Depth total (m2)",
-    "Seg entropy (nats)",   "Seg mutual info (nats)", "Seg logit variance"};
+    "Seg entropy (nats)",   "Seg aleatoric (nats)",   "Seg mutual info (nats)",
+    "Seg logit variance"};
 
 /* Files predict writes, by which a NAME is recognised. */
 static const char *const known_suffix[] = {".seg.png",
@@ -32,6 +33,7 @@ static const char *const known_suffix[] = {".seg.png",
                                            ".depth_aleatoric.png",
                                            ".depth_total.png",
                                            ".seg_entropy.png",
+                                           ".seg_aleatoric.png",
                                            ".seg_mutual_info.png",
                                            ".seg_logit_var.png"};
 

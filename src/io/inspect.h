@@ -10,14 +10,14 @@
  *
  * A prediction NAME is any NAME with at least one of the files predict writes (suffixes in
  * doubt_inspect_suffixes); it must have NAME.seg.png (palette), NAME.depth.png (16-bit,
- * metres x 256) and the six uncertainty heatmaps NAME.{depth_epistemic, depth_aleatoric,
- * depth_total, seg_entropy, seg_mutual_info, seg_logit_var}.png; NAME.depth_color.png is
+ * metres x 256) and the seven uncertainty heatmaps NAME.{depth_epistemic, depth_aleatoric,
+ * depth_total, seg_entropy, seg_aleatoric, seg_mutual_info, seg_logit_var}.png; NAME.depth_color.png is
  * used when present, else depth.png is coloured here (turbo on [depth_lo, depth_hi], with a
  * colorbar). The input photo is DIR/NAME.{png,jpg,jpeg,bmp,tga} (also upper case) of
  * o.images; without it the panel shows the plain segmentation colours instead of the overlay.
  *
  * Panel tiles, left to right: input, segmentation overlay (input and palette colours blended
- * DOUBT_INSPECT_OVERLAY_ALPHA), depth, then the six heatmaps (which carry their own colorbars),
+ * DOUBT_INSPECT_OVERLAY_ALPHA), depth, then the seven heatmaps (which carry their own colorbars),
  * each titled, composed by panel.h.
  */
 #ifndef DOUBT_IO_INSPECT_H
@@ -26,7 +26,7 @@
 #include "core/status.h"
 
 #define DOUBT_INSPECT_OVERLAY_ALPHA 0.5f
-#define DOUBT_INSPECT_HEATMAPS 6
+#define DOUBT_INSPECT_HEATMAPS 7
 
 /* The heatmap suffixes a prediction must have, in panel order. */
 extern const char *const doubt_inspect_heatmaps[DOUBT_INSPECT_HEATMAPS];

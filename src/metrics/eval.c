@@ -23,7 +23,10 @@ static const char *const kind_name[NKINDS] = {"total", "epistemic", "aleatoric"}
 enum { DF_TOTAL, DF_EPI, DF_ALE, DF_ERR, DF_WRONG, DF_N };
 /* Fields of the segmentation subsample: entropy, expected entropy, MI, wrong as 0/1. */
 enum { SF_TOTAL, SF_EPI, SF_ALE, SF_WRONG, SF_N };
+/* Fields of the label-noise subsample: logit variance, expected entropy, noisy as 0/1. */
+enum { LF_LVAR, LF_ALE, LF_NOISY, LF_N };
 
+/* Means over every pixel of every image. */
 enum {
     M_DEPTH_EPI,
     M_DEPTH_ALE,
@@ -35,15 +38,18 @@ enum {
     M_LVAR,
     NMEANS
 };
+/* Depth means over the pixels with valid ground truth, in m² (m for σ) and relative to y². */
+enum { V_EPI, V_ALE, V_TOTAL, V_SIGMA, V_EPI_REL, V_ALE_REL, NVALID };
 
 typedef struct {
-    int labels, depth, noise;
+    int labels, depth, noise, labelnoise;
     doubt_seg_metrics *seg;
     doubt_depth_metrics *dm[NKINDS];
     doubt_pavpu *pavpu[NKINDS];
-    doubt_pixsample *ds, *ss, *ns;
-    double sum[NMEANS];
-    int64_t pixels;
+    doubt_pixsample *ds, *ss, *ns, *ls;
+    double sum[NMEANS], valid_sum[NVALID];
+    int64_t pixels, valid_pixels;
+    cJSON *per_image; /* one object per image, in dataset order */
     /* per-image scratch, grown to the largest image */
     size_t cap;
     float *f_err, *f_wrong, *f_sigma, *s_wrong;
@@ -66,6 +72,8 @@ static void acc_free(eval_acc *a)
     doubt_pixsample_destroy(a->ds);
     doubt_pixsample_destroy(a->ss);
     doubt_pixsample_destroy(a->ns);
+    doubt_pixsample_destroy(a->ls);
+    cJSON_Delete(a->per_image);
     free(a->f_err);
     free(a->f_wrong);
     free(a->f_sigma);
@@ -105,6 +113,13 @@ static doubt_status acc_init(eval_acc *a, const doubt_dataset *ds, int classes,
     a->labels = doubt_dataset_has_labels(ds);
     a->depth = doubt_dataset_has_depth(ds);
     a->noise = a->depth && doubt_dataset_has_noise(ds);
+    a->labelnoise = a->labels && doubt_dataset_has_labelnoise(ds);
+    if (!(a->per_image = cJSON_CreateArray()))
+        return doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory for the report");
+    if (a->labelnoise &&
+        (st = doubt_pixsample_create(o->sample_cap, LF_N, o->seed ^ 0x6c6e6f697365ULL, &a->ls,
+                                     err)))
+        return st;
     if (a->labels) {
         if ((st = doubt_seg_metrics_create(classes, &a->seg, err)) ||
             (st = doubt_pixsample_create(o->sample_cap, SF_N, o->seed, &a->ss, err)))
@@ -126,11 +141,45 @@ static doubt_status acc_init(eval_acc *a, const doubt_dataset *ds, int classes,
     return st;
 }
 
-static doubt_status acc_add(eval_acc *a, const doubt_sample *s, const doubt_mc_maps *m,
-                            doubt_error *err)
+static void num(cJSON *o, const char *key, double v);
+
+/* The image's own means, for image-level figures (telling OOD images apart): MI and expected
+ * entropy over all pixels, depth variances over valid ground truth (all pixels without). */
+static doubt_status add_image_means(eval_acc *a, const char *name, const doubt_sample *s,
+                                    const doubt_mc_maps *m, doubt_error *err)
+{
+    const int64_t hw = (int64_t)s->width * s->height;
+    double mi = 0, ale = 0, epi = 0, dale = 0;
+    int64_t nd = 0;
+    for (int64_t i = 0; i < hw; i++) {
+        mi += m->seg_mutual_info[i];
+        ale += m->seg_aleatoric[i];
+        if (!s->depth || (s->depth[i] > 0 && isfinite(s->depth[i]))) {
+            epi += m->depth_epistemic[i];
+            dale += m->depth_aleatoric[i];
+            nd++;
+        }
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddItemToArray(a->per_image, o)) {
+        cJSON_Delete(o);
+        return doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory for the report");
+    }
+    cJSON_AddStringToObject(o, "name", name);
+    num(o, "seg_mutual_info_mean", hw ? mi / (double)hw : NAN);
+    num(o, "seg_aleatoric_mean", hw ? ale / (double)hw : NAN);
+    num(o, "depth_epistemic_mean", nd ? epi / (double)nd : NAN);
+    num(o, "depth_aleatoric_mean", nd ? dale / (double)nd : NAN);
+    return DOUBT_OK;
+}
+
+static doubt_status acc_add(eval_acc *a, const char *name, const doubt_sample *s,
+                            const doubt_mc_maps *m, doubt_error *err)
 {
     const int64_t hw = (int64_t)s->width * s->height;
     doubt_status st = grow(a, (size_t)hw, err);
+    if (!st)
+        st = add_image_means(a, name, s, m, err);
     if (st)
         return st;
     for (int64_t i = 0; i < hw; i++) {
@@ -164,6 +213,14 @@ static doubt_status acc_add(eval_acc *a, const doubt_sample *s, const doubt_mc_m
         if ((st = doubt_pixsample_add(a->ss, fields, a->s_valid, hw, err)))
             return st;
     }
+    if (a->labelnoise) {
+        /* f_wrong is free until the depth part below refills it */
+        for (int64_t i = 0; i < hw; i++)
+            a->f_wrong[i] = s->labelnoise[i] > 0;
+        const float *fields[LF_N] = {m->seg_logit_var, m->seg_aleatoric, a->f_wrong};
+        if ((st = doubt_pixsample_add(a->ls, fields, a->s_valid, hw, err)))
+            return st;
+    }
     if (a->depth) {
         const float *var[NKINDS] = {m->depth_total, m->depth_epistemic, m->depth_aleatoric};
         for (int k = 0; k < NKINDS; k++)
@@ -178,6 +235,16 @@ static doubt_status acc_add(eval_acc *a, const doubt_sample *s, const doubt_mc_m
             a->f_wrong[i] = a->d_valid[i] && e / y > DOUBT_DEPTH_WRONG_ABSREL;
             a->f_sigma[i] = sqrtf(m->depth_aleatoric[i]);
             a->n_valid[i] = a->noise && a->d_valid[i] && isfinite(s->noise[i]);
+            if (a->d_valid[i]) {
+                const double y2 = (double)y * y;
+                a->valid_sum[V_EPI] += m->depth_epistemic[i];
+                a->valid_sum[V_ALE] += m->depth_aleatoric[i];
+                a->valid_sum[V_TOTAL] += m->depth_total[i];
+                a->valid_sum[V_SIGMA] += a->f_sigma[i];
+                a->valid_sum[V_EPI_REL] += m->depth_epistemic[i] / y2;
+                a->valid_sum[V_ALE_REL] += m->depth_aleatoric[i] / y2;
+                a->valid_pixels++;
+            }
         }
         const float *fields[DF_N] = {m->depth_total, m->depth_epistemic, m->depth_aleatoric,
                                      a->f_err, a->f_wrong};
@@ -427,6 +494,23 @@ static doubt_status noise_ranking(cJSON *u, eval_acc *a, doubt_error *err)
     return st;
 }
 
+static doubt_status labelnoise_ranking(cJSON *u, eval_acc *a, doubt_error *err)
+{
+    if (!a->labelnoise) {
+        cJSON_AddNullToObject(u, "seg_logit_var_labelnoise_auroc");
+        cJSON_AddNullToObject(u, "seg_aleatoric_labelnoise_auroc");
+        return DOUBT_OK;
+    }
+    exported x;
+    doubt_status st = export_all(a->ls, LF_N, LF_NOISY, &x, err);
+    if (!st) {
+        num(u, "seg_logit_var_labelnoise_auroc", doubt_auroc(x.f[LF_LVAR], x.wrong, x.n));
+        num(u, "seg_aleatoric_labelnoise_auroc", doubt_auroc(x.f[LF_ALE], x.wrong, x.n));
+    }
+    exported_free(&x);
+    return st;
+}
+
 static doubt_status build_report(eval_acc *a, const doubt_eval_opts *o, int images, int classes,
                                  cJSON *root, doubt_error *err)
 {
@@ -451,10 +535,18 @@ static doubt_status build_report(eval_acc *a, const doubt_eval_opts *o, int imag
         cJSON_AddNullToObject(root, "depth");
 
     cJSON *u = cJSON_AddObjectToObject(root, "uncertainty");
+    /* Depth uncertainty where depth exists (valid ground truth); the all-pixel means, which
+     * include the sky, only under *_all_pixels keys. */
+    static const char *const valid_key[NVALID] = {
+        "depth_epistemic_mean",       "depth_aleatoric_mean",         "depth_total_mean",
+        "depth_aleatoric_sigma_mean", "depth_epistemic_rel_mean",     "depth_aleatoric_rel_mean"};
+    for (int i = 0; i < NVALID; i++)
+        num(u, valid_key[i], a->valid_pixels ? a->valid_sum[i] / (double)a->valid_pixels : NAN);
     static const char *const mean_key[NMEANS] = {
-        "depth_epistemic_mean",       "depth_aleatoric_mean", "depth_total_mean",
-        "depth_aleatoric_sigma_mean", "seg_entropy_mean",     "seg_aleatoric_mean",
-        "seg_mutual_info_mean",       "seg_logit_var_mean"};
+        "depth_epistemic_mean_all_pixels",       "depth_aleatoric_mean_all_pixels",
+        "depth_total_mean_all_pixels",           "depth_aleatoric_sigma_mean_all_pixels",
+        "seg_entropy_mean",                      "seg_aleatoric_mean",
+        "seg_mutual_info_mean",                  "seg_logit_var_mean"};
     for (int i = 0; i < NMEANS; i++)
         num(u, mean_key[i], a->pixels ? a->sum[i] / (double)a->pixels : NAN);
     doubt_status st = DOUBT_OK;
@@ -480,6 +572,12 @@ static doubt_status build_report(eval_acc *a, const doubt_eval_opts *o, int imag
         }
     if (!st)
         st = noise_ranking(u, a, err);
+    if (!st)
+        st = labelnoise_ranking(u, a, err);
+    if (!st) {
+        cJSON_AddItemToObject(root, "per_image", a->per_image);
+        a->per_image = NULL; /* the report owns it now */
+    }
     return st;
 }
 
@@ -572,7 +670,7 @@ doubt_status doubt_eval_run(doubt_ctx *ctx, const doubt_safetensors *weights, co
                             doubt_ctx_error(ctx));
             goto done;
         }
-        if ((st = acc_add(&a, &s, m, &e))) {
+        if ((st = acc_add(&a, doubt_dataset_name(ds, i), &s, m, &e))) {
             st = doubt_fail(err, st, "%s: %s", doubt_dataset_image_path(ds, i), e.msg);
             goto done;
         }

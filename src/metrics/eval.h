@@ -15,14 +15,24 @@
  *          nll, nll_epistemic, nll_aleatoric (Gaussian NLL with σ² = total / one kind),
  *          interval {ideal, total, epistemic, aleatoric} each {z1, z2, z3}: the fraction of
  *          pixels with |y - μ| <= z σ
- *   uncertainty: means over all pixels of all images (depth_{epistemic,aleatoric,total}_mean
- *          in m², depth_aleatoric_sigma_mean in m, seg_{entropy,aleatoric,mutual_info,
- *          logit_var}_mean in nats / logit units), then per kind k in {"" = total,
+ *   uncertainty: depth means over the pixels with valid depth ground truth, where depth
+ *          exists (depth_{epistemic,aleatoric,total}_mean in m², depth_aleatoric_sigma_mean
+ *          in m, depth_{epistemic,aleatoric}_rel_mean = mean of variance / y², unitless;
+ *          null without depth/), the same four over all pixels of all images, sky included
+ *          (*_mean_all_pixels), seg_{entropy,aleatoric,mutual_info,logit_var}_mean over all
+ *          pixels (nats / logit units), then per kind k in {"" = total,
  *          "_epistemic", "_aleatoric"}: ause_depth_rmse k, auroc_depth k (wrong = abs-rel >
  *          0.1), ause_seg_error k, auroc_seg k (wrong = argmax != label), pavpu_seg k;
  *          aleatoric_noise_spearman and aleatoric_noise_ratio (predicted σ = sqrt(depth
  *          aleatoric) against the true noise σ of noise/, over valid depth pixels; null
- *          without noise/).
+ *          without noise/); seg_logit_var_labelnoise_auroc and
+ *          seg_aleatoric_labelnoise_auroc: the AUROC of the mean logit variance and of the
+ *          expected entropy for flagging labelled pixels whose labelnoise/ truth is above 0
+ *          (null without labelnoise/)
+ *   per_image: [{name, seg_mutual_info_mean, seg_aleatoric_mean, depth_epistemic_mean,
+ *          depth_aleatoric_mean}] in dataset order, the depth ones over valid ground truth
+ *          (all pixels without depth/): for image-level figures such as telling OOD images
+ *          apart (tools/kendall_gal_table.py).
  * For segmentation "total" is the predictive entropy H[p̄], "aleatoric" the expected entropy
  * and "epistemic" the mutual information; for depth the variances of mc.h.
  *

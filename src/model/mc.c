@@ -36,6 +36,7 @@ struct doubt_mc {
     doubt_mc_maps maps;
     size_t maps_cap; /* pixels the map buffers hold */
     double *depth_m2; /* Welford's running sum of squared deviations */
+    uint8_t no_depth[256]; /* by class: 1 = depth maps undefined there (when masking) */
 };
 
 static int round_up(int v, int step)
@@ -72,6 +73,9 @@ doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
     mc->weights = weights;
     mc->net = weights->network;
     mc->grid = 1 << (mc->net.levels - 1);
+    if (mc->desc.mask_no_depth)
+        for (int i = 0; i < mc->net.no_depth_count; i++)
+            mc->no_depth[mc->net.no_depth_classes[i]] = 1;
     if (mc->desc.tile > 0) {
         const int grid = mc->grid;
         if (mc->desc.tile_margin == 0)
@@ -307,6 +311,9 @@ static void finish_maps(doubt_mc *mc, int samples)
             }
         }
         m->seg_class[p] = (uint8_t)best_class;
+        if (mc->no_depth[best_class])
+            m->depth_mean[p] = m->depth_epistemic[p] = m->depth_aleatoric[p] =
+                m->depth_total[p] = NAN;
         m->seg_entropy[p] = (float)entropy;
         /* mutual information is non-negative; rounding can make it -1e-8 */
         m->seg_mutual_info[p] = fmaxf(0.0f, (float)entropy - m->seg_aleatoric[p]);

@@ -17,6 +17,9 @@
  *   before exp, so a wild network gives huge but finite variances.
  * With deterministic set, one pass with dropout off (the standard-dropout prediction):
  * the epistemic and mutual-information maps are then 0.
+ * With mask_no_depth set, the four depth maps are NaN (undefined) where seg_class is one of
+ * the network's no_depth_classes (netdesc.h): a sky pixel has no depth to doubt. Without it
+ * every pixel keeps the network's raw output, as evaluation against ground truth wants.
  *
  * Speed: the encoder levels before the first dropout run once per image at batch 1; their
  * outputs are repeated into a batch of `chunk` stacked samples that runs the rest. Sample t
@@ -46,6 +49,7 @@ typedef struct {
     int tile;          /* 0: the whole image at once; else the tile side in pixels */
     int tile_margin;   /* context around each tile's kept part; 0 = the default below.
                         * Both are rounded up to the 2^(L-1) grid; tile >= 2·margin + grid */
+    int mask_no_depth; /* 1: depth maps NaN on pixels predicted as a no-depth class */
 } doubt_mc_desc;
 
 #define DOUBT_MC_DEFAULT_TILE_MARGIN 96

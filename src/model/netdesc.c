@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const keys[] = {"arch", "in_channels", "classes", "widths", "dropout"};
+/* The required keys, then the optional one. */
+static const char *const keys[] = {"arch",    "in_channels", "classes",
+                                   "widths",  "dropout",     "no_depth_classes"};
 #define N_KEYS (sizeof keys / sizeof keys[0])
+#define N_REQUIRED 5
 
 doubt_status doubt_netdesc_validate(const doubt_netdesc *d, doubt_error *err)
 {
@@ -41,7 +44,32 @@ doubt_status doubt_netdesc_validate(const doubt_netdesc *d, doubt_error *err)
     if (!(d->dropout >= 0) || d->dropout >= 1)
         return doubt_fail(err, DOUBT_ERR_ARG,
                           "network description: dropout %g is outside [0, 1)", d->dropout);
+    if (d->no_depth_count < 0 || d->no_depth_count > d->classes)
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: %d no_depth_classes for %d classes",
+                          d->no_depth_count, d->classes);
+    for (int i = 0; i < d->no_depth_count; i++) {
+        const int c = d->no_depth_classes[i];
+        if (c >= d->classes)
+            return doubt_fail(err, DOUBT_ERR_ARG,
+                              "network description: no_depth_classes[%d] = %d is not a class "
+                              "(0..%d)",
+                              i, c, d->classes - 1);
+        if (i && c <= d->no_depth_classes[i - 1])
+            return doubt_fail(err, DOUBT_ERR_ARG,
+                              "network description: no_depth_classes must be strictly "
+                              "increasing (entry %d is %d after %d)",
+                              i, c, d->no_depth_classes[i - 1]);
+    }
     return DOUBT_OK;
+}
+
+int doubt_netdesc_class_has_no_depth(const doubt_netdesc *d, int c)
+{
+    for (int i = 0; i < d->no_depth_count; i++)
+        if (d->no_depth_classes[i] == c)
+            return 1;
+    return 0;
 }
 
 /* An integer-valued JSON number; cJSON keeps numbers as doubles. */
@@ -70,14 +98,14 @@ static doubt_status from_json(const cJSON *root, doubt_netdesc *out, doubt_error
         if (k == N_KEYS)
             return doubt_fail(err, DOUBT_ERR_ARG,
                               "network description: unknown key '%.64s' (known: arch, "
-                              "in_channels, classes, widths, dropout)",
+                              "in_channels, classes, widths, dropout, no_depth_classes)",
                               it->string);
         for (const cJSON *o = it->next; o; o = o->next)
             if (!strcmp(o->string, it->string))
                 return doubt_fail(err, DOUBT_ERR_ARG,
                                   "network description: key '%s' appears twice", it->string);
     }
-    for (size_t k = 0; k < N_KEYS; k++)
+    for (size_t k = 0; k < N_REQUIRED; k++)
         if (!cJSON_GetObjectItemCaseSensitive(root, keys[k]))
             return doubt_fail(err, DOUBT_ERR_ARG, "network description: missing key '%s'",
                               keys[k]);
@@ -123,6 +151,27 @@ static doubt_status from_json(const cJSON *root, doubt_netdesc *out, doubt_error
     if (!cJSON_IsNumber(dropout))
         return doubt_fail(err, DOUBT_ERR_ARG, "network description: dropout must be a number");
     d.dropout = dropout->valuedouble;
+
+    const cJSON *no_depth = cJSON_GetObjectItemCaseSensitive(root, "no_depth_classes");
+    if (no_depth) {
+        if (!cJSON_IsArray(no_depth))
+            return doubt_fail(err, DOUBT_ERR_ARG,
+                              "network description: no_depth_classes must be an array of class "
+                              "ids");
+        i = 0;
+        for (const cJSON *c = no_depth->child; c; c = c->next, i++) {
+            char what[32];
+            int id = -1;
+            snprintf(what, sizeof what, "no_depth_classes[%d]", i);
+            if ((st = get_int(c, what, &id, err)))
+                return st;
+            if (i >= DOUBT_NETDESC_MAX_CLASSES || id < 0 || id > DOUBT_NETDESC_MAX_CLASSES)
+                return doubt_fail(err, DOUBT_ERR_ARG,
+                                  "network description: %s = %d is not a class id", what, id);
+            d.no_depth_classes[i] = (uint8_t)id;
+        }
+        d.no_depth_count = i;
+    }
 
     if ((st = doubt_netdesc_validate(&d, err)))
         return st;
@@ -245,10 +294,18 @@ doubt_status doubt_netdesc_to_json(const doubt_netdesc *d, char *buf, size_t cap
     snprintf(drop, sizeof drop, "%.15g", d->dropout);
     if (strtod(drop, NULL) != d->dropout)
         snprintf(drop, sizeof drop, "%.17g", d->dropout);
+    char no_depth[DOUBT_NETDESC_MAX_CLASSES * 4 + 32] = "";
+    if (d->no_depth_count) {
+        at = (size_t)snprintf(no_depth, sizeof no_depth, ",\"no_depth_classes\":[");
+        for (int i = 0; i < d->no_depth_count; i++)
+            at += (size_t)snprintf(no_depth + at, sizeof no_depth - at, "%s%d", i ? "," : "",
+                                   d->no_depth_classes[i]);
+        snprintf(no_depth + at, sizeof no_depth - at, "]");
+    }
     int n = snprintf(buf, cap,
                      "{\"arch\":\"%s\",\"in_channels\":%d,\"classes\":%d,\"widths\":[%s],"
-                     "\"dropout\":%s}",
-                     d->arch, d->in_channels, d->classes, widths, drop);
+                     "\"dropout\":%s%s}",
+                     d->arch, d->in_channels, d->classes, widths, drop, no_depth);
     if (n < 0 || (size_t)n >= cap)
         return doubt_fail(err, DOUBT_ERR_ARG,
                           "network description: JSON needs %d bytes, buffer has %zu", n + 1, cap);

@@ -7,11 +7,15 @@
  *     doubt_param_info p[DOUBT_NETDESC_MAX_PARAMS];
  *     int n = doubt_netdesc_params(&d, p, DOUBT_NETDESC_MAX_PARAMS);
  *
- * The JSON has exactly these keys, all required, in this canonical order:
- *     {"arch":"unet","in_channels":3,"classes":8,"widths":[32,64,128,256,256],"dropout":0.5}
+ * The JSON has these keys, in this canonical order; all are required but the last:
+ *     {"arch":"unet","in_channels":3,"classes":8,"widths":[32,64,128,256,256],"dropout":0.5,
+ *      "no_depth_classes":[0]}
  * arch is "unet" (the only architecture so far), widths has 1..8 levels, classes is 1..254
- * (255 is the ignore label), dropout is in [0, 1). Unknown keys are rejected so that a typo
- * ("width") cannot silently fall back to a default.
+ * (255 is the ignore label), dropout is in [0, 1). no_depth_classes lists the classes that
+ * have no depth (sky): strictly increasing ids below classes; absent or empty means every
+ * class has depth (KITTI-like data), and then the canonical JSON leaves the key out, so the
+ * descriptions written before it existed stay canonical. Unknown keys are rejected so that a
+ * typo ("width") cannot silently fall back to a default.
  *
  * Parameter tensors use PyTorch's state_dict names and shapes (DESIGN.md, "The default
  * network"), in a fixed order: enc.0 .. enc.L-1, dec.0 .. dec.L-2, head, task. Each conv/bn
@@ -32,8 +36,9 @@
 #define DOUBT_NETDESC_MAX_CLASSES 254
 /* Ten tensors per block, 2L-1 blocks, head weight and bias, task.log_var. */
 #define DOUBT_NETDESC_MAX_PARAMS (10 * (2 * DOUBT_NETDESC_MAX_LEVELS - 1) + 3)
-/* Longest canonical JSON: 8 widths of 5 digits, 17-digit dropout; with room to spare. */
-#define DOUBT_NETDESC_JSON_MAX 256
+/* Longest canonical JSON: 8 widths of 5 digits, 17-digit dropout, 254 no-depth classes of up
+ * to 3 digits and a comma; with room to spare. */
+#define DOUBT_NETDESC_JSON_MAX 1280
 #define DOUBT_PARAM_NAME_MAX 48
 
 typedef struct {
@@ -43,7 +48,12 @@ typedef struct {
     int levels; /* L = number of widths */
     int widths[DOUBT_NETDESC_MAX_LEVELS];
     double dropout;
+    int no_depth_count; /* entries of no_depth_classes */
+    uint8_t no_depth_classes[DOUBT_NETDESC_MAX_CLASSES];
 } doubt_netdesc;
+
+/* 1 when class c has no depth (a no_depth_classes entry). */
+int doubt_netdesc_class_has_no_depth(const doubt_netdesc *d, int c);
 
 typedef enum {
     DOUBT_PARAM_LEARNED,  /* trained weight: conv weights, bn weight/bias, head */

@@ -29,14 +29,24 @@ static const struct {
     const char *units;
     float lo, hi; /* hi < 0: ln(classes) */
     int epistemic; /* zero, hence not written, with deterministic */
+    int depth;     /* undefined (grey) where a no-depth class is predicted */
+    int log_scale;
 } map_info[DOUBT_PMAP_COUNT] = {
-    [DOUBT_PMAP_DEPTH_COLOR] = {"depth_color", DOUBT_CMAP_TURBO, "m", 0.0f, 20.0f, 0},
-    [DOUBT_PMAP_DEPTH_EPISTEMIC] = {"depth_epistemic", DOUBT_CMAP_INFERNO, "m2", 0.0f, 2.0f, 1},
-    [DOUBT_PMAP_DEPTH_ALEATORIC] = {"depth_aleatoric", DOUBT_CMAP_INFERNO, "m2", 0.0f, 8.0f, 0},
-    [DOUBT_PMAP_DEPTH_TOTAL] = {"depth_total", DOUBT_CMAP_INFERNO, "m2", 0.0f, 10.0f, 0},
-    [DOUBT_PMAP_SEG_ENTROPY] = {"seg_entropy", DOUBT_CMAP_VIRIDIS, "nats", 0.0f, -1.0f, 0},
-    [DOUBT_PMAP_SEG_MUTUAL_INFO] = {"seg_mutual_info", DOUBT_CMAP_VIRIDIS, "nats", 0.0f, 0.25f, 1},
-    [DOUBT_PMAP_SEG_LOGIT_VAR] = {"seg_logit_var", DOUBT_CMAP_INFERNO, "logit2", 0.0f, 4.0f, 0},
+    [DOUBT_PMAP_DEPTH_COLOR] = {"depth_color", DOUBT_CMAP_TURBO, "m", 0.0f, 20.0f, 0, 1, 0},
+    [DOUBT_PMAP_DEPTH_EPISTEMIC] = {"depth_epistemic", DOUBT_CMAP_INFERNO, "m2", 0.0f, 2.0f, 1, 1,
+                                    0},
+    [DOUBT_PMAP_DEPTH_ALEATORIC] = {"depth_aleatoric", DOUBT_CMAP_INFERNO, "m2", 0.0f, 8.0f, 0, 1,
+                                    0},
+    [DOUBT_PMAP_DEPTH_TOTAL] = {"depth_total", DOUBT_CMAP_INFERNO, "m2", 0.0f, 10.0f, 0, 1, 0},
+    [DOUBT_PMAP_SEG_ENTROPY] = {"seg_entropy", DOUBT_CMAP_VIRIDIS, "nats", 0.0f, -1.0f, 0, 0, 0},
+    [DOUBT_PMAP_SEG_ALEATORIC] = {"seg_aleatoric", DOUBT_CMAP_VIRIDIS, "nats", 0.0f, -1.0f, 0, 0,
+                                  0},
+    [DOUBT_PMAP_SEG_MUTUAL_INFO] = {"seg_mutual_info", DOUBT_CMAP_VIRIDIS, "nats", 0.0f, 0.25f, 1,
+                                    0, 0},
+    /* The learned logit variance spans decades (1e-4 on clean pixels of the shipped weights,
+     * far more on label noise): a linear 0-4 scale showed it black everywhere. */
+    [DOUBT_PMAP_SEG_LOGIT_VAR] = {"seg_logit_var", DOUBT_CMAP_INFERNO, "logit2", 1e-4f, 1.0f, 0, 0,
+                                  1},
 };
 
 const char *doubt_predict_map_name(doubt_predict_map m)
@@ -52,6 +62,11 @@ void doubt_predict_map_default_range(doubt_predict_map m, int classes, float *lo
      * A 1-class network has no entropy; keep the range valid. */
     if (*hi < 0)
         *hi = classes > 1 ? (float)log((double)classes) : 1.0f;
+}
+
+int doubt_predict_map_log_scale(doubt_predict_map m)
+{
+    return (unsigned)m < DOUBT_PMAP_COUNT && map_info[m].log_scale;
 }
 
 doubt_predict_opts doubt_predict_defaults(void)
@@ -126,6 +141,10 @@ doubt_status doubt_predict_parse_range(const char *arg, doubt_predict_opts *o, d
         const char *h = end + 1;
         float hi = strtof(h, &end);
         ok = !errno && end != h && !*end && isfinite(lo) && isfinite(hi) && lo < hi;
+        if (ok && map_info[m].log_scale && !(lo > 0))
+            return doubt_fail(err, DOUBT_ERR_ARG,
+                              "--range '%s': %s is drawn on a log scale, LO must be > 0", arg,
+                              map_info[m].name);
         if (ok) {
             o->lo[m] = lo;
             o->hi[m] = hi;
@@ -430,7 +449,8 @@ doubt_status doubt_predict_create(doubt_ctx *ctx, const char *weights_path,
                            .chunk = o->chunk,
                            .seed = o->seed,
                            .tile = o->tile,
-                           .tile_margin = p->o.tile_margin};
+                           .tile_margin = p->o.tile_margin,
+                           .mask_no_depth = 1};
         st = doubt_mc_create(ctx, p->weights, &d, &p->mc);
         if (st)
             doubt_fail(err, st, "%s", ctx->err.msg);
@@ -478,9 +498,21 @@ int doubt_predict_classes(const doubt_predictor *p) { return p->classes; }
 
 /* ---- outputs --------------------------------------------------------------------------- */
 
-enum { NPY_DEPTH_MEAN, NPY_DEPTH_EPI, NPY_DEPTH_ALE, NPY_SEG_PROB, NPY_SEG_ENT, NPY_SEG_MI, NPY_N };
-static const char *const npy_names[NPY_N] = {"depth_mean",  "depth_epistemic", "depth_aleatoric",
-                                             "seg_prob",    "seg_entropy",     "seg_mutual_info"};
+enum {
+    NPY_DEPTH_MEAN,
+    NPY_DEPTH_EPI,
+    NPY_DEPTH_ALE,
+    NPY_DEPTH_TOTAL,
+    NPY_SEG_PROB,
+    NPY_SEG_ENT,
+    NPY_SEG_ALE,
+    NPY_SEG_MI,
+    NPY_SEG_LVAR,
+    NPY_N
+};
+static const char *const npy_names[NPY_N] = {
+    "depth_mean", "depth_epistemic", "depth_aleatoric", "depth_total",    "seg_prob",
+    "seg_entropy", "seg_aleatoric",  "seg_mutual_info", "seg_logit_var"};
 
 static int heatmap_wanted(const doubt_predictor *p, int m)
 {
@@ -530,6 +562,7 @@ static const float *map_data(const doubt_mc_maps *m, int which)
     case DOUBT_PMAP_DEPTH_ALEATORIC: return m->depth_aleatoric;
     case DOUBT_PMAP_DEPTH_TOTAL: return m->depth_total;
     case DOUBT_PMAP_SEG_ENTROPY: return m->seg_entropy;
+    case DOUBT_PMAP_SEG_ALEATORIC: return m->seg_aleatoric;
     case DOUBT_PMAP_SEG_MUTUAL_INFO: return m->seg_mutual_info;
     default: return m->seg_logit_var;
     }
@@ -542,8 +575,9 @@ static doubt_status write_outputs(doubt_predictor *p, const doubt_mc_maps *mm, c
     const size_t n = (size_t)w * h;
     char path[DOUBT_PATH_MAX];
     doubt_status st = DOUBT_OK;
-    const float *npy_data[NPY_N] = {mm->depth_mean, mm->depth_epistemic, mm->depth_aleatoric,
-                                    mm->seg_prob,   mm->seg_entropy,     mm->seg_mutual_info};
+    const float *npy_data[NPY_N] = {mm->depth_mean,    mm->depth_epistemic, mm->depth_aleatoric,
+                                    mm->depth_total,   mm->seg_prob,        mm->seg_entropy,
+                                    mm->seg_aleatoric, mm->seg_mutual_info, mm->seg_logit_var};
     for (int k = 0; k < NPY_N && !st; k++) {
         if (!npy_wanted(p, k))
             continue;
@@ -553,7 +587,7 @@ static doubt_status write_outputs(doubt_predictor *p, const doubt_mc_maps *mm, c
         if (!st)
             st = doubt_npy_write_f32(path, npy_data[k], nd, nd == 3 ? shape : shape + 1, err);
     }
-    /* depth_color leaves out what depth.png records as "no depth". */
+    /* depth_color leaves out what depth.png records as "no depth" (NaN: a no-depth class). */
     for (size_t i = 0; i < n; i++)
         p->valid[i] = mm->depth_mean[i] > 0;
     for (int m = 0; m < DOUBT_PMAP_COUNT && !st; m++) {
@@ -565,6 +599,9 @@ static doubt_status write_outputs(doubt_predictor *p, const doubt_mc_maps *mm, c
         ho.cmap = map_info[m].cmap;
         ho.map_name = map_info[m].name;
         ho.units = map_info[m].units;
+        ho.log_scale = map_info[m].log_scale;
+        if (map_info[m].depth && p->weights->network.no_depth_count)
+            ho.invalid_label = "no depth";
         ho.texts = p->texts;
         ho.ntexts = p->ntexts;
         st = output_path(path, outdir, name, map_info[m].name, "png", err);
@@ -641,7 +678,8 @@ static cJSON *map_stats(doubt_predictor *p, const float *v, size_t n, double thr
     cJSON_AddItemToObject(o, "p90", finite_number(k ? percentile(p->sorted, k, 0.90) : nan));
     cJSON_AddItemToObject(o, "p99", finite_number(k ? percentile(p->sorted, k, 0.99) : nan));
     cJSON_AddItemToObject(o, "threshold", finite_number(threshold));
-    cJSON_AddItemToObject(o, "above", finite_number(n ? (double)above / (double)n : nan));
+    cJSON_AddItemToObject(o, "above", finite_number(k ? (double)above / (double)k : nan));
+    cJSON_AddItemToObject(o, "defined", finite_number(n ? (double)k / (double)n : nan));
     return o;
 }
 
@@ -666,7 +704,7 @@ static char *summary(doubt_predictor *p, const doubt_mc_maps *mm, const char *pa
         {"depth_aleatoric", mm->depth_aleatoric, DOUBT_PMAP_DEPTH_ALEATORIC},
         {"depth_total", mm->depth_total, DOUBT_PMAP_DEPTH_TOTAL},
         {"seg_entropy", mm->seg_entropy, DOUBT_PMAP_SEG_ENTROPY},
-        {"seg_aleatoric", mm->seg_aleatoric, DOUBT_PMAP_SEG_ENTROPY},
+        {"seg_aleatoric", mm->seg_aleatoric, DOUBT_PMAP_SEG_ALEATORIC},
         {"seg_mutual_info", mm->seg_mutual_info, DOUBT_PMAP_SEG_MUTUAL_INFO},
         {"seg_logit_var", mm->seg_logit_var, DOUBT_PMAP_SEG_LOGIT_VAR},
     };
@@ -674,7 +712,8 @@ static char *summary(doubt_predictor *p, const doubt_mc_maps *mm, const char *pa
         if (p->o.deterministic && map_info[stats[s].range].epistemic)
             continue;
         const int r = stats[s].range;
-        const double thr = p->o.lo[r] + 0.75 * ((double)p->o.hi[r] - p->o.lo[r]);
+        const double lo = p->o.lo[r], hi = p->o.hi[r];
+        const double thr = map_info[r].log_scale ? lo * pow(hi / lo, 0.75) : lo + 0.75 * (hi - lo);
         cJSON_AddItemToObject(maps, stats[s].name, map_stats(p, stats[s].v, n, thr));
     }
     cJSON *hist = cJSON_AddArrayToObject(o, "class_fraction");

@@ -22,9 +22,13 @@
  *   NAME.depth.png    16-bit gray, round(depth_mean * depth_scale) clamped to [1, 65535]
  *                     where depth_mean > 0, 0 where it is <= 0 (or NaN)
  *   NAME.<map>.png    heatmaps on a fixed range with a colorbar (heatmap.h), one per map
- *                     of doubt_predict_map selected in opts.maps
+ *                     of doubt_predict_map selected in opts.maps; the depth ones grey
+ *                     ("no depth" beside the colorbar) where depth is undefined
  *   NAME.<map>.npy    with opts.npy: depth_mean, depth_epistemic, depth_aleatoric,
- *                     seg_prob [C, H, W], seg_entropy, seg_mutual_info (float32)
+ *                     depth_total, seg_prob [C, H, W], seg_entropy, seg_aleatoric,
+ *                     seg_mutual_info, seg_logit_var (float32): every heatmap's values
+ * Depth is undefined on pixels predicted as one of the network's no_depth_classes
+ * (netdesc.h): NaN in the depth .npy files, grey in the depth heatmaps, 0 in NAME.depth.png.
  * With opts.deterministic (one pass, dropout off) the epistemic parts are identically zero
  * and are not written: no depth_epistemic / seg_mutual_info heatmap, .npy or statistics.
  * Every file is written atomically, so "all outputs exist" (doubt_predict_done) means the
@@ -32,12 +36,14 @@
  * the tEXt chunks carry the version, the weights' SHA-256, T and the seed.
  *
  * The JSON line: {"name", "input", "width", "height", "classes", "maps": {MAP: {"mean",
- * "p50", "p90", "p99", "threshold", "above"}}, "class_fraction": [C], "samples",
- * "deterministic", "seed", "tile", "tile_margin" (null when not tiling), "depth_scale", "time_s", "weights", "weights_sha256", "version"}.
+ * "p50", "p90", "p99", "threshold", "above", "defined"}}, "class_fraction": [C], "samples",
+ * "deterministic", "seed", "tile", "tile_margin" (null when not tiling), "depth_scale",
+ * "time_s", "weights", "weights_sha256", "version"}.
  * Percentiles interpolate linearly between order statistics (NumPy's default); "above" is
- * the fraction of pixels greater than "threshold" = lo + 0.75 (hi - lo) of the map's heatmap
- * range (depth_mean uses depth_color's, seg_aleatoric seg_entropy's). Non-finite values are
- * left out of the statistics; a statistic with no finite value is null.
+ * the fraction of pixels greater than "threshold", three quarters up the map's heatmap range
+ * (lo + 0.75 (hi - lo); lo (hi/lo)^0.75 on a log scale; depth_mean uses depth_color's). Every statistic is over the map's defined (finite)
+ * pixels, "above" too, and "defined" is their fraction of the image (below 1 for the depth
+ * maps of an image with sky); a statistic with no defined pixel is null.
  */
 #ifndef DOUBT_MODEL_PREDICT_H
 #define DOUBT_MODEL_PREDICT_H
@@ -54,8 +60,9 @@ typedef enum {
     DOUBT_PMAP_DEPTH_ALEATORIC, /* inferno, m^2 */
     DOUBT_PMAP_DEPTH_TOTAL,     /* inferno, m^2 */
     DOUBT_PMAP_SEG_ENTROPY,     /* viridis, nats */
+    DOUBT_PMAP_SEG_ALEATORIC,   /* viridis, nats: expected entropy mean_t H[p_t] */
     DOUBT_PMAP_SEG_MUTUAL_INFO, /* viridis, nats */
-    DOUBT_PMAP_SEG_LOGIT_VAR,   /* inferno, logit^2 */
+    DOUBT_PMAP_SEG_LOGIT_VAR,   /* inferno, logit^2, log10 scale */
     DOUBT_PMAP_COUNT
 } doubt_predict_map;
 
@@ -64,6 +71,8 @@ typedef enum {
 const char *doubt_predict_map_name(doubt_predict_map m);
 /* Default range of map m for a network of `classes` classes (seg_entropy: 0 to ln C). */
 void doubt_predict_map_default_range(doubt_predict_map m, int classes, float *lo, float *hi);
+/* 1 when map m is coloured on a log10 scale (its range then needs lo > 0). */
+int doubt_predict_map_log_scale(doubt_predict_map m);
 
 typedef struct {
     int samples;          /* T >= 1 */
