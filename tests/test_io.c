@@ -690,6 +690,62 @@ START_TEST(font_draws_glyphs)
 }
 END_TEST
 
+/* A log-scale map colours by log10 of the value, ticks at even steps in log10, and the
+ * legend shows the invalid colour with its label under the bar. */
+START_TEST(heatmap_log_scale_and_invalid_legend)
+{
+    const char *dir = tmp_dir();
+    const int w = 16, h = 16;
+    float v[16 * 16];
+    for (int i = 0; i < w * h; i++)
+        v[i] = 1e-4f;
+    v[1] = 1.0f;    /* hi */
+    v[2] = 1e-2f;   /* two of four decades: the middle entry, 128 */
+    v[3] = 1e-3f;   /* one of four: entry floor(0.25 * 256) = 64 */
+    v[4] = 0.0f;    /* below lo (log of 0): the bottom colour */
+    v[5] = NAN;
+    doubt_heatmap_opts o = doubt_heatmap_defaults();
+    o.lo = 1e-4f;
+    o.hi = 1.0f;
+    o.log_scale = 1;
+    o.invalid_label = "no depth";
+    uint8_t *rgb;
+    doubt_heatmap_layout L;
+    CK_OK(doubt_heatmap_render(v, NULL, w, h, &o, &rgb, &L, err));
+    const uint8_t(*t)[3] = doubt_colormap_inferno;
+    const uint8_t grey[3] = {128, 128, 128};
+#define PX(x, y) (rgb + ((size_t)(y) * L.width + (x)) * 3)
+    ck_assert_mem_eq(PX(0, 0), t[0], 3);
+    ck_assert_mem_eq(PX(1, 0), t[255], 3);
+    ck_assert_mem_eq(PX(2, 0), t[128], 3);
+    ck_assert_mem_eq(PX(3, 0), t[64], 3);
+    ck_assert_mem_eq(PX(4, 0), t[0], 3);
+    ck_assert_mem_eq(PX(5, 0), grey, 3);
+    /* the swatch sits under the bar, and the label's ink beside it */
+    ck_assert_int_gt(L.swatch_h, 0);
+    ck_assert_int_gt(L.swatch_y, L.bar_bottom);
+    ck_assert_mem_eq(PX(L.bar_x + 1, L.swatch_y + 1), grey, 3);
+    int ink = 0;
+    for (int y = L.swatch_y; y < L.swatch_y + L.swatch_h; y++)
+        for (int x = L.bar_x + L.bar_w; x < L.width; x++)
+            ink += PX(x, y)[0] == 0;
+    ck_assert_int_gt(ink, 10);
+#undef PX
+    free(rgb);
+    CK_OK(doubt_heatmap_write(join(dir, "log.png"), v, NULL, w, h, &o, err));
+    char text[64];
+    ck_assert(png_text_lookup(join(dir, "log.png"), "doubt.scale", text, sizeof text));
+    ck_assert_str_eq(text, "log10");
+    ck_assert(png_text_lookup(join(dir, "log.png"), "doubt.invalid_label", text, sizeof text));
+    ck_assert_str_eq(text, "no depth");
+    /* a log range must start above 0 */
+    o.lo = 0.0f;
+    doubt_error e = {{0}};
+    ck_assert_int_eq(doubt_heatmap_render(v, NULL, w, h, &o, &rgb, &L, &e), DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(e.msg, "lo > 0"));
+}
+END_TEST
+
 START_TEST(heatmap_fixed_range_and_colorbar)
 {
     const char *dir = tmp_dir();
@@ -1075,6 +1131,7 @@ int main(void)
     tcase_add_test(heat, colormaps_are_the_published_ones);
     tcase_add_test(heat, font_draws_glyphs);
     tcase_add_test(heat, heatmap_fixed_range_and_colorbar);
+    tcase_add_test(heat, heatmap_log_scale_and_invalid_legend);
     suite_add_tcase(s, heat);
     TCase *data = tcase_create("dataset");
     tcase_add_test(data, dataset_pairs_and_loads);

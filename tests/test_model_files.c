@@ -134,6 +134,59 @@ START_TEST(netdesc_round_trip)
         d.widths[i] = DOUBT_NETDESC_MAX_WIDTH;
     ck_assert_int_eq(doubt_netdesc_to_json(&d, buf, sizeof buf, &err), DOUBT_OK);
     ck_assert_int_eq(doubt_netdesc_to_json(&d, buf, 20, &err), DOUBT_ERR_ARG);
+    /* ... also with every one of 254 classes listed as having no depth */
+    d.classes = DOUBT_NETDESC_MAX_CLASSES;
+    d.no_depth_count = DOUBT_NETDESC_MAX_CLASSES;
+    for (int c = 0; c < DOUBT_NETDESC_MAX_CLASSES; c++)
+        d.no_depth_classes[c] = (uint8_t)c;
+    ck_assert_int_eq(doubt_netdesc_to_json(&d, buf, sizeof buf, &err), DOUBT_OK);
+    ck_assert_int_eq(doubt_netdesc_parse(buf, strlen(buf), &p, &err), DOUBT_OK);
+    ck_assert_int_eq(p.no_depth_count, DOUBT_NETDESC_MAX_CLASSES);
+}
+END_TEST
+
+/* no_depth_classes: optional, canonical after dropout, left out when empty (so descriptions
+ * written before it existed keep their bytes), and queried by class. */
+START_TEST(netdesc_no_depth_classes)
+{
+    doubt_netdesc d;
+    doubt_error err = {{0}};
+    char buf[DOUBT_NETDESC_JSON_MAX];
+    const char *with = "{\"no_depth_classes\":[0, 6],\"arch\":\"unet\",\"in_channels\":3,"
+                       "\"classes\":8,\"widths\":[4,8],\"dropout\":0.5}";
+    ck_assert_int_eq(doubt_netdesc_parse(with, strlen(with), &d, &err), DOUBT_OK);
+    ck_assert_int_eq(d.no_depth_count, 2);
+    ck_assert(doubt_netdesc_class_has_no_depth(&d, 0) && doubt_netdesc_class_has_no_depth(&d, 6));
+    ck_assert(!doubt_netdesc_class_has_no_depth(&d, 1) && !doubt_netdesc_class_has_no_depth(&d, 7));
+    ck_assert_int_eq(doubt_netdesc_to_json(&d, buf, sizeof buf, &err), DOUBT_OK);
+    ck_assert_str_eq(buf, "{\"arch\":\"unet\",\"in_channels\":3,\"classes\":8,\"widths\":[4,8],"
+                          "\"dropout\":0.5,\"no_depth_classes\":[0,6]}");
+    const char *empty = "{\"arch\":\"unet\",\"in_channels\":3,\"classes\":8,\"widths\":[4],"
+                        "\"dropout\":0.5,\"no_depth_classes\":[]}";
+    ck_assert_int_eq(doubt_netdesc_parse(empty, strlen(empty), &d, &err), DOUBT_OK);
+    ck_assert_int_eq(d.no_depth_count, 0);
+    ck_assert_int_eq(doubt_netdesc_to_json(&d, buf, sizeof buf, &err), DOUBT_OK);
+    ck_assert_ptr_null(strstr(buf, "no_depth"));
+    static const struct {
+        const char *list, *says;
+    } bad[] = {
+        {"[8]", "no_depth_classes[0] = 8 is not a class (0..7)"},
+        {"[3,1]", "strictly increasing (entry 1 is 1 after 3)"},
+        {"[2,2]", "strictly increasing"},
+        {"[-1]", "no_depth_classes[0] = -1 is not a class id"},
+        {"[0.5]", "no_depth_classes[0] = 0.5 is not an integer"},
+        {"0", "no_depth_classes must be an array"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char json[256];
+        snprintf(json, sizeof json,
+                 "{\"arch\":\"unet\",\"in_channels\":3,\"classes\":8,\"widths\":[4],"
+                 "\"dropout\":0.5,\"no_depth_classes\":%s}",
+                 bad[i].list);
+        ck_assert_int_eq(doubt_netdesc_parse(json, strlen(json), &d, &err), DOUBT_ERR_ARG);
+        ck_assert_msg(strstr(err.msg, bad[i].says), "%s: message '%s' lacks '%s'", bad[i].list,
+                      err.msg, bad[i].says);
+    }
 }
 END_TEST
 
@@ -730,6 +783,7 @@ int main(void)
     Suite *s = suite_create("model_files");
     TCase *desc = tcase_create("netdesc");
     tcase_add_test(desc, netdesc_round_trip);
+    tcase_add_test(desc, netdesc_no_depth_classes);
     tcase_add_loop_test(desc, netdesc_rejects, 0, (int)(sizeof bad_desc / sizeof bad_desc[0]));
     tcase_add_test(desc, netdesc_presets_and_files);
     tcase_add_test(desc, netdesc_params_match_pytorch);

@@ -381,11 +381,18 @@ static double num(const cJSON *o, const char *key)
     return x->valuedouble;
 }
 
-static void check_stats(const cJSON *maps, const char *key, const float *v, size_t n,
+/* Statistics over the defined (non-NaN) values of v, whose fraction is "defined". */
+static void check_stats(const cJSON *maps, const char *key, const float *all, size_t total,
                         double threshold)
 {
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(maps, key);
     ck_assert_msg(cJSON_IsObject(s), "maps.%s missing", key);
+    float *v = malloc(total * sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < total; i++)
+        if (!isnan(all[i]))
+            v[n++] = all[i];
+    ck_assert_double_eq_tol(num(s, "defined"), (double)n / (double)total, 1e-12);
     double mean = 0;
     size_t above = 0;
     for (size_t i = 0; i < n; i++) {
@@ -399,6 +406,7 @@ static void check_stats(const cJSON *maps, const char *key, const float *v, size
     ck_assert_double_eq_tol(num(s, "p99"), naive_percentile(v, n, 0.99), 1e-6);
     ck_assert_double_eq_tol(num(s, "threshold"), threshold, 1e-6);
     ck_assert_double_eq_tol(num(s, "above"), (double)above / (double)n, 1e-12);
+    free(v);
 }
 
 START_TEST(pipeline_writes_every_output)
@@ -427,8 +435,10 @@ START_TEST(pipeline_writes_every_output)
     const char *files[] = {"b.seg.png",          "b.depth.png",           "b.depth_color.png",
                            "b.depth_epistemic.png", "b.depth_aleatoric.png", "b.depth_total.png",
                            "b.seg_entropy.png",  "b.seg_mutual_info.png", "b.seg_logit_var.png",
-                           "b.depth_mean.npy",   "b.depth_epistemic.npy", "b.depth_aleatoric.npy",
-                           "b.seg_prob.npy",     "b.seg_entropy.npy",     "b.seg_mutual_info.npy"};
+                           "b.seg_aleatoric.png", "b.depth_mean.npy", "b.depth_epistemic.npy",
+                           "b.depth_aleatoric.npy", "b.depth_total.npy", "b.seg_prob.npy",
+                           "b.seg_entropy.npy", "b.seg_aleatoric.npy", "b.seg_mutual_info.npy",
+                           "b.seg_logit_var.npy"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         ck_assert_msg(file_exists(out, files[i]), "%s not written", files[i]);
 
@@ -440,6 +450,9 @@ START_TEST(pipeline_writes_every_output)
     float *prob = read_npy(out, "b.seg_prob.npy", 3, C, H, W);
     float *ent = read_npy(out, "b.seg_entropy.npy", 2, H, W, 0);
     float *mi = read_npy(out, "b.seg_mutual_info.npy", 2, H, W, 0);
+    float *total_npy = read_npy(out, "b.depth_total.npy", 2, H, W, 0);
+    float *seg_ale = read_npy(out, "b.seg_aleatoric.npy", 2, H, W, 0);
+    float *lvar = read_npy(out, "b.seg_logit_var.npy", 2, H, W, 0);
 
     /* depth.png: the stated rounding rule exactly, and back to metres within 1/S */
     path_in(p, out, "b.depth.png");
@@ -501,10 +514,12 @@ START_TEST(pipeline_writes_every_output)
     check_stats(maps, "depth_epistemic", epi, n, 1.5); /* 3/4 of 0:2 */
     check_stats(maps, "depth_aleatoric", ale, n, 6.0); /* 3/4 of 0:8 */
     check_stats(maps, "depth_total", total, n, 0.0075); /* the --range given above */
+    for (size_t i = 0; i < n; i++)
+        ck_assert_float_eq_tol(total_npy[i], total[i], 1e-6f * (1 + total[i]));
     check_stats(maps, "seg_entropy", ent, n, 0.75 * log(3.0));
+    check_stats(maps, "seg_aleatoric", seg_ale, n, 0.75 * log(3.0));
     check_stats(maps, "seg_mutual_info", mi, n, 0.1875); /* 3/4 of 0:0.25 */
-    ck_assert(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(maps, "seg_logit_var")));
-    ck_assert(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(maps, "seg_aleatoric")));
+    check_stats(maps, "seg_logit_var", lvar, n, 0.1); /* 3/4 up 1e-4..1 on a log scale */
     cJSON_Delete(o_json);
     free(json);
 
@@ -535,6 +550,7 @@ START_TEST(pipeline_writes_every_output)
     doubt_predict_destroy(NULL);
 
     free(depth), free(epi), free(ale), free(prob), free(ent), free(mi), free(total);
+    free(total_npy), free(seg_ale), free(lvar);
     free(back), free(cls);
     doubt_ctx_destroy(ctx);
     remove_tree(in);
@@ -582,12 +598,18 @@ START_TEST(deterministic_and_selected_maps)
 }
 END_TEST
 
-/* A copy of the tiny weights with extra __metadata__ entries. */
-static void weights_with_meta(const char *path, const char *key, const char *value)
+/* A copy of the tiny weights with an extra __metadata__ entry (key NULL: none) and, when
+ * no_depth >= 0, that class listed in no_depth_classes. */
+static void weights_copy(const char *path, const char *key, const char *value, int no_depth)
 {
     doubt_safetensors *f;
     doubt_error err;
     ck_assert(!doubt_safetensors_read(WEIGHTS, &f, &err));
+    doubt_netdesc net = f->network;
+    if (no_depth >= 0) {
+        net.no_depth_count = 1;
+        net.no_depth_classes[0] = (uint8_t)no_depth;
+    }
     doubt_st_write_tensor *t = calloc((size_t)f->n_tensors, sizeof *t);
     int n = 0;
     for (int i = 0; i < f->n_tensors; i++)
@@ -595,7 +617,8 @@ static void weights_with_meta(const char *path, const char *key, const char *val
             t[n++] = (doubt_st_write_tensor){f->tensors[i].name, f->tensors[i].ndim,
                                              f->tensors[i].shape, f->tensors[i].data};
     const char *meta[] = {key, value};
-    ck_assert_msg(!doubt_safetensors_write(path, &f->network, meta, 1, t, n, &err), "%s", err.msg);
+    ck_assert_msg(!doubt_safetensors_write(path, &net, meta, key ? 1 : 0, t, n, &err), "%s",
+                  err.msg);
     free(t);
     doubt_safetensors_destroy(f);
 }
@@ -609,7 +632,7 @@ START_TEST(palette_from_weights_metadata)
     o.samples = 2;
     o.maps = 0;
     path_in(w, out, "w.safetensors");
-    weights_with_meta(w, "palette", "[[1,2,3],[40,50,60],[255,0,128]]");
+    weights_copy(w, "palette", "[[1,2,3],[40,50,60],[255,0,128]]", -1);
     doubt_predictor *pr;
     ck_assert_msg(!doubt_predict_create(ctx, w, &o, &pr, &err), "%s", err.msg);
     path_in(p, in, "a.png");
@@ -636,13 +659,160 @@ START_TEST(palette_from_weights_metadata)
     png_destroy_read_struct(&png, &info, NULL);
     fclose(f);
     /* a palette of the wrong length is an error naming the weights file */
-    weights_with_meta(w, "palette", "[[1,2,3],[4,5,6]]");
+    weights_copy(w, "palette", "[[1,2,3],[4,5,6]]", -1);
     ck_assert_int_eq(doubt_predict_create(ctx, w, &o, &pr, &err), DOUBT_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(err.msg, w));
     doubt_ctx_destroy(ctx);
     remove_tree(in);
     remove_tree(out);
     free(in), free(out);
+}
+END_TEST
+
+/* The PNG text chunk `key`, or NULL (caller frees). */
+static char *png_text_of(const char *path, const char *key)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (setjmp(png_jmpbuf(png)))
+        ck_abort_msg("%s: libpng failed", path);
+    png_init_io(png, f);
+    png_read_info(png, info);
+    png_textp text;
+    int n = 0;
+    char *found = NULL;
+    png_get_text(png, info, &text, &n);
+    for (int i = 0; i < n && !found; i++)
+        if (!strcmp(text[i].key, key))
+            found = strdup(text[i].text);
+    png_destroy_read_struct(&png, &info, NULL);
+    fclose(f);
+    return found;
+}
+
+/* A class the network predicts on some pixels of image `name` but not all, from seg.png. */
+static int class_on_part_of(const char *dir, const char *name, int classes)
+{
+    char p[DOUBT_PATH_MAX], file[64];
+    snprintf(file, sizeof file, "%s.seg.png", name);
+    path_in(p, dir, file);
+    int w, h, nc;
+    uint8_t *cls = read_palette_png(p, &w, &h, &nc);
+    int found = -1;
+    for (int c = 0; c < classes && found < 0; c++) {
+        int k = 0;
+        for (int i = 0; i < w * h; i++)
+            k += cls[i] == c;
+        if (k > 0 && k < w * h)
+            found = c;
+    }
+    free(cls);
+    ck_assert_msg(found >= 0, "the tiny network predicts one class everywhere on %s", name);
+    return found;
+}
+
+/* A no-depth class (sky) leaves every depth map undefined where it is predicted, and only
+ * there: NaN in the .npy files, 0 in depth.png, the invalid grey in the heatmaps (with the
+ * "no depth" legend), statistics over the rest. */
+START_TEST(depth_undefined_where_no_depth_class_predicted)
+{
+    char *in = make_inputs(), *plain = make_tmpdir(), *out = make_tmpdir(), w[DOUBT_PATH_MAX];
+    char p[DOUBT_PATH_MAX];
+    doubt_ctx *ctx = th_ctx(1);
+    doubt_error err;
+    doubt_predict_opts o = doubt_predict_defaults();
+    o.samples = 3;
+    o.npy = 1;
+    path_in(p, in, "sub/b.png");
+    char *json;
+    doubt_predictor *pr;
+    ck_assert_msg(!doubt_predict_create(ctx, WEIGHTS, &o, &pr, &err), "%s", err.msg);
+    ck_assert_msg(!doubt_predict_image(pr, p, "b", plain, &json, &err), "%s", err.msg);
+    free(json);
+    doubt_predict_destroy(pr);
+    const int sky = class_on_part_of(plain, "b", 3);
+
+    path_in(w, out, "w.safetensors");
+    weights_copy(w, NULL, NULL, sky);
+    ck_assert_msg(!doubt_predict_create(ctx, w, &o, &pr, &err), "%s", err.msg);
+    ck_assert_msg(!doubt_predict_image(pr, p, "b", out, &json, &err), "%s", err.msg);
+    doubt_predict_destroy(pr);
+
+    const int W = 13, H = 11;
+    const size_t n = (size_t)W * H;
+    char seg[DOUBT_PATH_MAX];
+    int sw, sh, nc;
+    path_in(seg, out, "b.seg.png");
+    uint8_t *cls = read_palette_png(seg, &sw, &sh, &nc);
+    const char *depth_maps[] = {"b.depth_mean.npy", "b.depth_epistemic.npy",
+                                "b.depth_aleatoric.npy", "b.depth_total.npy"};
+    size_t defined = 0;
+    for (int k = 0; k < 4; k++) {
+        float *masked = read_npy(out, depth_maps[k], 2, H, W, 0);
+        float *raw = read_npy(plain, depth_maps[k], 2, H, W, 0);
+        for (size_t i = 0; i < n; i++) {
+            if (cls[i] == sky)
+                ck_assert_msg(isnan(masked[i]), "%s: pixel %zu of class %d not NaN",
+                              depth_maps[k], i, sky);
+            else
+                ck_assert_float_eq(masked[i], raw[i]);
+            defined += k == 0 && cls[i] != sky;
+        }
+        free(masked);
+        free(raw);
+    }
+    ck_assert(defined > 0 && defined < n);
+
+    float *back;
+    int bw, bh;
+    path_in(p, out, "b.depth.png");
+    ck_assert(!doubt_image_read_depth(p, 0, 256, &back, &bw, &bh, &err));
+    for (size_t i = 0; i < n; i++)
+        if (cls[i] == sky)
+            ck_assert_float_eq(back[i], 0);
+    free(back);
+
+    const char *heat[] = {"b.depth_color.png", "b.depth_epistemic.png", "b.depth_aleatoric.png",
+                          "b.depth_total.png"};
+    for (int k = 0; k < 4; k++) {
+        path_in(p, out, heat[k]);
+        uint8_t *rgb;
+        int hw, hh;
+        ck_assert(!doubt_image_read_rgb8(p, 0, &rgb, &hw, &hh, &err));
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *c = rgb + 3 * ((i / W) * (size_t)hw + i % W);
+            if (cls[i] == sky)
+                ck_assert_msg(c[0] == 128 && c[1] == 128 && c[2] == 128,
+                              "%s: undefined pixel %zu is %d,%d,%d, not the invalid grey",
+                              heat[k], i, c[0], c[1], c[2]);
+        }
+        free(rgb);
+        char *label = png_text_of(p, "doubt.invalid_label");
+        ck_assert_msg(label && !strcmp(label, "no depth"), "%s: no 'no depth' legend", heat[k]);
+        free(label);
+    }
+    /* the segmentation maps are defined everywhere and carry no legend */
+    path_in(p, out, "b.seg_entropy.png");
+    ck_assert_ptr_null(png_text_of(p, "doubt.invalid_label"));
+
+    cJSON *j = cJSON_Parse(json);
+    const cJSON *maps = cJSON_GetObjectItemCaseSensitive(j, "maps");
+    const char *keys[] = {"depth_mean", "depth_epistemic", "depth_aleatoric", "depth_total"};
+    for (int k = 0; k < 4; k++)
+        ck_assert_double_eq_tol(
+            num(cJSON_GetObjectItemCaseSensitive(maps, keys[k]), "defined"),
+            (double)defined / (double)n, 1e-12);
+    ck_assert_double_eq(num(cJSON_GetObjectItemCaseSensitive(maps, "seg_entropy"), "defined"), 1);
+    cJSON_Delete(j);
+    free(json);
+    free(cls);
+    doubt_ctx_destroy(ctx);
+    remove_tree(in);
+    remove_tree(plain);
+    remove_tree(out);
+    free(in), free(plain), free(out);
 }
 END_TEST
 
@@ -883,6 +1053,7 @@ static Suite *predict_suite(void)
     tcase_add_test(tc, pipeline_writes_every_output);
     tcase_add_test(tc, deterministic_and_selected_maps);
     tcase_add_test(tc, palette_from_weights_metadata);
+    tcase_add_test(tc, depth_undefined_where_no_depth_class_predicted);
     suite_add_tcase(s, tc);
     tc = tcase_create("command");
     tcase_add_test(tc, command_continues_past_bad_inputs);
