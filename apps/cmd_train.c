@@ -16,6 +16,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "io/dataset.h"
 #include "io/fsutil.h"
 #include "metrics/eval.h"
 #include "model/train.h"
@@ -27,7 +28,8 @@ static const char usage_text[] =
     "Trains segmentation + depth with learned per-pixel uncertainty (Kendall & Gal) and\n"
     "learned task weights (Kendall, Gal & Cipolla) on DIR (images/, labels/, depth/).\n"
     "\n"
-    "  --config NAME|FILE|JSON   network: unet (default), unet-small, a .json file or inline\n"
+    "  --config NAME|FILE|JSON   network: unet (default), unet-small, a .json file or inline;\n"
+    "                            no_depth_classes from DIR/dataset.json unless it names them\n"
     "  --steps N                 optimisation steps (required)\n"
     "  --batch B                 images per step (default 8)\n"
     "  --crop PX                 square random crop, a multiple of 16 (default 128)\n"
@@ -280,6 +282,29 @@ static int validate(doubt_ctx *ctx, const options *o, const char *weights, int64
     return ok;
 }
 
+/* A description that names no no-depth classes takes the dataset's (dataset.json
+ * "no_depth_classes"), so the weights say where predict must leave depth undefined. */
+static doubt_status adopt_no_depth_classes(doubt_netdesc *net, const char *data_dir,
+                                           doubt_error *err)
+{
+    if (net->no_depth_count)
+        return DOUBT_OK;
+    doubt_dataset *ds;
+    doubt_status st = doubt_dataset_open(data_dir, NULL, &ds, err);
+    if (st)
+        return st;
+    const uint8_t *classes;
+    int n = doubt_dataset_no_depth_classes(ds, &classes);
+    n = n < DOUBT_NETDESC_MAX_CLASSES ? n : DOUBT_NETDESC_MAX_CLASSES; /* validate says why */
+    net->no_depth_count = n;
+    memcpy(net->no_depth_classes, classes, (size_t)n);
+    doubt_dataset_destroy(ds);
+    doubt_error inner;
+    if ((st = doubt_netdesc_validate(net, &inner)))
+        return doubt_fail(err, st, "%s/dataset.json: %s", data_dir, inner.msg);
+    return DOUBT_OK;
+}
+
 int doubt_cmd_train(int argc, char **argv)
 {
     options o;
@@ -289,6 +314,10 @@ int doubt_cmd_train(int argc, char **argv)
     doubt_error err = {{0}};
     if (doubt_netdesc_from_config(o.config, &o.train.net, &err) != DOUBT_OK)
         return doubt_usage_error("train", err.msg, NULL);
+    if (adopt_no_depth_classes(&o.train.net, o.train.data_dir, &err) != DOUBT_OK) {
+        fprintf(stderr, "doubt train: %s\n", err.msg);
+        return DOUBT_EXIT_FAILURE;
+    }
     /* before anything is trained or written, so a mistyped folder costs nothing */
     if (o.val_dir && doubt_eval_check_data(o.val_dir, o.train.net.classes, &err) != DOUBT_OK) {
         fprintf(stderr, "doubt train: --val %s: %s\n", o.val_dir, err.msg);

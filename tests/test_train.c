@@ -13,6 +13,7 @@
 #include "io/fsutil.h"
 #include "io/png.h"
 #include "metrics/eval.h"
+#include "model/safetensors.h"
 #include "model/train.h"
 
 static char dataset_dir[64];
@@ -438,6 +439,50 @@ START_TEST(init_starts_from_given_weights)
 }
 END_TEST
 
+/* The weights of a run name the dataset's no-depth classes (dataset.json), so predict knows
+ * where depth is undefined; a bad list stops the command naming dataset.json. */
+START_TEST(weights_take_no_depth_classes_from_dataset)
+{
+    make_dataset();
+    char run[64], path[160], *out, *err;
+    snprintf(path, sizeof path, "%s/dataset.json", dataset_dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"classes\": 3, \"no_depth_classes\": [0]}\n", f);
+    fclose(f);
+    temp_run_dir(run, sizeof run);
+    const char *args[] = {"train",     "--data",  dataset_dir, "--config", TINY_JSON,
+                          "--out",     run,       "--steps",   "1",        "--batch",
+                          "2",         "--crop",  "16",        "--threads", "1",
+                          NULL};
+    int status = th_run_doubt(args, &out, &err);
+    ck_assert_msg(status == 0, "doubt train exited %d: %s", status, err);
+    free(out), free(err);
+    snprintf(path, sizeof path, "%s/weights.safetensors", run);
+    doubt_safetensors *w;
+    doubt_error e;
+    ck_assert_msg(!doubt_safetensors_read(path, &w, &e), "%s", e.msg);
+    ck_assert_int_eq(w->network.no_depth_count, 1);
+    ck_assert_int_eq(w->network.no_depth_classes[0], 0);
+    doubt_safetensors_destroy(w);
+    rm_rf(run);
+
+    snprintf(path, sizeof path, "%s/dataset.json", dataset_dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"classes\": 3, \"no_depth_classes\": [5]}\n", f);
+    fclose(f);
+    temp_run_dir(run, sizeof run);
+    args[6] = run;
+    status = th_run_doubt(args, &out, &err);
+    ck_assert_int_eq(status, 1);
+    ck_assert_msg(strstr(err, path) && strstr(err, "no_depth_classes"), "message: %s", err);
+    free(out), free(err);
+    rm_rf(run);
+    remove_dataset();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("train");
@@ -450,6 +495,7 @@ int main(void)
     tcase_add_test(tc, bad_val_folders_stop_training);
     tcase_add_test(tc, bad_option_values_are_usage_errors);
     tcase_add_test(tc, init_starts_from_given_weights);
+    tcase_add_test(tc, weights_take_no_depth_classes_from_dataset);
     suite_add_tcase(s, tc);
     return th_run(s);
 }

@@ -33,6 +33,8 @@ struct doubt_dataset {
     int64_t max_pixels;
     char **class_names; /* classes entries or NULL */
     uint8_t (*palette)[3];
+    int no_depth_count;
+    uint8_t no_depth[256]; /* dataset.json "no_depth_classes", increasing */
 };
 
 /* --- small string lists ------------------------------------------------------------------- */
@@ -227,6 +229,26 @@ static doubt_status read_meta(doubt_dataset *ds, const doubt_dataset_opts *o, do
             }
         }
     }
+    const cJSON *no_depth = cJSON_GetObjectItemCaseSensitive(root, "no_depth_classes");
+    if (!st && no_depth) {
+        int n = cJSON_IsArray(no_depth) ? cJSON_GetArraySize(no_depth) : -1;
+        if (n < 0 || n > 255)
+            st = doubt_fail(err, DOUBT_ERR_FORMAT,
+                            "dataset %s: \"no_depth_classes\" must be a list of class ids", path);
+        for (int i = 0; !st && i < n; i++) {
+            const cJSON *c = cJSON_GetArrayItem(no_depth, i);
+            const int id = cJSON_IsNumber(c) ? c->valueint : -1;
+            const int limit = nc > 0 ? nc : 255;
+            if (id < 0 || id >= limit || c->valuedouble != id ||
+                (i && id <= ds->no_depth[i - 1]))
+                st = doubt_fail(err, DOUBT_ERR_FORMAT,
+                                "dataset %s: \"no_depth_classes\" entry %d is not a class id "
+                                "below %d greater than the one before",
+                                path, i, limit);
+            else
+                ds->no_depth[ds->no_depth_count++] = (uint8_t)id;
+        }
+    }
     cJSON_Delete(root);
     return st;
 }
@@ -415,6 +437,11 @@ int doubt_dataset_has_depth(const doubt_dataset *ds) { return ds->has[PART_DEPTH
 int doubt_dataset_has_noise(const doubt_dataset *ds) { return ds->has[PART_NOISE]; }
 int doubt_dataset_has_labelnoise(const doubt_dataset *ds) { return ds->has[PART_LABELNOISE]; }
 int doubt_dataset_classes(const doubt_dataset *ds) { return ds->classes; }
+int doubt_dataset_no_depth_classes(const doubt_dataset *ds, const uint8_t **classes)
+{
+    *classes = ds->no_depth;
+    return ds->no_depth_count;
+}
 float doubt_dataset_depth_scale(const doubt_dataset *ds) { return ds->depth_scale; }
 
 const char *doubt_dataset_class_name(const doubt_dataset *ds, int c)

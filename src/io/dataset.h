@@ -6,7 +6,8 @@
  *     DIR/noise/NAME.npy               float32 [H, W] true depth-noise sigma (optional)
  *     DIR/labelnoise/NAME.png          8-bit, 255 x the probability that the label at that
  *                                      pixel differs from the true class (optional)
- *     DIR/dataset.json                 {"classes": 8 or [names], "depth_scale": 256, ...}
+ *     DIR/dataset.json                 {"classes": 8 or [names], "depth_scale": 256,
+ *                                       "no_depth_classes": [0], ...}
  *
  *     doubt_dataset *ds;
  *     doubt_dataset_opts o = {0};                      // classes/scale from dataset.json
@@ -50,6 +51,8 @@ int doubt_dataset_has_depth(const doubt_dataset *ds);
 int doubt_dataset_has_noise(const doubt_dataset *ds);
 int doubt_dataset_has_labelnoise(const doubt_dataset *ds);
 int doubt_dataset_classes(const doubt_dataset *ds);       /* 0 if unknown */
+/* The classes dataset.json says have no depth (sky), increasing; returns their count. */
+int doubt_dataset_no_depth_classes(const doubt_dataset *ds, const uint8_t **classes);
 float doubt_dataset_depth_scale(const doubt_dataset *ds);
 /* Class names and palette from dataset.json (NULL when absent); index < classes. */
 const char *doubt_dataset_class_name(const doubt_dataset *ds, int c);
