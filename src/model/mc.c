@@ -8,6 +8,32 @@
 
 /* exp(80) ~ 5.5e34 still leaves room to sum T of them in float */
 #define MAX_LOG_VAR 80.0f
+/* Bounds of log and inverse depth before they turn into metres: e^±30 m and 1/1000 m⁻¹
+ * are far beyond any scene; the variance of one sample stays below 1e30 m² so sums of T of
+ * them stay finite. */
+#define MAX_LOG_DEPTH 30.0
+#define MIN_INVERSE_DEPTH 1e-3
+#define MAX_SAMPLE_VAR 1e30
+
+/* One sample's depth mean and variance in metres from the head's (m, s) (netdesc.h):
+ *   log:     v = e^s, mean = e^(m + v/2), variance = (e^v - 1)·e^(2m + v)  (log-normal)
+ *   inverse: q = max(m, 1e-3), mean = 1/q, variance = e^s / q^4  (first-order delta method:
+ *            1/q has no finite moments under a Gaussian q, so the exact ones do not exist) */
+static void sample_in_metres(doubt_depth_param kind, double m, double s, double *mean,
+                             double *var)
+{
+    const double v = exp(fmin(s, MAX_LOG_VAR));
+    if (kind == DOUBT_DEPTH_LOG) {
+        m = fmax(-MAX_LOG_DEPTH, fmin(m, MAX_LOG_DEPTH));
+        *mean = exp(fmin(m + v / 2, 2 * MAX_LOG_DEPTH));
+        *var = fmin(expm1(fmin(v, 2 * MAX_LOG_DEPTH)) * exp(fmin(2 * m + v, 2 * MAX_LOG_DEPTH)),
+                    MAX_SAMPLE_VAR);
+    } else {
+        const double q = fmax(m, MIN_INVERSE_DEPTH);
+        *mean = 1 / q;
+        *var = fmin(v / (q * q * q * q), MAX_SAMPLE_VAR);
+    }
+}
 
 /* The networks for one padded input size. */
 typedef struct {
@@ -256,13 +282,20 @@ static void accumulate(doubt_mc *mc, const float *out, pixel_rect tile, pixel_re
         for (int x = keep.x; x < keep.x + keep.w; x++) {
             const size_t p = (size_t)y * width + x;
             const size_t q = (size_t)(y - tile.y) * tile.w + (x - tile.x);
-            /* depth: Welford update of mean and sum of squared deviations */
-            const double mu = out[(size_t)(classes + 1) * plane + q];
+            /* depth: Welford update of mean and sum of squared deviations, in metres */
+            double mu = out[(size_t)(classes + 1) * plane + q];
+            const float s = out[(size_t)(classes + 2) * plane + q];
+            if (mc->net.depth == DOUBT_DEPTH_METRIC) {
+                m->depth_aleatoric[p] += expf(fminf(s, MAX_LOG_VAR));
+            } else {
+                double var;
+                sample_in_metres(mc->net.depth, mu, s, &mu, &var);
+                m->depth_aleatoric[p] += (float)var;
+            }
             const double delta = mu - m->depth_mean[p];
             const double mean = m->depth_mean[p] + delta / n;
             mc->depth_m2[p] += delta * (mu - mean);
             m->depth_mean[p] = (float)mean;
-            m->depth_aleatoric[p] += expf(fminf(out[(size_t)(classes + 2) * plane + q], MAX_LOG_VAR));
             m->seg_logit_var[p] += expf(fminf(out[(size_t)classes * plane + q], MAX_LOG_VAR));
             /* softmax and its entropy, stably */
             float top = out[q];

@@ -8,7 +8,8 @@
  *   ... maps->depth_epistemic[y * width + x] ...
  *
  * Per pixel, over samples t with depth μ_t, depth log-variance s_t, softmax p_t and
- * segmentation log-variance r_t:
+ * segmentation log-variance r_t (for a network that predicts log or inverse depth, μ_t and
+ * exp(s_t) below are each sample's mean and variance in metres, mc.c's sample_in_metres):
  *   depth_mean = mean_t μ_t;  depth_epistemic = Var_t μ_t (population, 1/T);
  *   depth_aleatoric = mean_t exp(s_t);  depth_total = their sum;
  *   seg_prob = p̄ = mean_t p_t;  seg_class = argmax p̄;  seg_entropy = H[p̄];

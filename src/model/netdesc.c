@@ -7,11 +7,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The required keys, then the optional one. */
-static const char *const keys[] = {"arch",    "in_channels", "classes",
-                                   "widths",  "dropout",     "no_depth_classes"};
+/* The required keys, then the optional ones. */
+static const char *const keys[] = {"arch",    "in_channels", "classes",          "widths",
+                                   "dropout", "no_depth_classes", "depth"};
 #define N_KEYS (sizeof keys / sizeof keys[0])
 #define N_REQUIRED 5
+
+static const char *const depth_names[] = {"metric", "log", "inverse"};
+#define N_DEPTH_PARAMS (sizeof depth_names / sizeof depth_names[0])
+
+const char *doubt_depth_param_name(doubt_depth_param p)
+{
+    return (unsigned)p < N_DEPTH_PARAMS ? depth_names[p] : NULL;
+}
+
+int doubt_depth_param_of(const char *name)
+{
+    for (size_t k = 0; k < N_DEPTH_PARAMS; k++)
+        if (!strcmp(name, depth_names[k]))
+            return (int)k;
+    return -1;
+}
 
 doubt_status doubt_netdesc_validate(const doubt_netdesc *d, doubt_error *err)
 {
@@ -61,6 +77,9 @@ doubt_status doubt_netdesc_validate(const doubt_netdesc *d, doubt_error *err)
                               "increasing (entry %d is %d after %d)",
                               i, c, d->no_depth_classes[i - 1]);
     }
+    if (!doubt_depth_param_name(d->depth))
+        return doubt_fail(err, DOUBT_ERR_ARG, "network description: unknown depth kind %d",
+                          (int)d->depth);
     return DOUBT_OK;
 }
 
@@ -98,7 +117,7 @@ static doubt_status from_json(const cJSON *root, doubt_netdesc *out, doubt_error
         if (k == N_KEYS)
             return doubt_fail(err, DOUBT_ERR_ARG,
                               "network description: unknown key '%.64s' (known: arch, "
-                              "in_channels, classes, widths, dropout, no_depth_classes)",
+                              "in_channels, classes, widths, dropout, no_depth_classes, depth)",
                               it->string);
         for (const cJSON *o = it->next; o; o = o->next)
             if (!strcmp(o->string, it->string))
@@ -171,6 +190,15 @@ static doubt_status from_json(const cJSON *root, doubt_netdesc *out, doubt_error
             d.no_depth_classes[i] = (uint8_t)id;
         }
         d.no_depth_count = i;
+    }
+    const cJSON *depth = cJSON_GetObjectItemCaseSensitive(root, "depth");
+    if (depth) {
+        const int kind = cJSON_IsString(depth) ? doubt_depth_param_of(depth->valuestring) : -1;
+        if (kind < 0)
+            return doubt_fail(err, DOUBT_ERR_ARG,
+                              "network description: depth must be \"metric\", \"log\" or "
+                              "\"inverse\"");
+        d.depth = (doubt_depth_param)kind;
     }
 
     if ((st = doubt_netdesc_validate(&d, err)))
@@ -302,10 +330,13 @@ doubt_status doubt_netdesc_to_json(const doubt_netdesc *d, char *buf, size_t cap
                                    d->no_depth_classes[i]);
         snprintf(no_depth + at, sizeof no_depth - at, "]");
     }
+    char depth[32] = "";
+    if (d->depth != DOUBT_DEPTH_METRIC)
+        snprintf(depth, sizeof depth, ",\"depth\":\"%s\"", doubt_depth_param_name(d->depth));
     int n = snprintf(buf, cap,
                      "{\"arch\":\"%s\",\"in_channels\":%d,\"classes\":%d,\"widths\":[%s],"
-                     "\"dropout\":%s%s}",
-                     d->arch, d->in_channels, d->classes, widths, drop, no_depth);
+                     "\"dropout\":%s%s%s}",
+                     d->arch, d->in_channels, d->classes, widths, drop, no_depth, depth);
     if (n < 0 || (size_t)n >= cap)
         return doubt_fail(err, DOUBT_ERR_ARG,
                           "network description: JSON needs %d bytes, buffer has %zu", n + 1, cap);

@@ -7,15 +7,17 @@
  *     doubt_param_info p[DOUBT_NETDESC_MAX_PARAMS];
  *     int n = doubt_netdesc_params(&d, p, DOUBT_NETDESC_MAX_PARAMS);
  *
- * The JSON has these keys, in this canonical order; all are required but the last:
+ * The JSON has these keys, in this canonical order; all are required but the last two:
  *     {"arch":"unet","in_channels":3,"classes":8,"widths":[32,64,128,256,256],"dropout":0.5,
- *      "no_depth_classes":[0]}
+ *      "no_depth_classes":[0],"depth":"log"}
  * arch is "unet" (the only architecture so far), widths has 1..8 levels, classes is 1..254
  * (255 is the ignore label), dropout is in [0, 1). no_depth_classes lists the classes that
  * have no depth (sky): strictly increasing ids below classes; absent or empty means every
  * class has depth (KITTI-like data), and then the canonical JSON leaves the key out, so the
- * descriptions written before it existed stay canonical. Unknown keys are rejected so that a
- * typo ("width") cannot silently fall back to a default.
+ * descriptions written before it existed stay canonical. depth says what the depth channel
+ * of the head predicts (doubt_depth_param); absent means "metric", and the canonical JSON
+ * leaves it out then, for the same reason. Unknown keys are rejected so that a typo
+ * ("width") cannot silently fall back to a default.
  *
  * Parameter tensors use PyTorch's state_dict names and shapes (DESIGN.md, "The default
  * network"), in a fixed order: enc.0 .. enc.L-1, dec.0 .. dec.L-2, head, task. Each conv/bn
@@ -41,6 +43,19 @@
 #define DOUBT_NETDESC_JSON_MAX 1280
 #define DOUBT_PARAM_NAME_MAX 48
 
+/* What the head's depth channel m and its log-variance s are (y = depth in metres):
+ *   METRIC   m = y, s = log Var(y)
+ *   LOG      m = log y, s = log Var(log y)
+ *   INVERSE  m = 1/y (1/metres), s = log Var(1/y)
+ * Training fits the Gaussian NLL in that space; inference turns each sample back into a
+ * mean and variance in metres (mc.h). */
+typedef enum { DOUBT_DEPTH_METRIC, DOUBT_DEPTH_LOG, DOUBT_DEPTH_INVERSE } doubt_depth_param;
+
+/* "metric", "log", "inverse"; NULL for an unknown value. */
+const char *doubt_depth_param_name(doubt_depth_param p);
+/* The parametrisation named `name`; -1 when unknown. */
+int doubt_depth_param_of(const char *name);
+
 typedef struct {
     char arch[16];
     int in_channels;
@@ -50,6 +65,7 @@ typedef struct {
     double dropout;
     int no_depth_count; /* entries of no_depth_classes */
     uint8_t no_depth_classes[DOUBT_NETDESC_MAX_CLASSES];
+    doubt_depth_param depth;
 } doubt_netdesc;
 
 /* 1 when class c has no depth (a no_depth_classes entry). */
