@@ -11,6 +11,7 @@
 #include "core/rng.h"
 #include "harness.h"
 #include "losses/losses.h"
+#include "model/optim.h"
 
 /* The library rounds each gradient to float once; central differences of a double reference
  * with the steps below are good to ~1e-9, so 1e-5 leaves a wide margin above float rounding
@@ -891,6 +892,94 @@ START_TEST(objective_gradients)
 }
 END_TEST
 
+/* Near-exact depth, so the depth NLL is negative from the first step: the per-pixel s and
+ * both task log-variances s_k are trained for 2000 steps with the project's Adam (lr 1e-2,
+ * cosine decay), as train.c combines them. The learned objective must stay above its
+ * analytic infimum at every step, with σ_k inside [e^-5, e^5], and settle at that infimum.
+ * The infimum, with the residuals r held (ŷ is not trained: with ŷ free the per-pixel NLL
+ * itself is unbounded as r -> 0, which no task weighting changes): for segmentation with a
+ * fixed loss L, min_s exp(-s)·L + ½·s = ½ + ½·log 2L; for depth, with t_i = s_k + s_i
+ * (Gaussian) or ½·s_k + s_i (Laplace) the objective is mean(½·exp(-t)·r² + ½·t) or
+ * mean(exp(-t)·|r| + t), so the infimum is mean(½ + ½·log r²) or mean(1 + log |r|). Weighting
+ * the whole NLL instead (the old ½·exp(-s_k)·NLL + ½·s_k) has ∂/∂s_k > ½ once the NLL is
+ * negative, and s_k runs to -∞. */
+START_TEST(objective_bounded_below_when_nll_negative)
+{
+    enum { N = 64, STEPS = 2000 };
+    const float seg = 0.3f; /* a segmentation loss the step does not change */
+    float pred[N], target[N], r[N];
+    th_fill(target, N, 81, 1, 40);
+    th_fill(r, N, 82, 0.01f, 0.1f);
+    for (int i = 0; i < N; i++)
+        pred[i] = target[i] + (i % 2 ? r[i] : -r[i]);
+    static const doubt_reg_kind kinds[2] = {DOUBT_REG_GAUSSIAN, DOUBT_REG_LAPLACE};
+    static const char *names[2] = {"gaussian", "laplace"};
+    doubt_ctx *ctx = th_ctx(1);
+    for (int ki = 0; ki < 2; ki++) {
+        const doubt_reg_kind kind = kinds[ki];
+        const doubt_task_kind tasks[2] = {DOUBT_TASK_CLASSIFICATION, doubt_losses_task_of(kind)};
+        double lower = 0;
+        for (int i = 0; i < N; i++) {
+            const double ri = (double)pred[i] - (double)target[i];
+            lower += (kind == DOUBT_REG_GAUSSIAN ? 0.5 + 0.5 * log(ri * ri) : 1 + log(fabs(ri)));
+        }
+        lower = lower / N + 0.5 + 0.5 * log(2.0 * seg);
+        const int64_t n = N, two = 2;
+        doubt_tensor s, gs, sk, gsk;
+        TH_OK(ctx, doubt_tensor_init_plain(ctx, &s, 1, &n, DOUBT_TENSOR_OWNED, "depth.log_var"));
+        TH_OK(ctx, doubt_tensor_init_plain(ctx, &gs, 1, &n, DOUBT_TENSOR_OWNED, "grad"));
+        TH_OK(ctx, doubt_tensor_init_plain(ctx, &sk, 1, &two, DOUBT_TENSOR_OWNED, "task.log_var"));
+        TH_OK(ctx, doubt_tensor_init_plain(ctx, &gsk, 1, &two, DOUBT_TENSOR_OWNED, "grad"));
+        for (int i = 0; i < N; i++) /* σ (or b) larger than |r|, yet the NLL is negative */
+            s.data[i] = kind == DOUBT_REG_GAUSSIAN ? -4.0f : -2.0f;
+        sk.data[0] = sk.data[1] = 0;
+        const doubt_optim_desc desc = {.kind = DOUBT_OPTIM_ADAM, .lr = 1e-2f, .total_steps = STEPS};
+        doubt_optim *opt;
+        TH_OK(ctx, doubt_optim_create(ctx, &desc, &opt));
+        TH_OK(ctx, doubt_optim_add(ctx, opt, "depth.log_var", &s, &gs, 0));
+        TH_OK(ctx, doubt_optim_add(ctx, opt, "task.log_var", &sk, &gsk, 0));
+        doubt_reg_loss depth = {0};
+        float total = NAN, first_nll = NAN;
+        for (int step = 0; step < STEPS; step++) {
+            L_OK(doubt_losses_regression(kind, N, pred, s.data, target, NULL,
+                                         doubt_losses_task_weight(tasks[1], sk.data[1]), &depth,
+                                         NULL, gs.data, &terr));
+            const float data[2] = {seg, depth.data}, log_term[2] = {0, depth.log_term};
+            L_OK(doubt_losses_multitask(2, tasks, data, log_term, sk.data, &total, NULL, gsk.data,
+                                        &terr));
+            if (step == 0) {
+                first_nll = depth.data + depth.log_term;
+                ck_assert_msg(first_nll < 0, "%s: the NLL starts at %g", names[ki], first_nll);
+            }
+            ck_assert_msg(total >= lower - 1e-5 && fabsf(sk.data[0]) <= 10 &&
+                              fabsf(sk.data[1]) <= 10,
+                          "%s, step %d: total %.9g (infimum %.9g), s_seg %g, s_depth %g "
+                          "(sigma_depth %g), depth NLL %g",
+                          names[ki], step, total, lower, sk.data[0], sk.data[1],
+                          expf(0.5f * sk.data[1]), depth.data + depth.log_term);
+            TH_OK(ctx, doubt_optim_check_grads(ctx, opt));
+            doubt_optim_update(opt);
+        }
+        const float nll = depth.data + depth.log_term;
+        printf("losses: bounded below %-8s %d Adam steps: depth NLL %+.3f -> %+.3f, sigma_seg "
+               "%.4f, sigma_depth %.4f, total %.7f (infimum %.7f)\n",
+               names[ki], STEPS, first_nll, nll, expf(0.5f * sk.data[0]), expf(0.5f * sk.data[1]),
+               total, lower);
+        ck_assert_msg(nll < 0, "%s: NLL %g", names[ki], nll);
+        ck_assert_msg(total - lower < 1e-4, "%s: total %.9g, infimum %.9g", names[ki], total,
+                      lower);
+        /* at the end both task variances are stationary: exp(-s_seg)·L = ½ and w·D = ½ or 1 */
+        ck_assert_msg(fabsf(gsk.data[0]) < 1e-3 && fabsf(gsk.data[1]) < 1e-3,
+                      "%s: d/ds_k = %g, %g", names[ki], gsk.data[0], gsk.data[1]);
+        ck_assert_double_lt(fabs(sk.data[0] - log(2.0 * seg)), 1e-2);
+        doubt_optim_destroy(opt);
+        doubt_tensor_release(&s), doubt_tensor_release(&gs);
+        doubt_tensor_release(&sk), doubt_tensor_release(&gsk);
+    }
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------------------------
  * golden values (tools/losses_golden.py) */
 
@@ -1207,6 +1296,7 @@ int main(void)
     TCase *mt = tcase_create("multitask");
     tcase_add_test(mt, multitask_gradients_and_identities);
     tcase_add_test(mt, objective_gradients);
+    tcase_add_test(mt, objective_bounded_below_when_nll_negative);
     suite_add_tcase(suite, mt);
     TCase *gold = tcase_create("golden");
     tcase_add_test(gold, golden_regression);
