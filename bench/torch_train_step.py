@@ -50,9 +50,11 @@ def main():
         seg = attenuated_ce(out[:, :c], out[:, c:c + 1], labels, 10)
         mu, s = out[:, c + 1], out[:, c + 2]
         valid = depth > 0
-        dep = (0.5 * torch.exp(-s) * (depth - mu) ** 2 + 0.5 * s)[valid].mean()
+        # doubt's objective: the depth task precision weights only the data term
+        dep_data = (0.5 * torch.exp(-s) * (depth - mu) ** 2)[valid].mean()
+        dep_log = (0.5 * s)[valid].mean()
         total = torch.exp(-task_log_var[0]) * seg + 0.5 * task_log_var[0] \
-            + 0.5 * torch.exp(-task_log_var[1]) * dep + 0.5 * task_log_var[1]
+            + torch.exp(-task_log_var[1]) * dep_data + dep_log + 0.5 * task_log_var[1]
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()

@@ -11,6 +11,7 @@
 #include "core/rng.h"
 #include "harness.h"
 #include "losses/losses.h"
+#include "model/optim.h"
 
 /* The library rounds each gradient to float once; central differences of a double reference
  * with the steps below are good to ~1e-9, so 1e-5 leaves a wide margin above float rounding
@@ -85,27 +86,44 @@ typedef struct {
     int64_t n;
     const float *target;
     const uint8_t *mask;
+    double weight; /* data_weight */
 } reg_case;
 
-/* x = [pred (n), log_var (n)] */
-static double reg_ref(const double *x, void *user)
+/* The data term d and the log term ρ of one pixel (losses.h's table), naively. */
+static void reg_parts_ref(doubt_reg_kind kind, double r, double s, double *d, double *rho)
 {
-    const reg_case *rc = user;
-    double sum = 0;
+    switch (kind) {
+    case DOUBT_REG_L1: *d = fabs(r), *rho = 0; break;
+    case DOUBT_REG_L2: *d = r * r, *rho = 0; break;
+    case DOUBT_REG_GAUSSIAN: *d = 0.5 * exp(-s) * r * r, *rho = 0.5 * s; break;
+    case DOUBT_REG_LAPLACE: *d = exp(-s) * fabs(r), *rho = s; break;
+    }
+}
+
+/* x = [pred (n), log_var (n)]; means of d and ρ over the valid pixels */
+static void reg_means_ref(const double *x, const reg_case *rc, double *data, double *log_term)
+{
+    double sd = 0, sr = 0;
     int valid = 0;
     for (int64_t i = 0; i < rc->n; i++) {
         if (rc->mask ? !rc->mask[i] : rc->target[i] == 0)
             continue;
         valid++;
-        const double r = x[i] - rc->target[i], s = x[rc->n + i];
-        switch (rc->kind) {
-        case DOUBT_REG_L1: sum += fabs(r); break;
-        case DOUBT_REG_L2: sum += r * r; break;
-        case DOUBT_REG_GAUSSIAN: sum += 0.5 * exp(-s) * r * r + 0.5 * s; break;
-        case DOUBT_REG_LAPLACE: sum += exp(-s) * fabs(r) + s; break;
-        }
+        double d = 0, rho = 0;
+        reg_parts_ref(rc->kind, x[i] - rc->target[i], x[rc->n + i], &d, &rho);
+        sd += d, sr += rho;
     }
-    return valid ? sum / valid : 0;
+    *data = valid ? sd / valid : 0;
+    *log_term = valid ? sr / valid : 0;
+}
+
+/* weight·mean(d) + mean(ρ) */
+static double reg_ref(const double *x, void *user)
+{
+    const reg_case *rc = user;
+    double data, log_term;
+    reg_means_ref(x, rc, &data, &log_term);
+    return rc->weight * data + log_term;
 }
 
 START_TEST(regression_gradients)
@@ -127,28 +145,38 @@ START_TEST(regression_gradients)
     memcpy(x, dp, n * sizeof *x);
     memcpy(x + n, ds, n * sizeof *x);
     static const char *names[] = {"l1", "l2", "gaussian", "laplace"};
+    /* 1: the plain loss; the others as a task precision exp(-s_k) would give */
+    static const double weights[] = {1, 0.37, 3.2, 0};
     float gp[45], gs[45];
     for (int kind = DOUBT_REG_L1; kind <= DOUBT_REG_LAPLACE; kind++) {
         double worst = 0;
-        for (int masked = 0; masked < 2; masked++) {
-            reg_case rc = {kind, n, target, masked ? mask : NULL};
-            float loss;
-            doubt_error err = {{0}};
-            for (int64_t i = 0; i < n; i++)
-                gp[i] = gs[i] = NAN;
-            ck_assert_int_eq(doubt_losses_regression(kind, n, pred, log_var, target, rc.mask, &loss,
-                                                     gp, gs, &err),
-                             DOUBT_OK);
-            ck_assert_double_lt(rel1(loss, reg_ref(x, &rc)), 1e-6);
-            th_numeric_grad(reg_ref, x, 2 * n, 1e-6, &rc, fd);
-            worst = fmax(worst, th_rel_err(gp, fd, n));
-            if (kind >= DOUBT_REG_GAUSSIAN)
-                worst = fmax(worst, th_rel_err(gs, fd + n, n));
-            else
-                for (int64_t i = 0; i < n; i++) /* L1/L2 leave grad_log_var alone */
-                    ck_assert(isnan(gs[i]));
-        }
-        printf("losses: regression %-9s max relative gradient error vs central differences %.2e\n",
+        for (int masked = 0; masked < 2; masked++)
+            for (int wi = 0; wi < 4; wi++) {
+                reg_case rc = {kind, n, target, masked ? mask : NULL, weights[wi]};
+                doubt_reg_loss loss;
+                doubt_error err = {{0}};
+                for (int64_t i = 0; i < n; i++)
+                    gp[i] = gs[i] = NAN;
+                ck_assert_int_eq(doubt_losses_regression(kind, n, pred, log_var, target, rc.mask,
+                                                         rc.weight, &loss, gp, gs, &err),
+                                 DOUBT_OK);
+                double data, log_term;
+                reg_means_ref(x, &rc, &data, &log_term);
+                ck_assert_double_ge(loss.data, 0);
+                ck_assert_double_lt(rel1(loss.data, data), 1e-6);
+                ck_assert_double_lt(fabs(loss.log_term - log_term), 1e-6 * fmax(1, fabs(log_term)));
+                ck_assert_double_lt(fabs(loss.value - reg_ref(x, &rc)),
+                                    1e-6 * fmax(1, fabs(reg_ref(x, &rc))));
+                th_numeric_grad(reg_ref, x, 2 * n, 1e-6, &rc, fd);
+                worst = fmax(worst, th_rel_err(gp, fd, n));
+                if (kind >= DOUBT_REG_GAUSSIAN)
+                    worst = fmax(worst, th_rel_err(gs, fd + n, n));
+                else
+                    for (int64_t i = 0; i < n; i++) /* L1/L2 leave grad_log_var alone */
+                        ck_assert(isnan(gs[i]));
+            }
+        printf("losses: regression %-9s max relative gradient error vs central differences %.2e "
+               "(data weights 1, 0.37, 3.2, 0)\n",
                names[kind], worst);
         ck_assert_msg(worst < GRAD_TOL, "%s: gradient error %g", names[kind], worst);
     }
@@ -168,13 +196,15 @@ START_TEST(regression_identities)
         mse += ((double)pred[i] - target[i]) * ((double)pred[i] - target[i]);
     }
     mse /= n;
-    float gauss, l2;
-    L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, n, pred, s, target, NULL, &gauss, NULL, NULL,
+    doubt_reg_loss gauss, l2;
+    L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, n, pred, s, target, NULL, 1, &gauss, NULL,
+                                 NULL, &terr));
+    L_OK(doubt_losses_regression(DOUBT_REG_L2, n, pred, NULL, target, NULL, 1, &l2, NULL, NULL,
                                  &terr));
-    L_OK(
-        doubt_losses_regression(DOUBT_REG_L2, n, pred, NULL, target, NULL, &l2, NULL, NULL, &terr));
-    ck_assert_double_lt(rel1(gauss, 0.5 * mse), 1e-6); /* s = 0: ½·MSE */
-    ck_assert_double_lt(rel1(l2, mse), 1e-6);
+    ck_assert_double_lt(rel1(gauss.value, 0.5 * mse), 1e-6); /* s = 0: ½·MSE */
+    ck_assert(gauss.log_term == 0 && gauss.data == gauss.value);
+    ck_assert_double_lt(rel1(l2.value, mse), 1e-6);
+    ck_assert(l2.log_term == 0 && l2.data == l2.value);
 
     /* s = log r² zeroes ∂/∂s, gives ½ + ½·log r² per pixel, and any shift of s costs more */
     double best = 0;
@@ -184,20 +214,48 @@ START_TEST(regression_identities)
         best += 0.5 + 0.5 * s[i];
     }
     best /= n;
-    float at;
-    L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, n, pred, s, target, NULL, &at, gp, gs, &terr));
-    ck_assert_double_lt(fabs(at - best), 1e-5 * fmax(1, fabs(best)));
+    doubt_reg_loss at;
+    L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, n, pred, s, target, NULL, 1, &at, gp, gs,
+                                 &terr));
+    ck_assert_double_lt(fabs(at.value - best), 1e-5 * fmax(1, fabs(best)));
+    ck_assert_double_lt(fabs(at.data - 0.5), 1e-6); /* exp(-s)·r² = 1 everywhere */
     for (int64_t i = 0; i < n; i++)
         ck_assert_double_lt(fabs(gs[i]), 1e-6);
     for (int64_t i = 0; i < n; i++) {
         for (int sign = -1; sign <= 1; sign += 2) {
-            float moved[64], other;
+            float moved[64];
+            doubt_reg_loss other;
             memcpy(moved, s, sizeof moved);
             moved[i] += sign * 0.05f;
-            L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, n, pred, moved, target, NULL, &other,
-                                         NULL, NULL, &terr));
-            ck_assert_msg(other > at, "pixel %lld s%+d: %.9g <= %.9g", (long long)i, sign, other,
-                          at);
+            L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, n, pred, moved, target, NULL, 1,
+                                         &other, NULL, NULL, &terr));
+            ck_assert_msg(other.value > at.value, "pixel %lld s%+d: %.9g <= %.9g", (long long)i,
+                          sign, other.value, at.value);
+        }
+    }
+
+    /* the data weight scales the data term and its gradients only: data and log_term do not
+     * depend on it, value = weight·data + log_term, and with weight 0 ∂/∂s is the log term's */
+    for (int kind = DOUBT_REG_L1; kind <= DOUBT_REG_LAPLACE; kind++) {
+        doubt_reg_loss one, heavy, none;
+        float gp1[64], gs1[64], gpw[64], gsw[64];
+        L_OK(doubt_losses_regression(kind, n, pred, s, target, NULL, 1, &one, gp1, gs1, &terr));
+        L_OK(doubt_losses_regression(kind, n, pred, s, target, NULL, 4, &heavy, gpw, gsw, &terr));
+        L_OK(doubt_losses_regression(kind, n, pred, s, target, NULL, 0, &none, gp, gs, &terr));
+        ck_assert(heavy.data == one.data && heavy.log_term == one.log_term);
+        ck_assert(none.data == one.data && none.value == one.log_term);
+        ck_assert_double_lt(fabs(heavy.value - (4.0 * one.data + one.log_term)),
+                            1e-6 * fmax(1, fabs(heavy.value)));
+        const double rho_slope = kind == DOUBT_REG_GAUSSIAN ? 0.5 : 1; /* ∂ρ/∂s */
+        for (int64_t i = 0; i < n; i++) {
+            ck_assert(gpw[i] == 4 * gp1[i] && gp[i] == 0); /* ×4 is exact in float */
+            if (kind >= DOUBT_REG_GAUSSIAN) {
+                ck_assert_double_lt(fabs(gs[i] - rho_slope / n), 1e-9);
+                /* ∂/∂s = weight·∂d/∂s + ∂ρ/∂s */
+                const double dd = (double)gs1[i] - rho_slope / n;
+                ck_assert_double_lt(fabs(gsw[i] - (4 * dd + rho_slope / n)),
+                                    1e-6 * (fabs(4 * dd) + rho_slope / n));
+            }
         }
     }
 }
@@ -209,11 +267,16 @@ START_TEST(regression_extremes)
     const float pred[6] = {1e4f, -1e4f, 0.5f, 3, -7, 1e4f};
     const float target[6] = {-1e4f, 1e4f, 0.5f, 2, 4, 0};
     const float s[6] = {-30, -30, 30, 30, -30, 0};
-    float gp[6], gs[6], loss;
-    for (int kind = DOUBT_REG_L1; kind <= DOUBT_REG_LAPLACE; kind++) {
-        L_OK(doubt_losses_regression(kind, n, pred, s, target, NULL, &loss, gp, gs, &terr));
-        ck_assert(isfinite(loss) && all_finite(gp, n) && all_finite(gs, n));
-    }
+    float gp[6], gs[6];
+    doubt_reg_loss loss;
+    /* weights exp(-s_k) for s_k = ±30 too */
+    const double weights[3] = {1, exp(30.0), exp(-30.0)};
+    for (int kind = DOUBT_REG_L1; kind <= DOUBT_REG_LAPLACE; kind++)
+        for (int wi = 0; wi < 3; wi++) {
+            L_OK(doubt_losses_regression(kind, n, pred, s, target, NULL, weights[wi], &loss, gp,
+                                         gs, &terr));
+            ck_assert(isfinite(loss.value) && all_finite(gp, n) && all_finite(gs, n));
+        }
     /* nothing valid: 0 and zero gradients, with and without a mask */
     const float zeros[6] = {0};
     const uint8_t none[6] = {0};
@@ -221,9 +284,9 @@ START_TEST(regression_extremes)
         for (int m = 0; m < 2; m++) {
             for (int i = 0; i < n; i++)
                 gp[i] = gs[i] = NAN;
-            L_OK(doubt_losses_regression(kind, n, pred, s, m ? target : zeros, m ? none : NULL,
+            L_OK(doubt_losses_regression(kind, n, pred, s, m ? target : zeros, m ? none : NULL, 2,
                                          &loss, gp, gs, &terr));
-            ck_assert(loss == 0 && all_zero(gp, n));
+            ck_assert(loss.value == 0 && loss.data == 0 && loss.log_term == 0 && all_zero(gp, n));
             if (kind >= DOUBT_REG_GAUSSIAN)
                 ck_assert(all_zero(gs, n));
         }
@@ -232,26 +295,40 @@ END_TEST
 
 START_TEST(regression_errors)
 {
-    float x[4] = {1, 2, 3, 4}, loss;
+    float x[4] = {1, 2, 3, 4};
+    doubt_reg_loss loss;
     doubt_error err = {{0}};
     ck_assert_int_eq(
-        doubt_losses_regression(DOUBT_REG_L1, 4, NULL, NULL, x, NULL, &loss, NULL, NULL, &err),
+        doubt_losses_regression(DOUBT_REG_L1, 4, NULL, NULL, x, NULL, 1, &loss, NULL, NULL, &err),
         DOUBT_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(err.msg, "pred is NULL"));
-    ck_assert_int_eq(
-        doubt_losses_regression(DOUBT_REG_GAUSSIAN, 4, x, NULL, x, NULL, &loss, NULL, NULL, &err),
-        DOUBT_ERR_ARG);
+    ck_assert_int_eq(doubt_losses_regression(DOUBT_REG_GAUSSIAN, 4, x, NULL, x, NULL, 1, &loss,
+                                             NULL, NULL, &err),
+                     DOUBT_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(err.msg, "gaussian loss: log_var is NULL"));
     ck_assert_int_eq(
-        doubt_losses_regression(DOUBT_REG_L2, 0, x, NULL, x, NULL, &loss, NULL, NULL, &err),
+        doubt_losses_regression(DOUBT_REG_L2, 0, x, NULL, x, NULL, 1, &loss, NULL, NULL, &err),
         DOUBT_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(err.msg, "count 0"));
     ck_assert_int_eq(
-        doubt_losses_regression((doubt_reg_kind)9, 4, x, x, x, NULL, &loss, NULL, NULL, &err),
+        doubt_losses_regression((doubt_reg_kind)9, 4, x, x, x, NULL, 1, &loss, NULL, NULL, &err),
         DOUBT_ERR_ARG);
+    ck_assert_int_eq(
+        doubt_losses_regression(DOUBT_REG_L2, 4, x, NULL, x, NULL, 1, NULL, NULL, NULL, &err),
+        DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "loss is NULL"));
+    static const double bad_weights[] = {-0.5, NAN, INFINITY};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(doubt_losses_regression(DOUBT_REG_LAPLACE, 4, x, x, x, NULL,
+                                                 bad_weights[i], &loss, NULL, NULL, &err),
+                         DOUBT_ERR_ARG);
+        ck_assert_msg(strstr(err.msg, "laplace loss: data_weight") &&
+                          strstr(err.msg, "need finite and >= 0"),
+                      "%s", err.msg);
+    }
     float bad[4] = {1, NAN, 3, 4};
     ck_assert_int_eq(
-        doubt_losses_regression(DOUBT_REG_L2, 4, bad, NULL, x, NULL, &loss, NULL, NULL, &err),
+        doubt_losses_regression(DOUBT_REG_L2, 4, bad, NULL, x, NULL, 1, &loss, NULL, NULL, &err),
         DOUBT_ERR_NUMERIC);
 }
 END_TEST
@@ -567,16 +644,18 @@ START_TEST(same_bits_any_thread_count)
     random_labels(labels, ns, c, 64, 0.1f);
     const doubt_rng_key key = {.seed = 5, .stream = 6, .layer = DOUBT_LOSSES_RNG_LAYER};
     float *ref = NULL;
-    const int64_t len = 3 + 2 * nf + 3 * ns;
+    const int64_t len = 5 + 2 * nf + 3 * ns;
     static const int threads[] = {1, 2, 3, 7};
     for (int i = 0; i < 4; i++) {
         omp_set_num_threads(threads[i]);
         float *out = malloc(len * sizeof *out);
-        float *ga = out + 3, *gc = ga + nf, *gs = gc + nf, *gp = gs + ns, *gv = gp + ns;
+        float *ga = out + 5, *gc = ga + nf, *gs = gc + nf, *gp = gs + ns, *gv = gp + ns;
+        doubt_reg_loss reg;
         L_OK(doubt_losses_attenuated_ce(n, c, h, w, 5, f, s, labels, key, &out[0], ga, gs, &terr));
         L_OK(doubt_losses_cross_entropy(n, c, h, w, f, labels, NULL, &out[1], gc, &terr));
-        L_OK(
-            doubt_losses_regression(DOUBT_REG_GAUSSIAN, ns, f, s, y, NULL, &out[2], gp, gv, &terr));
+        L_OK(doubt_losses_regression(DOUBT_REG_GAUSSIAN, ns, f, s, y, NULL, 2.5, &reg, gp, gv,
+                                     &terr));
+        out[2] = reg.data, out[3] = reg.log_term, out[4] = reg.value;
         if (ref) {
             ck_assert_msg(memcmp(out, ref, len * sizeof *out) == 0, "%d threads differ from 1",
                           threads[i]);
@@ -593,64 +672,311 @@ END_TEST
 /* ------------------------------------------------------------------------------------------
  * multitask */
 
-static const doubt_task_kind mt_kinds[4] = {DOUBT_TASK_REGRESSION, DOUBT_TASK_CLASSIFICATION,
-                                            DOUBT_TASK_CLASSIFICATION, DOUBT_TASK_REGRESSION};
+static const doubt_task_kind mt_kinds[5] = {DOUBT_TASK_REGRESSION, DOUBT_TASK_CLASSIFICATION,
+                                            DOUBT_TASK_HETERO_GAUSSIAN, DOUBT_TASK_HETERO_LAPLACE,
+                                            DOUBT_TASK_CLASSIFICATION};
 
-/* x = [L (4), s (4)] */
+/* w_k(s_k), written out per kind */
+static double mt_weight_ref(doubt_task_kind kind, double s)
+{
+    switch (kind) {
+    case DOUBT_TASK_REGRESSION: return 0.5 * exp(-s);
+    case DOUBT_TASK_CLASSIFICATION: return exp(-s);
+    case DOUBT_TASK_HETERO_GAUSSIAN: return exp(-s);
+    case DOUBT_TASK_HETERO_LAPLACE: return exp(-0.5 * s);
+    }
+    return NAN;
+}
+
+/* x = [D (5), R (5), s (5)]: Σ w_k(s_k)·D_k + R_k + ½·s_k */
 static double mt_ref(const double *x, void *user)
 {
     (void)user;
     double total = 0;
-    for (int k = 0; k < 4; k++)
-        total += (mt_kinds[k] == DOUBT_TASK_REGRESSION ? 0.5 : 1.0) * exp(-x[4 + k]) * x[k] +
-                 0.5 * x[4 + k];
+    for (int k = 0; k < 5; k++)
+        total += mt_weight_ref(mt_kinds[k], x[10 + k]) * x[k] + x[5 + k] + 0.5 * x[10 + k];
     return total;
 }
 
 START_TEST(multitask_gradients_and_identities)
 {
-    float L[4] = {0.7f, 2.3f, 0.05f, 4}, s[4] = {0.3f, -1.2f, 2.5f, -0.4f};
-    float total, scale[4], gs[4];
-    double x[8], fd[8];
-    for (int k = 0; k < 4; k++)
-        x[k] = L[k], x[4 + k] = s[k];
-    L_OK(doubt_losses_multitask(4, mt_kinds, L, s, &total, scale, gs, &terr));
+    /* tasks 2 and 3 are heteroscedastic with a negative NLL D + R */
+    const float D[5] = {0.7f, 2.3f, 0.4f, 1.1f, 0.05f}, R[5] = {0, 0, -2.5f, -3.25f, 0};
+    const float s[5] = {0.3f, -1.2f, 2.5f, -0.4f, 1.7f};
+    float total, scale[5], gs[5];
+    double x[15], fd[15];
+    for (int k = 0; k < 5; k++)
+        x[k] = D[k], x[5 + k] = R[k], x[10 + k] = s[k];
+    L_OK(doubt_losses_multitask(5, mt_kinds, D, R, s, &total, scale, gs, &terr));
     ck_assert_double_lt(rel1(total, mt_ref(x, NULL)), 1e-6);
-    th_numeric_grad(mt_ref, x, 8, 1e-6, NULL, fd);
-    const double worst = fmax(th_rel_err(scale, fd, 4), th_rel_err(gs, fd + 4, 4));
+    th_numeric_grad(mt_ref, x, 15, 1e-6, NULL, fd);
+    const double worst = fmax(th_rel_err(scale, fd, 5), th_rel_err(gs, fd + 10, 5));
     printf("losses: multitask         max relative gradient error vs central differences %.2e\n",
            worst);
     ck_assert_double_lt(worst, GRAD_TOL);
-
-    /* with s_k held fixed the total is the hand-weighted sum Σ w_k·L_k plus the constant ½Σs_k,
-     * w_k = ½·exp(-s_k) (regression) or exp(-s_k) (classification) */
-    float w[4], fixed, fscale[4];
-    double half_s = 0;
-    for (int k = 0; k < 4; k++) {
-        w[k] = (float)((mt_kinds[k] == DOUBT_TASK_REGRESSION ? 0.5 : 1.0) * exp(-(double)s[k]));
-        half_s += 0.5 * s[k];
+    for (int k = 0; k < 5; k++) {
+        ck_assert_double_lt(fabs(fd[5 + k] - 1), 1e-9); /* the log terms enter unweighted */
+        /* the weight train.c passes to a task's regression loss is scale[k] */
+        ck_assert(scale[k] == (float)doubt_losses_task_weight(mt_kinds[k], s[k]));
+        ck_assert_double_lt(rel1(doubt_losses_task_weight(mt_kinds[k], s[k]),
+                                 mt_weight_ref(mt_kinds[k], s[k])),
+                            1e-15);
     }
-    L_OK(doubt_losses_multitask_fixed(4, w, L, &fixed, fscale, &terr));
-    ck_assert_double_lt(rel1(total, fixed + half_s), 1e-6);
-    for (int k = 0; k < 4; k++) {
+
+    /* with s_k held fixed the total is the hand-weighted sum Σ w_k·D_k plus the constants
+     * Σ R_k + ½Σ s_k */
+    float w[5], fixed, fscale[5];
+    double constant = 0;
+    for (int k = 0; k < 5; k++) {
+        w[k] = (float)mt_weight_ref(mt_kinds[k], s[k]);
+        constant += R[k] + 0.5 * s[k];
+    }
+    L_OK(doubt_losses_multitask_fixed(5, w, D, &fixed, fscale, &terr));
+    ck_assert_double_lt(fabs(total - (fixed + constant)), 1e-6 * fmax(1, fabs(total)));
+    for (int k = 0; k < 5; k++) {
         ck_assert(fscale[k] == w[k]);
         ck_assert_double_lt(rel1(scale[k], w[k]), 1e-6);
     }
-    const float zero[4] = {0};
-    L_OK(doubt_losses_multitask(4, mt_kinds, L, zero, &total, NULL, NULL, &terr));
-    ck_assert_double_lt(rel1(total, 0.5 * L[0] + L[1] + L[2] + 0.5 * L[3]), 1e-6);
+    const float zero[5] = {0};
+    L_OK(doubt_losses_multitask(5, mt_kinds, D, NULL, zero, &total, NULL, NULL, &terr));
+    ck_assert_double_lt(rel1(total, 0.5 * D[0] + D[1] + D[2] + D[3] + D[4]), 1e-6);
+    float with_zeros;
+    L_OK(doubt_losses_multitask(5, mt_kinds, D, zero, zero, &with_zeros, NULL, NULL, &terr));
+    ck_assert(with_zeros == total); /* log_term NULL means all 0 */
 
-    const float extreme[4] = {-30, 30, -30, 30};
-    L_OK(doubt_losses_multitask(4, mt_kinds, L, extreme, &total, scale, gs, &terr));
-    ck_assert(isfinite(total) && all_finite(scale, 4) && all_finite(gs, 4));
+    /* the minimum over s_k of w(s_k)·D + ½·s_k: where w·D = ½ (exp(-s) kinds) or 1 (Laplace),
+     * whatever the sign of D + R */
+    for (int k = 0; k < 5; k++) {
+        const double a = mt_kinds[k] == DOUBT_TASK_HETERO_LAPLACE ? 0.5 : 1;
+        const double c = mt_kinds[k] == DOUBT_TASK_REGRESSION ? 0.5 : 1;
+        float best = (float)(log(2 * a * c * D[k]) / a), g, t;
+        L_OK(doubt_losses_multitask(1, &mt_kinds[k], &D[k], &R[k], &best, &t, NULL, &g, &terr));
+        ck_assert_double_lt(fabs(g), 1e-6);
+        for (int sign = -1; sign <= 1; sign += 2) {
+            const float moved = best + sign * 0.1f;
+            float other;
+            L_OK(doubt_losses_multitask(1, &mt_kinds[k], &D[k], &R[k], &moved, &other, NULL, NULL,
+                                        &terr));
+            ck_assert_msg(other > t, "task %d: s_k %+g: %.9g <= %.9g", k, sign * 0.1, other, t);
+        }
+    }
+
+    const float extreme[5] = {-30, 30, -30, 30, -30};
+    L_OK(doubt_losses_multitask(5, mt_kinds, D, R, extreme, &total, scale, gs, &terr));
+    ck_assert(isfinite(total) && all_finite(scale, 5) && all_finite(gs, 5));
 
     doubt_error err = {{0}};
-    ck_assert_int_eq(doubt_losses_multitask(0, mt_kinds, L, s, &total, NULL, NULL, &err),
+    ck_assert_int_eq(doubt_losses_multitask(0, mt_kinds, D, R, s, &total, NULL, NULL, &err),
                      DOUBT_ERR_ARG);
-    ck_assert_int_eq(doubt_losses_multitask(4, mt_kinds, L, NULL, &total, NULL, NULL, &err),
+    ck_assert_int_eq(doubt_losses_multitask(5, mt_kinds, D, R, NULL, &total, NULL, NULL, &err),
                      DOUBT_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(err.msg, "log_var is NULL"));
-    ck_assert_int_eq(doubt_losses_multitask_fixed(4, NULL, L, &total, NULL, &err), DOUBT_ERR_ARG);
+    ck_assert_int_eq(doubt_losses_multitask(5, mt_kinds, NULL, R, s, &total, NULL, NULL, &err),
+                     DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "data is NULL"));
+    /* a whole NLL passed as the data term: refused, the bound below needs D >= 0 */
+    const float nll[5] = {0.7f, 2.3f, -2.1f, 1.1f, 0.05f};
+    ck_assert_int_eq(doubt_losses_multitask(5, mt_kinds, nll, NULL, s, &total, NULL, NULL, &err),
+                     DOUBT_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "multitask: task 2 data term -2.1 < 0"), "%s", err.msg);
+    const doubt_task_kind unknown[1] = {(doubt_task_kind)7};
+    ck_assert_int_eq(doubt_losses_multitask(1, unknown, D, R, s, &total, NULL, NULL, &err),
+                     DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "task 0 has unknown kind 7"));
+    ck_assert(isnan(doubt_losses_task_weight((doubt_task_kind)7, 0)));
+    const float nan_data[1] = {NAN};
+    ck_assert_int_eq(doubt_losses_multitask(1, mt_kinds, nan_data, NULL, s, &total, NULL, NULL,
+                                            &err),
+                     DOUBT_ERR_NUMERIC);
+    ck_assert_int_eq(doubt_losses_multitask_fixed(5, NULL, D, &total, NULL, &err), DOUBT_ERR_ARG);
+
+    ck_assert_int_eq(doubt_losses_task_of(DOUBT_REG_L1), DOUBT_TASK_REGRESSION);
+    ck_assert_int_eq(doubt_losses_task_of(DOUBT_REG_L2), DOUBT_TASK_REGRESSION);
+    ck_assert_int_eq(doubt_losses_task_of(DOUBT_REG_GAUSSIAN), DOUBT_TASK_HETERO_GAUSSIAN);
+    ck_assert_int_eq(doubt_losses_task_of(DOUBT_REG_LAPLACE), DOUBT_TASK_HETERO_LAPLACE);
+}
+END_TEST
+
+/* The whole learned objective of a segmentation + depth step, as train.c assembles it: the
+ * depth regression with data_weight = w(s_depth), then doubt_losses_multitask on the data and
+ * log terms. Checked against central differences of the objective written as the likelihood
+ * it is (Gaussian with variance σ_k²·σ², Laplace with scale σ_k·b, softmax temperature σ_k²
+ * for segmentation), in every input: pred, s, s_seg, s_depth and L_seg. */
+typedef struct {
+    doubt_reg_kind kind;
+    int64_t n;
+    const float *target;
+} obj_case;
+
+/* x = [pred (n), s (n), s_seg, s_depth, L_seg] */
+static double obj_ref(const double *x, void *user)
+{
+    const obj_case *oc = user;
+    const int64_t n = oc->n;
+    const double s_seg = x[2 * n], s_d = x[2 * n + 1], seg = x[2 * n + 2];
+    double sum_d = 0, sum_s = 0;
+    int valid = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (oc->target[i] == 0)
+            continue;
+        valid++;
+        const double r = x[i] - oc->target[i], s = x[n + i];
+        switch (oc->kind) {
+        case DOUBT_REG_L1: sum_d += fabs(r); break;
+        case DOUBT_REG_L2: sum_d += r * r; break;
+        case DOUBT_REG_GAUSSIAN: sum_d += exp(-s) * r * r, sum_s += s; break;
+        case DOUBT_REG_LAPLACE: sum_d += exp(-s) * fabs(r), sum_s += s; break;
+        }
+    }
+    double depth = 0;
+    switch (oc->kind) {
+    case DOUBT_REG_L1:
+    case DOUBT_REG_L2: depth = 0.5 * exp(-s_d) * sum_d / valid; break;
+    case DOUBT_REG_GAUSSIAN: depth = 0.5 * exp(-s_d) * sum_d / valid + 0.5 * sum_s / valid; break;
+    case DOUBT_REG_LAPLACE: depth = exp(-0.5 * s_d) * sum_d / valid + sum_s / valid; break;
+    }
+    return exp(-s_seg) * seg + 0.5 * s_seg + depth + 0.5 * s_d;
+}
+
+START_TEST(objective_gradients)
+{
+    const int64_t n = 40, nx = 2 * n + 3;
+    float *pred, *target, *log_var, lap_log_var[40];
+    double *x = malloc(nx * sizeof *x), *fd = malloc(nx * sizeof *fd);
+    double *dp = fill_pair(&pred, n, 71, 1, 5);
+    free(fill_pair(&target, n, 72, -0.2f, 0.2f));
+    double *ds = fill_pair(&log_var, n, 73, -5, -2);
+    for (int64_t i = 0; i < n; i++)
+        lap_log_var[i] = 0.5f * log_var[i]; /* log b near log |r| = ½·log r² */
+    for (int64_t i = 0; i < n; i++) {
+        /* near-exact depth (|r| <= 0.2, s near log r²): the depth NLL is negative */
+        target[i] = i % 9 == 4 ? 0 : (float)(pred[i] + target[i]);
+        if (fabs(pred[i] - target[i]) < 1e-2)
+            target[i] += 0.05f; /* away from the L1 kink */
+    }
+    memcpy(x, dp, n * sizeof *x);
+    const float task_log_var[2] = {0.4f, -1.3f}, seg = 0.8f;
+    x[2 * n] = task_log_var[0], x[2 * n + 1] = task_log_var[1], x[2 * n + 2] = seg;
+    static const char *names[] = {"l1", "l2", "gaussian", "laplace"};
+    float gp[40], gs[40];
+    for (int kind = DOUBT_REG_L1; kind <= DOUBT_REG_LAPLACE; kind++) {
+        const doubt_task_kind kinds[2] = {DOUBT_TASK_CLASSIFICATION, doubt_losses_task_of(kind)};
+        const float *s = kind == DOUBT_REG_LAPLACE ? lap_log_var : log_var;
+        for (int64_t i = 0; i < n; i++)
+            x[n + i] = s[i];
+        doubt_reg_loss depth;
+        L_OK(doubt_losses_regression(kind, n, pred, s, target, NULL,
+                                     doubt_losses_task_weight(kinds[1], task_log_var[1]), &depth,
+                                     gp, gs, &terr));
+        const float data[2] = {seg, depth.data}, log_term[2] = {0, depth.log_term};
+        float total, scale[2], gt[2];
+        L_OK(doubt_losses_multitask(2, kinds, data, log_term, task_log_var, &total, scale, gt,
+                                    &terr));
+        obj_case oc = {kind, n, target};
+        const double want = obj_ref(x, &oc);
+        if (kind >= DOUBT_REG_GAUSSIAN)
+            ck_assert_msg(depth.data + depth.log_term < 0, "%s NLL %g", names[kind],
+                          depth.data + depth.log_term);
+        ck_assert_double_lt(fabs(total - want), 1e-6 * fmax(1, fabs(want)));
+        th_numeric_grad(obj_ref, x, nx, 1e-6, &oc, fd);
+        double worst = fmax(th_rel_err(gp, fd, n), th_rel_err(gt, fd + 2 * n, 2));
+        worst = fmax(worst, th_rel_err(&scale[0], fd + 2 * n + 2, 1));
+        if (kind >= DOUBT_REG_GAUSSIAN)
+            worst = fmax(worst, th_rel_err(gs, fd + n, n));
+        printf("losses: objective %-9s max relative gradient error vs central differences %.2e "
+               "(depth NLL %+.3f)\n",
+               names[kind], worst, depth.data + depth.log_term);
+        ck_assert_msg(worst < GRAD_TOL, "%s: gradient error %g", names[kind], worst);
+    }
+    free(x), free(fd), free(dp), free(ds), free(pred), free(target), free(log_var);
+}
+END_TEST
+
+/* Near-exact depth, so the depth NLL is negative from the first step: the per-pixel s and
+ * both task log-variances s_k are trained for 2000 steps with the project's Adam (lr 1e-2,
+ * cosine decay), as train.c combines them. The learned objective must stay above its
+ * analytic infimum at every step, with σ_k inside [e^-5, e^5], and settle at that infimum.
+ * The infimum, with the residuals r held (ŷ is not trained: with ŷ free the per-pixel NLL
+ * itself is unbounded as r -> 0, which no task weighting changes): for segmentation with a
+ * fixed loss L, min_s exp(-s)·L + ½·s = ½ + ½·log 2L; for depth, with t_i = s_k + s_i
+ * (Gaussian) or ½·s_k + s_i (Laplace) the objective is mean(½·exp(-t)·r² + ½·t) or
+ * mean(exp(-t)·|r| + t), so the infimum is mean(½ + ½·log r²) or mean(1 + log |r|). Weighting
+ * the whole NLL instead (the old ½·exp(-s_k)·NLL + ½·s_k) has ∂/∂s_k > ½ once the NLL is
+ * negative, and s_k runs to -∞. */
+START_TEST(objective_bounded_below_when_nll_negative)
+{
+    enum { N = 64, STEPS = 2000 };
+    const float seg = 0.3f; /* a segmentation loss the step does not change */
+    float pred[N], target[N], r[N];
+    th_fill(target, N, 81, 1, 40);
+    th_fill(r, N, 82, 0.01f, 0.1f);
+    for (int i = 0; i < N; i++)
+        pred[i] = target[i] + (i % 2 ? r[i] : -r[i]);
+    static const doubt_reg_kind kinds[2] = {DOUBT_REG_GAUSSIAN, DOUBT_REG_LAPLACE};
+    static const char *names[2] = {"gaussian", "laplace"};
+    doubt_ctx *ctx = th_ctx(1);
+    for (int ki = 0; ki < 2; ki++) {
+        const doubt_reg_kind kind = kinds[ki];
+        const doubt_task_kind tasks[2] = {DOUBT_TASK_CLASSIFICATION, doubt_losses_task_of(kind)};
+        double lower = 0;
+        for (int i = 0; i < N; i++) {
+            const double ri = (double)pred[i] - (double)target[i];
+            lower += (kind == DOUBT_REG_GAUSSIAN ? 0.5 + 0.5 * log(ri * ri) : 1 + log(fabs(ri)));
+        }
+        lower = lower / N + 0.5 + 0.5 * log(2.0 * seg);
+        const int64_t n = N, two = 2;
+        doubt_tensor s, gs, sk, gsk;
+        TH_OK(ctx, doubt_tensor_init_plain(ctx, &s, 1, &n, DOUBT_TENSOR_OWNED, "depth.log_var"));
+        TH_OK(ctx, doubt_tensor_init_plain(ctx, &gs, 1, &n, DOUBT_TENSOR_OWNED, "grad"));
+        TH_OK(ctx, doubt_tensor_init_plain(ctx, &sk, 1, &two, DOUBT_TENSOR_OWNED, "task.log_var"));
+        TH_OK(ctx, doubt_tensor_init_plain(ctx, &gsk, 1, &two, DOUBT_TENSOR_OWNED, "grad"));
+        for (int i = 0; i < N; i++) /* σ (or b) larger than |r|, yet the NLL is negative */
+            s.data[i] = kind == DOUBT_REG_GAUSSIAN ? -4.0f : -2.0f;
+        sk.data[0] = sk.data[1] = 0;
+        const doubt_optim_desc desc = {.kind = DOUBT_OPTIM_ADAM, .lr = 1e-2f, .total_steps = STEPS};
+        doubt_optim *opt;
+        TH_OK(ctx, doubt_optim_create(ctx, &desc, &opt));
+        TH_OK(ctx, doubt_optim_add(ctx, opt, "depth.log_var", &s, &gs, 0));
+        TH_OK(ctx, doubt_optim_add(ctx, opt, "task.log_var", &sk, &gsk, 0));
+        doubt_reg_loss depth = {0};
+        float total = NAN, first_nll = NAN;
+        for (int step = 0; step < STEPS; step++) {
+            L_OK(doubt_losses_regression(kind, N, pred, s.data, target, NULL,
+                                         doubt_losses_task_weight(tasks[1], sk.data[1]), &depth,
+                                         NULL, gs.data, &terr));
+            const float data[2] = {seg, depth.data}, log_term[2] = {0, depth.log_term};
+            L_OK(doubt_losses_multitask(2, tasks, data, log_term, sk.data, &total, NULL, gsk.data,
+                                        &terr));
+            if (step == 0) {
+                first_nll = depth.data + depth.log_term;
+                ck_assert_msg(first_nll < 0, "%s: the NLL starts at %g", names[ki], first_nll);
+            }
+            ck_assert_msg(total >= lower - 1e-5 && fabsf(sk.data[0]) <= 10 &&
+                              fabsf(sk.data[1]) <= 10,
+                          "%s, step %d: total %.9g (infimum %.9g), s_seg %g, s_depth %g "
+                          "(sigma_depth %g), depth NLL %g",
+                          names[ki], step, total, lower, sk.data[0], sk.data[1],
+                          expf(0.5f * sk.data[1]), depth.data + depth.log_term);
+            TH_OK(ctx, doubt_optim_check_grads(ctx, opt));
+            doubt_optim_update(opt);
+        }
+        const float nll = depth.data + depth.log_term;
+        printf("losses: bounded below %-8s %d Adam steps: depth NLL %+.3f -> %+.3f, sigma_seg "
+               "%.4f, sigma_depth %.4f, total %.7f (infimum %.7f)\n",
+               names[ki], STEPS, first_nll, nll, expf(0.5f * sk.data[0]), expf(0.5f * sk.data[1]),
+               total, lower);
+        ck_assert_msg(nll < 0, "%s: NLL %g", names[ki], nll);
+        ck_assert_msg(total - lower < 1e-4, "%s: total %.9g, infimum %.9g", names[ki], total,
+                      lower);
+        /* at the end both task variances are stationary: exp(-s_seg)·L = ½ and w·D = ½ or 1 */
+        ck_assert_msg(fabsf(gsk.data[0]) < 1e-3 && fabsf(gsk.data[1]) < 1e-3,
+                      "%s: d/ds_k = %g, %g", names[ki], gsk.data[0], gsk.data[1]);
+        ck_assert_double_lt(fabs(sk.data[0] - log(2.0 * seg)), 1e-2);
+        doubt_optim_destroy(opt);
+        doubt_tensor_release(&s), doubt_tensor_release(&gs);
+        doubt_tensor_release(&sk), doubt_tensor_release(&gsk);
+    }
+    doubt_ctx_destroy(ctx);
 }
 END_TEST
 
@@ -666,7 +992,7 @@ typedef struct {
 typedef struct {
     const char *file;
     int narrays, nparams;
-    gold_array arrays[48];
+    gold_array arrays[128];
     char pname[16][32];
     unsigned long long pval[16];
 } golden;
@@ -694,7 +1020,7 @@ static golden *gold_load(const char *file)
             g->nparams++;
         } else {
             ck_assert_msg(!strcmp(tok, "array"), "%s: unexpected token %s", file, tok);
-            ck_assert_int_lt(g->narrays, 48);
+            ck_assert_int_lt(g->narrays, 128);
             gold_array *a = &g->arrays[g->narrays++];
             long long count;
             ck_assert_int_eq(fscanf(fp, "%63s %lld", a->name, &count), 2);
@@ -770,24 +1096,32 @@ START_TEST(golden_regression)
           *s = to_f(gold_array_get(g, "log_var", n), n);
     float *y = to_f(gold_array_get(g, "target", n), n);
     uint8_t *mask = to_u8(gold_array_get(g, "mask", n), n);
-    float *gp = malloc(n * sizeof *gp), *gs = malloc(n * sizeof *gs), loss;
+    const double data_weight = (float)gold_array_get(g, "data_weight", 1)[0];
+    float *gp = malloc(n * sizeof *gp), *gs = malloc(n * sizeof *gs);
+    doubt_reg_loss loss;
     static const char *names[] = {"l1", "l2", "gaussian", "laplace"};
     gold_diff d = {0, 0};
-    char key[64];
+    char key[64], name[32];
     for (int kind = DOUBT_REG_L1; kind <= DOUBT_REG_LAPLACE; kind++)
-        for (int m = 0; m < 2; m++) {
-            const char *suffix = m ? "_mask" : "";
-            L_OK(doubt_losses_regression(kind, n, pred, s, y, m ? mask : NULL, &loss, gp, gs,
-                                         &terr));
-            snprintf(key, sizeof key, "%s%s.loss", names[kind], suffix);
-            gold_check(&d, key, &loss, gold_array_get(g, key, 1), 1);
-            snprintf(key, sizeof key, "%s%s.grad_pred", names[kind], suffix);
-            gold_check(&d, key, gp, gold_array_get(g, key, n), n);
-            if (kind >= DOUBT_REG_GAUSSIAN) {
-                snprintf(key, sizeof key, "%s%s.grad_log_var", names[kind], suffix);
-                gold_check(&d, key, gs, gold_array_get(g, key, n), n);
+        for (int m = 0; m < 2; m++)
+            for (int weighted = 0; weighted < 2; weighted++) {
+                snprintf(name, sizeof name, "%s%s%s", names[kind], m ? "_mask" : "",
+                         weighted ? "_w" : "");
+                L_OK(doubt_losses_regression(kind, n, pred, s, y, m ? mask : NULL,
+                                             weighted ? data_weight : 1, &loss, gp, gs, &terr));
+                snprintf(key, sizeof key, "%s.loss", name);
+                gold_check(&d, key, &loss.value, gold_array_get(g, key, 1), 1);
+                snprintf(key, sizeof key, "%s.data", name);
+                gold_check(&d, key, &loss.data, gold_array_get(g, key, 1), 1);
+                snprintf(key, sizeof key, "%s.log_term", name);
+                gold_check(&d, key, &loss.log_term, gold_array_get(g, key, 1), 1);
+                snprintf(key, sizeof key, "%s.grad_pred", name);
+                gold_check(&d, key, gp, gold_array_get(g, key, n), n);
+                if (kind >= DOUBT_REG_GAUSSIAN) {
+                    snprintf(key, sizeof key, "%s.grad_log_var", name);
+                    gold_check(&d, key, gs, gold_array_get(g, key, n), n);
+                }
             }
-        }
     printf("losses: golden regression      max |diff| %.2e, normalised %.2e\n", d.abs, d.rel);
     free(pred), free(s), free(y), free(mask), free(gp), free(gs);
     gold_free(g);
@@ -862,23 +1196,75 @@ END_TEST
 START_TEST(golden_multitask)
 {
     golden *g = gold_load("tests/golden/losses/multitask.txt");
-    const double *kd = gold_array_get(g, "kinds", 4);
-    doubt_task_kind kinds[4];
-    for (int k = 0; k < 4; k++)
-        kinds[k] = kd[k] == 0 ? DOUBT_TASK_REGRESSION : DOUBT_TASK_CLASSIFICATION;
-    float *L = to_f(gold_array_get(g, "task_loss", 4), 4),
-          *s = to_f(gold_array_get(g, "log_var", 4), 4);
-    float *w = to_f(gold_array_get(g, "weight", 4), 4), total, scale[4], gs[4];
+    enum { T = 6 };
+    const double *kd = gold_array_get(g, "kinds", T);
+    doubt_task_kind kinds[T];
+    for (int k = 0; k < T; k++)
+        kinds[k] = (doubt_task_kind)kd[k]; /* the script writes them in the enum's order */
+    float *D = to_f(gold_array_get(g, "data", T), T);
+    float *R = to_f(gold_array_get(g, "log_term", T), T);
+    float *s = to_f(gold_array_get(g, "log_var", T), T);
+    float *w = to_f(gold_array_get(g, "weight", T), T),
+          *L = to_f(gold_array_get(g, "task_loss", T), T), total, scale[T], gs[T];
     gold_diff d = {0, 0};
-    L_OK(doubt_losses_multitask(4, kinds, L, s, &total, scale, gs, &terr));
+    L_OK(doubt_losses_multitask(T, kinds, D, R, s, &total, scale, gs, &terr));
     gold_check(&d, "total", &total, gold_array_get(g, "total", 1), 1);
-    gold_check(&d, "scale", scale, gold_array_get(g, "scale", 4), 4);
-    gold_check(&d, "grad_log_var", gs, gold_array_get(g, "grad_log_var", 4), 4);
-    L_OK(doubt_losses_multitask_fixed(4, w, L, &total, scale, &terr));
+    gold_check(&d, "scale", scale, gold_array_get(g, "scale", T), T);
+    gold_check(&d, "grad_log_var", gs, gold_array_get(g, "grad_log_var", T), T);
+    L_OK(doubt_losses_multitask_fixed(T, w, L, &total, scale, &terr));
     gold_check(&d, "fixed.total", &total, gold_array_get(g, "fixed.total", 1), 1);
-    gold_check(&d, "fixed.scale", scale, gold_array_get(g, "fixed.scale", 4), 4);
+    gold_check(&d, "fixed.scale", scale, gold_array_get(g, "fixed.scale", T), T);
     printf("losses: golden multitask       max |diff| %.2e, normalised %.2e\n", d.abs, d.rel);
-    free(L), free(s), free(w);
+    free(D), free(R), free(s), free(w), free(L);
+    gold_free(g);
+}
+END_TEST
+
+/* The learned objective of a segmentation + depth step with a negative depth NLL, assembled
+ * as train.c does (regression with data_weight w(s_depth), then multitask), against the
+ * script's likelihood written out whole. */
+START_TEST(golden_objective)
+{
+    golden *g = gold_load("tests/golden/losses/objective.txt");
+    const int64_t n = (int64_t)gold_param(g, "count");
+    float *pred = to_f(gold_array_get(g, "pred", n), n);
+    float *y = to_f(gold_array_get(g, "target", n), n);
+    float *sk = to_f(gold_array_get(g, "task_log_var", 2), 2);
+    float *seg = to_f(gold_array_get(g, "seg", 1), 1);
+    float *gp = malloc(n * sizeof *gp), *gs = malloc(n * sizeof *gs);
+    static const char *names[] = {"gaussian", "laplace"};
+    gold_diff d = {0, 0};
+    char key[64];
+    for (int i = 0; i < 2; i++) {
+        const doubt_reg_kind kind = i ? DOUBT_REG_LAPLACE : DOUBT_REG_GAUSSIAN;
+        const doubt_task_kind kinds[2] = {DOUBT_TASK_CLASSIFICATION, doubt_losses_task_of(kind)};
+        snprintf(key, sizeof key, "%s.log_var", names[i]);
+        float *s = to_f(gold_array_get(g, key, n), n);
+        doubt_reg_loss depth;
+        L_OK(doubt_losses_regression(kind, n, pred, s, y, NULL,
+                                     doubt_losses_task_weight(kinds[1], sk[1]), &depth, gp, gs,
+                                     &terr));
+        const float data[2] = {seg[0], depth.data}, log_term[2] = {0, depth.log_term};
+        float total, scale[2], gt[2];
+        L_OK(doubt_losses_multitask(2, kinds, data, log_term, sk, &total, scale, gt, &terr));
+        const float nll = depth.data + depth.log_term;
+        snprintf(key, sizeof key, "%s.nll", names[i]);
+        gold_check(&d, key, &nll, gold_array_get(g, key, 1), 1);
+        ck_assert_msg(nll < 0, "%s: NLL %g", names[i], nll);
+        snprintf(key, sizeof key, "%s.total", names[i]);
+        gold_check(&d, key, &total, gold_array_get(g, key, 1), 1);
+        snprintf(key, sizeof key, "%s.grad_pred", names[i]);
+        gold_check(&d, key, gp, gold_array_get(g, key, n), n);
+        snprintf(key, sizeof key, "%s.grad_log_var", names[i]);
+        gold_check(&d, key, gs, gold_array_get(g, key, n), n);
+        snprintf(key, sizeof key, "%s.grad_task_log_var", names[i]);
+        gold_check(&d, key, gt, gold_array_get(g, key, 2), 2);
+        snprintf(key, sizeof key, "%s.grad_seg", names[i]);
+        gold_check(&d, key, &scale[0], gold_array_get(g, key, 1), 1);
+        free(s);
+    }
+    printf("losses: golden objective       max |diff| %.2e, normalised %.2e\n", d.abs, d.rel);
+    free(pred), free(y), free(sk), free(seg), free(gp), free(gs);
     gold_free(g);
 }
 END_TEST
@@ -909,6 +1295,8 @@ int main(void)
     suite_add_tcase(suite, det);
     TCase *mt = tcase_create("multitask");
     tcase_add_test(mt, multitask_gradients_and_identities);
+    tcase_add_test(mt, objective_gradients);
+    tcase_add_test(mt, objective_bounded_below_when_nll_negative);
     suite_add_tcase(suite, mt);
     TCase *gold = tcase_create("golden");
     tcase_add_test(gold, golden_regression);
@@ -916,6 +1304,7 @@ int main(void)
     tcase_add_test(gold, golden_attenuated_t6);
     tcase_add_test(gold, golden_attenuated_t1);
     tcase_add_test(gold, golden_multitask);
+    tcase_add_test(gold, golden_objective);
     suite_add_tcase(suite, gold);
     return th_run(suite);
 }

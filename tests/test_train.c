@@ -12,6 +12,7 @@
 #include "harness.h"
 #include "io/fsutil.h"
 #include "io/png.h"
+#include "losses/losses.h"
 #include "metrics/eval.h"
 #include "model/safetensors.h"
 #include "model/train.h"
@@ -180,6 +181,9 @@ START_TEST(loss_goes_down)
     double early = 0, late = 0;
     for (int s = 0; s < cfg.optim.total_steps; s++) {
         TH_OK(ctx, doubt_trainer_step(ctx, tr, &stats));
+        for (int k = 0; k < 2; k++) /* the learned task sigmas stay finite and sensible */
+            ck_assert_msg(stats.task_sigma[k] > expf(-5) && stats.task_sigma[k] < expf(5),
+                          "step %d: task sigma %d = %g", s, k, stats.task_sigma[k]);
         if (s < 10)
             early += stats.loss_seg / 10;
         if (s >= 190)
@@ -187,6 +191,117 @@ START_TEST(loss_goes_down)
     }
     printf("  segmentation loss: first 10 steps %.3f, last 10 %.3f\n", early, late);
     ck_assert_double_lt(late, 0.7 * early);
+    doubt_trainer_destroy(tr);
+    doubt_ctx_destroy(ctx);
+    remove_dataset();
+}
+END_TEST
+
+/* The gradient the trainer hands the network for output channel ch of batch row b. */
+static const float *diff_channel(doubt_trainer *tr, int b, int ch)
+{
+    const size_t hw = (size_t)tr->config.crop * tr->config.crop;
+    return doubt_unet_diff_output(tr->net) + ((size_t)b * (tr->config.net.classes + 3) + ch) * hw;
+}
+
+/* One step of the learned weighting, recomputed from the step's outputs (still in the
+ * trainer's buffers): only the depth data term D carries exp(-s_depth), its log term R does
+ * not, so total = exp(-s_seg)·L_seg + ½·s_seg + exp(-s_depth)·D + R + ½·s_depth; the logged
+ * depth loss is the whole NLL D + R; the depth gradients the network gets are those of
+ * exp(-s_depth)·D + R (not rescaled after), the segmentation ones are scaled by exp(-s_seg). */
+START_TEST(learned_weighting_weights_the_depth_data_term)
+{
+    make_dataset();
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_train_config cfg = tiny_config(4, 0.5);
+    doubt_trainer *tr;
+    TH_OK(ctx, doubt_trainer_create(ctx, &cfg, &tr));
+    TH_OK(ctx, doubt_trainer_init(ctx, tr));
+    const float s_seg = 0.3f, s_depth = -0.8f;
+    tr->task_log_var.data[0] = s_seg;
+    tr->task_log_var.data[1] = s_depth;
+    doubt_train_stats stats;
+    TH_OK(ctx, doubt_trainer_step(ctx, tr, &stats));
+
+    const int64_t pixels = (int64_t)cfg.batch * cfg.crop * cfg.crop;
+    float *gp = malloc((size_t)pixels * sizeof *gp), *gs = malloc((size_t)pixels * sizeof *gs);
+    doubt_reg_loss plain, weighted;
+    doubt_error err = {{0}};
+    ck_assert(doubt_losses_regression(DOUBT_REG_GAUSSIAN, pixels, tr->depth_pred,
+                                      tr->depth_log_var, tr->depth, NULL, 1, &plain, NULL, NULL,
+                                      &err) == DOUBT_OK);
+    const double w = exp(-(double)s_depth);
+    ck_assert(doubt_losses_regression(DOUBT_REG_GAUSSIAN, pixels, tr->depth_pred,
+                                      tr->depth_log_var, tr->depth, NULL, w, &weighted, gp, gs,
+                                      &err) == DOUBT_OK);
+    const double D = plain.data, R = plain.log_term, seg = stats.loss_seg;
+    const double want = exp(-(double)s_seg) * seg + 0.5 * s_seg + w * D + R + 0.5 * s_depth;
+    printf("  learned: loss %.7g (want %.7g), depth NLL %.7g = D %.7g + R %.7g\n", stats.loss,
+           want, stats.loss_depth, D, R);
+    ck_assert_double_eq_tol(stats.loss, want, 1e-6 * fmax(1, fabs(want)));
+    ck_assert_double_eq_tol(stats.loss_depth, D + R, 1e-6 * fmax(1, fabs(D + R)));
+    ck_assert_double_eq_tol(tr->task_log_var_grad.data[0], 0.5 - exp(-(double)s_seg) * seg, 1e-6);
+    ck_assert_double_eq_tol(tr->task_log_var_grad.data[1], 0.5 - w * D, 1e-6);
+    ck_assert(stats.task_sigma[0] > 0 && isfinite(stats.task_sigma[0]));
+    ck_assert(stats.task_sigma[1] > 0 && isfinite(stats.task_sigma[1]));
+
+    const size_t hw = (size_t)cfg.crop * cfg.crop;
+    const int c = cfg.net.classes;
+    const float seg_scale = (float)exp(-(double)s_seg);
+    for (int b = 0; b < cfg.batch; b++) {
+        ck_assert_mem_eq(diff_channel(tr, b, c + 1), gp + b * hw, hw * sizeof(float));
+        ck_assert_mem_eq(diff_channel(tr, b, c + 2), gs + b * hw, hw * sizeof(float));
+        const float *logits = diff_channel(tr, b, 0), *grad = tr->grad_logits + (size_t)b * c * hw;
+        for (size_t k = 0; k < (size_t)c * hw; k++)
+            ck_assert(logits[k] == grad[k] * seg_scale);
+    }
+    free(gp), free(gs);
+    doubt_trainer_destroy(tr);
+    doubt_ctx_destroy(ctx);
+    remove_dataset();
+}
+END_TEST
+
+/* --weighting fixed multiplies each task's whole loss (the depth NLL included): the total is
+ * w_seg·L_seg + w_depth·(D + R), the depth gradients are w_depth times the plain loss's, and
+ * the task log-variances neither train nor get a gradient. */
+START_TEST(fixed_weighting_multiplies_whole_losses)
+{
+    make_dataset();
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_train_config cfg = tiny_config(4, 0.5);
+    cfg.weighting = DOUBT_WEIGHTING_FIXED;
+    cfg.fixed_weights[0] = 0.5f;
+    cfg.fixed_weights[1] = 2;
+    doubt_trainer *tr;
+    TH_OK(ctx, doubt_trainer_create(ctx, &cfg, &tr));
+    TH_OK(ctx, doubt_trainer_init(ctx, tr));
+    doubt_train_stats stats;
+    for (int step = 0; step < 2; step++) {
+        TH_OK(ctx, doubt_trainer_step(ctx, tr, &stats));
+        const double want = 0.5 * stats.loss_seg + 2.0 * stats.loss_depth;
+        ck_assert_double_eq_tol(stats.loss, want, 1e-6 * fmax(1, fabs(want)));
+        ck_assert(tr->task_log_var.data[0] == 0 && tr->task_log_var.data[1] == 0);
+        ck_assert(tr->task_log_var_grad.data[0] == 0 && tr->task_log_var_grad.data[1] == 0);
+        ck_assert(stats.task_sigma[0] == 1 && stats.task_sigma[1] == 1);
+    }
+    const int64_t pixels = (int64_t)cfg.batch * cfg.crop * cfg.crop;
+    float *gp = malloc((size_t)pixels * sizeof *gp), *gs = malloc((size_t)pixels * sizeof *gs);
+    doubt_reg_loss plain;
+    doubt_error err = {{0}};
+    ck_assert(doubt_losses_regression(DOUBT_REG_GAUSSIAN, pixels, tr->depth_pred,
+                                      tr->depth_log_var, tr->depth, NULL, 1, &plain, gp, gs,
+                                      &err) == DOUBT_OK);
+    ck_assert_double_eq_tol(stats.loss_depth, (double)plain.data + plain.log_term,
+                            1e-6 * fmax(1, fabs(stats.loss_depth)));
+    const size_t hw = (size_t)cfg.crop * cfg.crop;
+    const int c = cfg.net.classes;
+    for (int b = 0; b < cfg.batch; b++)
+        for (size_t k = 0; k < hw; k++) {
+            ck_assert(diff_channel(tr, b, c + 1)[k] == gp[b * hw + k] * 2.0f);
+            ck_assert(diff_channel(tr, b, c + 2)[k] == gs[b * hw + k] * 2.0f);
+        }
+    free(gp), free(gs);
     doubt_trainer_destroy(tr);
     doubt_ctx_destroy(ctx);
     remove_dataset();
@@ -490,6 +605,8 @@ int main(void)
     tcase_add_test(tc, resume_is_bit_identical);
     tcase_add_test(tc, non_finite_step_keeps_weights);
     tcase_add_test(tc, loss_goes_down);
+    tcase_add_test(tc, learned_weighting_weights_the_depth_data_term);
+    tcase_add_test(tc, fixed_weighting_multiplies_whole_losses);
     tcase_add_test(tc, bad_configs);
     tcase_add_test(tc, val_lines_match_eval_of_saved_weights);
     tcase_add_test(tc, bad_val_folders_stop_training);

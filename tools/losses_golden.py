@@ -114,6 +114,17 @@ def t64(a, grad=False):
 
 
 # ---------------------------------------------------------------- regression
+def reg_parts(kind, r, s):
+    """Per-pixel data term d >= 0 and log term rho of a regression loss (losses.h's table)."""
+    if kind == "l1":
+        return r.abs(), torch.zeros_like(r)
+    if kind == "l2":
+        return r * r, torch.zeros_like(r)
+    if kind == "gaussian":
+        return 0.5 * torch.exp(-s) * r * r, 0.5 * s
+    return torch.exp(-s) * r.abs(), s  # laplace, s = log b
+
+
 def regression(gen):
     count = 150
     target = gen.uniform(0.5, 80.0, count).astype(np.float32)
@@ -124,34 +135,40 @@ def regression(gen):
     pred[np.abs(r) < 1e-2] += np.float32(0.05)
     log_var = gen.uniform(-4, 4, count).astype(np.float32)
     mask = (gen.random(count) < 0.7).astype(np.float32)
+    # a task precision such as exp(-s_k) at s_k = -1.7 (a constant: no draw, so the later
+    # files keep their inputs)
+    data_weight = np.float32(math.exp(1.7))
     g = Golden("regression.txt", """
 Regression losses over 150 elements. mask NULL: valid where target != 0;
-the *_mask cases pass `mask` (valid where mask != 0). r = pred - target.""")
+the *_mask cases pass `mask` (valid where mask != 0). r = pred - target.
+Each loss is a data term d >= 0 plus a log term rho: l1 |r|, 0; l2 r^2, 0;
+gaussian 1/2 exp(-s) r^2, s/2; laplace exp(-s) |r|, s. NAME.data = mean d, NAME.log_term
+= mean rho, NAME.loss = data_weight * mean d + mean rho with its gradients; data_weight 1,
+or the `data_weight` array for the *_w cases.""")
     g.param("count", count)
     g.inp("pred", pred)
     g.inp("log_var", log_var)
     g.inp("target", target)
     g.inp("mask", mask)
+    g.inp("data_weight", [data_weight])
     for kind in ("l1", "l2", "gaussian", "laplace"):
         for masked in (False, True):
-            p, s, y = t64(pred, True), t64(log_var, True), t64(target)
-            valid = t64(mask) != 0 if masked else y != 0
-            r = p - y
-            if kind == "l1":
-                per = r.abs()
-            elif kind == "l2":
-                per = r * r
-            elif kind == "gaussian":
-                per = 0.5 * torch.exp(-s) * r * r + 0.5 * s
-            else:
-                per = torch.exp(-s) * r.abs() + s
-            loss = per[valid].sum() / valid.sum()
-            loss.backward()
-            name = kind + ("_mask" if masked else "")
-            g.out(name + ".loss", [loss.item()])
-            g.out(name + ".grad_pred", p.grad)
-            if kind in ("gaussian", "laplace"):
-                g.out(name + ".grad_log_var", s.grad)
+            for weighted in (False, True):
+                p, s, y = t64(pred, True), t64(log_var, True), t64(target)
+                valid = t64(mask) != 0 if masked else y != 0
+                a = float(data_weight) if weighted else 1.0
+                d, rho = reg_parts(kind, p - y, s)
+                data = d[valid].sum() / valid.sum()
+                log_term = rho[valid].sum() / valid.sum()
+                loss = a * data + log_term
+                loss.backward()
+                name = kind + ("_mask" if masked else "") + ("_w" if weighted else "")
+                g.out(name + ".loss", [loss.item()])
+                g.out(name + ".data", [data.item()])
+                g.out(name + ".log_term", [log_term.item()])
+                g.out(name + ".grad_pred", p.grad)
+                if kind in ("gaussian", "laplace"):
+                    g.out(name + ".grad_log_var", s.grad)
     return g.write()
 
 
@@ -221,30 +238,111 @@ eps_check: the first 64 draws of that key, to tell an RNG mismatch from a loss m
 
 
 # ---------------------------------------------------------------- multitask
+# doubt_task_kind, in its enum order
+TASK_KINDS = ("regression", "classification", "hetero_gaussian", "hetero_laplace")
+
+
+def task_weight(kind, s):
+    """w_k(s_k): the task precision that multiplies the data term (losses.h)."""
+    return {"regression": 0.5 * torch.exp(-s), "classification": torch.exp(-s),
+            "hetero_gaussian": torch.exp(-s), "hetero_laplace": torch.exp(-s / 2)}[kind]
+
+
 def multitask(gen):
-    kinds = np.array([0, 1, 0, 1], dtype=np.float32)  # 0 regression, 1 classification
-    task_loss = gen.uniform(0.05, 5.0, 4).astype(np.float32)
-    log_var = gen.uniform(-3, 3, 4).astype(np.float32)
-    weight = gen.uniform(0.1, 2.0, 4).astype(np.float32)
-    L, s = t64(task_loss, True), t64(log_var, True)
-    a = torch.where(t64(kinds) == 0, 0.5 * torch.exp(-s), torch.exp(-s))
-    total = (a * L + 0.5 * s).sum()
+    kinds = np.array([0, 1, 2, 3, 2, 3], dtype=np.float32)  # index into TASK_KINDS
+    tasks = len(kinds)
+    data = gen.uniform(0.05, 5.0, tasks).astype(np.float32)
+    # a heteroscedastic task's log term has either sign; tasks 4 and 5 have a negative NLL
+    log_term = gen.uniform(-3, 3, tasks).astype(np.float32)
+    log_term[kinds < 2] = 0
+    log_term[4] = np.float32(-data[4] - 1.5)
+    log_term[5] = np.float32(-data[5] - 0.7)
+    log_var = gen.uniform(-3, 3, tasks).astype(np.float32)
+    weight = gen.uniform(0.1, 2.0, tasks).astype(np.float32)
+    task_loss = (data + log_term).astype(np.float32)  # each task's whole loss, for fixed
+    assert task_loss[4] < 0 and task_loss[5] < 0
+    D, R, s = t64(data, True), t64(log_term, True), t64(log_var, True)
+    total = sum(task_weight(TASK_KINDS[int(kinds[k])], s[k]) * D[k] + R[k] + 0.5 * s[k]
+                for k in range(tasks))
     total.backward()
     g = Golden("multitask.txt", """
-Multitask weighting (Kendall, Gal & Cipolla 2018). kinds: 0 regression (1/2 exp(-s) L + s/2),
-1 classification (exp(-s) L + s/2); fixed mode: sum weight*L.""")
+Multitask weighting (Kendall, Gal & Cipolla 2018) on the data terms only:
+total = sum_k w_k(s_k) data_k + log_term_k + s_k/2, kinds (doubt_task_kind order)
+0 regression w = 1/2 exp(-s), 1 classification exp(-s), 2 hetero_gaussian exp(-s),
+3 hetero_laplace exp(-s/2); scale = d total/d data, grad_log_var = d total/d s.
+Tasks 4 and 5 have a negative NLL data + log_term. Fixed mode on each task's whole
+loss task_loss = data + log_term: sum weight*task_loss.""")
     g.inp("kinds", kinds)
-    g.inp("task_loss", task_loss)
+    g.inp("data", data)
+    g.inp("log_term", log_term)
     g.inp("log_var", log_var)
     g.inp("weight", weight)
+    g.inp("task_loss", task_loss)
     g.out("total", [total.item()])
-    g.out("scale", L.grad)
+    g.out("scale", D.grad)
     g.out("grad_log_var", s.grad)
     L2 = t64(task_loss, True)
     fixed = (t64(weight) * L2).sum()
     fixed.backward()
     g.out("fixed.total", [fixed.item()])
     g.out("fixed.scale", L2.grad)
+    return g.write()
+
+
+def objective(gen):
+    """The whole learned objective of a segmentation + depth step, written out as the
+    likelihood it is (not as data/log parts), with near-exact depth so the depth NLL is
+    negative: Gaussian 1/2 exp(-s_d) mean(exp(-s) r^2) + 1/2 mean(s) + s_d/2 (variance
+    sigma_d^2 sigma^2), Laplace exp(-s_d/2) mean(exp(-s)|r|) + mean(s) + s_d/2 (scale
+    exp(s_d/2) b), plus exp(-s_seg) L_seg + s_seg/2."""
+    count = 96
+    target = gen.uniform(1.0, 40.0, count).astype(np.float32)
+    target[gen.random(count) < 0.15] = 0  # invalid depth
+    pred = (target + gen.normal(0, 0.05, count)).astype(np.float32)
+    r = pred - target
+    pred[np.abs(r) < 1e-3] += np.float32(0.01)  # away from the Laplace kink
+    # near each pixel's best s (log r^2, log |r|) and away from it by up to e^{+-1} in variance
+    u = gen.uniform(-1, 1, count)
+    r = (pred - target).astype(np.float64)
+    log_vars = {"gaussian": (np.log(r * r) + u).astype(np.float32),
+                "laplace": (np.log(np.abs(r)) + u / 2).astype(np.float32)}
+    seg = np.float32(gen.uniform(0.2, 2.0))
+    task_log_var = gen.uniform(-2, 2, 2).astype(np.float32)  # segmentation, depth
+    g = Golden("objective.txt", """
+Learned multitask objective, segmentation (a given loss L_seg) + depth (valid where
+target != 0, r = pred - target, s = KIND.log_var), task log-variances task_log_var = [s_seg, s_d]:
+gaussian: exp(-s_seg) L_seg + s_seg/2 + 1/2 exp(-s_d) mean(exp(-s) r^2) + 1/2 mean(s) + s_d/2
+laplace:  exp(-s_seg) L_seg + s_seg/2 + exp(-s_d/2) mean(exp(-s) |r|) + mean(s) + s_d/2
+KIND.nll is the depth task's unweighted NLL (without the 2 pi / 2 constants), negative here.
+Gradients: to pred, KIND.log_var, task_log_var and L_seg (= the segmentation scale).""")
+    g.param("count", count)
+    g.inp("pred", pred)
+    g.inp("gaussian.log_var", log_vars["gaussian"])
+    g.inp("laplace.log_var", log_vars["laplace"])
+    g.inp("target", target)
+    g.inp("seg", [seg])
+    g.inp("task_log_var", task_log_var)
+    for kind in ("gaussian", "laplace"):
+        p, s, y = t64(pred, True), t64(log_vars[kind], True), t64(target)
+        sk, L = t64(task_log_var, True), t64([seg], True)
+        valid = y != 0
+        r = (p - y)[valid]
+        sv = s[valid]
+        if kind == "gaussian":
+            nll = (0.5 * torch.exp(-sv) * r * r + 0.5 * sv).mean()
+            depth = 0.5 * torch.exp(-sk[1]) * (torch.exp(-sv) * r * r).mean() + 0.5 * sv.mean()
+        else:
+            nll = (torch.exp(-sv) * r.abs() + sv).mean()
+            depth = torch.exp(-sk[1] / 2) * (torch.exp(-sv) * r.abs()).mean() + sv.mean()
+        assert nll.item() < 0, nll.item()
+        total = torch.exp(-sk[0]) * L[0] + 0.5 * sk[0] + depth + 0.5 * sk[1]
+        total.backward()
+        g.out(kind + ".nll", [nll.item()])
+        g.out(kind + ".total", [total.item()])
+        g.out(kind + ".grad_pred", p.grad)
+        g.out(kind + ".grad_log_var", s.grad)
+        g.out(kind + ".grad_task_log_var", sk.grad)
+        g.out(kind + ".grad_seg", L.grad)
     return g.write()
 
 
@@ -255,7 +353,7 @@ def main():
     sizes = [regression(gen), cross_entropy(gen),
              attenuated(gen, "attenuated.txt", 2, 4, 2, 67, 6, 0x123456789ABCDEF, 17, -3, 3),
              attenuated(gen, "attenuated_t1.txt", 1, 3, 3, 5, 1, 7, (1 << 32) + 5, -1, 2),
-             multitask(gen)]
+             multitask(gen), objective(gen)]
     print("wrote %d files, %d bytes, to %s" % (len(sizes), sum(sizes), os.path.normpath(OUT)))
 
 

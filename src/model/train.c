@@ -152,7 +152,7 @@ static void split_output(doubt_trainer *tr)
     }
 }
 
-/* The reverse of split_output for the gradients, each task's part times its weight. */
+/* The reverse of split_output for the gradients, each task's part times its scale. */
 static void join_gradients(doubt_trainer *tr, float seg_scale, float depth_scale)
 {
     const int c = tr->config.net.classes, b_count = tr->config.batch;
@@ -171,8 +171,16 @@ static void join_gradients(doubt_trainer *tr, float seg_scale, float depth_scale
     }
 }
 
+/* The depth loss of the configured mode: heteroscedastic Gaussian, or plain L1. */
+static doubt_reg_kind depth_kind(const doubt_train_config *cfg)
+{
+    return cfg->loss == DOUBT_LOSS_ATTENUATED ? DOUBT_REG_GAUSSIAN : DOUBT_REG_L1;
+}
+
+/* Each task's loss and its gradients, unweighted except for the depth data term, which is
+ * multiplied by depth_data_weight (its gradients too). */
 static doubt_status task_losses(doubt_ctx *ctx, doubt_trainer *tr, int64_t step, float *seg,
-                                float *depth)
+                                double depth_data_weight, doubt_reg_loss *depth)
 {
     doubt_status st = DOUBT_OK;
     const doubt_train_config *cfg = &tr->config;
@@ -182,7 +190,8 @@ static doubt_status task_losses(doubt_ctx *ctx, doubt_trainer *tr, int64_t step,
     memset(tr->grad_seg_log_var, 0, (size_t)(n * h * w) * sizeof(float));
     memset(tr->grad_depth, 0, (size_t)(n * h * w) * sizeof(float));
     memset(tr->grad_depth_log_var, 0, (size_t)(n * h * w) * sizeof(float));
-    *seg = *depth = NAN;
+    *seg = NAN;
+    *depth = (doubt_reg_loss){NAN, NAN, NAN};
     if (tr->has_seg) {
         if (attenuated) {
             doubt_rng_key key = {.seed = cfg->seed, .stream = (uint64_t)step,
@@ -198,8 +207,8 @@ static doubt_status task_losses(doubt_ctx *ctx, doubt_trainer *tr, int64_t step,
             return st;
     }
     if (tr->has_depth)
-        st = doubt_losses_regression(attenuated ? DOUBT_REG_GAUSSIAN : DOUBT_REG_L1, n * h * w,
-                                     tr->depth_pred, tr->depth_log_var, tr->depth, NULL, depth,
+        st = doubt_losses_regression(depth_kind(cfg), n * h * w, tr->depth_pred,
+                                     tr->depth_log_var, tr->depth, NULL, depth_data_weight, depth,
                                      tr->grad_depth, attenuated ? tr->grad_depth_log_var : NULL,
                                      &ctx->err);
     return st;
@@ -216,28 +225,41 @@ doubt_status doubt_trainer_step_batch(doubt_ctx *ctx, doubt_trainer *tr, doubt_t
     doubt_status st = DOUBT_OK;
     const int64_t step = tr->optim->step;
     const doubt_train_config *cfg = &tr->config;
+    const int learned = cfg->weighting == DOUBT_WEIGHTING_LEARNED;
+    const doubt_task_kind task_kind[2] = {DOUBT_TASK_CLASSIFICATION,
+                                          doubt_losses_task_of(depth_kind(cfg))};
     DOUBT_TRY(doubt_unet_forward(ctx, tr->net, tr->images, 1, (uint64_t)step * cfg->batch));
     split_output(tr);
-    float task_loss[2];
-    DOUBT_TRY(task_losses(ctx, tr, step, &task_loss[0], &task_loss[1]));
+    /* Learned weighting multiplies only the depth DATA term by the task precision w(s_depth),
+     * which is known before the loss, so the regression applies it to its own gradients; fixed
+     * weighting multiplies each task's whole loss, afterwards (losses.h). */
+    const double depth_weight =
+        learned ? doubt_losses_task_weight(task_kind[1], tr->task_log_var.data[1]) : 1.0;
+    float seg;
+    doubt_reg_loss depth;
+    DOUBT_TRY(task_losses(ctx, tr, step, &seg, depth_weight, &depth));
+    const float task_loss[2] = {seg, (float)((double)depth.data + (double)depth.log_term)};
 
     /* combine the tasks present, in the order segmentation, depth */
     doubt_task_kind kinds[2];
-    float losses[2], log_vars[2], weights[2], scale[2] = {0, 0}, grad_log_var[2] = {0, 0};
+    float losses[2], data[2], log_terms[2], log_vars[2], weights[2], scale[2] = {0, 0};
+    float grad_log_var[2] = {0, 0};
     int index[2], tasks = 0;
     for (int k = 0; k < 2; k++) {
         if (!(k == 0 ? tr->has_seg : tr->has_depth))
             continue;
-        kinds[tasks] = k == 0 ? DOUBT_TASK_CLASSIFICATION : DOUBT_TASK_REGRESSION;
+        kinds[tasks] = task_kind[k];
         losses[tasks] = task_loss[k];
+        data[tasks] = k == 0 ? seg : depth.data;
+        log_terms[tasks] = k == 0 ? 0.0f : depth.log_term;
         log_vars[tasks] = tr->task_log_var.data[k];
         weights[tasks] = cfg->fixed_weights[k];
         index[tasks++] = k;
     }
     float total, task_scale[2], task_grad[2];
-    if (cfg->weighting == DOUBT_WEIGHTING_LEARNED)
-        DOUBT_TRY(doubt_losses_multitask(tasks, kinds, losses, log_vars, &total, task_scale,
-                                         task_grad, &ctx->err));
+    if (learned)
+        DOUBT_TRY(doubt_losses_multitask(tasks, kinds, data, log_terms, log_vars, &total,
+                                         task_scale, task_grad, &ctx->err));
     else
         DOUBT_TRY(doubt_losses_multitask_fixed(tasks, weights, losses, &total, task_scale,
                                                &ctx->err));
@@ -249,13 +271,14 @@ doubt_status doubt_trainer_step_batch(doubt_ctx *ctx, doubt_trainer *tr, doubt_t
     }
     for (int t = 0; t < tasks; t++) {
         scale[index[t]] = task_scale[t];
-        if (cfg->weighting == DOUBT_WEIGHTING_LEARNED)
+        if (learned)
             grad_log_var[index[t]] = task_grad[t];
     }
     tr->task_log_var_grad.data[0] = grad_log_var[0];
     tr->task_log_var_grad.data[1] = grad_log_var[1];
 
-    join_gradients(tr, scale[0], scale[1]);
+    /* the learned depth weight is already in the depth gradients */
+    join_gradients(tr, scale[0], learned ? 1.0f : scale[1]);
     DOUBT_TRY(doubt_unet_backward(ctx, tr->net));
     DOUBT_TRY(doubt_optim_check_grads(ctx, tr->optim));
     if (stats) {

@@ -1,6 +1,8 @@
 /* Multitask training of the unet: segmentation + depth, each with a learned per-pixel σ
  * (Kendall & Gal's attenuated losses), combined by learned task uncertainties (Kendall, Gal
- * & Cipolla) or fixed weights.
+ * & Cipolla) or fixed weights. Learned task weights multiply only each task's non-negative
+ * data term, so the objective stays bounded below when the depth NLL is negative; fixed
+ * weights multiply each task's whole loss (doubt_losses_multitask, _fixed in losses.h).
  *
  *   doubt_trainer *tr;
  *   doubt_trainer_create(ctx, &config, &tr);      // opens the dataset, builds the network
@@ -40,7 +42,8 @@ typedef struct {
 typedef struct {
     int64_t step;           /* the step these figures belong to */
     float loss;             /* the combined objective */
-    float loss_seg, loss_depth; /* each task's loss before weighting (NaN if absent) */
+    float loss_seg, loss_depth; /* each task's whole loss before weighting (the depth one: data
+                                 * + log term, its NLL); NaN if absent */
     float task_sigma[2];    /* exp(s_k / 2) of the learned task weights */
     float lr;
 } doubt_train_stats;
