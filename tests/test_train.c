@@ -598,6 +598,65 @@ START_TEST(weights_take_no_depth_classes_from_dataset)
 }
 END_TEST
 
+/* With log or inverse depth (the loop index) the depth loss is the Gaussian NLL of log y or
+ * 1/y, computed here naively from the step's outputs, its gradient reaches the head as
+ * w·e^{-s}·(m - t)/n, and a fresh run starts the depth bias at the mean target. */
+START_TEST(depth_loss_in_log_and_inverse_space)
+{
+    make_dataset();
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_train_config cfg = tiny_config(4, 0.5);
+    cfg.net.depth = _i == 0 ? DOUBT_DEPTH_LOG : DOUBT_DEPTH_INVERSE;
+    doubt_trainer *tr;
+    TH_OK(ctx, doubt_trainer_create(ctx, &cfg, &tr));
+    TH_OK(ctx, doubt_trainer_init(ctx, tr));
+    const int c = cfg.net.classes;
+    const size_t pixels = (size_t)cfg.batch * cfg.crop * cfg.crop, hw = (size_t)cfg.crop * cfg.crop;
+    double bias = 0, valid = 0;
+    for (size_t i = 0; i < pixels; i++)
+        if (tr->depth[i] > 0) {
+            bias += _i == 0 ? log(tr->depth[i]) : 1.0 / tr->depth[i];
+            valid++;
+        }
+    ck_assert_double_eq_tol(tr->net->head->bias.data[c + 1], bias / valid, 1e-5);
+
+    const float s_depth = -0.4f;
+    tr->task_log_var.data[1] = s_depth;
+    doubt_train_stats stats;
+    TH_OK(ctx, doubt_trainer_step(ctx, tr, &stats));
+    double nll = 0;
+    valid = 0;
+    for (size_t i = 0; i < pixels; i++) {
+        const double y = tr->depth[i];
+        if (!(y > 0))
+            continue;
+        const double t = _i == 0 ? log(y) : 1 / y, r = tr->depth_pred[i] - t;
+        const double sv = tr->depth_log_var[i];
+        nll += 0.5 * exp(-sv) * r * r + 0.5 * sv;
+        valid++;
+    }
+    nll /= valid;
+    printf("  %s depth: NLL %.7g (naive %.7g)\n", doubt_depth_param_name(cfg.net.depth),
+           stats.loss_depth, nll);
+    ck_assert_double_eq_tol(stats.loss_depth, nll, 1e-5 * fmax(1, fabs(nll)));
+    const double w = exp(-(double)s_depth);
+    for (int b = 0; b < cfg.batch; b++) {
+        const float *g = diff_channel(tr, b, c + 1);
+        for (size_t k = 0; k < hw; k++) {
+            const size_t i = (size_t)b * hw + k;
+            const double y = tr->depth[i];
+            const double t = _i == 0 ? log(y) : 1 / y;
+            const double want =
+                y > 0 ? w * exp(-(double)tr->depth_log_var[i]) * (tr->depth_pred[i] - t) / valid : 0;
+            ck_assert_double_eq_tol(g[k], want, 1e-5 * fmax(1e-3, fabs(want)));
+        }
+    }
+    doubt_trainer_destroy(tr);
+    doubt_ctx_destroy(ctx);
+    remove_dataset();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("train");
@@ -613,6 +672,7 @@ int main(void)
     tcase_add_test(tc, bad_option_values_are_usage_errors);
     tcase_add_test(tc, init_starts_from_given_weights);
     tcase_add_test(tc, weights_take_no_depth_classes_from_dataset);
+    tcase_add_loop_test(tc, depth_loss_in_log_and_inverse_space, 0, 2);
     suite_add_tcase(s, tc);
     return th_run(s);
 }

@@ -13,16 +13,17 @@ static doubt_status alloc_buffers(doubt_ctx *ctx, doubt_trainer *tr)
 {
     const size_t pixels = (size_t)tr->config.batch * tr->config.crop * tr->config.crop;
     const size_t classes = (size_t)tr->config.net.classes;
-    float **planes[] = {&tr->depth, &tr->noise, &tr->seg_log_var, &tr->depth_pred,
-                        &tr->depth_log_var, &tr->grad_seg_log_var, &tr->grad_depth,
-                        &tr->grad_depth_log_var};
+    float **planes[] = {&tr->depth,         &tr->noise,         &tr->seg_log_var,
+                        &tr->depth_pred,    &tr->depth_log_var, &tr->grad_seg_log_var,
+                        &tr->grad_depth,    &tr->grad_depth_log_var, &tr->depth_target};
     for (size_t i = 0; i < sizeof planes / sizeof planes[0]; i++)
         *planes[i] = calloc(pixels, sizeof(float));
     tr->images = calloc(pixels * 3, sizeof(float));
     tr->seg_logits = calloc(pixels * classes, sizeof(float));
     tr->grad_logits = calloc(pixels * classes, sizeof(float));
     tr->labels = calloc(pixels, 1);
-    int ok = tr->images && tr->seg_logits && tr->grad_logits && tr->labels;
+    tr->depth_valid = calloc(pixels, 1);
+    int ok = tr->images && tr->seg_logits && tr->grad_logits && tr->labels && tr->depth_valid;
     for (size_t i = 0; i < sizeof planes / sizeof planes[0]; i++)
         ok = ok && *planes[i];
     return ok ? DOUBT_OK : doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "trainer: out of memory");
@@ -103,7 +104,8 @@ void doubt_trainer_destroy(doubt_trainer *tr)
     void *buffers[] = {tr->images,        tr->depth,         tr->noise,
                        tr->labels,        tr->seg_logits,    tr->seg_log_var,
                        tr->depth_pred,    tr->depth_log_var, tr->grad_logits,
-                       tr->grad_seg_log_var, tr->grad_depth, tr->grad_depth_log_var};
+                       tr->grad_seg_log_var, tr->grad_depth, tr->grad_depth_log_var,
+                       tr->depth_target,  tr->depth_valid};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
         free(buffers[i]);
     free(tr);
@@ -117,6 +119,24 @@ static doubt_status fill_batch(doubt_ctx *ctx, doubt_trainer *tr, int64_t step)
                               tr->has_depth ? tr->depth : NULL, NULL, &ctx->err);
 }
 
+/* The depth the head predicts (netdesc.h's doubt_depth_param) of a valid depth y > 0. */
+static float depth_in_head_space(doubt_depth_param kind, float y)
+{
+    return kind == DOUBT_DEPTH_LOG ? logf(y) : kind == DOUBT_DEPTH_INVERSE ? 1.0f / y : y;
+}
+
+/* tr->depth (metres, 0 = none) as the regression's target and validity mask. */
+static void depth_targets(doubt_trainer *tr)
+{
+    const size_t pixels = (size_t)tr->config.batch * tr->config.crop * tr->config.crop;
+    const doubt_depth_param kind = tr->config.net.depth;
+    for (size_t i = 0; i < pixels; i++) {
+        const float y = tr->depth[i];
+        tr->depth_valid[i] = y > 0 && isfinite(y);
+        tr->depth_target[i] = tr->depth_valid[i] ? depth_in_head_space(kind, y) : 0.0f;
+    }
+}
+
 doubt_status doubt_trainer_init(doubt_ctx *ctx, doubt_trainer *tr)
 {
     doubt_status st = doubt_unet_init_weights(ctx, tr->net, tr->config.seed);
@@ -125,11 +145,12 @@ doubt_status doubt_trainer_init(doubt_ctx *ctx, doubt_trainer *tr)
     if ((st = fill_batch(ctx, tr, 0)) != DOUBT_OK)
         return st;
     const size_t pixels = (size_t)tr->config.batch * tr->config.crop * tr->config.crop;
+    depth_targets(tr);
     double sum = 0;
     size_t valid = 0;
     for (size_t i = 0; i < pixels; i++)
-        if (tr->depth[i] > 0) {
-            sum += tr->depth[i];
+        if (tr->depth_valid[i]) {
+            sum += tr->depth_target[i];
             valid++;
         }
     if (valid)
@@ -206,11 +227,13 @@ static doubt_status task_losses(doubt_ctx *ctx, doubt_trainer *tr, int64_t step,
         if (st != DOUBT_OK)
             return st;
     }
-    if (tr->has_depth)
-        st = doubt_losses_regression(depth_kind(cfg), n * h * w, tr->depth_pred,
-                                     tr->depth_log_var, tr->depth, NULL, depth_data_weight, depth,
+    if (tr->has_depth) {
+        depth_targets(tr);
+        st = doubt_losses_regression(depth_kind(cfg), n * h * w, tr->depth_pred, tr->depth_log_var,
+                                     tr->depth_target, tr->depth_valid, depth_data_weight, depth,
                                      tr->grad_depth, attenuated ? tr->grad_depth_log_var : NULL,
                                      &ctx->err);
+    }
     return st;
 }
 

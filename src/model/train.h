@@ -61,6 +61,9 @@ typedef struct {
     uint8_t *labels;
     float *seg_logits, *seg_log_var, *depth_pred, *depth_log_var;
     float *grad_logits, *grad_seg_log_var, *grad_depth, *grad_depth_log_var;
+    /* depth as the head predicts it (metric, log or inverse: netdesc.h) and where it is valid */
+    float *depth_target;
+    uint8_t *depth_valid;
 } doubt_trainer;
 
 doubt_status doubt_trainer_create(doubt_ctx *ctx, const doubt_train_config *config,
@@ -68,8 +71,9 @@ doubt_status doubt_trainer_create(doubt_ctx *ctx, const doubt_train_config *conf
 void doubt_trainer_destroy(doubt_trainer *tr);
 
 /* Starts a fresh run: He-initialised weights from the seed and a depth bias at the mean
- * depth of the first batch (so the depth head does not spend its first thousand steps
- * climbing from zero). */
+ * depth of the first batch, in the head's parametrisation (so the depth head does not spend
+ * its first thousand steps climbing from zero). The depth loss is the Gaussian (or plain L1)
+ * regression in that parametrisation: on y, log y or 1/y. */
 doubt_status doubt_trainer_init(doubt_ctx *ctx, doubt_trainer *tr);
 
 /* One optimisation step. A non-finite loss or gradient fails with DOUBT_ERR_NUMERIC and a
