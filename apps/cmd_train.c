@@ -30,6 +30,8 @@ static const char usage_text[] =
     "\n"
     "  --config NAME|FILE|JSON   network: unet (default), unet-small, a .json file or inline;\n"
     "                            no_depth_classes from DIR/dataset.json unless it names them\n"
+    "  --depth metric|log|inverse what the depth head predicts (default: the config's, metric):\n"
+    "                            the depth loss is the Gaussian NLL of y, log y or 1/y\n"
     "  --steps N                 optimisation steps (required)\n"
     "  --batch B                 images per step (default 8)\n"
     "  --crop PX                 square random crop, a multiple of 16 (default 128)\n"
@@ -64,6 +66,7 @@ typedef struct {
     doubt_train_config train;
     const char *out_dir;
     const char *config;
+    int depth; /* --depth: a doubt_depth_param, or -1 for the config's */
     const char *init_weights;
     const char *val_dir;
     int threads, resume;
@@ -74,6 +77,7 @@ static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
     o->config = "unet";
+    o->depth = -1;
     o->train.batch = 8;
     o->train.crop = 128;
     o->train.optim = (doubt_optim_desc){.kind = DOUBT_OPTIM_ADAM, .lr = 1e-3f,
@@ -106,6 +110,10 @@ static int parse_args(int argc, char **argv, options *o)
             o->out_dir = val;
         else if (!strcmp(a, "--config"))
             o->config = val;
+        else if (!strcmp(a, "--depth")) {
+            if ((o->depth = doubt_depth_param_of(val)) < 0)
+                return doubt_usage_error("train", "--depth wants metric, log or inverse", val);
+        }
         else if (!strcmp(a, "--steps")) {
             if (!doubt_arg_int64(val, 1, INT64_C(1) << 40, &o->train.optim.total_steps))
                 return doubt_usage_error("train", "--steps wants a positive integer", val);
@@ -317,6 +325,8 @@ int doubt_cmd_train(int argc, char **argv)
     doubt_error err = {{0}};
     if (doubt_netdesc_from_config(o.config, &o.train.net, &err) != DOUBT_OK)
         return doubt_usage_error("train", err.msg, NULL);
+    if (o.depth >= 0)
+        o.train.net.depth = (doubt_depth_param)o.depth;
     if (adopt_no_depth_classes(&o.train.net, o.train.data_dir, &err) != DOUBT_OK) {
         fprintf(stderr, "doubt train: %s\n", err.msg);
         return DOUBT_EXIT_FAILURE;

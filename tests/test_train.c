@@ -479,6 +479,7 @@ START_TEST(bad_option_values_are_usage_errors)
         {"--weight-decay", "1e-50", "--weight-decay wants a number in [0, 1]: 1e-50"},
         {"--log-every", "99999999999999999999",
          "--log-every wants a positive integer: 99999999999999999999"},
+        {"--depth", "disparity", "--depth wants metric, log or inverse: disparity"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         th_assert_usage_error((const char *[]){"train", "--data", "/nonexistent/doubt/data",
@@ -555,7 +556,8 @@ START_TEST(init_starts_from_given_weights)
 END_TEST
 
 /* The weights of a run name the dataset's no-depth classes (dataset.json), so predict knows
- * where depth is undefined; a bad list stops the command naming dataset.json. */
+ * where depth is undefined, and the --depth parametrisation; a bad list stops the command
+ * naming dataset.json. */
 START_TEST(weights_take_no_depth_classes_from_dataset)
 {
     make_dataset();
@@ -569,7 +571,7 @@ START_TEST(weights_take_no_depth_classes_from_dataset)
     const char *args[] = {"train",     "--data",  dataset_dir, "--config", TINY_JSON,
                           "--out",     run,       "--steps",   "1",        "--batch",
                           "2",         "--crop",  "16",        "--threads", "1",
-                          NULL};
+                          "--depth",   "log",     NULL};
     int status = th_run_doubt(args, &out, &err);
     ck_assert_msg(status == 0, "doubt train exited %d: %s", status, err);
     free(out), free(err);
@@ -579,6 +581,7 @@ START_TEST(weights_take_no_depth_classes_from_dataset)
     ck_assert_msg(!doubt_safetensors_read(path, &w, &e), "%s", e.msg);
     ck_assert_int_eq(w->network.no_depth_count, 1);
     ck_assert_int_eq(w->network.no_depth_classes[0], 0);
+    ck_assert_int_eq(w->network.depth, DOUBT_DEPTH_LOG); /* and --depth, too */
     doubt_safetensors_destroy(w);
     rm_rf(run);
 
