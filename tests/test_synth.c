@@ -189,7 +189,7 @@ END_TEST
  * the written depth deviates from the truth by draws of exactly that σ. */
 START_TEST(sigma_map_matches_noise)
 {
-    double levels[2] = {1, 2};
+    double levels[2] = {1, 2}, max_rel = 0;
     doubt_synth_image *img = make_image(96, 72);
     for (int l = 0; l < 2; l++) {
         doubt_synth_params p = {.seed = 3, .width = 96, .height = 72, .noise_level = (float)levels[l]};
@@ -204,8 +204,10 @@ START_TEST(sigma_map_matches_noise)
                     ck_assert(z == 0 || img->label_true[i] == 6);
                     continue;
                 }
+                ck_assert_msg(img->depth[i] > 0, "pixel %zu: depth %g", i, img->depth[i]);
                 if (img->label_true[i] == 6) {
                     ck_assert(img->sigma[i] > a * z * z);
+                    max_rel = fmax(max_rel, img->sigma[i] / z);
                     continue;
                 }
                 ck_assert_msg(rel(img->sigma[i], a * z * z) < 1e-5, "pixel %zu: sigma %g, a z^2 %g", i,
@@ -221,6 +223,8 @@ START_TEST(sigma_map_matches_noise)
         m2 /= n;
         ck_assert_msg(fabs(m1) < 0.05 && fabs(m2 - 1) < 0.05, "standardised error mean %g var %g", m1, m2);
     }
+    /* glass noise large against its depth, where a Gaussian would go below 0 */
+    ck_assert_msg(max_rel > 0.5, "glass sigma/z at most %g", max_rel);
     doubt_synth_image_destroy(img);
 }
 END_TEST
@@ -257,6 +261,54 @@ START_TEST(glass_depth_missing_or_noisy)
     ck_assert_int_gt(glass, 500);
     ck_assert_msg(fabs((double)missing / glass - 0.3) < 0.06, "%d of %d missing", missing, glass);
     ck_assert_int_eq(img->label_true[(size_t)CV * W + CU], 6);
+    doubt_synth_image_destroy(img);
+}
+END_TEST
+
+/* Depth noise is log-normal around the truth: never <= 0 however large σ/z, of mean z and
+ * standard deviation σ (what noise/NAME.npy holds), and log(depth / z) is Gaussian with mean
+ * -s²/2 and variance s² = log(1 + σ²/z²). A room and a glass sphere with large σ/z (0.3 on
+ * the far wall, up to 0.8 on the glass), over many noise draws (scene indices). */
+START_TEST(depth_noise_is_lognormal_of_std_sigma)
+{
+    doubt_synth_scene sc;
+    camera_scene(&sc);
+    doubt_synth_object *ob = &sc.objects[sc.nobjects++];
+    ob->shape = DOUBT_SHAPE_SPHERE;
+    ob->center[1] = 1.5f;
+    ob->center[2] = 4;
+    ob->size[0] = 1.5f;
+    ob->glass = 1;
+    sc.depth_a = 0.03f;
+    sc.glass_sigma_scale = 10;
+    sc.glass_sigma_min = 0.05f;
+    doubt_synth_image *img = make_image(W, H);
+    double m[2] = {0}, l[3] = {0}, max_rel = 0;
+    long n = 0;
+    for (uint64_t idx = 0; idx < 100; idx++) {
+        sc.index = idx;
+        render(&sc, img);
+        for (size_t i = 0; i < W * H; i++) {
+            double z = img->depth_true[i], d = img->depth[i], s = img->sigma[i];
+            if (z == 0)
+                continue;
+            ck_assert_msg(d > 0, "pixel %zu: depth %g (true %g, sigma %g)", i, d, z, s);
+            double e = (d - z) / s, s2 = log1p(s * s / (z * z));
+            double g = (log(d / z) + s2 / 2) / sqrt(s2);
+            m[0] += e;
+            m[1] += e * e;
+            l[0] += g;
+            l[1] += g * g;
+            l[2] += g * g * g;
+            max_rel = fmax(max_rel, s / z);
+            n++;
+        }
+    }
+    ck_assert(n > 100000 && max_rel > 0.7);
+    ck_assert_msg(fabs(m[0] / n) < 0.01 && fabs(m[1] / n - 1) < 0.05,
+                  "(depth - z)/sigma: mean %g, mean square %g", m[0] / n, m[1] / n);
+    ck_assert_msg(fabs(l[0] / n) < 0.01 && fabs(l[1] / n - 1) < 0.02 && fabs(l[2] / n) < 0.03,
+                  "standardised log depth: moments %g %g %g", l[0] / n, l[1] / n, l[2] / n);
     doubt_synth_image_destroy(img);
 }
 END_TEST
@@ -388,6 +440,7 @@ int main(void)
     suite_add_tcase(s, geo);
     TCase *noise = tcase_create("noise");
     tcase_add_test(noise, sigma_map_matches_noise);
+    tcase_add_test(noise, depth_noise_is_lognormal_of_std_sigma);
     tcase_add_test(noise, glass_depth_missing_or_noisy);
     tcase_add_test(noise, labels_in_range_and_flips_on_boundaries);
     suite_add_tcase(s, noise);

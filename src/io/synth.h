@@ -18,6 +18,11 @@
  * pixels; pixel (u, v) (u right, v down) looks through its centre (u + 0.5, v + 0.5).
  * Depth is the distance along the camera's optical axis (KITTI-style z-depth, not the ray
  * length). Sky has depth 0 (invalid). Buffers are row-major, RGB interleaved.
+ *
+ * Depth noise is log-normal and mean-unbiased: depth = z·exp(s·ε - s²/2), ε ~ N(0, 1), with
+ * s² = log(1 + (σ/z)²), so the written depth has mean z and standard deviation σ exactly and
+ * is never <= 0. σ = depth_a·z² on opaque surfaces, glass_sigma_scale·depth_a·z² +
+ * glass_sigma_min on glass; the σ map holds it in metres.
  */
 #ifndef DOUBT_IO_SYNTH_H
 #define DOUBT_IO_SYNTH_H
@@ -26,7 +31,7 @@
 
 #include "core/status.h"
 
-#define DOUBT_SYNTH_VERSION "doubt-synth 1"
+#define DOUBT_SYNTH_VERSION "doubt-synth 2"
 #define DOUBT_SYNTH_MAX_OBJECTS 16
 
 enum {
@@ -124,7 +129,7 @@ typedef struct {
     uint8_t *label_true; /* [H][W] exact class of the surface seen through each pixel centre */
     float *depth;        /* [H][W] noisy z-depth in metres, 0 = invalid (sky, missing glass) */
     float *depth_true;   /* [H][W] exact z-depth, 0 for sky */
-    float *sigma;        /* [H][W] true σ of the depth noise, 0 where depth is 0 */
+    float *sigma;        /* [H][W] true std of depth around depth_true, 0 where depth is 0 */
     float *scratch;      /* [H][W][3] linear colour before quantisation, used by blur */
 } doubt_synth_image;
 

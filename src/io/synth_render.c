@@ -548,30 +548,32 @@ static void render_exact(const doubt_synth_scene *sc, doubt_synth_image *img)
     }
 }
 
+/* Log-normal depth noise of mean z and standard deviation s (synth.h): never <= 0, so
+ * nothing needs clamping however large s is. */
 static void noisy_depth(const doubt_synth_scene *sc, doubt_synth_image *img, float *row)
 {
     int w = img->width;
     doubt_rng_key kd = key_of(sc, RNG_DEPTH), kg = key_of(sc, RNG_GLASS);
-    float minimum = 1.0f / 256; /* the smallest depth the 16-bit KITTI encoding keeps valid */
     for (int v = 0; v < img->height; v++) {
         size_t i0 = (size_t)v * w;
         doubt_rng_normal_fill(kd, i0, w, row);
         for (int u = 0; u < w; u++) {
             size_t i = i0 + u;
             float z = img->depth_true[i], s = sc->depth_a * z * z;
-            if (z > 0 && img->label_true[i] == DOUBT_SYNTH_GLASS) {
+            if (z <= 0) {
+                img->depth[i] = img->sigma[i] = 0;
+                continue;
+            }
+            if (img->label_true[i] == DOUBT_SYNTH_GLASS) {
                 if (sc->glass_missing > 0 && doubt_rng_uniform(kg, i) < sc->glass_missing) {
                     img->depth[i] = img->sigma[i] = 0;
                     continue;
                 }
                 s = sc->glass_sigma_scale * s + sc->glass_sigma_min;
             }
-            if (z <= 0) {
-                img->depth[i] = img->sigma[i] = 0;
-                continue;
-            }
+            float r = s / z, sl = sqrtf(log1pf(r * r)); /* the std of log depth */
             img->sigma[i] = s;
-            img->depth[i] = s > 0 ? fmaxf(minimum, z + s * row[u]) : z;
+            img->depth[i] = s > 0 ? z * expf(sl * row[u] - 0.5f * sl * sl) : z;
         }
     }
 }
