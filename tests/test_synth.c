@@ -32,7 +32,7 @@ static int same_image(const doubt_synth_image *a, const doubt_synth_image *b)
 {
     size_t n = (size_t)a->width * a->height;
     return !memcmp(a->rgb, b->rgb, 3 * n) && !memcmp(a->label, b->label, n) &&
-           !memcmp(a->label_true, b->label_true, n) &&
+           !memcmp(a->label_true, b->label_true, n) && !memcmp(a->labelnoise, b->labelnoise, n) &&
            !memcmp(a->depth, b->depth, n * sizeof(float)) &&
            !memcmp(a->depth_true, b->depth_true, n * sizeof(float)) &&
            !memcmp(a->sigma, b->sigma, n * sizeof(float));
@@ -313,32 +313,137 @@ START_TEST(depth_noise_is_lognormal_of_std_sigma)
 }
 END_TEST
 
-/* Labels are class ids; flips happen only on boundaries and take a neighbour's class. */
-START_TEST(labels_in_range_and_flips_on_boundaries)
+static int partner(int cls) { return cls == 4 ? 5 : 4; }
+
+/* A pixel on a class boundary: a 4-neighbour of another true class. k ranges over them. */
+static int neighbour_class(const doubt_synth_image *img, int u, int v, int k)
 {
-    int w = 80, h = 60, flips = 0;
-    doubt_synth_image *img = make_image(w, h);
-    for (int ood = 0; ood < 2; ood++) {
-        doubt_synth_params p = {.seed = 5, .width = w, .height = h, .ood = ood, .noise_level = 1};
-        for (uint64_t idx = 0; idx < 8; idx++) {
-            render_index(&p, idx, img);
-            for (int v = 0; v < h; v++)
-                for (int u = 0; u < w; u++) {
-                    size_t i = (size_t)v * w + u;
-                    ck_assert_int_lt(img->label[i], 8);
-                    ck_assert_int_lt(img->label_true[i], 8);
-                    if (img->label[i] == img->label_true[i])
-                        continue;
-                    flips++;
-                    int ok = (u > 0 && img->label_true[i - 1] == img->label[i]) ||
-                             (u + 1 < w && img->label_true[i + 1] == img->label[i]) ||
-                             (v > 0 && img->label_true[i - w] == img->label[i]) ||
-                             (v + 1 < h && img->label_true[i + w] == img->label[i]);
-                    ck_assert_msg(ok, "pixel (%d,%d) flipped to a class no neighbour has", u, v);
+    int w = img->width, h = img->height, du[4] = {-1, 1, 0, 0}, dv[4] = {0, 0, -1, 1};
+    int x = u + du[k], y = v + dv[k];
+    if (x < 0 || y < 0 || x >= w || y >= h)
+        return -1;
+    int c = img->label_true[(size_t)y * w + x];
+    return c == img->label_true[(size_t)v * w + u] ? -1 : c;
+}
+
+/* The label-noise truth map is exactly the documented probability. Over many sampled scenes
+ * it takes only the four values of (boundary, look-alike) in {0, 1}²; its boundary part
+ * matches label_true's 4-neighbourhood; look-alikes are boxes or cylinders; a wrong label is
+ * of the kind the value allows (0: never wrong); and on each value the labels are wrong at
+ * that rate. The rate is measured per image: a look-alike's pixels are mislabelled together,
+ * so pixels are not independent draws, but images are, and an image's fraction of wrong
+ * pixels among those of one truth value has that value as its mean (which pixels carry it
+ * does not depend on the draws). Within 4 standard errors, at two noise levels. */
+START_TEST(label_noise_truth_is_exact)
+{
+    enum { LW = 32, LH = 24, IMAGES = 1200 };
+    double level = _i ? 0.5 : 1, f = fmin(0.5, 0.25 * level), q = fmin(0.5, 0.5 * level);
+    const double prob[4] = {0, f, q, 1 - (1 - f) * (1 - q)};
+    int value[4];
+    for (int k = 0; k < 4; k++)
+        value[k] = (int)floor(255 * prob[k] + 0.5);
+    /* per value: images showing it, Σ and Σ² over them of the fraction wrong, pixels wrong */
+    double images[4] = {0}, sum[4] = {0}, sum2[4] = {0}, wrong[4] = {0};
+    doubt_synth_image *img = make_image(LW, LH);
+    for (uint64_t idx = 0; idx < IMAGES; idx++) {
+        doubt_synth_params p = {.seed = 5, .width = LW, .height = LH,
+                                .ood = idx % 4 == 3,
+                                .noise_level = (float)level};
+        render_index(&p, idx, img);
+        double n[4] = {0}, wr[4] = {0};
+        for (int v = 0; v < LH; v++)
+            for (int u = 0; u < LW; u++) {
+                size_t i = (size_t)v * LW + u;
+                int t = img->labelnoise[i], k = 0, cls = img->label_true[i], lab = img->label[i];
+                while (k < 4 && value[k] != t)
+                    k++;
+                ck_assert_msg(k < 4, "image %d (%d,%d): truth %d", (int)idx, u, v, t);
+                int boundary = 0, from_neighbour = 0;
+                for (int j = 0; j < 4; j++) {
+                    int c = neighbour_class(img, u, v, j);
+                    boundary |= c >= 0;
+                    from_neighbour |= c >= 0 && c == lab;
                 }
+                ck_assert_int_eq(boundary, k == 1 || k == 3);
+                if (k >= 2)
+                    ck_assert(cls == 4 || cls == 5);
+                int ok = lab == cls || (boundary && from_neighbour) || (k >= 2 && lab == partner(cls));
+                ck_assert_msg(ok, "image %d (%d,%d): label %d, true %d, truth %d", (int)idx, u, v,
+                              lab, cls, t);
+                n[k]++;
+                wr[k] += lab != cls;
+            }
+        for (int k = 0; k < 4; k++)
+            if (n[k] > 0) {
+                images[k]++;
+                sum[k] += wr[k] / n[k];
+                sum2[k] += (wr[k] / n[k]) * (wr[k] / n[k]);
+                wrong[k] += wr[k];
+            }
+    }
+    ck_assert_double_eq(wrong[0], 0);
+    for (int k = 1; k < 4; k++) {
+        double j = images[k], rate = sum[k] / j, var = (sum2[k] - j * rate * rate) / (j - 1);
+        /* the file's rounding to 1/255 on top of the sampling error */
+        double tol = 4 * sqrt(var / j) + 0.5 / 255;
+        ck_assert_msg(j >= 300, "truth %d in %g images only", value[k], j);
+        ck_assert_msg(fabs(rate - value[k] / 255.0) <= tol, "truth %d: wrong %.4f (+- %.4f) in %g images",
+                      value[k], rate, tol, j);
+    }
+    doubt_synth_image_destroy(img);
+}
+END_TEST
+
+/* A look-alike's label is drawn once for the whole object: four clay objects in a row, no
+ * boundary flips, over many noise draws. Each object's pixels all carry one label, the true
+ * class or the other of the pair, the other with probability lookalike_flip. */
+START_TEST(lookalike_mislabelled_as_a_whole)
+{
+    doubt_synth_scene sc;
+    camera_scene(&sc);
+    sc.lookalike_flip = 0.4f;
+    for (int k = 0; k < 4; k++) {
+        doubt_synth_object *ob = &sc.objects[sc.nobjects++];
+        ob->shape = k & 1 ? DOUBT_SHAPE_CYLINDER : DOUBT_SHAPE_BOX;
+        ob->center[0] = -2.25f + 1.5f * k;
+        ob->center[2] = 5;
+        ob->size[0] = ob->size[2] = 0.4f;
+        ob->size[1] = k & 1 ? 1.2f : 0.6f;
+        ob->center[1] = k & 1 ? 0 : 0.6f;
+        ob->lookalike = 1;
+        ob->mat = sc.wall_mat;
+    }
+    doubt_synth_image *img = make_image(W, H);
+    int wrong = 0, draws = 0;
+    for (uint64_t idx = 0; idx < 250; idx++) {
+        sc.index = idx;
+        render(&sc, img);
+        int first[4] = {-1, -1, -1, -1}, count[4] = {0};
+        for (int v = 0; v < H; v++)
+            for (int u = 0; u < W; u++) {
+                size_t i = (size_t)v * W + u;
+                int cls = img->label_true[i];
+                if (cls != 4 && cls != 5)
+                    continue;
+                /* object k is seen around u = 32.5 + f·x/5; its column band ends half-way
+                 * to the next */
+                int k = u < 20 ? 0 : u < 33 ? 1 : u < 45 ? 2 : 3;
+                ck_assert_int_eq(cls, k & 1 ? 5 : 4);
+                ck_assert_int_eq(img->labelnoise[i], 102); /* 0.4·255 */
+                if (first[k] < 0)
+                    first[k] = img->label[i];
+                ck_assert_int_eq(img->label[i], first[k]);
+                count[k]++;
+            }
+        for (int k = 0; k < 4; k++) {
+            ck_assert_int_gt(count[k], 20);
+            ck_assert(first[k] == 4 || first[k] == 5);
+            wrong += first[k] != (k & 1 ? 5 : 4);
+            draws++;
         }
     }
-    ck_assert_int_gt(flips, 100);
+    double rate = (double)wrong / draws;
+    ck_assert_msg(fabs(rate - 0.4) < 4 * sqrt(0.4 * 0.6 / draws), "%d of %d mislabelled", wrong, draws);
     doubt_synth_image_destroy(img);
 }
 END_TEST
@@ -362,6 +467,34 @@ START_TEST(ood_scenes_show_other)
         }
     }
     doubt_synth_image_destroy(img);
+}
+END_TEST
+
+/* Look-alikes are about 1 in 5 of the objects of a training scene, boxes or cylinders of
+ * clay, never glass, and nothing else is clay. */
+START_TEST(lookalikes_are_one_in_five)
+{
+    int objects = 0, lookalike = 0;
+    for (uint64_t idx = 0; idx < 400; idx++) {
+        doubt_synth_params p = {.seed = 6, .width = 64, .height = 48, .noise_level = 1};
+        doubt_synth_scene sc;
+        doubt_synth_scene_sample(&p, idx, &sc);
+        ck_assert_float_eq(sc.lookalike_flip, 0.5f);
+        for (int k = 0; k < sc.nobjects; k++) {
+            const doubt_synth_object *ob = &sc.objects[k];
+            objects++;
+            if (!ob->lookalike) {
+                ck_assert(ob->mat.texture != DOUBT_TEX_CLAY);
+                continue;
+            }
+            lookalike++;
+            ck_assert(!ob->glass && ob->mat.texture == DOUBT_TEX_CLAY);
+            ck_assert(ob->shape == DOUBT_SHAPE_BOX || ob->shape == DOUBT_SHAPE_CYLINDER);
+        }
+    }
+    double rate = (double)lookalike / objects;
+    ck_assert_msg(objects > 1000 && fabs(rate - 0.2) < 4 * sqrt(0.16 / objects), "%d of %d", lookalike,
+                  objects);
 }
 END_TEST
 
@@ -402,6 +535,15 @@ START_TEST(bad_arguments)
     sc.nobjects = DOUBT_SYNTH_MAX_OBJECTS + 1;
     ck_assert_int_eq(doubt_synth_render(&sc, img, &err), DOUBT_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(err.msg, "objects"));
+    sc.nobjects = 1;
+    sc.objects[0].shape = DOUBT_SHAPE_SPHERE;
+    sc.objects[0].lookalike = 1;
+    ck_assert_int_eq(doubt_synth_render(&sc, img, &err), DOUBT_ERR_ARG);
+    ck_assert_str_eq(err.msg, "synth render: object 0: a look-alike is a box or a cylinder, not glass");
+    sc.nobjects = 0;
+    sc.lookalike_flip = 1.5f;
+    ck_assert_int_eq(doubt_synth_render(&sc, img, &err), DOUBT_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "flip probabilities"));
     doubt_synth_image_destroy(img);
     doubt_synth_image_destroy(NULL);
 }
@@ -442,10 +584,12 @@ int main(void)
     tcase_add_test(noise, sigma_map_matches_noise);
     tcase_add_test(noise, depth_noise_is_lognormal_of_std_sigma);
     tcase_add_test(noise, glass_depth_missing_or_noisy);
-    tcase_add_test(noise, labels_in_range_and_flips_on_boundaries);
+    tcase_add_loop_test(noise, label_noise_truth_is_exact, 0, 2);
+    tcase_add_test(noise, lookalike_mislabelled_as_a_whole);
     suite_add_tcase(s, noise);
     TCase *sampler = tcase_create("sampler");
     tcase_add_test(sampler, ood_scenes_show_other);
+    tcase_add_test(sampler, lookalikes_are_one_in_five);
     tcase_add_test(sampler, sampled_scenes_are_varied);
     tcase_add_test(sampler, bad_arguments);
     tcase_add_test(sampler, command_refuses_bad_option_values);

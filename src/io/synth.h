@@ -1,5 +1,6 @@
 /* Procedural scene renderer behind `doubt synth`: a small ray caster that makes images with
- * exact per-pixel class and depth, then injects known noise and reports its true σ.
+ * exact per-pixel class and depth, then injects known noise and reports its truth: the σ of
+ * the depth noise and the probability that each written label is wrong.
  *
  *     doubt_synth_params p = {.seed = 1, .width = 128, .height = 128, .noise_level = 1};
  *     doubt_synth_image *img;
@@ -23,6 +24,15 @@
  * s² = log(1 + (σ/z)²), so the written depth has mean z and standard deviation σ exactly and
  * is never <= 0. σ = depth_a·z² on opaque surfaces, glass_sigma_scale·depth_a·z² +
  * glass_sigma_min on glass; the σ map holds it in metres.
+ *
+ * Label noise has two sources, drawn independently:
+ * - boundary flips: a pixel whose true class differs from one of its 4 neighbours' takes,
+ *   with probability label_flip, the true class of one such neighbour (uniformly);
+ * - look-alike objects: a box or cylinder with the matte clay look (DOUBT_TEX_CLAY) is
+ *   labelled, over its whole area, as the other class of the pair with probability
+ *   lookalike_flip, drawn once per object. Its true class (label_true) is its shape's.
+ * So P(label != label_true) = 1 - (1 - label_flip·boundary)·(1 - lookalike_flip·lookalike)
+ * at each pixel (boundary, lookalike in {0, 1}), and labelnoise holds round(255·P).
  */
 #ifndef DOUBT_IO_SYNTH_H
 #define DOUBT_IO_SYNTH_H
@@ -63,7 +73,8 @@ typedef enum {
     DOUBT_TEX_NOISE,    /* two octaves of value noise */
     DOUBT_TEX_STRIPES,  /* soft stripes along a direction */
     DOUBT_TEX_DOTS,     /* polka dots: only in --ood scenes */
-    DOUBT_TEX_GRADIENT  /* vertical colour ramp: only in --ood scenes */
+    DOUBT_TEX_GRADIENT, /* vertical colour ramp: only in --ood scenes */
+    DOUBT_TEX_CLAY      /* coil rings along the object's y and a fine grain: look-alikes only */
 } doubt_synth_texture;
 
 /* Textures are solid (a function of the 3-D point relative to the object), so they need no
@@ -83,6 +94,7 @@ typedef struct {
     float size[3];
     float yaw, tilt; /* radians: turn about y; torus axis tilt away from y */
     int glass;       /* class 6 and a transparent-looking shade, noisy or missing depth */
+    int lookalike;   /* a box or cylinder whose label may be the other (see the top); not glass */
     doubt_synth_material mat;
 } doubt_synth_object;
 
@@ -108,6 +120,7 @@ typedef struct {
     float glass_sigma_min;
     float glass_missing;      /* probability that a glass pixel has no depth */
     float label_flip;         /* probability that a boundary pixel takes a neighbour's class */
+    float lookalike_flip;     /* probability that a look-alike is labelled as the other class */
     float region_sigma;       /* Gaussian pixel noise inside noise_rect, in 0..255 units */
     float noise_rect[4];      /* x0, y0, x1, y1 as fractions of the image; empty if x1 <= x0 */
     float blur_rect[4];       /* same, box-blurred with radius blur_radius pixels */
@@ -121,20 +134,28 @@ typedef struct {
     float noise_level; /* scales every injected noise; 0 = clean, 1 = default */
 } doubt_synth_params;
 
+/* Fraction of the objects (but the OOD tori and cones) that are look-alikes; glass objects
+ * are drawn among the others. */
+#define DOUBT_SYNTH_LOOKALIKE_FRACTION 0.2f
+
 /* One rendered image. All buffers are owned by the image and overwritten by each render. */
 typedef struct {
     int width, height;
     uint8_t *rgb;        /* [H][W][3], with image noise and blur */
-    uint8_t *label;      /* [H][W] class ids after boundary label noise (what is written) */
+    uint8_t *label;      /* [H][W] class ids after label noise (what is written) */
     uint8_t *label_true; /* [H][W] exact class of the surface seen through each pixel centre */
+    uint8_t *labelnoise; /* [H][W] round(255 · P(label != label_true)), see the top */
     float *depth;        /* [H][W] noisy z-depth in metres, 0 = invalid (sky, missing glass) */
     float *depth_true;   /* [H][W] exact z-depth, 0 for sky */
     float *sigma;        /* [H][W] true std of depth around depth_true, 0 where depth is 0 */
     float *scratch;      /* [H][W][3] linear colour before quantisation, used by blur */
 } doubt_synth_image;
 
-/* The depth-noise coefficient a (σ = a·z²) of a noise level. */
+/* The noise settings of a noise level: the depth-noise coefficient a (σ = a·z²), the
+ * boundary flip probability and the look-alike flip probability. */
 float doubt_synth_depth_a(float noise_level);
+float doubt_synth_label_flip(float noise_level);
+float doubt_synth_lookalike_flip(float noise_level);
 
 /* An empty scene: camera at 1.5 m looking along +z, fov 60°, floor and four walls 10 m out,
  * white point light, no objects and no noise. */
@@ -148,7 +169,8 @@ doubt_status doubt_synth_image_create(int width, int height, doubt_synth_image *
                                       doubt_error *err);
 void doubt_synth_image_destroy(doubt_synth_image *img);
 
-/* Renders scene into img (whose size is the output size). Fails only on a bad argument. */
+/* Renders scene into img (whose size is the output size). Fails only on a bad argument: a
+ * flip probability outside [0, 1], a look-alike that is glass or not a box or cylinder. */
 doubt_status doubt_synth_render(const doubt_synth_scene *scene, doubt_synth_image *img,
                                 doubt_error *err);
 

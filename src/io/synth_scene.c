@@ -179,6 +179,19 @@ static int place(doubt_synth_scene *sc, doubt_synth_object *ob, float d, float a
     return 1;
 }
 
+/* The matte clay of look-alike objects: one family of terracotta shades, no highlight, and
+ * a texture no other object has, so a network can see where the label is a coin toss. */
+static void clay_material(sampler *s, doubt_synth_material *m)
+{
+    memset(m, 0, sizeof *m);
+    m->texture = DOUBT_TEX_CLAY;
+    hsv(range(s, 0.03f, 0.06f), range(s, 0.55f, 0.65f), range(s, 0.65f, 0.8f), m->color_a);
+    for (int c = 0; c < 3; c++)
+        m->color_b[c] = 0.55f * m->color_a[c];
+    m->scale = 4; /* rings 25 cm apart */
+    m->hash = doubt_rng_bits(s->key, s->n++);
+}
+
 void doubt_synth_scene_sample(const doubt_synth_params *p, uint64_t index, doubt_synth_scene *sc)
 {
     sampler s = {{p->seed, index, RNG_SCENE}, 0};
@@ -260,11 +273,21 @@ void doubt_synth_scene_sample(const doubt_synth_params *p, uint64_t index, doubt
     for (int k = 0; k < nood + nplain && sc->nobjects < DOUBT_SYNTH_MAX_OBJECTS; k++) {
         doubt_synth_object *ob = &sc->objects[sc->nobjects];
         int is_ood = k < nood;
-        doubt_synth_shape shape = is_ood ? (uni(&s) < 0.5f ? DOUBT_SHAPE_TORUS : DOUBT_SHAPE_CONE)
-                                         : (doubt_synth_shape)pick(&s, 3);
+        int lookalike = !is_ood && uni(&s) < DOUBT_SYNTH_LOOKALIKE_FRACTION;
+        doubt_synth_shape shape;
+        if (is_ood)
+            shape = uni(&s) < 0.5f ? DOUBT_SHAPE_TORUS : DOUBT_SHAPE_CONE;
+        else if (lookalike)
+            shape = uni(&s) < 0.5f ? DOUBT_SHAPE_BOX : DOUBT_SHAPE_CYLINDER;
+        else
+            shape = (doubt_synth_shape)pick(&s, 3);
         random_shape(&s, shape, ob);
-        ob->glass = !is_ood && uni(&s) < 0.15f;
-        random_material(&s, ood, DOUBT_SYNTH_OTHER, &ob->mat);
+        ob->lookalike = lookalike;
+        ob->glass = !is_ood && !lookalike && uni(&s) < 0.15f;
+        if (lookalike)
+            clay_material(&s, &ob->mat);
+        else
+            random_material(&s, ood, DOUBT_SYNTH_OTHER, &ob->mat);
         if (ob->glass) {
             hsv(range(&s, 0.45f, 0.65f), range(&s, 0.15f, 0.4f), 0.95f, ob->mat.color_a);
             memcpy(ob->mat.color_b, ob->mat.color_a, sizeof ob->mat.color_b);
@@ -286,7 +309,8 @@ void doubt_synth_scene_sample(const doubt_synth_params *p, uint64_t index, doubt
     sc->glass_sigma_scale = 10;
     sc->glass_sigma_min = 0.05f * level;
     sc->glass_missing = fminf(0.9f, 0.4f * level);
-    sc->label_flip = fminf(0.5f, 0.25f * level);
+    sc->label_flip = doubt_synth_label_flip(level);
+    sc->lookalike_flip = doubt_synth_lookalike_flip(level);
     if (level > 0 && uni(&s) < 0.5f) {
         float w = range(&s, 0.2f, 0.5f), h = range(&s, 0.2f, 0.5f);
         float x = range(&s, 0, 1 - w), y = range(&s, 0, 1 - h);
