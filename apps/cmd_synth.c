@@ -240,7 +240,8 @@ int doubt_cmd_synth(int argc, char **argv)
     }
     if (o.threads > 0)
         omp_set_num_threads(o.threads);
-    doubt_synth_params params = {o.seed, o.width, o.height, o.ood, o.noise};
+    doubt_synth_params params = {.seed = o.seed, .width = o.width, .height = o.height,
+                                 .ood = o.ood, .noise_level = o.noise};
     int progress = isatty(2);
     long done = 0, next_report = 0;
 #pragma omp parallel reduction(+ : failed)

@@ -6,6 +6,7 @@
 #include "io/synth.h"
 
 #define PI 3.14159265358979
+#define DEG (PI / 180)
 
 static doubt_synth_image *make_image(int w, int h)
 {
@@ -40,7 +41,8 @@ static int same_image(const doubt_synth_image *a, const doubt_synth_image *b)
 
 START_TEST(same_index_same_image)
 {
-    doubt_synth_params p = {.seed = 11, .width = 64, .height = 48, .ood = _i, .noise_level = 1};
+    doubt_synth_params p = {.seed = 11, .width = 64, .height = 48, .ood = _i & 3, .noise_level = 1,
+                            .rig = _i >> 2};
     doubt_synth_image *a = make_image(64, 48), *b = make_image(64, 48);
     render_index(&p, 5, a);
     render_index(&p, 1, b); /* leave other contents in b first: a render must overwrite all */
@@ -61,7 +63,8 @@ END_TEST
 START_TEST(threads_do_not_matter)
 {
     enum { N = 8, SW = 48, SH = 40 };
-    doubt_synth_params p = {.seed = 21, .width = SW, .height = SH, .ood = 1, .noise_level = 1};
+    doubt_synth_params p = {.seed = 21, .width = SW, .height = SH, .ood = DOUBT_SYNTH_OOD_ALL,
+                            .noise_level = 1};
     doubt_synth_image *serial[N], *parallel[N];
     for (int i = 0; i < N; i++) {
         serial[i] = make_image(SW, SH);
@@ -347,7 +350,7 @@ START_TEST(label_noise_truth_is_exact)
     doubt_synth_image *img = make_image(LW, LH);
     for (uint64_t idx = 0; idx < IMAGES; idx++) {
         doubt_synth_params p = {.seed = 5, .width = LW, .height = LH,
-                                .ood = idx % 4 == 3,
+                                .ood = idx % 4 == 3 ? DOUBT_SYNTH_OOD_ALL : 0,
                                 .noise_level = (float)level};
         render_index(&p, idx, img);
         double n[4] = {0}, wr[4] = {0};
@@ -448,25 +451,105 @@ START_TEST(lookalike_mislabelled_as_a_whole)
 }
 END_TEST
 
-/* Class 7 ("other": tori, cones) appears in every OOD image and never in training ones. */
+/* Every scene of the objects kind has a torus or cone; class 7 ("other") shows in nearly
+ * every image of the objects and all kinds (a nearer object can hide it, and the all kind's
+ * small rooms and steep views leave less room), and never in training or geometry ones. */
 START_TEST(ood_scenes_show_other)
 {
+    enum { N = 40 };
     int w = 64, h = 64;
     doubt_synth_image *img = make_image(w, h);
-    for (int ood = 0; ood < 2; ood++) {
+    for (int ood = 0; ood < 4; ood++) {
         doubt_synth_params p = {.seed = 9, .width = w, .height = h, .ood = ood, .noise_level = 1};
-        for (uint64_t idx = 0; idx < 16; idx++) {
-            render_index(&p, idx, img);
+        int with_other = 0;
+        for (uint64_t idx = 0; idx < N; idx++) {
+            doubt_synth_scene sc;
+            doubt_synth_scene_sample(&p, idx, &sc);
+            int placed = 0;
+            for (int k = 0; k < sc.nobjects; k++)
+                placed += sc.objects[k].shape >= DOUBT_SHAPE_CONE;
+            if (ood == DOUBT_SYNTH_OOD_OBJECTS)
+                ck_assert_msg(placed > 0, "ood scene %d has no torus or cone", (int)idx);
+            render(&sc, img);
             int other = 0;
             for (int i = 0; i < w * h; i++)
                 other += img->label_true[i] == 7;
-            if (ood)
-                ck_assert_msg(other > 0, "ood image %d has no class 7 pixel", (int)idx);
-            else
-                ck_assert_int_eq(other, 0);
+            with_other += other > 0;
         }
+        if (ood & DOUBT_SYNTH_OOD_OBJECTS)
+            ck_assert_msg(with_other >= N * 9 / 10, "ood %d: class 7 in %d of %d", ood, with_other, N);
+        else
+            ck_assert_int_eq(with_other, 0);
     }
     doubt_synth_image_destroy(img);
+}
+END_TEST
+
+/* with room for the float rounding of 60° in radians and back */
+static int inside(double x, double lo, double hi) { return x >= lo - 1e-4 && x <= hi + 1e-4; }
+
+/* Training cameras stay in their rig's ranges (the fixed rig: 1.5 m, 60°, pitch -0.15 ±
+ * 0.03) and rooms in the training ones (half extents 3 to 25 m), with or without the
+ * objects kind, which changes what is in the room, not the room or the camera. */
+START_TEST(training_cameras_and_rooms_in_range)
+{
+    static const double rigs[2][6] = {{1.5, 1.5, 60, 60, -0.18, -0.12},
+                                      {0.6, 2.6, 45, 70, -0.5, 0.1}};
+    for (int rig = 0; rig < 2; rig++)
+        for (int ood = 0; ood < 2; ood++)
+            for (uint64_t idx = 0; idx < 300; idx++) {
+                doubt_synth_params p = {.seed = 4, .width = 64, .height = 48, .ood = ood,
+                                        .noise_level = 1, .rig = rig};
+                doubt_synth_scene sc;
+                doubt_synth_scene_sample(&p, idx, &sc);
+                const double *r = rigs[rig];
+                ck_assert_msg(inside(sc.cam_pos[1], r[0], r[1]) &&
+                                  inside(sc.fov_y / DEG, r[2], r[3]) &&
+                                  inside(sc.cam_pitch, r[4], r[5]),
+                              "rig %d ood %d scene %d: height %g fov %g pitch %g", rig, ood,
+                              (int)idx, sc.cam_pos[1], sc.fov_y / DEG, sc.cam_pitch);
+                ck_assert(inside(sc.half_x, 3, 25) && inside(sc.half_z, 3, 25));
+            }
+}
+END_TEST
+
+/* The geometry kind: camera height, field of view and pitch outside both rigs' ranges and
+ * room half widths outside the training 3-25 m, every time; each layout and camera shows up;
+ * training shapes and textures; and the materials, sky and light of the training scene of
+ * the same index, since its draws come from a stream of their own. */
+START_TEST(geometry_ood_outside_training)
+{
+    int layouts[3] = {0}, low = 0, high = 0;
+    for (int rig = 0; rig < 2; rig++)
+        for (uint64_t idx = 0; idx < 300; idx++) {
+            doubt_synth_params p = {.seed = 8, .width = 64, .height = 48,
+                                    .ood = DOUBT_SYNTH_OOD_GEOMETRY, .noise_level = 1,
+                                    .rig = rig};
+            doubt_synth_scene sc, train;
+            doubt_synth_scene_sample(&p, idx, &sc);
+            p.ood = 0;
+            doubt_synth_scene_sample(&p, idx, &train);
+            double hgt = sc.cam_pos[1], fov = sc.fov_y / DEG, pitch = sc.cam_pitch;
+            ck_assert_msg(!inside(hgt, 0.6, 2.6) && !inside(fov, 45, 70) && !inside(pitch, -0.5, 0.1),
+                          "scene %d: height %g fov %g pitch %g", (int)idx, hgt, fov, pitch);
+            ck_assert_msg(!inside(sc.half_x, 3, 25), "scene %d: half_x %g", (int)idx, sc.half_x);
+            ck_assert(pitch < sc.fov_y / 2); /* the floor is in view */
+            ck_assert(sc.wall_height > hgt && sc.walls == 15);
+            ck_assert(sc.cam_pos[2] > -sc.half_z && fabs(sc.cam_pos[0]) < sc.half_x);
+            layouts[sc.half_z > 20 && sc.half_x < 3 ? 0 : sc.half_z < 3 ? 1 : 2]++;
+            low += hgt < 0.6;
+            high += hgt > 2.6;
+            for (int k = 0; k < sc.nobjects; k++) {
+                ck_assert(sc.objects[k].shape <= DOUBT_SHAPE_CYLINDER);
+                ck_assert(sc.objects[k].mat.texture < DOUBT_TEX_DOTS ||
+                          sc.objects[k].mat.texture == DOUBT_TEX_CLAY);
+            }
+            ck_assert(!memcmp(&sc.floor_mat, &train.floor_mat, sizeof sc.floor_mat));
+            ck_assert(!memcmp(&sc.wall_mat, &train.wall_mat, sizeof sc.wall_mat));
+            ck_assert(!memcmp(sc.sky_zenith, train.sky_zenith, sizeof sc.sky_zenith));
+            ck_assert(!memcmp(sc.light_color, train.light_color, sizeof sc.light_color));
+        }
+    ck_assert(layouts[0] > 100 && layouts[1] > 100 && layouts[2] > 100 && low > 200 && high > 200);
 }
 END_TEST
 
@@ -573,7 +656,7 @@ int main(void)
 {
     Suite *s = suite_create("synth");
     TCase *det = tcase_create("determinism");
-    tcase_add_loop_test(det, same_index_same_image, 0, 2);
+    tcase_add_loop_test(det, same_index_same_image, 0, 8); /* every OOD kind, both rigs */
     tcase_add_test(det, threads_do_not_matter);
     suite_add_tcase(s, det);
     TCase *geo = tcase_create("geometry");
@@ -589,6 +672,8 @@ int main(void)
     suite_add_tcase(s, noise);
     TCase *sampler = tcase_create("sampler");
     tcase_add_test(sampler, ood_scenes_show_other);
+    tcase_add_test(sampler, training_cameras_and_rooms_in_range);
+    tcase_add_test(sampler, geometry_ood_outside_training);
     tcase_add_test(sampler, lookalikes_are_one_in_five);
     tcase_add_test(sampler, sampled_scenes_are_varied);
     tcase_add_test(sampler, bad_arguments);

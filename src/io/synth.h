@@ -72,8 +72,8 @@ typedef enum {
     DOUBT_TEX_CHECKER,  /* 3-D checker of cell 1/scale */
     DOUBT_TEX_NOISE,    /* two octaves of value noise */
     DOUBT_TEX_STRIPES,  /* soft stripes along a direction */
-    DOUBT_TEX_DOTS,     /* polka dots: only in --ood scenes */
-    DOUBT_TEX_GRADIENT, /* vertical colour ramp: only in --ood scenes */
+    DOUBT_TEX_DOTS,     /* polka dots: only in --ood objects scenes */
+    DOUBT_TEX_GRADIENT, /* vertical colour ramp: only in --ood objects scenes */
     DOUBT_TEX_CLAY      /* coil rings along the object's y and a fine grain: look-alikes only */
 } doubt_synth_texture;
 
@@ -127,11 +127,55 @@ typedef struct {
     int blur_radius;
 } doubt_synth_scene;
 
+/* Out-of-distribution kinds, as bits (ALL = OBJECTS | GEOMETRY):
+ * - OBJECTS: unseen shapes (tori, cones: class 7), textures (dots, gradients), neon colours
+ *   and coloured or dim light, in training rooms seen from the training rig;
+ * - GEOMETRY: depth statistics no training scene has: a camera from doubt_synth_ood_cameras
+ *   in a room from doubt_synth_ood_rooms, with training shapes, textures and classes. */
+enum {
+    DOUBT_SYNTH_OOD_NONE = 0,
+    DOUBT_SYNTH_OOD_OBJECTS = 1,
+    DOUBT_SYNTH_OOD_GEOMETRY = 2,
+    DOUBT_SYNTH_OOD_ALL = 3
+};
+
+/* Camera rigs of the training scenes. */
+typedef enum {
+    DOUBT_SYNTH_RIG_FIXED, /* one mounted sensor: 1.5 m high, 60° fov, pitch -0.15 ± 0.03 rad */
+    DOUBT_SYNTH_RIG_RANDOM /* 0.6-2.6 m, 45-70°, pitch -0.5 to 0.1 rad (doubt-synth 1's draw) */
+} doubt_synth_rig;
+
+/* Ranges a camera is drawn from, each uniformly (a value when lo == hi). The pitch is also
+ * at most fov/2 - 0.25 rad, so that the floor is always in view. */
+typedef struct {
+    const char *name;
+    float height[2]; /* metres above the floor */
+    float fov_y[2];  /* vertical field of view, degrees */
+    float pitch[2];  /* radians, > 0 looks up */
+} doubt_synth_camera_range;
+
+/* Indexed by doubt_synth_rig. Together they span height 0.6-2.6 m, fov 45-70°, pitch -0.5 to
+ * 0.1 rad; training rooms have half extents of 3 to 25 m (walled rooms 3-8 by 3-10, open
+ * floors 12-25), and no surface is farther than about 31 m from the camera. */
+extern const doubt_synth_camera_range doubt_synth_rigs[2];
+
+/* Geometry-OOD cameras, each value outside both rigs: "low" (a floor robot looking up with a
+ * wide lens) and "high" (a ceiling camera looking steeply down with a narrow lens). */
+extern const doubt_synth_camera_range doubt_synth_ood_cameras[2];
+
+/* Geometry-OOD rooms, walled on four sides: every half_x is outside the training 3-25 m. */
+typedef struct {
+    const char *name;
+    float half_x[2], half_z[2]; /* metres */
+} doubt_synth_room_range;
+extern const doubt_synth_room_range doubt_synth_ood_rooms[3]; /* corridor, closet, hall */
+
 typedef struct {
     uint64_t seed;
     int width, height;
-    int ood;           /* unseen shapes (tori, cones: class 7), textures and lighting */
-    float noise_level; /* scales every injected noise; 0 = clean, 1 = default */
+    int ood;              /* DOUBT_SYNTH_OOD_* bits; 0 = a training scene */
+    float noise_level;    /* scales every injected noise; 0 = clean, 1 = default */
+    doubt_synth_rig rig;  /* the training camera (ignored by the geometry kind) */
 } doubt_synth_params;
 
 /* Fraction of the objects (but the OOD tori and cones) that are look-alikes; glass objects
@@ -161,7 +205,10 @@ float doubt_synth_lookalike_flip(float noise_level);
  * white point light, no objects and no noise. */
 void doubt_synth_scene_init(doubt_synth_scene *scene);
 
-/* The scene of image `index`: a pure function of (params->seed, index, ood, noise_level). */
+/* The scene of image `index`: a pure function of (params->seed, index, ood, noise_level, rig,
+ * aspect ratio). The geometry kind draws its room and camera from a stream of its own, so its
+ * scene i keeps the materials, sky, light colour and object draws of training scene i, and
+ * no OOD code path moves a training draw. */
 void doubt_synth_scene_sample(const doubt_synth_params *params, uint64_t index,
                               doubt_synth_scene *scene);
 
