@@ -1,6 +1,11 @@
+#include <cjson/cJSON.h>
+#include <dirent.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "io/synth.h"
@@ -644,11 +649,99 @@ START_TEST(command_refuses_bad_option_values)
         {"--noise", "0.5x", "--noise '0.5x': want a number from 0 to 10"},
         {"--count", "0", "--count '0': want an integer from 1 to 100000000"},
         {"--size", "0x5", "--size '0x5': want WxH, each 1 to 16384, like 128x128"},
+        {"--rig", "moving", "--rig 'moving': want fixed or random"},
+        {"--rig", NULL, "option '--rig' needs a value"},
+        {"--ood=objekts", NULL, "--ood 'objekts': want objects, geometry or all"},
+        {"--ood=", NULL, "--ood '': want objects, geometry or all"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         th_assert_usage_error((const char *[]){"synth", "/nonexistent/doubt/synth", "--count", "1",
                                                cases[i].option, cases[i].value, NULL},
                               cases[i].message);
+    /* a word after --ood that is no KIND is not its value: here a second OUTDIR */
+    th_assert_usage_error((const char *[]){"synth", "/nonexistent/a", "--count", "1", "--ood",
+                                           "/nonexistent/b", NULL},
+                          "unexpected argument '/nonexistent/b' (one OUTDIR only)");
+}
+END_TEST
+
+static void rm_rf(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return;
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            char sub[1024];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            rm_rf(sub);
+        }
+        if (d)
+            closedir(d);
+        rmdir(path);
+    } else
+        unlink(path);
+}
+
+/* How the command reads --ood and --rig: what it names the files and what dataset.json says.
+ * Each case renders one tiny image; "DIR" stands for a fresh folder. */
+START_TEST(command_reads_ood_and_rig)
+{
+    static const struct {
+        const char *args[6];
+        const char *kind, *rig, *name;
+    } cases[] = {
+        {{"DIR", NULL}, "none", "fixed", "scene_000000"},
+        {{"DIR", "--ood", NULL}, "all", "fixed", "ood_all_000000"},
+        {{"--ood", "DIR", NULL}, "all", "fixed", "ood_all_000000"},
+        {{"DIR", "--ood", "geometry", NULL}, "geometry", "fixed", "ood_geometry_000000"},
+        {{"--ood=objects", "DIR", "--rig", "random", NULL}, "objects", "random", "ood_objects_000000"},
+        {{"--rig", "random", "--ood", "all", "DIR", NULL}, "all", "random", "ood_all_000000"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char dir[] = "/tmp/doubt_synth_XXXXXX", file[1024];
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        const char *args[12] = {"synth", "--count", "1", "--size", "6x4"};
+        int n = 5;
+        for (int k = 0; cases[c].args[k]; k++)
+            args[n++] = strcmp(cases[c].args[k], "DIR") ? cases[c].args[k] : dir;
+        args[n] = NULL;
+        char *out, *err;
+        int status = th_run_doubt(args, &out, &err);
+        ck_assert_msg(status == 0, "case %zu: exit %d: %s", c, status, err);
+        free(out);
+        free(err);
+        static const char *const files[5][2] = {
+            {"images", "png"}, {"labels", "png"}, {"labelnoise", "png"}, {"depth", "png"},
+            {"noise", "npy"}};
+        for (int k = 0; k < 5; k++) {
+            snprintf(file, sizeof file, "%s/%s/%s.%s", dir, files[k][0], cases[c].name, files[k][1]);
+            ck_assert_msg(access(file, R_OK) == 0, "case %zu: no %s", c, file);
+        }
+        snprintf(file, sizeof file, "%s/dataset.json", dir);
+        char *text = th_read_text(file);
+        cJSON *root = cJSON_Parse(text);
+        free(text);
+        ck_assert_ptr_nonnull(root);
+        ck_assert_str_eq(cJSON_GetObjectItem(root, "generator")->valuestring, "doubt-synth 2");
+        ck_assert_str_eq(cJSON_GetObjectItem(root, "ood_kind")->valuestring, cases[c].kind);
+        ck_assert_int_eq(cJSON_IsTrue(cJSON_GetObjectItem(root, "ood")), strcmp(cases[c].kind, "none") != 0);
+        const cJSON *rig = cJSON_GetObjectItem(root, "rig");
+        ck_assert_str_eq(cJSON_GetObjectItem(rig, "name")->valuestring, cases[c].rig);
+        ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(rig, "pitch_rad")), 2);
+        ck_assert_int_eq(cJSON_GetObjectItem(root, "ood_geometry") != NULL,
+                         !strcmp(cases[c].kind, "geometry") || !strcmp(cases[c].kind, "all"));
+        const cJSON *ln = cJSON_GetObjectItem(root, "label_noise");
+        ck_assert_double_eq(cJSON_GetObjectItem(ln, "boundary_flip")->valuedouble, 0.25);
+        ck_assert_double_eq(cJSON_GetObjectItem(ln, "lookalike_flip")->valuedouble, 0.5);
+        ck_assert_double_eq(cJSON_GetObjectItem(ln, "lookalike_fraction")->valuedouble, 0.2);
+        cJSON_Delete(root);
+        rm_rf(dir);
+    }
 }
 END_TEST
 
@@ -678,6 +771,7 @@ int main(void)
     tcase_add_test(sampler, sampled_scenes_are_varied);
     tcase_add_test(sampler, bad_arguments);
     tcase_add_test(sampler, command_refuses_bad_option_values);
+    tcase_add_test(sampler, command_reads_ood_and_rig);
     suite_add_tcase(s, sampler);
     return th_run(s);
 }
