@@ -256,6 +256,9 @@ static doubt_status write_dataset_json(const options *o, doubt_error *err)
         cJSON_AddItemToArray(palette, cJSON_CreateIntArray(rgb, 3));
     }
     cJSON_AddNumberToObject(root, "ignore_label", 255);
+    /* the sky has no depth: train copies this into the weights, so predict leaves it out */
+    const int no_depth[1] = {DOUBT_SYNTH_SKY};
+    cJSON_AddItemToObject(root, "no_depth_classes", cJSON_CreateIntArray(no_depth, 1));
     cJSON_AddNumberToObject(root, "depth_scale", 256);
     cJSON_AddStringToObject(root, "depth", "z-depth along the camera's optical axis in metres "
                                            "(not ray length); 0 = invalid: sky, missing glass depth");

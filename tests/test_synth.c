@@ -730,6 +730,8 @@ START_TEST(command_reads_ood_and_rig)
         ck_assert_str_eq(cJSON_GetObjectItem(root, "generator")->valuestring, "doubt-synth 2");
         ck_assert_str_eq(cJSON_GetObjectItem(root, "ood_kind")->valuestring, cases[c].kind);
         ck_assert_int_eq(cJSON_IsTrue(cJSON_GetObjectItem(root, "ood")), strcmp(cases[c].kind, "none") != 0);
+        const cJSON *no_depth = cJSON_GetObjectItem(root, "no_depth_classes");
+        ck_assert(cJSON_GetArraySize(no_depth) == 1 && cJSON_GetArrayItem(no_depth, 0)->valueint == 0);
         const cJSON *rig = cJSON_GetObjectItem(root, "rig");
         ck_assert_str_eq(cJSON_GetObjectItem(rig, "name")->valuestring, cases[c].rig);
         ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(rig, "pitch_rad")), 2);
