@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Contact sheet of `doubt synth` datasets: one row per image with the RGB image, the
-labels in the dataset's palette, the depth (turbo, fixed range) and the true depth-noise
+labels in the dataset's palette, the true label-noise probability (gray, 0 black to 1 white,
+when the dataset has labelnoise/), the depth (turbo, fixed range) and the true depth-noise
 sigma (inferno, fixed range). Invalid depth and sigma are drawn mid grey. Each dataset given
 contributes --rows rows (e.g. a training set and an --ood set).
 
@@ -35,8 +36,13 @@ def dataset_rows(dataset, a):
         dep = np.asarray(Image.open(os.path.join(dataset, "depth", name + ".png"))).astype(np.float64) / scale
         sig = np.load(os.path.join(dataset, "noise", name + ".npy"))
         gap = np.full((img.shape[0], 4, 3), 255, np.uint8)
+        noise_path = os.path.join(dataset, "labelnoise", name + ".png")
+        flips = []
+        if os.path.exists(noise_path):
+            p = np.asarray(Image.open(noise_path))
+            flips = [np.repeat(p[..., None], 3, axis=2), gap]
         rows.append(np.concatenate([
-            img, gap, palette[lab], gap,
+            img, gap, palette[lab], gap, *flips,
             colorize(dep, dep > 0, 0, a.depth_max, "turbo"), gap,
             colorize(sig, dep > 0, 0, a.sigma_max, "inferno")], axis=1))
         rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))

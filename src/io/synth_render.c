@@ -47,6 +47,7 @@ typedef struct {
  * tilt, and bounding spheres that let most rays skip an object after a few flops. */
 typedef struct {
     const doubt_synth_scene *sc;
+    uint8_t written[DOUBT_SYNTH_MAX_OBJECTS]; /* the class each object is labelled as */
     double trig[DOUBT_SYNTH_MAX_OBJECTS][4];
     v3 bound_center[DOUBT_SYNTH_MAX_OBJECTS];
     double bound_r2[DOUBT_SYNTH_MAX_OBJECTS];
@@ -61,6 +62,10 @@ const uint8_t doubt_synth_palette[DOUBT_SYNTH_CLASSES][3] = {
     {250, 170, 30}, {0, 142, 0},    {70, 180, 250}, {250, 250, 0}};
 
 float doubt_synth_depth_a(float noise_level) { return 0.005f * noise_level; }
+float doubt_synth_label_flip(float noise_level) { return fminf(0.5f, 0.25f * noise_level); }
+/* 0.5 at the default level: a look-alike's label is then a fair coin between box and cylinder,
+ * whatever its shape, so no network can do better than the truth map says. */
+float doubt_synth_lookalike_flip(float noise_level) { return fminf(0.5f, 0.5f * noise_level); }
 
 /* Smallest positive t accepted: keeps shadow and glass rays off their own surface. */
 #define T_EPS 1e-6
@@ -455,12 +460,13 @@ doubt_status doubt_synth_image_create(int width, int height, doubt_synth_image *
     img->rgb = malloc(3 * n);
     img->label = malloc(n);
     img->label_true = malloc(n);
+    img->labelnoise = malloc(n);
     img->depth = malloc(n * sizeof(float));
     img->depth_true = malloc(n * sizeof(float));
     img->sigma = malloc(n * sizeof(float));
     img->scratch = malloc(2 * 3 * n * sizeof(float));
-    if (!img->rgb || !img->label || !img->label_true || !img->depth || !img->depth_true ||
-        !img->sigma || !img->scratch) {
+    if (!img->rgb || !img->label || !img->label_true || !img->labelnoise || !img->depth ||
+        !img->depth_true || !img->sigma || !img->scratch) {
         doubt_synth_image_destroy(img);
         return doubt_fail(err, DOUBT_ERR_NOMEM, "synth image %dx%d: out of memory", width, height);
     }
@@ -475,6 +481,7 @@ void doubt_synth_image_destroy(doubt_synth_image *img)
     free(img->rgb);
     free(img->label);
     free(img->label_true);
+    free(img->labelnoise);
     free(img->depth);
     free(img->depth_true);
     free(img->sigma);
@@ -483,7 +490,7 @@ void doubt_synth_image_destroy(doubt_synth_image *img)
 }
 
 /* Random-number layers: each noise draws from its own stream so they never correlate. */
-enum { RNG_DEPTH = 101, RNG_GLASS, RNG_FLIP, RNG_FLIP_WHICH, RNG_PIXEL };
+enum { RNG_DEPTH = 101, RNG_GLASS, RNG_FLIP, RNG_FLIP_WHICH, RNG_PIXEL, RNG_LOOKALIKE };
 
 static doubt_rng_key key_of(const doubt_synth_scene *sc, uint32_t layer)
 {
@@ -494,8 +501,14 @@ static void world_init(world *wd, const doubt_synth_scene *sc)
 {
     memset(wd, 0, sizeof *wd);
     wd->sc = sc;
+    doubt_rng_key kl = key_of(sc, RNG_LOOKALIKE);
     for (int i = 0; i < sc->nobjects; i++) {
         const doubt_synth_object *ob = &sc->objects[i];
+        int cls = class_of(sc, i);
+        /* one draw per object: a look-alike is mislabelled as a whole or not at all */
+        if (ob->lookalike && doubt_rng_uniform(kl, (uint64_t)i) < sc->lookalike_flip)
+            cls = cls == DOUBT_SYNTH_BOX ? DOUBT_SYNTH_CYLINDER : DOUBT_SYNTH_BOX;
+        wd->written[i] = (uint8_t)cls;
         wd->trig[i][0] = cos(ob->yaw);
         wd->trig[i][1] = sin(ob->yaw);
         wd->trig[i][2] = cos(ob->tilt);
@@ -538,6 +551,10 @@ static void render_exact(const doubt_synth_scene *sc, doubt_synth_image *img)
             int cls = class_of(sc, h.what);
             v3 c = cls == DOUBT_SYNTH_GLASS ? shade_glass(&wd, o, d, &h) : shade_opaque(&wd, o, d, &h);
             img->label_true[i] = (uint8_t)cls;
+            /* the object-level label; noisy_labels adds the boundary flips and the truth, and
+             * finds the look-alike pixels by the 1 left in labelnoise */
+            img->label[i] = h.what >= 0 ? wd.written[h.what] : (uint8_t)cls;
+            img->labelnoise[i] = h.what >= 0 && sc->objects[h.what].lookalike;
             /* d·fwd = 1, so t is the z-depth */
             img->depth_true[i] = h.what == HIT_NONE ? 0.0f : (float)h.t;
             /* gamma 2 (sqrt) is close to sRGB and cheap */
@@ -548,42 +565,44 @@ static void render_exact(const doubt_synth_scene *sc, doubt_synth_image *img)
     }
 }
 
+/* Log-normal depth noise of mean z and standard deviation s (synth.h): never <= 0, so
+ * nothing needs clamping however large s is. */
 static void noisy_depth(const doubt_synth_scene *sc, doubt_synth_image *img, float *row)
 {
     int w = img->width;
     doubt_rng_key kd = key_of(sc, RNG_DEPTH), kg = key_of(sc, RNG_GLASS);
-    float minimum = 1.0f / 256; /* the smallest depth the 16-bit KITTI encoding keeps valid */
     for (int v = 0; v < img->height; v++) {
         size_t i0 = (size_t)v * w;
         doubt_rng_normal_fill(kd, i0, w, row);
         for (int u = 0; u < w; u++) {
             size_t i = i0 + u;
             float z = img->depth_true[i], s = sc->depth_a * z * z;
-            if (z > 0 && img->label_true[i] == DOUBT_SYNTH_GLASS) {
+            if (z <= 0) {
+                img->depth[i] = img->sigma[i] = 0;
+                continue;
+            }
+            if (img->label_true[i] == DOUBT_SYNTH_GLASS) {
                 if (sc->glass_missing > 0 && doubt_rng_uniform(kg, i) < sc->glass_missing) {
                     img->depth[i] = img->sigma[i] = 0;
                     continue;
                 }
                 s = sc->glass_sigma_scale * s + sc->glass_sigma_min;
             }
-            if (z <= 0) {
-                img->depth[i] = img->sigma[i] = 0;
-                continue;
-            }
+            float r = s / z, sl = sqrtf(log1pf(r * r)); /* the std of log depth */
             img->sigma[i] = s;
-            img->depth[i] = s > 0 ? fmaxf(minimum, z + s * row[u]) : z;
+            img->depth[i] = s > 0 ? z * expf(sl * row[u] - 0.5f * sl * sl) : z;
         }
     }
 }
 
-/* A pixel on a class boundary (4-neighbourhood) takes a random differing neighbour's class. */
+/* Boundary flips on top of the object-level labels render_exact wrote, and the truth of
+ * both (synth.h). A flip takes a neighbour's true class, which always differs from the
+ * pixel's, so a flip is always an error and the two errors combine as independent events. */
 static void noisy_labels(const doubt_synth_scene *sc, doubt_synth_image *img)
 {
     int w = img->width, hgt = img->height;
     doubt_rng_key kf = key_of(sc, RNG_FLIP), kw = key_of(sc, RNG_FLIP_WHICH);
-    memcpy(img->label, img->label_true, (size_t)w * hgt);
-    if (sc->label_flip <= 0)
-        return;
+    float f = sc->label_flip, q = sc->lookalike_flip;
     for (int v = 0; v < hgt; v++)
         for (int u = 0; u < w; u++) {
             size_t i = (size_t)v * w + u;
@@ -593,8 +612,10 @@ static void noisy_labels(const doubt_synth_scene *sc, doubt_synth_image *img)
             if (u + 1 < w && img->label_true[i + 1] != self) other[n++] = img->label_true[i + 1];
             if (v > 0 && img->label_true[i - w] != self) other[n++] = img->label_true[i - w];
             if (v + 1 < hgt && img->label_true[i + w] != self) other[n++] = img->label_true[i + w];
-            if (n && doubt_rng_uniform(kf, i) < sc->label_flip)
+            if (n && f > 0 && doubt_rng_uniform(kf, i) < f)
                 img->label[i] = other[doubt_rng_bits(kw, i) % (uint32_t)n];
+            float p = 1 - (1 - (n ? f : 0)) * (1 - (img->labelnoise[i] ? q : 0));
+            img->labelnoise[i] = (uint8_t)floorf(255 * p + 0.5f);
         }
 }
 
@@ -677,6 +698,17 @@ doubt_status doubt_synth_render(const doubt_synth_scene *scene, doubt_synth_imag
                           scene->nobjects, DOUBT_SYNTH_MAX_OBJECTS);
     if (!(scene->fov_y > 0 && scene->fov_y < 3.1f))
         return doubt_fail(err, DOUBT_ERR_ARG, "synth render: field of view %g rad", scene->fov_y);
+    if (!(scene->label_flip >= 0 && scene->label_flip <= 1) ||
+        !(scene->lookalike_flip >= 0 && scene->lookalike_flip <= 1))
+        return doubt_fail(err, DOUBT_ERR_ARG, "synth render: flip probabilities %g, %g (want 0..1)",
+                          scene->label_flip, scene->lookalike_flip);
+    for (int k = 0; k < scene->nobjects; k++) {
+        const doubt_synth_object *ob = &scene->objects[k];
+        if (ob->lookalike && (ob->glass || (ob->shape != DOUBT_SHAPE_BOX &&
+                                            ob->shape != DOUBT_SHAPE_CYLINDER)))
+            return doubt_fail(err, DOUBT_ERR_ARG,
+                              "synth render: object %d: a look-alike is a box or a cylinder, not glass", k);
+    }
     /* the row of random numbers lives in the second half of scratch */
     float *row = img->scratch + 3 * (size_t)img->width * img->height;
     render_exact(scene, img);

@@ -15,8 +15,30 @@ typedef struct {
     uint64_t n;
 } sampler;
 
-/* Layer of the scene draws; the per-pixel noise of synth_render.c uses layers above 100. */
-enum { RNG_SCENE = 1 };
+/* Layers of the scene draws: the training scene, and the room and camera of the geometry
+ * OOD kind, which replace the training ones without moving any training draw. The per-pixel
+ * noise of synth_render.c uses layers above 100. */
+enum { RNG_SCENE = 1, RNG_GEOMETRY };
+
+const doubt_synth_camera_range doubt_synth_rigs[2] = {
+    /* a typical indoor robot or car rig: fixed mount, a little pitch from the suspension */
+    {"fixed", {1.5f, 1.5f}, {60, 60}, {-0.18f, -0.12f}},
+    {"random", {0.6f, 2.6f}, {45, 70}, {-0.5f, 0.1f}},
+};
+
+const doubt_synth_camera_range doubt_synth_ood_cameras[2] = {
+    {"low", {0.2f, 0.45f}, {80, 100}, {0.12f, 0.3f}},
+    {"high", {3.2f, 5}, {28, 40}, {-1.1f, -0.6f}},
+};
+
+/* Deeper than any training scene, whose farthest surface is about 31 m away: the corridor
+ * and the hall (far wall 48-79 m away); shallower: the closet (far wall 1.9-4.5 m away, where
+ * a training room's is 4.5 m or more). All narrower or wider than a training room. */
+const doubt_synth_room_range doubt_synth_ood_rooms[3] = {
+    {"corridor", {1.2f, 2}, {25, 40}},
+    {"closet", {1.2f, 2.5f}, {1.2f, 2.5f}},
+    {"hall", {28, 40}, {28, 40}},
+};
 
 static float uni(sampler *s) { return doubt_rng_uniform(s->key, s->n++); }
 static float range(sampler *s, float lo, float hi) { return lo + (hi - lo) * uni(s); }
@@ -179,10 +201,59 @@ static int place(doubt_synth_scene *sc, doubt_synth_object *ob, float d, float a
     return 1;
 }
 
+/* The matte clay of look-alike objects: one family of terracotta shades, no highlight, and
+ * a texture no other object has, so a network can see where the label is a coin toss. */
+static void clay_material(sampler *s, doubt_synth_material *m)
+{
+    memset(m, 0, sizeof *m);
+    m->texture = DOUBT_TEX_CLAY;
+    hsv(range(s, 0.03f, 0.06f), range(s, 0.55f, 0.65f), range(s, 0.65f, 0.8f), m->color_a);
+    for (int c = 0; c < 3; c++)
+        m->color_b[c] = 0.55f * m->color_a[c];
+    m->scale = 4; /* rings 25 cm apart */
+    m->hash = doubt_rng_bits(s->key, s->n++);
+}
+
+/* Camera of a training scene from its rig: near one end, looking into the room. Both rigs
+ * make the same number of draws, so the rest of a scene does not depend on the rig. */
+static void rig_camera(sampler *s, const doubt_synth_camera_range *r, int open,
+                       doubt_synth_scene *sc)
+{
+    sc->fov_y = range(s, r->fov_y[0], r->fov_y[1]) * PI / 180;
+    float half_v = sc->fov_y / 2;
+    sc->cam_pos[0] = range(s, -0.5f, 0.5f) * sc->half_x;
+    sc->cam_pos[1] = range(s, r->height[0], r->height[1]);
+    sc->cam_pos[2] = open ? range(s, -6, 0) : -sc->half_z + range(s, 0.4f, 0.5f * sc->half_z);
+    sc->cam_yaw = range(s, -0.5f, 0.5f);
+    sc->cam_pitch = range(s, r->pitch[0], fminf(r->pitch[1], half_v - 0.25f));
+}
+
+/* Room and camera of the geometry OOD kind, from their own stream: a corridor, closet or
+ * hall seen from a camera at a height, pitch and field of view no training rig has. */
+static void ood_geometry(const doubt_synth_params *p, uint64_t index, doubt_synth_scene *sc)
+{
+    sampler s = {{p->seed, index, RNG_GEOMETRY}, 0};
+    int layout = pick(&s, 3);
+    const doubt_synth_room_range *room = &doubt_synth_ood_rooms[layout];
+    const doubt_synth_camera_range *cam = &doubt_synth_ood_cameras[pick(&s, 2)];
+    sc->half_x = range(&s, room->half_x[0], room->half_x[1]);
+    sc->half_z = range(&s, room->half_z[0], room->half_z[1]);
+    sc->walls = 15;
+    sc->fov_y = range(&s, cam->fov_y[0], cam->fov_y[1]) * PI / 180;
+    sc->cam_pos[0] = range(&s, -0.4f, 0.4f) * sc->half_x;
+    sc->cam_pos[1] = range(&s, cam->height[0], cam->height[1]);
+    sc->cam_pos[2] = -sc->half_z + range(&s, 0.2f, 0.4f) * fminf(sc->half_z, 5);
+    /* down the corridor, not into its side wall */
+    sc->cam_yaw = range(&s, -0.5f, 0.5f) * (layout == 0 ? 0.2f : 1);
+    sc->cam_pitch = range(&s, cam->pitch[0], fminf(cam->pitch[1], sc->fov_y / 2 - 0.25f));
+    /* walls above the camera, so a high camera still looks into a room */
+    sc->wall_height = sc->cam_pos[1] + range(&s, 0.5f, 3);
+}
+
 void doubt_synth_scene_sample(const doubt_synth_params *p, uint64_t index, doubt_synth_scene *sc)
 {
     sampler s = {{p->seed, index, RNG_SCENE}, 0};
-    int ood = p->ood;
+    int ood = (p->ood & DOUBT_SYNTH_OOD_OBJECTS) != 0;
     float level = p->noise_level;
     doubt_synth_scene_init(sc);
     sc->seed = p->seed;
@@ -214,15 +285,12 @@ void doubt_synth_scene_sample(const doubt_synth_params *p, uint64_t index, doubt
         hsv(0.6f + sky_tint, range(&s, 0.4f, 0.7f), range(&s, 0.7f, 0.9f), sc->sky_zenith);
     }
 
-    /* camera: near one end, looking into the room, the floor always in view */
     float aspect = (float)p->width / (float)p->height;
-    sc->fov_y = range(&s, 45, 70) * PI / 180;
+    int rig = p->rig == DOUBT_SYNTH_RIG_RANDOM ? DOUBT_SYNTH_RIG_RANDOM : DOUBT_SYNTH_RIG_FIXED;
+    rig_camera(&s, &doubt_synth_rigs[rig], open, sc);
+    if (p->ood & DOUBT_SYNTH_OOD_GEOMETRY)
+        ood_geometry(p, index, sc);
     float half_v = sc->fov_y / 2, half_h = atanf(tanf(half_v) * aspect);
-    sc->cam_pos[0] = range(&s, -0.5f, 0.5f) * sc->half_x;
-    sc->cam_pos[1] = range(&s, 0.6f, 2.6f);
-    sc->cam_pos[2] = open ? range(&s, -6, 0) : -sc->half_z + range(&s, 0.4f, 0.5f * sc->half_z);
-    sc->cam_yaw = range(&s, -0.5f, 0.5f);
-    sc->cam_pitch = range(&s, -0.5f, fminf(0.1f, half_v - 0.25f));
 
     /* light */
     sc->light_directional = uni(&s) < 0.4f;
@@ -260,11 +328,21 @@ void doubt_synth_scene_sample(const doubt_synth_params *p, uint64_t index, doubt
     for (int k = 0; k < nood + nplain && sc->nobjects < DOUBT_SYNTH_MAX_OBJECTS; k++) {
         doubt_synth_object *ob = &sc->objects[sc->nobjects];
         int is_ood = k < nood;
-        doubt_synth_shape shape = is_ood ? (uni(&s) < 0.5f ? DOUBT_SHAPE_TORUS : DOUBT_SHAPE_CONE)
-                                         : (doubt_synth_shape)pick(&s, 3);
+        int lookalike = !is_ood && uni(&s) < DOUBT_SYNTH_LOOKALIKE_FRACTION;
+        doubt_synth_shape shape;
+        if (is_ood)
+            shape = uni(&s) < 0.5f ? DOUBT_SHAPE_TORUS : DOUBT_SHAPE_CONE;
+        else if (lookalike)
+            shape = uni(&s) < 0.5f ? DOUBT_SHAPE_BOX : DOUBT_SHAPE_CYLINDER;
+        else
+            shape = (doubt_synth_shape)pick(&s, 3);
         random_shape(&s, shape, ob);
-        ob->glass = !is_ood && uni(&s) < 0.15f;
-        random_material(&s, ood, DOUBT_SYNTH_OTHER, &ob->mat);
+        ob->lookalike = lookalike;
+        ob->glass = !is_ood && !lookalike && uni(&s) < 0.15f;
+        if (lookalike)
+            clay_material(&s, &ob->mat);
+        else
+            random_material(&s, ood, DOUBT_SYNTH_OTHER, &ob->mat);
         if (ob->glass) {
             hsv(range(&s, 0.45f, 0.65f), range(&s, 0.15f, 0.4f), 0.95f, ob->mat.color_a);
             memcpy(ob->mat.color_b, ob->mat.color_a, sizeof ob->mat.color_b);
@@ -286,7 +364,8 @@ void doubt_synth_scene_sample(const doubt_synth_params *p, uint64_t index, doubt
     sc->glass_sigma_scale = 10;
     sc->glass_sigma_min = 0.05f * level;
     sc->glass_missing = fminf(0.9f, 0.4f * level);
-    sc->label_flip = fminf(0.5f, 0.25f * level);
+    sc->label_flip = doubt_synth_label_flip(level);
+    sc->lookalike_flip = doubt_synth_lookalike_flip(level);
     if (level > 0 && uni(&s) < 0.5f) {
         float w = range(&s, 0.2f, 0.5f), h = range(&s, 0.2f, 0.5f);
         float x = range(&s, 0, 1 - w), y = range(&s, 0, 1 - h);

@@ -1,5 +1,6 @@
-/* Solid procedural textures for the synth renderer: checker, value noise, stripes, and the
- * OOD-only polka dots and gradients. All are pure functions of the point and the material. */
+/* Solid procedural textures for the synth renderer: checker, value noise, stripes, the
+ * OOD-only polka dots and gradients, and the clay of look-alike objects. All are pure
+ * functions of the point and the material. */
 #include <math.h>
 
 #include "io/synth_internal.h"
@@ -65,6 +66,12 @@ void doubt_synth_texture_eval(const doubt_synth_material *m, float x, float y, f
     case DOUBT_TEX_DOTS: {
         float qx = px - floorf(px) - 0.5f, qy = py - floorf(py) - 0.5f, qz = pz - floorf(pz) - 0.5f;
         t = qx * qx + qy * qy + qz * qz < 0.3f * 0.3f ? 1.0f : 0.0f;
+        break;
+    }
+    case DOUBT_TEX_CLAY: {
+        /* horizontal coils like a hand-built pot, whatever the shape, plus a fine grain */
+        float ring = smooth(0.5f + 0.5f * sinf(6.2831853f * py));
+        t = 0.75f * ring + 0.25f * value_noise(3 * px, 3 * py, 3 * pz, m->hash);
         break;
     }
     case DOUBT_TEX_GRADIENT: {
