@@ -41,6 +41,10 @@ int th_run_doubt(const char *const *args, char **out, char **err);
  * exactly "doubt SUBCOMMAND: MESSAGE" and the pointer to --help on stderr. */
 void th_assert_usage_error(const char *const *args, const char *message);
 
+/* Removes a file or a folder with everything in it (symbolic links are not followed);
+ * a path that does not exist is fine. */
+void th_remove_tree(const char *path);
+
 /* Runs one suite and returns the process exit status. */
 int th_run(Suite *suite);
 

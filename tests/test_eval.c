@@ -34,28 +34,6 @@ static void tmp_dir(char *buf, size_t cap)
     ck_assert_ptr_nonnull(mkdtemp(buf));
 }
 
-static void rm_rf(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
-        return;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d)) != NULL) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char sub[1024];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        if (d)
-            closedir(d);
-        rmdir(path);
-    } else
-        unlink(path);
-}
-
 static const char *path2(const char *a, const char *b)
 {
     static char buf[8][1024];
@@ -263,7 +241,7 @@ START_TEST(report_keys_are_stable)
     ck_assert(num_at(r, "depth.interval.total.z1") <= num_at(r, "depth.interval.total.z2"));
     ck_assert_double_eq_tol(num_at(r, "depth.interval.ideal.z1"), 0.6827, 1e-4);
     cJSON_Delete(r);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -375,7 +353,7 @@ START_TEST(figures_match_direct_computation)
     doubt_safetensors_destroy(w);
     doubt_ctx_destroy(ctx);
     cJSON_Delete(r);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -391,7 +369,7 @@ START_TEST(same_seed_same_report)
     cJSON_free(tb);
     cJSON_Delete(a);
     cJSON_Delete(b);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -423,7 +401,7 @@ START_TEST(deterministic_is_one_pass_without_dropout)
     cJSON_Delete(a);
     cJSON_Delete(b);
     cJSON_Delete(mc);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -455,8 +433,8 @@ START_TEST(single_task_sets_null_the_other_section)
     ck_assert_double_eq(hb.sigma_mean, num_at(b, "uncertainty.depth_aleatoric_sigma_mean"));
     cJSON_Delete(a);
     cJSON_Delete(b);
-    rm_rf(d1);
-    rm_rf(d2);
+    th_remove_tree(d1);
+    th_remove_tree(d2);
 }
 END_TEST
 
@@ -479,7 +457,7 @@ START_TEST(plots_are_written)
         ck_assert_int_eq(info.height, 480);
     }
     cJSON_Delete(r);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -510,7 +488,7 @@ START_TEST(bad_datasets_name_the_problem)
     make_dataset(dir, WITH_LABELS, 1); /* label 7 in a 3-class set */
     ck_assert_int_ne(eval_status(dir, &err), DOUBT_OK);
     ck_assert_msg(strstr(err.msg, "s1") != NULL, "%s", err.msg);
-    rm_rf(dir);
+    th_remove_tree(dir);
 
     tmp_dir(dir, sizeof dir);
     make_dataset(dir, 0, 0); /* images only */
@@ -518,7 +496,7 @@ START_TEST(bad_datasets_name_the_problem)
     ck_assert_msg(strstr(err.msg, "neither") != NULL, "%s", err.msg);
     ck_assert_int_ne(doubt_eval_check_data(dir, 3, &err), DOUBT_OK);
     ck_assert_msg(strstr(err.msg, "neither") != NULL, "%s", err.msg);
-    rm_rf(dir);
+    th_remove_tree(dir);
 
     /* the check before any pixel is read: the folder's 3 classes against the network's */
     tmp_dir(dir, sizeof dir);
@@ -527,7 +505,7 @@ START_TEST(bad_datasets_name_the_problem)
     ck_assert_int_ne(doubt_eval_check_data(dir, 2, &err), DOUBT_OK);
     ck_assert_msg(strstr(err.msg, "3 classes") != NULL && strstr(err.msg, dir) != NULL, "%s",
                   err.msg);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -661,7 +639,7 @@ START_TEST(panel_has_expected_size_overlay_and_title)
             black += !rgb[((size_t)y * pw + x) * 3] && !rgb[((size_t)y * pw + x) * 3 + 1];
     ck_assert_int_gt(black, 20);
     free(rgb);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -699,7 +677,7 @@ START_TEST(bad_prediction_folders_name_the_file)
     ck_assert_int_ne(doubt_inspect_panel(dir, "b", &o, out, NULL, NULL, &err), DOUBT_OK);
     ck_assert_msg(strstr(err.msg, "b.{png") != NULL, "%s", err.msg);
     ck_assert_int_eq(access(out, F_OK), -1);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -773,7 +751,7 @@ START_TEST(html_lists_every_image_with_links_that_exist)
     }
     ck_assert_int_eq(links, 2 * 3); /* a and b: thumbnail link, thumbnail, name link */
     free(page);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -797,7 +775,7 @@ START_TEST(html_without_summary_shows_mean_depth)
     snprintf(want, sizeof want, "data-v=\"%.9g\"", (512 + 3.5) / 256);
     ck_assert_msg(strstr(page, want) != NULL, "%s not in page", want);
     free(page);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 

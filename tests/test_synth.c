@@ -665,28 +665,6 @@ START_TEST(command_refuses_bad_option_values)
 }
 END_TEST
 
-static void rm_rf(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
-        return;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d)) != NULL) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char sub[1024];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        if (d)
-            closedir(d);
-        rmdir(path);
-    } else
-        unlink(path);
-}
-
 /* How the command reads --ood and --rig: what it names the files and what dataset.json says.
  * Each case renders one tiny image; "DIR" stands for a fresh folder. */
 START_TEST(command_reads_ood_and_rig)
@@ -742,7 +720,7 @@ START_TEST(command_reads_ood_and_rig)
         ck_assert_double_eq(cJSON_GetObjectItem(ln, "lookalike_flip")->valuedouble, 0.5);
         ck_assert_double_eq(cJSON_GetObjectItem(ln, "lookalike_fraction")->valuedouble, 0.2);
         cJSON_Delete(root);
-        rm_rf(dir);
+        th_remove_tree(dir);
     }
 }
 END_TEST
