@@ -64,11 +64,6 @@ void doubt_predict_map_default_range(doubt_predict_map m, int classes, float *lo
         *hi = classes > 1 ? (float)log((double)classes) : 1.0f;
 }
 
-int doubt_predict_map_log_scale(doubt_predict_map m)
-{
-    return (unsigned)m < DOUBT_PMAP_COUNT && map_info[m].log_scale;
-}
-
 doubt_predict_opts doubt_predict_defaults(void)
 {
     doubt_predict_opts o;

@@ -41,9 +41,10 @@
  * "time_s", "weights", "weights_sha256", "version"}.
  * Percentiles interpolate linearly between order statistics (NumPy's default); "above" is
  * the fraction of pixels greater than "threshold", three quarters up the map's heatmap range
- * (lo + 0.75 (hi - lo); lo (hi/lo)^0.75 on a log scale; depth_mean uses depth_color's). Every statistic is over the map's defined (finite)
- * pixels, "above" too, and "defined" is their fraction of the image (below 1 for the depth
- * maps of an image with sky); a statistic with no defined pixel is null.
+ * (lo + 0.75 (hi - lo); lo (hi/lo)^0.75 on a log scale; depth_mean uses depth_color's).
+ * Every statistic is over the map's defined (finite) pixels, "above" too, and "defined" is
+ * their fraction of the image (below 1 for the depth maps of an image with sky); a
+ * statistic with no defined pixel is null. The seg_logit_var heatmap is on a log scale.
  */
 #ifndef DOUBT_MODEL_PREDICT_H
 #define DOUBT_MODEL_PREDICT_H
@@ -71,8 +72,6 @@ typedef enum {
 const char *doubt_predict_map_name(doubt_predict_map m);
 /* Default range of map m for a network of `classes` classes (seg_entropy: 0 to ln C). */
 void doubt_predict_map_default_range(doubt_predict_map m, int classes, float *lo, float *hi);
-/* 1 when map m is coloured on a log10 scale (its range then needs lo > 0). */
-int doubt_predict_map_log_scale(doubt_predict_map m);
 
 typedef struct {
     int samples;          /* T >= 1 */
