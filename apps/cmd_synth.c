@@ -223,7 +223,8 @@ static void add_settings(cJSON *root, const options *o)
     cJSON *ln = cJSON_AddObjectToObject(root, "label_noise");
     cJSON_AddNumberToObject(ln, "boundary_flip", short_number(doubt_synth_label_flip(o->noise)));
     cJSON_AddNumberToObject(ln, "lookalike_fraction", short_number(DOUBT_SYNTH_LOOKALIKE_FRACTION));
-    cJSON_AddNumberToObject(ln, "lookalike_flip", short_number(doubt_synth_lookalike_flip(o->noise)));
+    cJSON_AddNumberToObject(ln, "lookalike_flip",
+                            short_number(doubt_synth_lookalike_flip(o->noise)));
     const char *pair[2] = {doubt_synth_class_names[DOUBT_SYNTH_BOX],
                            doubt_synth_class_names[DOUBT_SYNTH_CYLINDER]};
     cJSON_AddItemToObject(ln, "lookalike_classes", cJSON_CreateStringArray(pair, 2));

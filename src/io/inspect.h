@@ -11,10 +11,11 @@
  * A prediction NAME is any NAME with at least one of the files predict writes (suffixes in
  * doubt_inspect_suffixes); it must have NAME.seg.png (palette), NAME.depth.png (16-bit,
  * metres x 256) and the seven uncertainty heatmaps NAME.{depth_epistemic, depth_aleatoric,
- * depth_total, seg_entropy, seg_aleatoric, seg_mutual_info, seg_logit_var}.png; NAME.depth_color.png is
- * used when present, else depth.png is coloured here (turbo on [depth_lo, depth_hi], with a
- * colorbar). The input photo is DIR/NAME.{png,jpg,jpeg,bmp,tga} (also upper case) of
- * o.images; without it the panel shows the plain segmentation colours instead of the overlay.
+ * depth_total, seg_entropy, seg_aleatoric, seg_mutual_info, seg_logit_var}.png;
+ * NAME.depth_color.png is used when present, else depth.png is coloured here (turbo on
+ * [depth_lo, depth_hi], with a colorbar). The input photo is DIR/NAME.{png,jpg,jpeg,bmp,tga}
+ * (also upper case) of o.images; without it the panel shows the plain segmentation colours
+ * instead of the overlay.
  *
  * Panel tiles, left to right: input, segmentation overlay (input and palette colours blended
  * DOUBT_INSPECT_OVERLAY_ALPHA), depth, then the seven heatmaps (which carry their own colorbars),

@@ -707,7 +707,9 @@ doubt_status doubt_synth_render(const doubt_synth_scene *scene, doubt_synth_imag
         if (ob->lookalike && (ob->glass || (ob->shape != DOUBT_SHAPE_BOX &&
                                             ob->shape != DOUBT_SHAPE_CYLINDER)))
             return doubt_fail(err, DOUBT_ERR_ARG,
-                              "synth render: object %d: a look-alike is a box or a cylinder, not glass", k);
+                              "synth render: object %d: a look-alike is a box or a cylinder, "
+                              "not glass",
+                              k);
     }
     /* the row of random numbers lives in the second half of scratch */
     float *row = img->scratch + 3 * (size_t)img->width * img->height;
