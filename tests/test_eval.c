@@ -230,6 +230,7 @@ START_TEST(report_keys_are_stable)
                                          "uncertainty.pavpu_seg_epistemic",
                                          "uncertainty.aleatoric_noise_spearman",
                                          "uncertainty.aleatoric_noise_ratio",
+                                         "uncertainty.aleatoric_noise_median_ratio",
                                          "uncertainty.seg_logit_var_labelnoise_auroc",
                                          "uncertainty.seg_aleatoric_labelnoise_auroc"};
     for (size_t i = 0; i < sizeof finite / sizeof finite[0]; i++)

@@ -579,6 +579,11 @@ START_TEST(spearman_cases)
     near(doubt_mean_ratio(flat, x, 0), NAN, 0, "empty ratio");
     const float p[2] = {1, 3}, q[2] = {4, 4};
     near(doubt_mean_ratio(p, q, 2), 0.5, 0, "ratio");
+    /* first 4: ratios 4, 0.5, 2 (ref 0 skipped), median 2; all 5 add 3: (2 + 3) / 2 */
+    const float mp[5] = {4, 1, 7, 2, 6}, mr[5] = {1, 2, 0, 1, 2};
+    near(doubt_median_ratio(mp, mr, 4), 2, 0, "median ratio, odd count");
+    near(doubt_median_ratio(mp, mr, 5), 2.5, 0, "median ratio, even count");
+    near(doubt_median_ratio(mp, q, 0), NAN, 0, "empty median ratio");
 }
 END_TEST
 

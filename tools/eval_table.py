@@ -16,7 +16,9 @@ HEADLINE = [
     ("uncertainty", "depth_epistemic_mean"), ("uncertainty", "depth_aleatoric_mean"),
     ("uncertainty", "seg_mutual_info_mean"), ("uncertainty", "seg_aleatoric_mean"),
     ("uncertainty", "ause_depth_rmse"), ("uncertainty", "aleatoric_noise_spearman"),
-    ("uncertainty", "aleatoric_noise_ratio"),
+    ("uncertainty", "aleatoric_noise_ratio"), ("uncertainty", "aleatoric_noise_median_ratio"),
+    ("uncertainty", "seg_logit_var_labelnoise_auroc"),
+    ("uncertainty", "seg_aleatoric_labelnoise_auroc"),
 ]
 
 # the reports hold IoUs by index; these are the names `doubt synth` gives the indices
@@ -40,7 +42,7 @@ def main(args):
     print("| figure | " + " | ".join(titles) + " |")
     print("|---|" + "---|" * len(titles))
     for group, key in HEADLINE:
-        cells = [figure(r[group][key]) for r in reports]
+        cells = [figure((r[group] or {}).get(key)) for r in reports]
         print(f"| `{group}.{key}` | " + " | ".join(cells) + " |")
 
     print()

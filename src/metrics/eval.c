@@ -482,6 +482,7 @@ static doubt_status noise_ranking(cJSON *u, eval_acc *a, doubt_error *err)
     if (!a->noise) {
         cJSON_AddNullToObject(u, "aleatoric_noise_spearman");
         cJSON_AddNullToObject(u, "aleatoric_noise_ratio");
+        cJSON_AddNullToObject(u, "aleatoric_noise_median_ratio");
         return DOUBT_OK;
     }
     exported x;
@@ -489,6 +490,7 @@ static doubt_status noise_ranking(cJSON *u, eval_acc *a, doubt_error *err)
     if (!st) {
         num(u, "aleatoric_noise_spearman", doubt_spearman(x.f[0], x.f[1], x.n));
         num(u, "aleatoric_noise_ratio", doubt_mean_ratio(x.f[0], x.f[1], x.n));
+        num(u, "aleatoric_noise_median_ratio", doubt_median_ratio(x.f[0], x.f[1], x.n));
     }
     exported_free(&x);
     return st;

@@ -23,7 +23,8 @@
  *          pixels (nats / logit units), then per kind k in {"" = total,
  *          "_epistemic", "_aleatoric"}: ause_depth_rmse k, auroc_depth k (wrong = abs-rel >
  *          0.1), ause_seg_error k, auroc_seg k (wrong = argmax != label), pavpu_seg k;
- *          aleatoric_noise_spearman and aleatoric_noise_ratio (predicted σ = sqrt(depth
+ *          aleatoric_noise_spearman, aleatoric_noise_ratio (of the means) and
+ *          aleatoric_noise_median_ratio (median of per-pixel ratios) (predicted σ = sqrt(depth
  *          aleatoric) against the true noise σ of noise/, over valid depth pixels; null
  *          without noise/); seg_logit_var_labelnoise_auroc and
  *          seg_aleatoric_labelnoise_auroc: the AUROC of the mean logit variance and of the

@@ -314,6 +314,27 @@ double doubt_mean_ratio(const float *pred, const float *ref, int64_t n)
     return n > 0 && sr != 0.0 ? sp / sr : NAN;
 }
 
+static int by_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double doubt_median_ratio(const float *pred, const float *ref, int64_t n)
+{
+    double *r = malloc((size_t)(n > 0 ? n : 1) * sizeof *r);
+    if (!r)
+        return NAN;
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (ref[i] > 0)
+            r[k++] = (double)pred[i] / ref[i];
+    qsort(r, (size_t)k, sizeof *r, by_double);
+    const double m = k == 0 ? NAN : k % 2 ? r[k / 2] : 0.5 * (r[k / 2 - 1] + r[k / 2]);
+    free(r);
+    return m;
+}
+
 /* ---- PAvPU ---------------------------------------------------------------------------------- */
 
 typedef struct {

@@ -101,6 +101,10 @@ double doubt_spearman(const float *a, const float *b, int64_t n);
 /* mean(pred) / mean(ref), summed in double; NaN for n = 0 or mean(ref) = 0. */
 double doubt_mean_ratio(const float *pred, const float *ref, int64_t n);
 
+/* The median over i with ref[i] > 0 of pred[i] / ref[i] (the mean of the two middle ratios
+ * for an even count); NaN when no ref is > 0 or out of memory. */
+double doubt_median_ratio(const float *pred, const float *ref, int64_t n);
+
 /* ---- PAvPU (Mukhoti & Gal 2018) ----------------------------------------------------------- */
 
 #define DOUBT_PAVPU_PATCH 4
