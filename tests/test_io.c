@@ -32,29 +32,6 @@ static const char *tmp_dir(void)
     return tmp_root;
 }
 
-static void rm_rf(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
-        return;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char sub[1024];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        if (d)
-            closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 static char *join(const char *a, const char *b)
 {
     static char buf[8][1024];
@@ -230,7 +207,7 @@ START_TEST(png_rgb8_round_trip)
     ck_assert_int_eq(count_entries(dir), 1); /* no temporary left behind */
     stbi_image_free(back);
     free(rgb);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -261,7 +238,7 @@ START_TEST(png_gray_round_trip)
     stbi_image_free(b8);
     free(v16);
     free(v8);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -288,7 +265,7 @@ START_TEST(png_palette_round_trip)
     idx[20] = 4;
     CK_FAILS_NAMING(doubt_png_write_palette(join(dir, "t.png"), idx, w, h, pal, 4, NULL, 0, err),
                     DOUBT_ERR_ARG, "(2, 2)");
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -327,7 +304,7 @@ START_TEST(writes_are_atomic)
     CK_OK(doubt_mkdir_p(join(dir, "x/y/z/"), err));
     CK_OK(doubt_mkdir_p(join(dir, "x/y"), err));
     CK_FAILS_NAMING(doubt_mkdir_p(join(dir, "keep.png/sub"), err), DOUBT_ERR_IO, "keep.png");
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -372,7 +349,7 @@ START_TEST(npy_header_follows_the_spec)
     ck_assert_mem_eq(ref, b, n);
     free(ref);
     free(b);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -433,7 +410,7 @@ START_TEST(npy_rejects_bad_files)
     ck_assert_ptr_null(d);
     free(f8);
     free(ref);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -524,7 +501,7 @@ START_TEST(image_reads_every_layout)
     ck_assert(w == 2 && h == 1);
     ck_assert(x[0] == 0.0f && x[1] == 1.0f && x[4] == 0.0f && x[5] == 1.0f);
     free(x);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -575,7 +552,7 @@ START_TEST(image_refuses_hostile_files)
     CK_FAILS_NAMING(doubt_image_read(join(dir, "folder.png"), 0, &x, &w, &h, err), DOUBT_ERR_IO,
                     "folder.png");
     ck_assert_ptr_null(x);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -612,7 +589,7 @@ START_TEST(labels_and_depth_formats)
                     DOUBT_ERR_FORMAT, "l.png");
     CK_FAILS_NAMING(doubt_image_read_depth(join(dir, "d.png"), 0, 0.0f, &d, &w, &h, err),
                     DOUBT_ERR_ARG, "d.png");
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -841,7 +818,7 @@ START_TEST(heatmap_fixed_range_and_colorbar)
     ck_assert_str_eq(buf, "1.5e3");
     doubt_heatmap_format_tick(0.25, buf, sizeof buf);
     ck_assert_str_eq(buf, "0.25");
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -923,8 +900,8 @@ START_TEST(dataset_pairs_and_loads)
     doubt_dataset_destroy(ds);
     doubt_dataset_destroy(NULL);
     /* single task: labels only, no json (classes unknown, default depth scale) */
-    rm_rf(join(dir, "depth"));
-    rm_rf(join(dir, "noise"));
+    th_remove_tree(join(dir, "depth"));
+    th_remove_tree(join(dir, "noise"));
     unlink(join(dir, "dataset.json"));
     doubt_dataset_opts o = {.classes = 4};
     CK_OK(doubt_dataset_open(dir, &o, &ds, err));
@@ -933,7 +910,7 @@ START_TEST(dataset_pairs_and_loads)
     ck_assert_ptr_null(doubt_dataset_class_name(ds, 0));
     CK_OK(doubt_dataset_validate(ds, err));
     doubt_dataset_destroy(ds);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -946,7 +923,7 @@ START_TEST(dataset_errors_name_the_file)
     CK_FAILS_NAMING(doubt_dataset_open(dir, NULL, &ds, err), DOUBT_ERR_IO, "no images/");
     CK_OK(doubt_mkdir_p(join(dir, "images"), err));
     CK_FAILS_NAMING(doubt_dataset_open(dir, NULL, &ds, err), DOUBT_ERR_FORMAT, "holds no");
-    rm_rf(join(dir, "images"));
+    th_remove_tree(join(dir, "images"));
     write_bytes(join(dir, "images"), "x", 1); /* images is a file, not a folder */
     CK_FAILS_NAMING(doubt_dataset_open(dir, NULL, &ds, err), DOUBT_ERR_IO, "not a folder");
     unlink(join(dir, "images"));
@@ -981,7 +958,7 @@ START_TEST(dataset_errors_name_the_file)
     memset(lab, 1, sizeof lab);
     lab[8 * 2 + 3] = 9; /* pixel (3, 2) */
     CK_OK(doubt_png_write_gray8(join(dir, "labels/s02.png"), lab, 8, 6, NULL, 0, err));
-    rm_rf(join(dir, "images/s00.png"));
+    th_remove_tree(join(dir, "images/s00.png"));
     CK_OK(doubt_mkdir_p(join(dir, "images/s00.png"), err));
     CK_OK(doubt_dataset_open(dir, NULL, &ds, err));
     doubt_sample s;
@@ -998,7 +975,7 @@ START_TEST(dataset_errors_name_the_file)
     CK_OK(doubt_dataset_load(ds, 2, &s, err));
     doubt_sample_release(&s);
     doubt_dataset_destroy(ds);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 
@@ -1106,7 +1083,7 @@ START_TEST(batches_are_deterministic_crops)
     free(dep);
     free(noi);
     free(lab);
-    rm_rf(dir);
+    th_remove_tree(dir);
 }
 END_TEST
 

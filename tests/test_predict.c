@@ -127,13 +127,6 @@ static char *make_inputs(void)
     return dir;
 }
 
-static void remove_tree(const char *dir)
-{
-    char cmd[DOUBT_PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
 typedef struct {
     int status;
     char *out, *err;
@@ -227,7 +220,7 @@ START_TEST(sha256_streaming_and_file)
     path_in(p, dir, "missing");
     ck_assert_int_eq(doubt_sha256_file(p, hex, &err), DOUBT_ERR_IO);
     ck_assert_ptr_nonnull(strstr(err.msg, p));
-    remove_tree(dir);
+    th_remove_tree(dir);
     free(dir);
     free(a);
 }
@@ -307,7 +300,7 @@ START_TEST(inputs_sorted_indexed_and_named)
     ck_assert_ptr_nonnull(strstr(l.items[6].note, "notes.txt"));
     doubt_predict_list_free(&l);
     doubt_predict_list_free(&l); /* harmless twice */
-    remove_tree(dir);
+    th_remove_tree(dir);
     free(dir);
 }
 END_TEST
@@ -553,8 +546,8 @@ START_TEST(pipeline_writes_every_output)
     free(total_npy), free(seg_ale), free(lvar);
     free(back), free(cls);
     doubt_ctx_destroy(ctx);
-    remove_tree(in);
-    remove_tree(out);
+    th_remove_tree(in);
+    th_remove_tree(out);
     free(in), free(out);
 }
 END_TEST
@@ -592,8 +585,8 @@ START_TEST(deterministic_and_selected_maps)
     free(json);
     doubt_predict_destroy(pr);
     doubt_ctx_destroy(ctx);
-    remove_tree(in);
-    remove_tree(out);
+    th_remove_tree(in);
+    th_remove_tree(out);
     free(in), free(out);
 }
 END_TEST
@@ -663,8 +656,8 @@ START_TEST(palette_from_weights_metadata)
     ck_assert_int_eq(doubt_predict_create(ctx, w, &o, &pr, &err), DOUBT_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(err.msg, w));
     doubt_ctx_destroy(ctx);
-    remove_tree(in);
-    remove_tree(out);
+    th_remove_tree(in);
+    th_remove_tree(out);
     free(in), free(out);
 }
 END_TEST
@@ -809,9 +802,9 @@ START_TEST(depth_undefined_where_no_depth_class_predicted)
     free(json);
     free(cls);
     doubt_ctx_destroy(ctx);
-    remove_tree(in);
-    remove_tree(plain);
-    remove_tree(out);
+    th_remove_tree(in);
+    th_remove_tree(plain);
+    th_remove_tree(out);
     free(in), free(plain), free(out);
 }
 END_TEST
@@ -861,8 +854,8 @@ START_TEST(command_continues_past_bad_inputs)
                                    "2", NULL});
     ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
     free_result(&r);
-    remove_tree(in);
-    remove_tree(out);
+    th_remove_tree(in);
+    th_remove_tree(out);
     free(in), free(out);
 }
 END_TEST
@@ -887,8 +880,8 @@ START_TEST(command_shards_partition)
     }
     ck_assert_str_eq(names[0], "a c");
     ck_assert_str_eq(names[1], "b");
-    remove_tree(in);
-    remove_tree(out);
+    th_remove_tree(in);
+    th_remove_tree(out);
     free(in), free(out);
 }
 END_TEST
@@ -932,9 +925,9 @@ START_TEST(command_identical_on_any_thread_count)
     ck_assert_msg(r.status == 0, "%s", r.err);
     free_result(&r);
     assert_same_outputs(out1, out3, "b", "between 1 and 3 threads");
-    remove_tree(in);
-    remove_tree(out1);
-    remove_tree(out3);
+    th_remove_tree(in);
+    th_remove_tree(out1);
+    th_remove_tree(out3);
     free(in), free(out1), free(out3);
 }
 END_TEST
@@ -969,9 +962,9 @@ START_TEST(command_tiles_match_untiled)
     ck_assert_int_eq(r.status, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "--tile-margin"));
     free_result(&r);
-    remove_tree(in);
-    remove_tree(whole);
-    remove_tree(tiled);
+    th_remove_tree(in);
+    th_remove_tree(whole);
+    th_remove_tree(tiled);
     free(in), free(whole), free(tiled);
 }
 END_TEST
@@ -1032,8 +1025,8 @@ START_TEST(command_usage_and_weights_errors)
     ck_assert_int_eq(r.status, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "--skip-existing"));
     free_result(&r);
-    remove_tree(in);
-    remove_tree(out);
+    th_remove_tree(in);
+    th_remove_tree(out);
     free(in), free(out);
 }
 END_TEST
