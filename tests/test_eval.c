@@ -276,7 +276,8 @@ START_TEST(figures_match_direct_computation)
     TH_OK(ctx, doubt_mc_create(ctx, w, &md, &mc));
     doubt_error err = {{0}};
     double correct = 0, valid = 0, absrel = 0, dvalid = 0, epi = 0, pixels = 0;
-    double epi_valid = 0, ale_rel = 0, image_mi[2] = {0, 0};
+    double epi_valid = 0, ale_rel = 0, image_mi[2] = {0, 0}, image_epi[2] = {0, 0};
+    int image_valid[2] = {0, 0};
     enum { MAXPIX = 16 * 12 + 20 * 8 };
     float lvar[MAXPIX], expent[MAXPIX];
     uint8_t noisy[MAXPIX];
@@ -307,6 +308,8 @@ START_TEST(figures_match_direct_computation)
                 dvalid++;
                 absrel += fabs(m->depth_mean[p] - depth[p]) / depth[p];
                 epi_valid += m->depth_epistemic[p];
+                image_epi[i] += m->depth_epistemic[p];
+                image_valid[i]++;
                 ale_rel += m->depth_aleatoric[p] / ((double)depth[p] * depth[p]);
             }
             epi += m->depth_epistemic[p];
@@ -345,6 +348,8 @@ START_TEST(figures_match_direct_computation)
         ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(o, "name")->valuestring, want);
         ck_assert_double_eq_tol(num_at(o, "seg_mutual_info_mean"), image_mi[i],
                                 1e-6 * image_mi[i] + 1e-12);
+        const double epi_i = image_epi[i] / image_valid[i];
+        ck_assert_double_eq_tol(num_at(o, "depth_epistemic_mean"), epi_i, 1e-6 * epi_i + 1e-12);
     }
     ck_assert_double_eq(num_at(r, "seg.pixels"), valid);
     ck_assert_double_eq(num_at(r, "depth.pixels"), dvalid);

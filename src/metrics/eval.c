@@ -143,33 +143,31 @@ static doubt_status acc_init(eval_acc *a, const doubt_dataset *ds, int classes,
 
 static void num(cJSON *o, const char *key, double v);
 
-/* The image's own means, for image-level figures (telling OOD images apart): MI and expected
+/* The image's own means, for image-level figures (telling OOD images apart), from what
+ * acc_add summed for it (the sums minus their values before the image): MI and expected
  * entropy over all pixels, depth variances over valid ground truth (all pixels without). */
-static doubt_status add_image_means(eval_acc *a, const char *name, const doubt_sample *s,
-                                    const doubt_mc_maps *m, doubt_error *err)
+static doubt_status add_image_means(eval_acc *a, const char *name, int64_t hw,
+                                    const double sum_before[NMEANS],
+                                    const double valid_before[NVALID], int64_t valid_pixels_before,
+                                    doubt_error *err)
 {
-    const int64_t hw = (int64_t)s->width * s->height;
-    double mi = 0, ale = 0, epi = 0, dale = 0;
-    int64_t nd = 0;
-    for (int64_t i = 0; i < hw; i++) {
-        mi += m->seg_mutual_info[i];
-        ale += m->seg_aleatoric[i];
-        if (!s->depth || (s->depth[i] > 0 && isfinite(s->depth[i]))) {
-            epi += m->depth_epistemic[i];
-            dale += m->depth_aleatoric[i];
-            nd++;
-        }
-    }
+    const int64_t nd = a->valid_pixels - valid_pixels_before;
+    const double epi = a->depth ? a->valid_sum[V_EPI] - valid_before[V_EPI]
+                                : a->sum[M_DEPTH_EPI] - sum_before[M_DEPTH_EPI];
+    const double ale = a->depth ? a->valid_sum[V_ALE] - valid_before[V_ALE]
+                                : a->sum[M_DEPTH_ALE] - sum_before[M_DEPTH_ALE];
+    const int64_t n_depth = a->depth ? nd : hw;
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddItemToArray(a->per_image, o)) {
         cJSON_Delete(o);
         return doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory for the report");
     }
     cJSON_AddStringToObject(o, "name", name);
-    num(o, "seg_mutual_info_mean", hw ? mi / (double)hw : NAN);
-    num(o, "seg_aleatoric_mean", hw ? ale / (double)hw : NAN);
-    num(o, "depth_epistemic_mean", nd ? epi / (double)nd : NAN);
-    num(o, "depth_aleatoric_mean", nd ? dale / (double)nd : NAN);
+    num(o, "seg_mutual_info_mean", hw ? (a->sum[M_MI] - sum_before[M_MI]) / (double)hw : NAN);
+    num(o, "seg_aleatoric_mean",
+        hw ? (a->sum[M_EXP_ENT] - sum_before[M_EXP_ENT]) / (double)hw : NAN);
+    num(o, "depth_epistemic_mean", n_depth ? epi / (double)n_depth : NAN);
+    num(o, "depth_aleatoric_mean", n_depth ? ale / (double)n_depth : NAN);
     return DOUBT_OK;
 }
 
@@ -178,10 +176,12 @@ static doubt_status acc_add(eval_acc *a, const char *name, const doubt_sample *s
 {
     const int64_t hw = (int64_t)s->width * s->height;
     doubt_status st = grow(a, (size_t)hw, err);
-    if (!st)
-        st = add_image_means(a, name, s, m, err);
     if (st)
         return st;
+    double sum_before[NMEANS], valid_before[NVALID];
+    memcpy(sum_before, a->sum, sizeof sum_before);
+    memcpy(valid_before, a->valid_sum, sizeof valid_before);
+    const int64_t valid_pixels_before = a->valid_pixels;
     for (int64_t i = 0; i < hw; i++) {
         a->sum[M_DEPTH_EPI] += m->depth_epistemic[i];
         a->sum[M_DEPTH_ALE] += m->depth_aleatoric[i];
@@ -256,7 +256,7 @@ static doubt_status acc_add(eval_acc *a, const char *name, const doubt_sample *s
                 return st;
         }
     }
-    return DOUBT_OK;
+    return add_image_means(a, name, hw, sum_before, valid_before, valid_pixels_before, err);
 }
 
 /* ---- JSON helpers ------------------------------------------------------------------------ */
