@@ -16,7 +16,6 @@
 
 #include "args.h"
 #include "commands.h"
-#include "io/dataset.h"
 #include "io/fsutil.h"
 #include "metrics/eval.h"
 #include "model/train.h"
@@ -293,29 +292,6 @@ static int validate(doubt_ctx *ctx, const options *o, const char *weights, int64
     return ok;
 }
 
-/* A description that names no no-depth classes takes the dataset's (dataset.json
- * "no_depth_classes"), so the weights say where predict must leave depth undefined. */
-static doubt_status adopt_no_depth_classes(doubt_netdesc *net, const char *data_dir,
-                                           doubt_error *err)
-{
-    if (net->no_depth_count)
-        return DOUBT_OK;
-    doubt_dataset *ds;
-    doubt_status st = doubt_dataset_open(data_dir, NULL, &ds, err);
-    if (st)
-        return st;
-    const uint8_t *classes;
-    int n = doubt_dataset_no_depth_classes(ds, &classes);
-    n = n < DOUBT_NETDESC_MAX_CLASSES ? n : DOUBT_NETDESC_MAX_CLASSES; /* validate says why */
-    net->no_depth_count = n;
-    memcpy(net->no_depth_classes, classes, (size_t)n);
-    doubt_dataset_destroy(ds);
-    doubt_error inner;
-    if ((st = doubt_netdesc_validate(net, &inner)))
-        return doubt_fail(err, st, "%s/dataset.json: %s", data_dir, inner.msg);
-    return DOUBT_OK;
-}
-
 int doubt_cmd_train(int argc, char **argv)
 {
     options o;
@@ -327,10 +303,6 @@ int doubt_cmd_train(int argc, char **argv)
         return doubt_usage_error("train", err.msg, NULL);
     if (o.depth >= 0)
         o.train.net.depth = (doubt_depth_param)o.depth;
-    if (adopt_no_depth_classes(&o.train.net, o.train.data_dir, &err) != DOUBT_OK) {
-        fprintf(stderr, "doubt train: %s\n", err.msg);
-        return DOUBT_EXIT_FAILURE;
-    }
     /* before anything is trained or written, so a mistyped folder costs nothing */
     if (o.val_dir && doubt_eval_check_data(o.val_dir, o.train.net.classes, &err) != DOUBT_OK) {
         fprintf(stderr, "doubt train: --val %s: %s\n", o.val_dir, err.msg);

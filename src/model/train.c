@@ -65,6 +65,14 @@ doubt_status doubt_trainer_create(doubt_ctx *ctx, const doubt_train_config *conf
         DOUBT_TRY(doubt_dataset_open(config->data_dir, &data_opts, &tr->data, &ctx->err));
         tr->has_seg = doubt_dataset_has_labels(tr->data);
         tr->has_depth = doubt_dataset_has_depth(tr->data);
+        /* A description naming no no-depth classes takes the dataset's, so the weights tell
+         * predict where depth is undefined (the dataset checked them against the classes). */
+        if (!tr->config.net.no_depth_count) {
+            const uint8_t *classes;
+            tr->config.net.no_depth_count = doubt_dataset_no_depth_classes(tr->data, &classes);
+            memcpy(tr->config.net.no_depth_classes, classes,
+                   (size_t)tr->config.net.no_depth_count);
+        }
         if (!tr->has_seg && !tr->has_depth) {
             st = doubt_fail(&ctx->err, DOUBT_ERR_FORMAT,
                             "%s: neither labels/ nor depth/ to train on", config->data_dir);
@@ -74,7 +82,7 @@ doubt_status doubt_trainer_create(doubt_ctx *ctx, const doubt_train_config *conf
                                        .crop_h = config->crop, .flip = 1, .seed = config->seed};
         DOUBT_TRY(doubt_batcher_create(tr->data, &batch_opts, &tr->batcher, &ctx->err));
     }
-    DOUBT_TRY(doubt_unet_create(ctx, &config->net, config->batch, config->crop, config->crop,
+    DOUBT_TRY(doubt_unet_create(ctx, &tr->config.net, config->batch, config->crop, config->crop,
                                 DOUBT_MODE_TRAIN, &tr->net));
     const int64_t two = 2;
     DOUBT_TRY(doubt_tensor_init_plain(ctx, &tr->task_log_var, 1, &two, DOUBT_TENSOR_OWNED,

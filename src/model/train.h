@@ -6,6 +6,7 @@
  *
  *   doubt_trainer *tr;
  *   doubt_trainer_create(ctx, &config, &tr);      // opens the dataset, builds the network
+ *   (a description naming no no_depth_classes takes the dataset.json ones)
  *   while (tr->optim->step < config.steps) doubt_trainer_step(ctx, tr, &stats);
  *   doubt_trainer_save(ctx, tr, "run/checkpoint.safetensors");
  *
