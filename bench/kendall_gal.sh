@@ -8,7 +8,9 @@
 #   bench/kendall_gal.sh [WORKDIR]        (default /tmp/doubt_kendall_gal)
 #
 # Sizes and budgets come from the environment: COUNT (images at 100 %, default 4000), STEPS
-# (per run, default 2000), TEST (images per test set, default 100), THREADS (default 2).
+# (per run, default 2000), TEST (images per test set, default 100), THREADS (default 2),
+# DEPTH (the depth parametrisation, default log: the shipped weights') and DOUBT (the binary,
+# default build/apps/doubt; a copy lets the job run on while the tree is rebuilt).
 # A finished run (RUN/trained) is not trained again and a killed one continues with --resume,
 # so the job can be stopped and started again.
 set -eu
@@ -18,7 +20,8 @@ count=${COUNT:-4000}
 steps=${STEPS:-2000}
 test_count=${TEST:-100}
 threads=${THREADS:-2}
-doubt=build/apps/doubt
+depth=${DEPTH:-log}
+doubt=${DOUBT:-build/apps/doubt}
 mkdir -p "$work"
 
 # Synth images are a pure function of (seed, index): the first N of seed 1 are a subset of
@@ -49,17 +52,23 @@ for percent in 25 50 100; do
     if [ ! -f "$run/trained" ]; then
         resume=""
         [ -f "$run/checkpoint.safetensors" ] && resume="--resume"
-        $doubt train --data "$data" --config unet-small --out "$run" --steps "$steps" \
+        $doubt train --data "$data" --config unet-small --depth "$depth" --out "$run" \
+            --steps "$steps" \
             --batch 8 --crop 128 --lr 1e-3 --warmup 100 --seed 1 --threads "$threads" \
             --log-every 100 --checkpoint-every 250 $resume > /dev/null
         touch "$run/trained"
     fi
+done
+
+# Evaluated after all three are trained, so a rebuilt binary (DOUBT) evaluates all alike.
+for percent in 25 50 100; do
+    run="$work/run_$percent"
     for kind in id objects geometry; do
         [ -f "$run/eval_$kind.json" ] ||
             $doubt eval --weights "$run/weights.safetensors" --data "$work/test_$kind" \
                 --samples 20 --threads "$threads" --json "$run/eval_$kind.json" > /dev/null 2>&1
     done
-    echo "training set: $percent % ($n images), $steps steps"
+    echo "training set: $percent % ($((count * percent / 100)) images), $steps steps"
     echo
     tools/kendall_gal_table.py "in distribution=$run/eval_id.json" \
         "OOD objects=$run/eval_objects.json" "OOD geometry=$run/eval_geometry.json"
