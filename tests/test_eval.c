@@ -136,10 +136,19 @@ static doubt_safetensors *weights(void)
     return f;
 }
 
-static cJSON *evaluate_with(const char *dir, const doubt_eval_opts *o)
+/* The test network with class 0 as a no-depth class (like the sky of the shipped weights):
+ * its depth maps are undefined wherever it predicts class 0. */
+static doubt_safetensors *weights_with_no_depth_class(void)
+{
+    doubt_safetensors *f = weights();
+    f->network.no_depth_count = 1;
+    f->network.no_depth_classes[0] = 0;
+    return f;
+}
+
+static cJSON *evaluate_weights(const char *dir, const doubt_eval_opts *o, doubt_safetensors *w)
 {
     doubt_ctx *ctx = th_ctx(0);
-    doubt_safetensors *w = weights();
     cJSON *r = NULL;
     doubt_error err = {{0}};
     doubt_status st = doubt_eval_run(ctx, w, dir, o, &r, &err);
@@ -147,6 +156,11 @@ static cJSON *evaluate_with(const char *dir, const doubt_eval_opts *o)
     doubt_safetensors_destroy(w);
     doubt_ctx_destroy(ctx);
     return r;
+}
+
+static cJSON *evaluate_with(const char *dir, const doubt_eval_opts *o)
+{
+    return evaluate_weights(dir, o, weights());
 }
 
 static cJSON *evaluate(const char *dir, const char *plots)
@@ -267,15 +281,18 @@ START_TEST(figures_match_direct_computation)
     char dir[64];
     tmp_dir(dir, sizeof dir);
     make_dataset(dir, WITH_LABELS | WITH_DEPTH | WITH_LABELNOISE, 0);
-    cJSON *r = evaluate(dir, NULL);
+    doubt_eval_opts o = doubt_eval_defaults();
+    o.samples = SAMPLES;
+    o.seed = SEED;
+    cJSON *r = evaluate_weights(dir, &o, weights_with_no_depth_class());
 
     doubt_ctx *ctx = th_ctx(0);
-    doubt_safetensors *w = weights();
+    doubt_safetensors *w = weights_with_no_depth_class();
     doubt_mc *mc;
-    doubt_mc_desc md = {.samples = SAMPLES, .seed = SEED};
+    doubt_mc_desc md = {.samples = SAMPLES, .seed = SEED, .mask_no_depth = 1};
     TH_OK(ctx, doubt_mc_create(ctx, w, &md, &mc));
     doubt_error err = {{0}};
-    double correct = 0, valid = 0, absrel = 0, dvalid = 0, epi = 0, pixels = 0;
+    double correct = 0, valid = 0, absrel = 0, dvalid = 0, epi = 0, defined = 0, undefined = 0;
     double epi_valid = 0, ale_rel = 0, image_mi[2] = {0, 0}, image_epi[2] = {0, 0};
     int image_valid[2] = {0, 0};
     enum { MAXPIX = 16 * 12 + 20 * 8 };
@@ -304,7 +321,9 @@ START_TEST(figures_match_direct_computation)
                 expent[labelled] = m->seg_aleatoric[p];
                 noisy[labelled++] = labelnoise_of(p) > 0;
             }
-            if (depth[p] > 0) {
+            const int has_depth = isfinite(m->depth_mean[p]);
+            undefined += depth[p] > 0 && !has_depth;
+            if (depth[p] > 0 && has_depth) {
                 dvalid++;
                 absrel += fabs(m->depth_mean[p] - depth[p]) / depth[p];
                 epi_valid += m->depth_epistemic[p];
@@ -312,9 +331,11 @@ START_TEST(figures_match_direct_computation)
                 image_valid[i]++;
                 ale_rel += m->depth_aleatoric[p] / ((double)depth[p] * depth[p]);
             }
-            epi += m->depth_epistemic[p];
+            if (has_depth) {
+                epi += m->depth_epistemic[p];
+                defined++;
+            }
             image_mi[i] += m->seg_mutual_info[p] / (wd * ht);
-            pixels++;
         }
         free(img);
         free(lab);
@@ -326,7 +347,7 @@ START_TEST(figures_match_direct_computation)
     ck_assert_double_eq_tol(num_at(r, "seg.pixel_acc"), correct / valid, 1e-12);
     ck_assert_double_eq_tol(num_at(r, "depth.abs_rel"), absrel / dvalid, 1e-6 * (absrel / dvalid));
     ck_assert_double_eq_tol(num_at(r, "uncertainty.depth_epistemic_mean_all_pixels"),
-                            epi / pixels, 1e-6 * (epi / pixels));
+                            epi / defined, 1e-6 * (epi / defined));
     /* depth uncertainty where depth exists: the sky would dominate the all-pixel means */
     ck_assert_double_eq_tol(num_at(r, "uncertainty.depth_epistemic_mean"), epi_valid / dvalid,
                             1e-6 * (epi_valid / dvalid));
@@ -353,6 +374,12 @@ START_TEST(figures_match_direct_computation)
     }
     ck_assert_double_eq(num_at(r, "seg.pixels"), valid);
     ck_assert_double_eq(num_at(r, "depth.pixels"), dvalid);
+    /* scored where both define depth; valid ground truth predicted as class 0 is uncovered */
+    printf("  depth: %.0f pixels scored, %.0f predicted as the no-depth class\n", dvalid,
+           undefined);
+    ck_assert(undefined > 0 && dvalid > 0);
+    ck_assert_double_eq(num_at(r, "depth.pixels_undefined"), undefined);
+    ck_assert_double_eq_tol(num_at(r, "depth.coverage"), dvalid / (dvalid + undefined), 1e-12);
     /* No noise/ folder: the correlation is null, not 0. */
     ck_assert(cJSON_IsNull(at(r, "uncertainty.aleatoric_noise_spearman")));
     doubt_mc_destroy(mc);

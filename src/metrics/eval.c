@@ -26,7 +26,8 @@ enum { SF_TOTAL, SF_EPI, SF_ALE, SF_WRONG, SF_N };
 /* Fields of the label-noise subsample: logit variance, expected entropy, noisy as 0/1. */
 enum { LF_LVAR, LF_ALE, LF_NOISY, LF_N };
 
-/* Means over every pixel of every image. */
+/* Means over every pixel of every image (the depth ones over the pixels whose depth the
+ * prediction defines: not those predicted as a no-depth class). */
 enum {
     M_DEPTH_EPI,
     M_DEPTH_ALE,
@@ -48,11 +49,13 @@ typedef struct {
     doubt_pavpu *pavpu[NKINDS];
     doubt_pixsample *ds, *ss, *ns, *ls;
     double sum[NMEANS], valid_sum[NVALID];
-    int64_t pixels, valid_pixels;
+    int64_t pixels, defined_pixels, valid_pixels;
+    int64_t undefined_valid_pixels; /* valid ground truth, but predicted as a no-depth class */
     cJSON *per_image; /* one object per image, in dataset order */
     /* per-image scratch, grown to the largest image */
     size_t cap;
     float *f_err, *f_wrong, *f_sigma, *s_wrong;
+    float *d_scored; /* ground truth where the prediction defines depth too, else 0 (invalid) */
     uint8_t *d_valid, *s_valid, *s_correct, *n_valid;
 } eval_acc;
 
@@ -78,6 +81,7 @@ static void acc_free(eval_acc *a)
     free(a->f_wrong);
     free(a->f_sigma);
     free(a->s_wrong);
+    free(a->d_scored);
     free(a->d_valid);
     free(a->s_valid);
     free(a->s_correct);
@@ -88,7 +92,7 @@ static doubt_status grow(eval_acc *a, size_t n, doubt_error *err)
 {
     if (n <= a->cap)
         return DOUBT_OK;
-    float **fl[] = {&a->f_err, &a->f_wrong, &a->f_sigma, &a->s_wrong};
+    float **fl[] = {&a->f_err, &a->f_wrong, &a->f_sigma, &a->s_wrong, &a->d_scored};
     uint8_t **by[] = {&a->d_valid, &a->s_valid, &a->s_correct, &a->n_valid};
     for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) {
         float *p = realloc(*fl[i], n * sizeof(float));
@@ -149,14 +153,14 @@ static void num(cJSON *o, const char *key, double v);
 static doubt_status add_image_means(eval_acc *a, const char *name, int64_t hw,
                                     const double sum_before[NMEANS],
                                     const double valid_before[NVALID], int64_t valid_pixels_before,
-                                    doubt_error *err)
+                                    int64_t defined_before, doubt_error *err)
 {
     const int64_t nd = a->valid_pixels - valid_pixels_before;
     const double epi = a->depth ? a->valid_sum[V_EPI] - valid_before[V_EPI]
                                 : a->sum[M_DEPTH_EPI] - sum_before[M_DEPTH_EPI];
     const double ale = a->depth ? a->valid_sum[V_ALE] - valid_before[V_ALE]
                                 : a->sum[M_DEPTH_ALE] - sum_before[M_DEPTH_ALE];
-    const int64_t n_depth = a->depth ? nd : hw;
+    const int64_t n_depth = a->depth ? nd : a->defined_pixels - defined_before;
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddItemToArray(a->per_image, o)) {
         cJSON_Delete(o);
@@ -181,12 +185,15 @@ static doubt_status acc_add(eval_acc *a, const char *name, const doubt_sample *s
     double sum_before[NMEANS], valid_before[NVALID];
     memcpy(sum_before, a->sum, sizeof sum_before);
     memcpy(valid_before, a->valid_sum, sizeof valid_before);
-    const int64_t valid_pixels_before = a->valid_pixels;
+    const int64_t valid_pixels_before = a->valid_pixels, defined_before = a->defined_pixels;
     for (int64_t i = 0; i < hw; i++) {
-        a->sum[M_DEPTH_EPI] += m->depth_epistemic[i];
-        a->sum[M_DEPTH_ALE] += m->depth_aleatoric[i];
-        a->sum[M_DEPTH_TOTAL] += m->depth_total[i];
-        a->sum[M_DEPTH_SIGMA] += sqrt(m->depth_aleatoric[i]);
+        if (isfinite(m->depth_mean[i])) {
+            a->sum[M_DEPTH_EPI] += m->depth_epistemic[i];
+            a->sum[M_DEPTH_ALE] += m->depth_aleatoric[i];
+            a->sum[M_DEPTH_TOTAL] += m->depth_total[i];
+            a->sum[M_DEPTH_SIGMA] += sqrt(m->depth_aleatoric[i]);
+            a->defined_pixels++;
+        }
         a->sum[M_ENT] += m->seg_entropy[i];
         a->sum[M_EXP_ENT] += m->seg_aleatoric[i];
         a->sum[M_MI] += m->seg_mutual_info[i];
@@ -222,15 +229,25 @@ static doubt_status acc_add(eval_acc *a, const char *name, const doubt_sample *s
             return st;
     }
     if (a->depth) {
+        /* Scored where the ground truth and the prediction both define depth: the maps are
+         * undefined (NaN) where a no-depth class is predicted, a segmentation error that mIoU
+         * counts; the share of valid ground truth they cover is reported as coverage. */
+        for (int64_t i = 0; i < hw; i++) {
+            const float y = s->depth[i];
+            const int valid = y > 0 && isfinite(y);
+            const int defined = isfinite(m->depth_mean[i]);
+            a->d_valid[i] = valid && defined;
+            a->d_scored[i] = a->d_valid[i] ? y : 0.0f;
+            a->undefined_valid_pixels += valid && !defined;
+        }
         const float *var[NKINDS] = {m->depth_total, m->depth_epistemic, m->depth_aleatoric};
         for (int k = 0; k < NKINDS; k++)
-            if ((st = doubt_depth_metrics_add(a->dm[k], m->depth_mean, s->depth, var[k], s->height,
-                                              s->width, err)))
+            if ((st = doubt_depth_metrics_add(a->dm[k], m->depth_mean, a->d_scored, var[k],
+                                              s->height, s->width, err)))
                 return st;
         for (int64_t i = 0; i < hw; i++) {
-            float y = s->depth[i];
-            a->d_valid[i] = y > 0 && isfinite(y);
-            float e = fabsf(m->depth_mean[i] - y);
+            const float y = s->depth[i];
+            const float e = fabsf(m->depth_mean[i] - y);
             a->f_err[i] = a->d_valid[i] ? e : 0.0f;
             a->f_wrong[i] = a->d_valid[i] && e / y > DOUBT_DEPTH_WRONG_ABSREL;
             a->f_sigma[i] = sqrtf(m->depth_aleatoric[i]);
@@ -256,7 +273,8 @@ static doubt_status acc_add(eval_acc *a, const char *name, const doubt_sample *s
                 return st;
         }
     }
-    return add_image_means(a, name, hw, sum_before, valid_before, valid_pixels_before, err);
+    return add_image_means(a, name, hw, sum_before, valid_before, valid_pixels_before,
+                           defined_before, err);
 }
 
 /* ---- JSON helpers ------------------------------------------------------------------------ */
@@ -297,10 +315,13 @@ static void seg_json(cJSON *root, const doubt_seg_result *r)
     cJSON_AddItemToObject(rel, "count", num_array(count, DOUBT_ECE_BINS));
 }
 
-static void depth_json(cJSON *root, const doubt_depth_result r[NKINDS])
+static void depth_json(cJSON *root, const doubt_depth_result r[NKINDS], int64_t undefined)
 {
     cJSON *o = cJSON_AddObjectToObject(root, "depth");
-    num(o, "pixels", (double)r[K_TOTAL].pixels);
+    const double scored = (double)r[K_TOTAL].pixels;
+    num(o, "pixels", scored);
+    num(o, "pixels_undefined", (double)undefined);
+    num(o, "coverage", scored + (double)undefined > 0 ? scored / (scored + (double)undefined) : NAN);
     num(o, "abs_rel", r[K_TOTAL].abs_rel);
     num(o, "sq_rel", r[K_TOTAL].sq_rel);
     num(o, "rmse", r[K_TOTAL].rmse);
@@ -532,13 +553,13 @@ static doubt_status build_report(eval_acc *a, const doubt_eval_opts *o, int imag
         doubt_depth_result dr[NKINDS];
         for (int k = 0; k < NKINDS; k++)
             doubt_depth_metrics_result(a->dm[k], &dr[k]);
-        depth_json(root, dr);
+        depth_json(root, dr, a->undefined_valid_pixels);
     } else
         cJSON_AddNullToObject(root, "depth");
 
     cJSON *u = cJSON_AddObjectToObject(root, "uncertainty");
-    /* Depth uncertainty where depth exists (valid ground truth); the all-pixel means, which
-     * include the sky, only under *_all_pixels keys. */
+    /* Depth uncertainty where depth exists (valid ground truth, defined prediction); the
+     * means over every defined pixel, ground truth or not, only under *_all_pixels keys. */
     static const char *const valid_key[NVALID] = {
         "depth_epistemic_mean",       "depth_aleatoric_mean",         "depth_total_mean",
         "depth_aleatoric_sigma_mean", "depth_epistemic_rel_mean",     "depth_aleatoric_rel_mean"};
@@ -550,7 +571,8 @@ static doubt_status build_report(eval_acc *a, const doubt_eval_opts *o, int imag
         "seg_entropy_mean",                      "seg_aleatoric_mean",
         "seg_mutual_info_mean",                  "seg_logit_var_mean"};
     for (int i = 0; i < NMEANS; i++)
-        num(u, mean_key[i], a->pixels ? a->sum[i] / (double)a->pixels : NAN);
+        num(u, mean_key[i], i <= M_DEPTH_SIGMA ? (a->defined_pixels ? a->sum[i] / (double)a->defined_pixels : NAN)
+                                               : (a->pixels ? a->sum[i] / (double)a->pixels : NAN));
     doubt_status st = DOUBT_OK;
     char key[64];
     if (a->depth)
@@ -657,8 +679,11 @@ doubt_status doubt_eval_run(doubt_ctx *ctx, const doubt_safetensors *weights, co
         goto done;
     if ((st = acc_init(&a, ds, classes, opts, err)))
         goto done;
-    doubt_mc_desc md = {
-        .samples = opts->samples, .deterministic = opts->deterministic, .seed = opts->seed};
+    /* the maps a user gets from predict: depth undefined where a no-depth class is predicted */
+    doubt_mc_desc md = {.samples = opts->samples,
+                        .deterministic = opts->deterministic,
+                        .seed = opts->seed,
+                        .mask_no_depth = 1};
     if ((st = doubt_mc_create(ctx, weights, &md, &mc))) {
         st = doubt_fail(err, st, "%s", doubt_ctx_error(ctx));
         goto done;
