@@ -298,7 +298,7 @@ START_TEST(figures_match_direct_computation)
     enum { MAXPIX = 16 * 12 + 20 * 8 };
     float lvar[MAXPIX], expent[MAXPIX];
     uint8_t noisy[MAXPIX];
-    int labelled = 0;
+    int labelled = 0, clean = 0, clean_correct = 0;
     for (int i = 0; i < 2; i++) {
         char name[64];
         float *img, *depth;
@@ -320,6 +320,8 @@ START_TEST(figures_match_direct_computation)
                 lvar[labelled] = m->seg_logit_var[p];
                 expent[labelled] = m->seg_aleatoric[p];
                 noisy[labelled++] = labelnoise_of(p) > 0;
+                clean += labelnoise_of(p) == 0;
+                clean_correct += labelnoise_of(p) == 0 && m->seg_class[p] == lab[p];
             }
             const int has_depth = isfinite(m->depth_mean[p]);
             undefined += depth[p] > 0 && !has_depth;
@@ -373,6 +375,10 @@ START_TEST(figures_match_direct_computation)
         ck_assert_double_eq_tol(num_at(o, "depth_epistemic_mean"), epi_i, 1e-6 * epi_i + 1e-12);
     }
     ck_assert_double_eq(num_at(r, "seg.pixels"), valid);
+    /* the figures where the label-noise truth says the label is right */
+    ck_assert_double_eq(num_at(r, "seg.pixels_clean_labels"), clean);
+    ck_assert_double_eq_tol(num_at(r, "seg.pixel_acc_clean_labels"), (double)clean_correct / clean,
+                            1e-12);
     ck_assert_double_eq(num_at(r, "depth.pixels"), dvalid);
     /* scored where both define depth; valid ground truth predicted as class 0 is uncovered */
     printf("  depth: %.0f pixels scored, %.0f predicted as the no-depth class\n", dvalid,

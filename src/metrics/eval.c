@@ -45,6 +45,7 @@ enum { V_EPI, V_ALE, V_TOTAL, V_SIGMA, V_EPI_REL, V_ALE_REL, NVALID };
 typedef struct {
     int labels, depth, noise, labelnoise;
     doubt_seg_metrics *seg;
+    doubt_seg_metrics *seg_clean; /* over the pixels whose label the truth says is right */
     doubt_depth_metrics *dm[NKINDS];
     doubt_pavpu *pavpu[NKINDS];
     doubt_pixsample *ds, *ss, *ns, *ls;
@@ -57,6 +58,7 @@ typedef struct {
     float *f_err, *f_wrong, *f_sigma, *s_wrong;
     float *d_scored; /* ground truth where the prediction defines depth too, else 0 (invalid) */
     uint8_t *d_valid, *s_valid, *s_correct, *n_valid;
+    uint8_t *clean_labels; /* the labels with every possibly noisy one set to ignore */
 } eval_acc;
 
 doubt_eval_opts doubt_eval_defaults(void)
@@ -68,6 +70,7 @@ doubt_eval_opts doubt_eval_defaults(void)
 static void acc_free(eval_acc *a)
 {
     doubt_seg_metrics_destroy(a->seg);
+    doubt_seg_metrics_destroy(a->seg_clean);
     for (int k = 0; k < NKINDS; k++) {
         doubt_depth_metrics_destroy(a->dm[k]);
         doubt_pavpu_destroy(a->pavpu[k]);
@@ -86,6 +89,7 @@ static void acc_free(eval_acc *a)
     free(a->s_valid);
     free(a->s_correct);
     free(a->n_valid);
+    free(a->clean_labels);
 }
 
 static doubt_status grow(eval_acc *a, size_t n, doubt_error *err)
@@ -93,7 +97,7 @@ static doubt_status grow(eval_acc *a, size_t n, doubt_error *err)
     if (n <= a->cap)
         return DOUBT_OK;
     float **fl[] = {&a->f_err, &a->f_wrong, &a->f_sigma, &a->s_wrong, &a->d_scored};
-    uint8_t **by[] = {&a->d_valid, &a->s_valid, &a->s_correct, &a->n_valid};
+    uint8_t **by[] = {&a->d_valid, &a->s_valid, &a->s_correct, &a->n_valid, &a->clean_labels};
     for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) {
         float *p = realloc(*fl[i], n * sizeof(float));
         if (!p)
@@ -121,8 +125,9 @@ static doubt_status acc_init(eval_acc *a, const doubt_dataset *ds, int classes,
     if (!(a->per_image = cJSON_CreateArray()))
         return doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory for the report");
     if (a->labelnoise &&
-        (st = doubt_pixsample_create(o->sample_cap, LF_N, o->seed ^ 0x6c6e6f697365ULL, &a->ls,
-                                     err)))
+        ((st = doubt_pixsample_create(o->sample_cap, LF_N, o->seed ^ 0x6c6e6f697365ULL, &a->ls,
+                                      err)) ||
+         (st = doubt_seg_metrics_create(classes, &a->seg_clean, err))))
         return st;
     if (a->labels) {
         if ((st = doubt_seg_metrics_create(classes, &a->seg, err)) ||
@@ -227,6 +232,11 @@ static doubt_status acc_add(eval_acc *a, const char *name, const doubt_sample *s
         const float *fields[LF_N] = {m->seg_logit_var, m->seg_aleatoric, a->f_wrong};
         if ((st = doubt_pixsample_add(a->ls, fields, a->s_valid, hw, err)))
             return st;
+        for (int64_t i = 0; i < hw; i++)
+            a->clean_labels[i] = s->labelnoise[i] > 0 ? 255 : s->labels[i]; /* 255 = ignore */
+        if ((st = doubt_seg_metrics_add(a->seg_clean, a->clean_labels, m->seg_class, NULL,
+                                        s->height, s->width, err)))
+            return st;
     }
     if (a->depth) {
         /* Scored where the ground truth and the prediction both define depth: the maps are
@@ -313,6 +323,18 @@ static void seg_json(cJSON *root, const doubt_seg_result *r)
     cJSON_AddItemToObject(rel, "confidence", num_array(r->bin_conf, DOUBT_ECE_BINS));
     cJSON_AddItemToObject(rel, "accuracy", num_array(r->bin_acc, DOUBT_ECE_BINS));
     cJSON_AddItemToObject(rel, "count", num_array(count, DOUBT_ECE_BINS));
+}
+
+/* The figures where the label is certainly the true class (label-noise truth 0): with noisy
+ * labels the plain mIoU cannot reach 1 even for a perfect model. Null without the truth. */
+static void clean_labels_json(cJSON *seg, const doubt_seg_metrics *clean)
+{
+    doubt_seg_result r = {0};
+    if (clean)
+        doubt_seg_metrics_result(clean, &r);
+    num(seg, "pixels_clean_labels", clean ? (double)r.pixels : NAN);
+    num(seg, "pixel_acc_clean_labels", clean ? r.pixel_acc : NAN);
+    num(seg, "miou_clean_labels", clean ? r.miou : NAN);
 }
 
 static void depth_json(cJSON *root, const doubt_depth_result r[NKINDS], int64_t undefined)
@@ -547,6 +569,7 @@ static doubt_status build_report(eval_acc *a, const doubt_eval_opts *o, int imag
     if (a->labels) {
         doubt_seg_metrics_result(a->seg, &sr);
         seg_json(root, &sr);
+        clean_labels_json(cJSON_GetObjectItemCaseSensitive(root, "seg"), a->seg_clean);
     } else
         cJSON_AddNullToObject(root, "seg");
     if (a->depth) {
