@@ -276,6 +276,12 @@ static double naive_auroc(const float *score, const uint8_t *positive, int n)
 /* Pixel accuracy, abs-rel, the mean variances (over valid depth and over all pixels), the
  * label-noise AUROCs and the per-image means, computed naively from MC maps of the same
  * weights, T and seed, on images read back from the PNGs. */
+static int by_float(const void *a, const void *b)
+{
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
 START_TEST(figures_match_direct_computation)
 {
     char dir[64];
@@ -296,7 +302,7 @@ START_TEST(figures_match_direct_computation)
     double epi_valid = 0, ale_rel = 0, image_mi[2] = {0, 0}, image_epi[2] = {0, 0};
     int image_valid[2] = {0, 0};
     enum { MAXPIX = 16 * 12 + 20 * 8 };
-    float lvar[MAXPIX], expent[MAXPIX];
+    float lvar[MAXPIX], expent[MAXPIX], epi_scored[MAXPIX];
     uint8_t noisy[MAXPIX];
     int labelled = 0, clean = 0, clean_correct = 0;
     for (int i = 0; i < 2; i++) {
@@ -329,6 +335,7 @@ START_TEST(figures_match_direct_computation)
                 dvalid++;
                 absrel += fabs(m->depth_mean[p] - depth[p]) / depth[p];
                 epi_valid += m->depth_epistemic[p];
+                epi_scored[(int)dvalid - 1] = m->depth_epistemic[p];
                 image_epi[i] += m->depth_epistemic[p];
                 image_valid[i]++;
                 ale_rel += m->depth_aleatoric[p] / ((double)depth[p] * depth[p]);
@@ -385,6 +392,13 @@ START_TEST(figures_match_direct_computation)
            undefined);
     ck_assert(undefined > 0 && dvalid > 0);
     ck_assert_double_eq(num_at(r, "depth.pixels_undefined"), undefined);
+    /* every scored pixel is in the subsample here, so the median is exact */
+    qsort(epi_scored, (size_t)dvalid, sizeof epi_scored[0], by_float);
+    const int mid = (int)dvalid / 2;
+    const double epi_median = (int)dvalid % 2 ? epi_scored[mid]
+                                              : 0.5 * ((double)epi_scored[mid - 1] + epi_scored[mid]);
+    ck_assert_double_eq_tol(num_at(r, "uncertainty.depth_epistemic_median"), epi_median,
+                            1e-7 * epi_median);
     ck_assert_double_eq_tol(num_at(r, "depth.coverage"), dvalid / (dvalid + undefined), 1e-12);
     /* No noise/ folder: the correlation is null, not 0. */
     ck_assert(cJSON_IsNull(at(r, "uncertainty.aleatoric_noise_spearman")));

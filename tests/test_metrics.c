@@ -584,6 +584,9 @@ START_TEST(spearman_cases)
     near(doubt_median_ratio(mp, mr, 4), 2, 0, "median ratio, odd count");
     near(doubt_median_ratio(mp, mr, 5), 2.5, 0, "median ratio, even count");
     near(doubt_median_ratio(mp, q, 0), NAN, 0, "empty median ratio");
+    near(doubt_median(mp, 3), 4, 0, "median, odd count");
+    near(doubt_median(mp, 4), 3, 0, "median, even count");
+    near(doubt_median(mp, 0), NAN, 0, "empty median");
 }
 END_TEST
 

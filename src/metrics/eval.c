@@ -461,6 +461,13 @@ static doubt_status depth_ranking(cJSON *u, eval_acc *a, const char *plots, doub
         snprintf(key, sizeof key, "auroc_depth%s", kind_suffix[k]);
         num(u, key, doubt_auroc(x.f[DF_TOTAL + k], x.wrong, x.n));
     }
+    /* Medians beside the means: a log-depth head's log-normal variance has a heavy tail, so
+     * a few very unsure pixels can carry a mean. Over the subsample (all pixels when fewer
+     * than sample_pixels). */
+    for (int k = 0; !st && k < NKINDS; k++) {
+        snprintf(key, sizeof key, "depth_%s_median", kind_name[k]);
+        num(u, key, doubt_median(x.f[DF_TOTAL + k], x.n));
+    }
     if (!st && plots) {
         char path[DOUBT_PATH_MAX];
         st = plot_sparsification3(plots, "sparsification_depth.png", sp, "Depth RMSE",
@@ -593,20 +600,26 @@ static doubt_status build_report(eval_acc *a, const doubt_eval_opts *o, int imag
         "depth_total_mean_all_pixels",           "depth_aleatoric_sigma_mean_all_pixels",
         "seg_entropy_mean",                      "seg_aleatoric_mean",
         "seg_mutual_info_mean",                  "seg_logit_var_mean"};
-    for (int i = 0; i < NMEANS; i++)
-        num(u, mean_key[i], i <= M_DEPTH_SIGMA ? (a->defined_pixels ? a->sum[i] / (double)a->defined_pixels : NAN)
-                                               : (a->pixels ? a->sum[i] / (double)a->pixels : NAN));
+    for (int i = 0; i < NMEANS; i++) {
+        const double n = (double)(i <= M_DEPTH_SIGMA ? a->defined_pixels : a->pixels);
+        num(u, mean_key[i], n > 0 ? a->sum[i] / n : NAN);
+    }
     doubt_status st = DOUBT_OK;
     char key[64];
     if (a->depth)
         st = depth_ranking(u, a, o->plots, err);
-    else
+    else {
         for (int k = 0; k < NKINDS; k++) {
             snprintf(key, sizeof key, "ause_depth_rmse%s", kind_suffix[k]);
             cJSON_AddNullToObject(u, key);
             snprintf(key, sizeof key, "auroc_depth%s", kind_suffix[k]);
             cJSON_AddNullToObject(u, key);
         }
+        for (int k = 0; k < NKINDS; k++) {
+            snprintf(key, sizeof key, "depth_%s_median", kind_name[k]);
+            cJSON_AddNullToObject(u, key);
+        }
+    }
     if (!st && a->labels)
         st = seg_ranking(u, a, &sr, o->plots, err);
     else if (!st)

@@ -320,6 +320,14 @@ static int by_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Sorts v[0..k) in place and returns its median (the mean of the two middle values when k
+ * is even), NaN when k is 0. */
+static double median_in_place(double *v, int64_t k)
+{
+    qsort(v, (size_t)k, sizeof *v, by_double);
+    return k == 0 ? NAN : k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
+}
+
 double doubt_median_ratio(const float *pred, const float *ref, int64_t n)
 {
     double *r = malloc((size_t)(n > 0 ? n : 1) * sizeof *r);
@@ -329,8 +337,19 @@ double doubt_median_ratio(const float *pred, const float *ref, int64_t n)
     for (int64_t i = 0; i < n; i++)
         if (ref[i] > 0)
             r[k++] = (double)pred[i] / ref[i];
-    qsort(r, (size_t)k, sizeof *r, by_double);
-    const double m = k == 0 ? NAN : k % 2 ? r[k / 2] : 0.5 * (r[k / 2 - 1] + r[k / 2]);
+    const double m = median_in_place(r, k);
+    free(r);
+    return m;
+}
+
+double doubt_median(const float *v, int64_t n)
+{
+    double *r = malloc((size_t)(n > 0 ? n : 1) * sizeof *r);
+    if (!r)
+        return NAN;
+    for (int64_t i = 0; i < n; i++)
+        r[i] = v[i];
+    const double m = median_in_place(r, n > 0 ? n : 0);
     free(r);
     return m;
 }

@@ -104,6 +104,9 @@ double doubt_mean_ratio(const float *pred, const float *ref, int64_t n);
 /* The median over i with ref[i] > 0 of pred[i] / ref[i] (the mean of the two middle ratios
  * for an even count); NaN when no ref is > 0 or out of memory. */
 double doubt_median_ratio(const float *pred, const float *ref, int64_t n);
+/* The median of v[0..n) (the mean of the two middle values when n is even); NaN when n is 0
+ * or memory runs out. */
+double doubt_median(const float *v, int64_t n);
 
 /* ---- PAvPU (Mukhoti & Gal 2018) ----------------------------------------------------------- */
 
