@@ -14,8 +14,9 @@ TOOL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools",
 
 
 def report(images, mi, epi, **means):
-    u = {"depth_aleatoric_mean": 1.5, "depth_aleatoric_rel_mean": 0.02,
-         "depth_epistemic_mean": 0.25, "depth_epistemic_rel_mean": 0.004,
+    u = {"depth_aleatoric_mean": 1.5, "depth_aleatoric_median": 0.75,
+         "depth_aleatoric_rel_mean": 0.02, "depth_epistemic_mean": 0.25,
+         "depth_epistemic_median": 0.125, "depth_epistemic_rel_mean": 0.004,
          "seg_aleatoric_mean": 0.3, "seg_mutual_info_mean": 0.05}
     u.update(means)
     per = [{"name": f"i{k}", "seg_mutual_info_mean": m, "depth_epistemic_mean": e}
@@ -46,8 +47,9 @@ class Table(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = r.stdout.strip().split("\n")
         self.assertEqual(len(lines), 4)
-        self.assertEqual(lines[2], "| ID | 2 | 1.5 | 0.02 | 0.25 | 0.004 | 0.3 | 0.05 | – | – |")
-        self.assertEqual(lines[3], "| OOD | 2 | 1.5 | 0.02 | 0.25 | 0.004 | 0.3 | 0.125 | 0.75 | 0.625 |")
+        self.assertEqual(lines[2], "| ID | 2 | 1.5 | 0.75 | 0.02 | 0.25 | 0.125 | 0.004 | 0.3 | 0.05 | – | – |")
+        self.assertEqual(lines[3], "| OOD | 2 | 1.5 | 0.75 | 0.02 | 0.25 | 0.125 | 0.004 | 0.3 | 0.125 | 0.75 |"
+                         " 0.625 |")
 
     def test_perfect_separation_and_nulls(self):
         ident = report(3, [0.1, 0.2, 0.3], [1, 2, 3], depth_aleatoric_mean=None)

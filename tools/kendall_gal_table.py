@@ -6,7 +6,9 @@ r"""The shape of Kendall & Gal 2017's Table 3 from `doubt eval` reports of one w
 
 The first report is the in-distribution set; each later one is a test set compared with it.
 Prints a markdown table, one row per report: depth aleatoric and epistemic variance over
-the pixels with valid depth ground truth (m², and the mean of variance / depth², unitless),
+the pixels with valid depth ground truth (the mean and the median in m², and the mean of
+variance / depth², unitless; the median because a log-depth head's variance is
+heavy-tailed, so a few very unsure pixels can carry the mean; null in older reports),
 segmentation expected entropy and mutual information (nats, mean over all pixels), then, for
 each later set, the AUROC with which the image-level mean mutual information (and the
 image-level mean depth epistemic variance) tells its images from the in-distribution ones:
@@ -18,8 +20,10 @@ import sys
 
 COLUMNS = [
     ("depth aleatoric (m²)", "depth_aleatoric_mean"),
+    ("depth aleatoric median (m²)", "depth_aleatoric_median"),
     ("depth aleatoric / y²", "depth_aleatoric_rel_mean"),
     ("depth epistemic (m²)", "depth_epistemic_mean"),
+    ("depth epistemic median (m²)", "depth_epistemic_median"),
     ("depth epistemic / y²", "depth_epistemic_rel_mean"),
     ("seg expected entropy (nats)", "seg_aleatoric_mean"),
     ("seg mutual information (nats)", "seg_mutual_info_mean"),
