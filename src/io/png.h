@@ -11,6 +11,7 @@
 #ifndef DOUBT_IO_PNG_H
 #define DOUBT_IO_PNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/status.h"
@@ -29,5 +30,15 @@ doubt_status doubt_png_write_gray16(const char *path, const uint16_t *v, int wid
 doubt_status doubt_png_write_palette(const char *path, const uint8_t *index, int width, int height,
                                      const uint8_t (*palette)[3], int ncolors,
                                      const doubt_png_text *texts, int ntexts, doubt_error *err);
+
+/* Reading back (png_read.c). The 8-bit indices of a palette PNG (or the values of an 8-bit
+ * gray one) as stored, which stb_image would expand to RGB: *index is new [h, w] (caller
+ * frees). Other colour types, bit depths and interlaced files are errors naming the file. */
+doubt_status doubt_png_read_index8(const char *path, uint8_t **index, int *width, int *height,
+                                   doubt_error *err);
+/* The tEXt chunk `key` written before the image data (as the writers above do) into text
+ * (truncated to size - 1); *found = 0 and text "" when the file has none. */
+doubt_status doubt_png_read_text(const char *path, const char *key, char *text, size_t size,
+                                 int *found, doubt_error *err);
 
 #endif
