@@ -52,6 +52,7 @@
     if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(3);
     return v.toPrecision(4);
   }
+  function short(v) { return String(+(+v).toPrecision(5)); }
   function url(side, i, what) { return FILES + '/img/' + side + '/' + i + what; }
 
   /* ---- float data ------------------------------------------------------------------- */
@@ -398,7 +399,7 @@
       var st = {side: side, el: el('div', {class: 'stage', 'data-side': side})};
       st.el.innerHTML = '<div class="label"></div><div class="layer"><img class="photo" alt="">' +
         '<div class="ov"></div><canvas class="dv"></canvas><canvas class="marks"></canvas>' +
-        '<div class="cross"></div></div>';
+        '</div><div class="cross"></div>';
       st.layer = $('.layer', st.el);
       st.photo = $('.photo', st.el);
       st.ov = $('.ov', st.el);
@@ -498,8 +499,8 @@
       var s = st.side === 'diff' ? null : st.side, has = s !== null && im.sides[s] &&
         im.sides[s].ok && im.sides[s].heat.indexOf(m.key) >= 0;
       st.ov.style.backgroundImage = has ? 'url("' + url(s, V.i, '.' + m.key + '.png') + '")' : 'none';
-      st.label.textContent = (st.side === 'diff' ? 'B \u2212 A' : (NS === 2 ? SIDE_NAME[s] +
-        ': ' + M.sides[s].dir : '')) + ' \u00b7 ' + m.title;
+      st.label.textContent = (st.side === 'diff' ? 'B \u2212 A \u00b7 ' : NS === 2 ?
+        SIDE_NAME[s] + ': ' + M.sides[s].dir + ' \u00b7 ' : '') + m.title;
     });
     applyOpacity();
     drawDiff();
@@ -539,7 +540,7 @@
         var r = rangeOf(s, m.key);
         if (!im.sides[s] || !im.sides[s].ok || im.sides[s].heat.indexOf(m.key) < 0) continue;
         lg.appendChild(el('div', {class: 'range', 'data-side': s}, (NS === 2 ? SIDE_NAME[s] +
-          ': ' : '') + (r ? fmt(r.lo) + ' \u2013 ' + fmt(r.hi) + ' ' + m.units + ', ' +
+          ': ' : '') + (r ? short(r.lo) + ' \u2013 ' + short(r.hi) + ' ' + m.units + ', ' +
           (r.scale || 'linear') + ', ' + (r.colormap || '') : 'range not recorded') +
           ' (fixed, the same for every image)'));
         lg.appendChild(legendCanvas(s, m.key, wh[0]));
@@ -602,10 +603,7 @@
     var inside = x >= 0 && y >= 0 && x < wh[0] && y < wh[1];
     $('#pixel', viewer).textContent = inside ? 'pixel (' + x + ', ' + y + ')' :
       'move the pointer over the image';
-    stages.forEach(function (st) {
-      st.cross.style.display = inside ? '' : 'none';
-      st.cross.style.transform = 'translate(' + x + 'px,' + y + 'px)';
-    });
+    placeCross(inside);
     var h = '<tr><th></th>' + (NS === 2 ? '<th>A</th><th>B</th><th>B\u2212A</th>' : '<th></th>') +
       '</tr>';
     VALUES.forEach(function (row) {
@@ -634,8 +632,19 @@
     readout.innerHTML = h;
   }
 
-  /* pointer, zoom and pan: all stages share one transform */
+  /* pointer, zoom and pan: all stages share one transform; the pixel marker sits outside
+   * the scaled layer so its outline stays one screen pixel wide */
+  function placeCross(inside) {
+    stages.forEach(function (st) {
+      st.cross.style.display = inside ? '' : 'none';
+      st.cross.style.left = V.tx + V.px * V.z + 'px';
+      st.cross.style.top = V.ty + V.py * V.z + 'px';
+      st.cross.style.width = st.cross.style.height = Math.max(1, V.z) + 'px';
+    });
+  }
   function applyTransform() {
+    var wh = V.i >= 0 ? dims() : [0, 0];
+    placeCross(V.px >= 0 && V.py >= 0 && V.px < wh[0] && V.py < wh[1]);
     stages.forEach(function (st) {
       st.layer.style.transform = 'translate(' + V.tx + 'px,' + V.ty + 'px) scale(' + V.z + ')';
     });
