@@ -738,6 +738,6 @@
     hashBusy = false;
   }
   readHash();
-  window.doubtReport = {open: openViewer, setMap: setMap, state: V, order: order,
+  window.doubtReport = {readyMs: performance.now(), open: openViewer, setMap: setMap, state: V, order: order,
     maps: MAPS.map(function (m) { return m.key; })};
 })();
