@@ -14,6 +14,8 @@ def main():
     for pair in pairs:
         name, path = pair.split("=", 1)
         data = open(path, "rb").read()
+        if any(b > 127 for b in data):
+            sys.exit(f"{path}: non-ASCII byte; write \\uXXXX escapes (the array is of char)")
         if b"</script" in data.lower() or b"</style" in data.lower():
             sys.exit(f"{path}: must not contain </script or </style (it is inlined)")
         lines.append(f"const char {name}[{len(data) + 1}] = {{")

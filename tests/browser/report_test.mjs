@@ -46,15 +46,20 @@ function check(ok, what) {
 // ---- tiny predictions -------------------------------------------------------------------
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'doubt_browser_'));
 const run = (...args) => execFileSync(doubt, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+const weights = path.join(here, '..', '..', 'weights', 'unet-small.safetensors');
 const W = 48, H = 40; // not square: a swapped x and y would read the wrong pixel
 run('synth', `${work}/scenes`, '--count', '3', '--size', `${W}x${H}`, '--seed', '3');
 for (const [dir, seed] of [['a', '0'], ['b', '1']]) {
-  const out = run('predict', `${work}/scenes/images`, '-o', `${work}/${dir}`, '--samples', '2',
+  const out = run('predict', '--weights', weights, `${work}/scenes/images`, '-o', `${work}/${dir}`, '--samples', '2',
     '--npy', '--seed', seed);
   fs.writeFileSync(`${work}/${dir}.jsonl`, out);
 }
+run('eval', '--weights', weights, '--data', `${work}/scenes`, '--samples', '2', '--json', `${work}/eval.json`,
+  '--plots', `${work}/plots`);
 run('inspect', `${work}/a`, '--images', `${work}/scenes/images`, '--summary', `${work}/a.jsonl`,
+  '--eval', `${work}/eval.json`, '--eval-plots', `${work}/plots`,
   '--html', `${work}/report/index.html`);
+const evalJson = JSON.parse(fs.readFileSync(`${work}/eval.json`, 'utf8'));
 run('inspect', `${work}/a`, `${work}/b`, '--images', `${work}/scenes/images`,
   '--html', `${work}/report/compare.html`);
 const summary = fs.readFileSync(`${work}/a.jsonl`, 'utf8').trim().split('\n').map(JSON.parse);
@@ -113,6 +118,18 @@ try {
   check((await page.$$('#gallery tbody tr')).length === names.length, 'one table row per image');
   // no float data before an image is shown
   check((await page.$$('script[src*="/data/"]')).length === 0, 'no data script before the viewer');
+
+  // doubt eval: headline figures, the reliability diagram from the JSON, the plots
+  for (const k of ['seg.miou', 'seg.ece', 'depth.rmse', 'uncertainty.ause_seg_error']) {
+    const [g, f] = k.split('.'), want = evalJson[g][f];
+    const text = await page.$eval(`#headline td[data-key="${k}"]`, (td) => td.textContent).catch(() => null);
+    check(text !== null && textOk(parseFloat(text), want), `eval ${k} shown ${text}, JSON ${want}`);
+  }
+  const bins = evalJson.seg.reliability.count.filter((c) => c > 0).length;
+  check((await page.$$('#reliability rect')).length === bins, `reliability diagram: ${bins} bars`);
+  const plots = await page.$$eval('.plots img', (imgs) => imgs.map((i) => [i.alt, i.naturalWidth]));
+  check(plots.length === 5 && plots.every((p) => p[1] > 0) &&
+    plots.some((p) => p[0] === 'sparsification_seg.png'), `eval plots shown: ${plots}`);
 
   // sort: click seg_mutual_info twice (ascending, then descending) and compare to the summary
   const mi = Object.fromEntries(summary.map((s) => [s.name, s.maps.seg_mutual_info.mean]));
@@ -214,7 +231,11 @@ try {
 
   await page.keyboard.press('3');
   await pointAt(23, 17);
-  if (shot) await page.screenshot({ path: shot });
+  if (shot) {
+    await page.screenshot({ path: shot });
+    check(fs.statSync(shot).size > 1000, `screenshot ${shot}`);
+    console.log(`screenshot ${shot}`);
+  }
   await page.keyboard.press('Escape');
   check(await page.$eval('#viewer', (v) => v.hidden), 'Esc closes the viewer');
 

@@ -229,17 +229,40 @@
     var evRow = el('div', {class: 'row'});
     ev.appendChild(evRow);
     if (M.eval) {
-      var groups = [['seg', 'segmentation'], ['depth', 'depth'], ['uncertainty', 'uncertainty']];
-      groups.forEach(function (g) {
-        var o = M.eval[g[0]];
-        if (!o) return;
-        var rows = '';
-        for (var k in o) if (typeof o[k] === 'number' || o[k] === null)
-          rows += '<tr><th>' + esc(k) + '</th><td data-key="' + esc(g[0] + '.' + k) + '">' +
-            fmt(o[k]) + '</td></tr>';
-        evRow.appendChild(el('table', {class: 'metrics'}, '<caption><b>' + g[1] +
-          '</b></caption>' + rows));
+      var E = M.eval, run = E.run || {};
+      ev.insertBefore(el('p', {class: 'note'}, esc(E.images) + ' images of <code>' +
+        esc(run.data || '?') + '</code>, weights <code>' + esc(run.weights || '?') + '</code>, ' +
+        (E.deterministic ? 'one deterministic pass' : 'T = ' + esc(E.samples)) + '.'), evRow);
+      var HEAD = [['seg', 'pixel_acc', 'pixel accuracy'], ['seg', 'miou', 'mIoU'],
+        ['seg', 'ece', 'ECE'], ['seg', 'nll', 'NLL (nats)'], ['seg', 'brier', 'Brier'],
+        ['depth', 'abs_rel', 'abs rel'], ['depth', 'rmse', 'RMSE (m)'], ['depth', 'delta1', '\u03b4 < 1.25'],
+        ['depth', 'nll', 'Gaussian NLL'],
+        ['uncertainty', 'ause_seg_error', 'seg AUSE (entropy)'],
+        ['uncertainty', 'auroc_seg', 'seg error AUROC (entropy)'],
+        ['uncertainty', 'pavpu_seg', 'seg PAvPU'],
+        ['uncertainty', 'ause_depth_rmse', 'depth AUSE RMSE (total var.)'],
+        ['uncertainty', 'auroc_depth', 'depth error AUROC (total var.)']];
+      var rows = '';
+      HEAD.forEach(function (h) {
+        var o = E[h[0]];
+        if (o && h[1] in o)
+          rows += '<tr><th>' + h[2] + '</th><td data-key="' + h[0] + '.' + h[1] + '">' +
+            fmt(o[h[1]]) + '</td></tr>';
       });
+      evRow.appendChild(el('table', {class: 'metrics', id: 'headline'}, '<caption><b>headline' +
+        '</b></caption>' + rows));
+      var all = el('details', {}, '<summary>every figure</summary>');
+      var allRow = el('div', {class: 'row'});
+      all.appendChild(allRow);
+      [['seg', 'segmentation'], ['depth', 'depth'], ['uncertainty', 'uncertainty']].forEach(function (g) {
+        var o = E[g[0]];
+        if (!o) return;
+        var r = '';
+        for (var k in o) if (typeof o[k] === 'number' || o[k] === null)
+          r += '<tr><th>' + esc(k) + '</th><td>' + fmt(o[k]) + '</td></tr>';
+        allRow.appendChild(el('table', {class: 'metrics'}, '<caption><b>' + g[1] + '</b></caption>' + r));
+      });
+      ev.appendChild(all);
       var rel = M.eval.seg && M.eval.seg.reliability;
       if (rel && rel.confidence) evRow.appendChild(reliabilitySvg(rel));
     }
