@@ -382,8 +382,8 @@
     '<h3>Opacity <small>([ ])</small></h3><input type="range" id="opacity" min="0" max="100">' +
     '<label><input type="checkbox" id="marks"> mark no-depth pixels <span class="swatch">' +
     '</span> <small>(n)</small></label> <span id="nodepth"></span>' +
-    '<h3>Legend</h3><div class="legend"></div>' +
     '<h3>At the pointer</h3><div id="pixel"></div><table class="readout"></table>' +
+    '<h3>Legend</h3><div class="legend"></div>' +
     '<p class="help"><small>Values come from the float maps (binary16: within 0.05% ' +
     'relative, shown to 4 digits), not from the colours. Wheel or <kbd>+</kbd> <kbd>-</kbd> ' +
     'zoom to the pixels, drag to pan, <kbd>0</kbd> fits. <kbd>\u2190</kbd> <kbd>\u2192</kbd> ' +
@@ -589,8 +589,8 @@
         var i = y * d.w + x;
         if (!isNaN(d.value('depth_mean', i))) continue;
         n++;
-        if ((x + y) % 4 < 2) {
-          id.data[4 * i] = 255; id.data[4 * i + 2] = 255; id.data[4 * i + 3] = 255;
+        if ((x + y) % 4 === 0) { /* magenta diagonals, one image pixel in four */
+          id.data[4 * i] = 255; id.data[4 * i + 2] = 255; id.data[4 * i + 3] = 200;
         }
       }
       ctx.putImageData(id, 0, 0);
