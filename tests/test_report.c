@@ -17,6 +17,7 @@
 #include "io/png.h"
 #include "io/report.h"
 #include "io/report_data.h"
+#include "io/report_overlay.h"
 #include "model/safetensors.h"
 
 static void tmp_dir(char *buf, size_t cap)
@@ -333,7 +334,9 @@ START_TEST(report_writes_every_file_the_page_names)
         ck_assert_msg(exists(path2(files, rel)), "%s", rel);
         snprintf(rel, sizeof rel, "img/0/%d.thumb.png", i);
         ck_assert_msg(exists(path2(files, rel)), "%s", rel);
-        snprintf(rel, sizeof rel, "data/0/%d.js", i);
+        snprintf(rel, sizeof rel, "data/0/%d_0.js", i);
+        ck_assert_msg(exists(path2(files, rel)), "%s", rel);
+        snprintf(rel, sizeof rel, "img/0/%d.nodepth.png", i);
         ck_assert_msg(exists(path2(files, rel)), "%s", rel);
         const cJSON *heat = at(m, i ? "images.1.sides.0.heat" : "images.0.sides.0.heat");
         for (const cJSON *h = heat->child; h; h = h->next) {
@@ -341,7 +344,21 @@ START_TEST(report_writes_every_file_the_page_names)
             ck_assert_msg(exists(path2(files, rel)), "%s", rel);
         }
     }
-    ck_assert(!exists(path2(files, "data/0/2.js")));
+    ck_assert(!exists(path2(files, "data/0/2_0.js")));
+    ck_assert(!exists(path2(files, "data/0/0_1.js"))); /* 16 x 12: one tile */
+    ck_assert(cJSON_IsTrue(at(m, "images.0.sides.0.nodepth")));  /* NaN in depth_mean.npy */
+    ck_assert(cJSON_IsFalse(at(m, "images.1.sides.0.nodepth"))); /* depth.png: all > 0 */
+    /* the hatch: magenta on NaN pixels with x + y = 0 mod 4 (p % 5 == 0: p = 0 is (0, 0)) */
+    uint8_t *mask;
+    int mw, mh;
+    ck_assert_int_eq(doubt_image_read_rgb8(path2(files, "img/0/0.nodepth.png"), 0, &mask, &mw,
+                                           &mh, &err),
+                     0);
+    for (int p = 0; p < 16 * 12; p++) {
+        const int on = p % 5 == 0 && (p % 16 + p / 16) % 4 == 0;
+        ck_assert_msg(mask[3 * p] == (on ? 255 : 0) && mask[3 * p + 1] == 0, "pixel %d", p);
+    }
+    free(mask);
     /* the thumbnail: at most 96 tall, so 16x12 stays 16x12 */
     doubt_image_info info;
     ck_assert_int_eq(doubt_image_probe(path2(files, "img/0/0.thumb.png"), &info, &err), 0);
@@ -364,8 +381,8 @@ START_TEST(data_script_holds_the_maps_as_binary16)
     ck_assert_msg(doubt_report_write(&o, path2(dir, "r.html"), NULL, NULL, &failed, &err) == 0,
                   "%s", err.msg);
     ck_assert_int_eq(failed, 0);
-    char *js = th_read_text(path2(dir, "r_files/data/0/0.js"));
-    const char *head = "doubtData(0,\"a\",{\"w\":4,\"h\":3,\"maps\":{\"cls\":\"";
+    char *js = th_read_text(path2(dir, "r_files/data/0/0_0.js"));
+    const char *head = "doubtData(0,\"a\",0,{\"x\":0,\"y\":0,\"w\":4,\"h\":3,\"maps\":{\"cls\":\"";
     ck_assert_msg(!strncmp(js, head, strlen(head)), "%.60s", js);
     /* Expected planes, encoded here independently of the writer's loop. */
     const int n = 12;
@@ -395,6 +412,62 @@ START_TEST(data_script_holds_the_maps_as_binary16)
     ck_assert_msg(strstr(js, key) != NULL, "%s not in %s", key, js);
     free(js);
     th_remove_tree(dir);
+}
+END_TEST
+
+START_TEST(wide_images_are_cut_into_tiles)
+{
+    char dir[64];
+    tmp_dir(dir, sizeof dir);
+    const int w = DOUBT_REPORT_TILE + 44, h = 2;
+    make_prediction(dir, NULL, "w", w, h, 1);
+    doubt_report_opts o = doubt_report_defaults();
+    o.dirs[0] = dir;
+    int failed = -1;
+    doubt_error err = {{0}};
+    ck_assert_msg(doubt_report_write(&o, path2(dir, "r.html"), NULL, NULL, &failed, &err) == 0,
+                  "%s", err.msg);
+    ck_assert(!exists(path2(dir, "r_files/data/0/0_2.js")));
+    char *js = th_read_text(path2(dir, "r_files/data/0/0_1.js"));
+    const char *head = "doubtData(0,\"w\",1,{\"x\":256,\"y\":0,\"w\":44,\"h\":2,";
+    ck_assert_msg(!strncmp(js, head, strlen(head)), "%.60s", js);
+    /* tile 1's depth: x = 256 .. 299 of both rows */
+    uint8_t b[2 * 44 * 2];
+    char want[256], key[300];
+    int nb = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = DOUBT_REPORT_TILE; x < w; x++) {
+            const int p = y * w + x;
+            const uint16_t f = doubt_f32_to_f16(p % 5 ? 2.0f + (float)p / 100 : NAN);
+            b[nb++] = (uint8_t)(f & 0xff);
+            b[nb++] = (uint8_t)(f >> 8);
+        }
+    doubt_base64_encode(b, (size_t)nb, want);
+    snprintf(key, sizeof key, "\"depth_mean\":\"%s\"", want);
+    ck_assert_msg(strstr(js, key) != NULL, "%s not in %s", key, js);
+    free(js);
+    cJSON *m = manifest(path2(dir, "r.html"));
+    ck_assert_int_eq(at(m, "tile")->valueint, DOUBT_REPORT_TILE);
+    cJSON_Delete(m);
+    th_remove_tree(dir);
+}
+END_TEST
+
+START_TEST(difference_colours)
+{
+    uint8_t c[4];
+    doubt_report_diff_colour(0, 2, c);
+    ck_assert(c[0] == 255 && c[1] == 255 && c[2] == 255 && c[3] == 255);
+    doubt_report_diff_colour(2, 2, c);
+    ck_assert(c[0] == 255 && c[1] == 0 && c[2] == 0 && c[3] == 255);
+    doubt_report_diff_colour(5, 2, c); /* clamped */
+    ck_assert(c[0] == 255 && c[1] == 0 && c[2] == 0);
+    doubt_report_diff_colour(-2, 2, c);
+    ck_assert(c[0] == 0 && c[1] == 0 && c[2] == 255);
+    doubt_report_diff_colour(-1, 2, c); /* halfway to blue */
+    ck_assert_msg(c[0] == 128 && c[1] == 128 && c[2] == 255, "%d %d %d", c[0], c[1], c[2]);
+    doubt_report_diff_colour(NAN, 2, c);
+    ck_assert(c[3] == 0);
 }
 END_TEST
 
@@ -459,9 +532,20 @@ START_TEST(comparison_and_eval)
     ck_assert(cJSON_IsTrue(at(m, "images.0.sides.1.ok")));
     ck_assert(cJSON_IsFalse(at(m, "images.1.sides.0.ok")));
     ck_assert(cJSON_IsTrue(at(m, "images.1.sides.1.ok")));
-    ck_assert(exists(path2(dir, "cmp_files/data/1/0.js")));
-    ck_assert(exists(path2(dir, "cmp_files/data/1/1.js")));
-    ck_assert(!exists(path2(dir, "cmp_files/data/0/1.js")));
+    ck_assert(exists(path2(dir, "cmp_files/data/1/0_0.js")));
+    ck_assert(exists(path2(dir, "cmp_files/data/1/1_0.js")));
+    ck_assert(!exists(path2(dir, "cmp_files/data/0/1_0.js")));
+    /* B - A of one's maps (the same values: all white) and of the classes (none differ) */
+    ck_assert_int_eq(cJSON_GetArraySize(at(m, "images.0.sides.1.diff")), 9);
+    ck_assert_ptr_null(at(m, "images.1.sides.1.diff"));
+    uint8_t *rgb;
+    int dw, dh;
+    ck_assert_int_eq(doubt_image_read_rgb8(path2(dir, "cmp_files/img/1/0.diff.seg_entropy.png"),
+                                           0, &rgb, &dw, &dh, &err),
+                     0);
+    ck_assert(dw == 4 && dh == 3 && rgb[0] == 255 && rgb[1] == 255 && rgb[2] == 255);
+    free(rgb);
+    ck_assert(exists(path2(dir, "cmp_files/img/1/0.diff.seg.png")));
     ck_assert_double_eq(at(m, "eval.seg.miou")->valuedouble, 0.5);
     ck_assert_ptr_null(at(m, "eval.per_image"));
     ck_assert_str_eq(at(m, "eval_plots.0")->valuestring, "reliability.png");
@@ -547,6 +631,8 @@ int main(void)
     tcase_set_timeout(rep, 120);
     tcase_add_test(rep, report_writes_every_file_the_page_names);
     tcase_add_test(rep, data_script_holds_the_maps_as_binary16);
+    tcase_add_test(rep, wide_images_are_cut_into_tiles);
+    tcase_add_test(enc, difference_colours);
     tcase_add_test(rep, names_cannot_end_the_script);
     tcase_add_test(rep, comparison_and_eval);
     tcase_add_test(rep, sizes_that_differ_fail_the_image);

@@ -1,5 +1,5 @@
-/* PNG writers (libpng 1.6): 8-bit RGB, 8-bit gray, 16-bit gray and 8-bit palette images, each
- * with optional tEXt chunks, each written atomically (see fsutil.h).
+/* PNG writers (libpng 1.6): 8-bit RGB and RGBA, 8-bit gray, 16-bit gray and 8-bit palette
+ * images, each with optional tEXt chunks, each written atomically (see fsutil.h).
  *
  *     doubt_png_text t[] = {{"doubt.map", "depth"}};
  *     st = doubt_png_write_gray16("out/a.depth.png", depth16, w, h, t, 1, &err);
@@ -23,6 +23,9 @@ typedef struct {
 
 doubt_status doubt_png_write_rgb8(const char *path, const uint8_t *rgb, int width, int height,
                                   const doubt_png_text *texts, int ntexts, doubt_error *err);
+/* RGBA interleaved, alpha not premultiplied (overlays with transparent pixels). */
+doubt_status doubt_png_write_rgba8(const char *path, const uint8_t *rgba, int width, int height,
+                                   const doubt_png_text *texts, int ntexts, doubt_error *err);
 doubt_status doubt_png_write_gray8(const char *path, const uint8_t *v, int width, int height,
                                    const doubt_png_text *texts, int ntexts, doubt_error *err);
 doubt_status doubt_png_write_gray16(const char *path, const uint16_t *v, int width, int height,

@@ -17,6 +17,7 @@
 #include "panel.h"
 #include "png.h"
 #include "report_data.h"
+#include "report_overlay.h"
 #include "report_page.h"
 #include "summary.h"
 
@@ -88,6 +89,7 @@ typedef struct {
     uint8_t *cls;
     float *plane[NP]; /* NULL when absent; plane[P_CLS] unused */
     int depth_from_png;
+    int ok; /* read and written; kept for the difference with the other folder */
 } prediction;
 
 static void prediction_free(prediction *p)
@@ -284,11 +286,10 @@ static void add_number(cJSON *o, const char *key, double v)
  * returned with ok = 0 in the entry; only running out of memory or an unwritable report
  * folder is an error of the report. */
 static doubt_status side_image(report *r, int s, int i, const char *name, const uint8_t *photo,
-                               int pw, int ph, cJSON *entry, doubt_error *err)
+                               int pw, int ph, cJSON *entry, prediction *pp, doubt_error *err)
 {
     const char *dir = r->o->dirs[s];
-    prediction p;
-    memset(&p, 0, sizeof p);
+    prediction p = *pp; /* written back at the end: the caller frees it */
     doubt_error e = {{0}};
     char path[DOUBT_PATH_MAX], to[DOUBT_PATH_MAX], suffix[64];
     doubt_status st = read_prediction(dir, name, &p, &e);
@@ -315,7 +316,7 @@ static doubt_status side_image(report *r, int s, int i, const char *name, const 
         cJSON_AddFalseToObject(entry, "ok");
         cJSON_AddStringToObject(entry, "error", e.msg);
         problem(r, e.msg);
-        prediction_free(&p);
+        *pp = p;
         return DOUBT_OK;
     }
     doubt_report_plane planes[NP];
@@ -346,10 +347,55 @@ static doubt_status side_image(report *r, int s, int i, const char *name, const 
     cJSON_AddNumberToObject(entry, "w", p.w);
     cJSON_AddNumberToObject(entry, "h", p.h);
     cJSON_AddStringToObject(entry, "depth_source", p.depth_from_png ? "depth.png" : "npy");
-    if (!(st = out_path(path, r, s ? "data/1" : "data/0", i, ".js", err)))
-        st = doubt_report_data_write(path, s, name, p.w, p.h, planes, np, err);
+    const int T = DOUBT_REPORT_TILE, ntx = (p.w + T - 1) / T, nty = (p.h + T - 1) / T;
+    for (int t = 0; !st && t < ntx * nty; t++) {
+        const int tx = t % ntx * T, ty = t / ntx * T;
+        const doubt_report_rect rect = {tx, ty, p.w - tx < T ? p.w - tx : T,
+                                        p.h - ty < T ? p.h - ty : T};
+        snprintf(suffix, sizeof suffix, "_%d.js", t);
+        if (!(st = out_path(path, r, s ? "data/1" : "data/0", i, suffix, err)))
+            st = doubt_report_data_write(path, s, name, t, p.w, rect, planes, np, err);
+    }
+    int any = 0;
+    if (!st && !(st = out_path(path, r, s ? "img/1" : "img/0", i, ".nodepth.png", err)))
+        st = doubt_report_nodepth_write(path, p.plane[P_DEPTH], p.w, p.h, &any, err);
+    cJSON_AddBoolToObject(entry, "nodepth", any);
+    p.ok = !st;
 fatal:
-    prediction_free(&p);
+    *pp = p;
+    return st;
+}
+
+/* B - A of every map both folders have as floats, and of the classes. */
+static doubt_status write_diffs(report *r, int i, const prediction p[2], cJSON *entry,
+                                doubt_error *err)
+{
+    if (p[0].w != p[1].w || p[0].h != p[1].h)
+        return DOUBT_OK; /* problem enough: the viewer shows both, no difference */
+    cJSON *list = cJSON_AddArrayToObject(entry, "diff");
+    char path[DOUBT_PATH_MAX], suffix[64];
+    doubt_status st = out_path(path, r, "img/1", i, ".diff.seg.png", err);
+    if (!st)
+        st = doubt_report_classdiff_write(path, p[0].cls, p[1].cls, p[0].w, p[0].h, err);
+    if (!st)
+        cJSON_AddItemToArray(list, cJSON_CreateString("seg"));
+    for (int m = 1; !st && m < DOUBT_REPORT_MAPS; m++) {
+        const int k = m - 1 + P_DEPTH; /* the maps after seg are the planes from depth_mean */
+        const cJSON *rg = cJSON_GetObjectItemCaseSensitive(r->ranges[0], doubt_report_maps[m]);
+        if (!rg)
+            rg = cJSON_GetObjectItemCaseSensitive(r->ranges[1], doubt_report_maps[m]);
+        const cJSON *lo = cJSON_GetObjectItemCaseSensitive(rg, "lo");
+        const cJSON *hi = cJSON_GetObjectItemCaseSensitive(rg, "hi");
+        if (!p[0].plane[k] || !p[1].plane[k] || !cJSON_IsNumber(lo) || !cJSON_IsNumber(hi) ||
+            !(hi->valuedouble > lo->valuedouble))
+            continue;
+        snprintf(suffix, sizeof suffix, ".diff.%s.png", doubt_report_maps[m]);
+        if (!(st = out_path(path, r, "img/1", i, suffix, err)))
+            st = doubt_report_diff_write(path, p[0].plane[k], p[1].plane[k], p[0].w, p[0].h,
+                                         (float)(hi->valuedouble - lo->valuedouble) / 2, err);
+        if (!st)
+            cJSON_AddItemToArray(list, cJSON_CreateString(doubt_report_maps[m]));
+    }
     return st;
 }
 
@@ -538,6 +584,7 @@ doubt_status doubt_report_write(const doubt_report_opts *o, const char *html,
         goto done;
     cJSON_AddStringToObject(root, "version", DOUBT_VERSION);
     cJSON_AddStringToObject(root, "files", r.rel);
+    cJSON_AddNumberToObject(root, "tile", DOUBT_REPORT_TILE);
     cJSON *sides = cJSON_AddArrayToObject(root, "sides");
     for (int s = 0; s < o->ndirs; s++) {
         cJSON *sd = cJSON_CreateObject();
@@ -554,6 +601,8 @@ doubt_status doubt_report_write(const doubt_report_opts *o, const char *html,
         int pw = 0, ph = 0;
         st = photo_of(&r, i, names[i], &photo, &pw, &ph, img, err);
         cJSON *per = cJSON_AddArrayToObject(img, "sides");
+        prediction preds[2];
+        memset(preds, 0, sizeof preds);
         for (int s = 0; !st && s < o->ndirs; s++) {
             cJSON *entry = cJSON_CreateObject();
             cJSON_AddItemToArray(per, entry);
@@ -565,8 +614,12 @@ doubt_status doubt_report_write(const doubt_report_opts *o, const char *html,
                 continue;
             }
             if (!st)
-                st = side_image(&r, s, i, names[i], photo, pw, ph, entry, err);
+                st = side_image(&r, s, i, names[i], photo, pw, ph, entry, &preds[s], err);
         }
+        if (!st && preds[0].ok && preds[1].ok)
+            st = write_diffs(&r, i, preds, cJSON_GetArrayItem(per, 1), err);
+        for (int s = 0; s < 2; s++)
+            prediction_free(&preds[s]);
         free(photo);
     }
     if (!st)

@@ -14,7 +14,10 @@
  *   img/photo/I.EXT        the input photo, copied (png, jpg, jpeg, bmp) or re-encoded as PNG
  *   img/S/I.thumb.png      photo and segmentation blended, at most 96 px tall
  *   img/S/I.MAP.png        predict's heatmaps and NAME.seg.png, copied
- *   data/S/I.js            the float maps (report_data.h), loaded when the image is shown
+ *   img/S/I.nodepth.png    the pixels without depth, hatched (report_overlay.h)
+ *   img/1/I.diff.MAP.png   comparing: B - A of each map (and where the classes differ)
+ *   data/S/I_T.js          tile T of the float maps (report_data.h), loaded when the viewer
+ *                          needs it
  * for image index I (in name order) and folder S (0, 1). Per folder a NAME needs NAME.seg.png
  * (palette) and NAME.depth.png; heatmaps and NAME.MAP.npy (predict --npy) are each optional:
  * what is missing is not shown. Depth comes from depth_mean.npy, else depth.png / 256. The

@@ -61,14 +61,16 @@ size_t doubt_base64_encode(const uint8_t *in, size_t n, char *out)
     return o;
 }
 
-doubt_status doubt_report_data_write(const char *path, int side, const char *name, int width,
-                                     int height, const doubt_report_plane *planes, int nplanes,
+doubt_status doubt_report_data_write(const char *path, int side, const char *name, int tile,
+                                     int width, doubt_report_rect r,
+                                     const doubt_report_plane *planes, int nplanes,
                                      doubt_error *err)
 {
-    if (width <= 0 || height <= 0 || nplanes < 0 || (nplanes && !planes))
-        return doubt_fail(err, DOUBT_ERR_ARG, "report data %s: bad size %dx%d or planes", path,
-                          width, height);
-    const size_t n = (size_t)width * height;
+    if (r.w <= 0 || r.h <= 0 || r.x < 0 || r.y < 0 || r.x + r.w > width || nplanes < 0 ||
+        (nplanes && !planes))
+        return doubt_fail(err, DOUBT_ERR_ARG, "report data %s: bad tile %dx%d at (%d, %d) of "
+                          "width %d, or no planes", path, r.w, r.h, r.x, r.y, width);
+    const size_t n = (size_t)r.w * r.h;
     uint8_t *bytes = malloc(2 * n);
     char *b64 = malloc(4 * ((2 * n + 2) / 3) + 1);
     char *quoted = NULL;
@@ -84,21 +86,24 @@ doubt_status doubt_report_data_write(const char *path, int side, const char *nam
     doubt_atomic_file af;
     if ((st = doubt_atomic_open(&af, path, err)))
         goto done;
-    /* "</" cannot occur: the name is the only free text and sits in a script file, not in
-     * an inline <script>. */
-    fprintf(af.f, "doubtData(%d,%s,{\"w\":%d,\"h\":%d,\"maps\":{", side, quoted, width, height);
+    /* "</" cannot end anything: this is a script file, not an inline <script>. */
+    fprintf(af.f, "doubtData(%d,%s,%d,{\"x\":%d,\"y\":%d,\"w\":%d,\"h\":%d,\"maps\":{", side,
+            quoted, tile, r.x, r.y, r.w, r.h);
     for (int k = 0; k < nplanes; k++) {
         const doubt_report_plane *p = &planes[k];
-        size_t nb = n;
-        if (p->type == DOUBT_REPORT_U8)
-            memcpy(bytes, p->u8, n);
-        else {
-            for (size_t i = 0; i < n; i++) {
-                const uint16_t h = doubt_f32_to_f16(p->f32[i]);
-                bytes[2 * i] = (uint8_t)(h & 0xff);
-                bytes[2 * i + 1] = (uint8_t)(h >> 8);
+        size_t nb = 0;
+        for (int y = r.y; y < r.y + r.h; y++) {
+            const size_t row = (size_t)y * width + r.x;
+            if (p->type == DOUBT_REPORT_U8) {
+                memcpy(bytes + nb, p->u8 + row, (size_t)r.w);
+                nb += (size_t)r.w;
+                continue;
             }
-            nb = 2 * n;
+            for (int x = 0; x < r.w; x++) {
+                const uint16_t h = doubt_f32_to_f16(p->f32[row + x]);
+                bytes[nb++] = (uint8_t)(h & 0xff);
+                bytes[nb++] = (uint8_t)(h >> 8);
+            }
         }
         doubt_base64_encode(bytes, nb, b64);
         fprintf(af.f, "%s\"%s\":\"%s\"", k ? "," : "", p->key, b64);

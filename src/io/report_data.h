@@ -1,16 +1,20 @@
-/* The float maps of one prediction as a small script the HTML report loads when the image is
- * shown (a page opened from file:// cannot fetch() local files, but it can add a <script>).
+/* The float maps of one prediction as small scripts the HTML report loads when they are needed
+ * (a page opened from file:// cannot fetch() local files, but it can add a <script>): one per
+ * tile of at most DOUBT_REPORT_TILE x DOUBT_REPORT_TILE pixels, so the read-out of a large
+ * photo loads only the tile under the pointer.
  *
  *     doubt_report_plane p[2] = {{"cls", DOUBT_REPORT_U8, cls, NULL},
  *                                {"depth_mean", DOUBT_REPORT_F16, NULL, depth}};
- *     st = doubt_report_data_write("r/data/0/7.js", 0, "scene_7", w, h, p, 2, &err);
+ *     doubt_report_rect r = {256, 0, 44, 12};                  // tile 1 of a 300 x 12 image
+ *     st = doubt_report_data_write("r/data/0/7_1.js", 0, "scene_7", 1, 300, r, p, 2, &err);
  *
- * File: one line `doubtData(SIDE,"NAME",{"w":W,"h":H,"maps":{"KEY":"BASE64",...}});` where
- * each value is the plane's bytes, row-major, top row first, base64 (RFC 4648, padded):
- * DOUBT_REPORT_U8 one byte per pixel, DOUBT_REPORT_F16 IEEE 754 binary16 per pixel, little
- * endian, rounded to nearest even from the float32 map (NaN stays NaN, |v| > 65504 becomes
- * infinite). The binary16 read-out is within 2^-11 of |v| relative for |v| >= 2^-14 and
- * within 2^-25 absolute below that.
+ * File: one line `doubtData(SIDE,"NAME",TILE,{"x":X,"y":Y,"w":W,"h":H,"maps":{"KEY":"BASE64",
+ * ...}});` where each value is the plane's pixels inside the rectangle, row-major, top row
+ * first, base64 (RFC 4648, padded): DOUBT_REPORT_U8 one byte per pixel, DOUBT_REPORT_F16
+ * IEEE 754 binary16 per pixel, little endian, rounded to nearest even from the float32 map
+ * (NaN stays NaN, |v| >= 65520 becomes infinite). The binary16 read-out is within 2^-11 of |v|
+ * relative for |v| >= 2^-14 and within 2^-25 absolute below that. Tiles are numbered row by
+ * row: tile t covers x from (t mod ceil(width / TILE)) * TILE.
  */
 #ifndef DOUBT_IO_REPORT_DATA_H
 #define DOUBT_IO_REPORT_DATA_H
@@ -19,6 +23,8 @@
 #include <stdint.h>
 
 #include "core/status.h"
+
+#define DOUBT_REPORT_TILE 256
 
 typedef enum { DOUBT_REPORT_U8, DOUBT_REPORT_F16 } doubt_report_type;
 
@@ -36,8 +42,14 @@ uint16_t doubt_f32_to_f16(float f);
  * bytes; NUL-terminated. Returns the length written. */
 size_t doubt_base64_encode(const uint8_t *in, size_t n, char *out);
 
-doubt_status doubt_report_data_write(const char *path, int side, const char *name, int width,
-                                     int height, const doubt_report_plane *planes, int nplanes,
+typedef struct {
+    int x, y, w, h;
+} doubt_report_rect;
+
+/* planes hold whole images `width` pixels wide; the part inside r is written. */
+doubt_status doubt_report_data_write(const char *path, int side, const char *name, int tile,
+                                     int width, doubt_report_rect r,
+                                     const doubt_report_plane *planes, int nplanes,
                                      doubt_error *err);
 
 #endif

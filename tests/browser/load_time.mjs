@@ -15,13 +15,15 @@ const script = [], load = [];
 let rows = 0, dataScripts = 0;
 for (let r = 0; r < +runs; r++) {
   const page = await browser.newPage();
+  let data = 0;
+  page.on('request', (r) => { data += r.url().includes('/data/'); });
   await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
   const t = await page.evaluate(() => ({
     script: window.doubtReport.readyMs,
     load: performance.getEntriesByType('navigation')[0].loadEventEnd,
     rows: document.querySelectorAll('#gallery tbody tr').length,
-    data: performance.getEntriesByType('resource').filter((e) => e.name.includes('/data/')).length,
   }));
+  t.data = data;
   script.push(t.script);
   load.push(t.load);
   rows = t.rows;

@@ -1,9 +1,11 @@
 /* doubt report: everything the page does, from the manifest `DOUBT` that doubt inspect writes
- * inline. Float maps arrive as data scripts (STEM_files/data/S/I.js) calling doubtData() when
- * an image is shown: base64 of binary16 little-endian planes (cls is uint8). */
+ * inline. Float maps arrive as data scripts (STEM_files/data/S/I_T.js, one per tile of
+ * M.tile pixels) calling doubtData() when the viewer needs them: base64 of binary16
+ * little-endian planes (cls is uint8). */
 (function () {
   'use strict';
-  var M = DOUBT, FILES = M.files, NS = M.sides.length, IMGS = M.images;
+  var M = DOUBT, FILES = encodeURIComponent(M.files), NS = M.sides.length, IMGS = M.images;
+  var TILE = M.tile || 256;
   var MAPS = [
     {key: 'seg', data: 'cls', title: 'Segmentation', units: 'class'},
     {key: 'depth_color', data: 'depth_mean', title: 'Depth', units: 'm'},
@@ -55,7 +57,7 @@
   function short(v) { return String(+(+v).toPrecision(5)); }
   function url(side, i, what) { return FILES + '/img/' + side + '/' + i + what; }
 
-  /* ---- float data ------------------------------------------------------------------- */
+  /* ---- float data: tiles, decoded when they arrive, read as binary16 on demand ---- */
   var cache = {}, cacheOrder = [], waiting = {};
   function h2f(h) {
     var s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 31, f = h & 1023;
@@ -68,37 +70,50 @@
     for (var i = 0; i < n; i++) u8[i] = bin.charCodeAt(i);
     return u8;
   }
-  window.doubtData = function (side, name, d) {
+  window.doubtData = function (side, name, t, d) {
     var planes = {};
     for (var k in d.maps) {
       var u8 = decode(d.maps[k]);
       planes[k] = k === 'cls' ? u8 : new Uint16Array(u8.buffer);
     }
-    var key = side + ':' + name;
-    cache[key] = {w: d.w, h: d.h, planes: planes,
-      value: function (k, i) {
-        var p = planes[k];
-        if (!p) return undefined;
-        return k === 'cls' ? p[i] : h2f(p[i]);
-      }};
+    var key = side + ':' + name + ':' + t;
+    cache[key] = {x: d.x, y: d.y, w: d.w, h: d.h, planes: planes};
     cacheOrder.push(key);
-    while (cacheOrder.length > 8) delete cache[cacheOrder.shift()];
+    while (cacheOrder.length > 64) delete cache[cacheOrder.shift()];
     (waiting[key] || []).forEach(function (f) { f(cache[key]); });
     delete waiting[key];
   };
-  /* Resolves with the decoded data of image i in folder side, adding its script once. */
-  function loadData(side, i) {
-    var key = side + ':' + IMGS[i].name;
+  function tileOf(side, i, x, y) {
+    var ntx = Math.ceil(IMGS[i].sides[side].w / TILE);
+    return Math.floor(y / TILE) * ntx + Math.floor(x / TILE);
+  }
+  /* Resolves with tile t of image i in folder side, adding its script once. */
+  function loadTile(side, i, t) {
+    var key = side + ':' + IMGS[i].name + ':' + t;
     return new Promise(function (resolve, reject) {
       if (cache[key]) return resolve(cache[key]);
       var first = !waiting[key];
       (waiting[key] = waiting[key] || []).push(resolve);
       if (!first) return;
-      var s = el('script', {src: FILES + '/data/' + side + '/' + i + '.js'});
+      var s = el('script', {src: FILES + '/data/' + side + '/' + i + '_' + t + '.js'});
       s.onload = function () { s.remove(); };
       s.onerror = function () { s.remove(); delete waiting[key]; reject(new Error(s.src)); };
       document.body.appendChild(s);
     });
+  }
+  var PENDING = {};
+  /* The value of plane key at (x, y): a number, undefined (no such plane), or PENDING while
+   * its tile loads (the read-out is drawn again when it arrives). */
+  function valueAt(side, i, key, x, y) {
+    var t = tileOf(side, i, x, y), d = cache[side + ':' + IMGS[i].name + ':' + t];
+    if (!d) {
+      loadTile(side, i, t).then(function () { if (V.i === i) renderReadout(); },
+        function (e) { $('#pixel', viewer).textContent = 'float data missing: ' + e.message; });
+      return PENDING;
+    }
+    var p = d.planes[key], j = (y - d.y) * d.w + (x - d.x);
+    if (!p) return undefined;
+    return key === 'cls' ? p[j] : h2f(p[j]);
   }
 
   /* ---- table columns ---------------------------------------------------------------- */
@@ -370,8 +385,7 @@
   renderRows();
 
   /* ---- viewer ----------------------------------------------------------------------- */
-  var V = {i: -1, map: 1, opacity: 0.6, marks: true, z: 1, tx: 0, ty: 0, px: -1, py: -1,
-    data: [], diff: null};
+  var V = {i: -1, map: 1, opacity: 0.6, marks: true, z: 1, tx: 0, ty: 0, px: -1, py: -1};
   var viewer = el('div', {id: 'viewer', hidden: ''});
   viewer.innerHTML = '<div class="vbar"><button id="prev" title="previous (\u2190)">\u25c0</button>' +
     '<button id="next" title="next (\u2192)">\u25b6</button><span class="title"></span>' +
@@ -421,12 +435,10 @@
     list.forEach(function (side) {
       var st = {side: side, el: el('div', {class: 'stage', 'data-side': side})};
       st.el.innerHTML = '<div class="label"></div><div class="layer"><img class="photo" alt="">' +
-        '<div class="ov"></div><canvas class="dv"></canvas><canvas class="marks"></canvas>' +
-        '</div><div class="cross"></div>';
+        '<div class="ov"></div><img class="marks" alt=""></div><div class="cross"></div>';
       st.layer = $('.layer', st.el);
       st.photo = $('.photo', st.el);
       st.ov = $('.ov', st.el);
-      st.dv = $('.dv', st.el);
       st.marks = $('.marks', st.el);
       st.cross = $('.cross', st.el);
       st.label = $('.label', st.el);
@@ -452,51 +464,48 @@
     viewer.hidden = false;
     document.body.style.overflow = 'hidden';
     V.i = i;
-    V.data = [];
-    V.diff = null;
     viewer.dataset.ready = '';
     var im = IMGS[i], wh = dims();
     $('.title', viewer).textContent = im.name + '  (' + (order.indexOf(i) + 1) + ' of ' +
       order.length + ', ' + wh[0] + '\u00d7' + wh[1] + ')';
     stages.forEach(function (st) {
-      var s = st.side === 'diff' ? 0 : st.side, ok = im.sides[s] && im.sides[s].ok;
+      var s = st.side === 'diff' ? 0 : st.side, e = im.sides[s], ok = e && e.ok;
       st.photo.src = im.photo ? FILES + '/img/photo/' + im.photo : url(s, i, '.seg.png');
-      st.photo.style.width = wh[0] + 'px';
-      st.photo.style.height = wh[1] + 'px';
-      [st.ov, st.dv, st.marks].forEach(function (e) {
-        e.style.width = wh[0] + 'px';
-        e.style.height = wh[1] + 'px';
+      [st.photo, st.ov, st.marks].forEach(function (x) {
+        x.style.width = wh[0] + 'px';
+        x.style.height = wh[1] + 'px';
       });
-      st.dv.width = st.marks.width = wh[0];
-      st.dv.height = st.marks.height = wh[1];
-      st.marks.getContext('2d').clearRect(0, 0, wh[0], wh[1]);
-      st.dv.getContext('2d').clearRect(0, 0, wh[0], wh[1]);
+      st.marks.hidden = !(ok && e.nodepth);
+      if (ok && e.nodepth) st.marks.src = url(s, i, '.nodepth.png');
       st.layer.style.visibility = st.side === 'diff' ? (im.sides[0].ok && im.sides[1].ok ?
         '' : 'hidden') : ok ? '' : 'hidden';
     });
+    var nd = [];
+    for (var s = 0; s < NS; s++) if (im.sides[s] && im.sides[s].ok)
+      nd.push((NS === 2 ? SIDE_NAME[s] + ' ' : '') + (100 * im.sides[s].stats.no_depth).toFixed(1) + '%');
+    $('#nodepth', viewer).textContent = nd.join(', ') + ' of pixels';
     V.px = V.py = -1;
     if (first || V.lastWH !== wh.join('x')) fit();
     V.lastWH = wh.join('x');
     setMap(V.map);
-    renderReadout();
     setHash();
+    /* the tile at the centre first: for an image up to TILE x TILE pixels that is all */
     var want = [];
-    for (var s = 0; s < NS; s++) if (im.sides[s] && im.sides[s].ok) want.push(s);
-    Promise.all(want.map(function (s) {
-      return loadData(s, i).then(function (d) { if (V.i === i) V.data[s] = d; });
-    })).then(function () {
+    for (s = 0; s < NS; s++) if (im.sides[s] && im.sides[s].ok)
+      want.push(loadTile(s, i, tileOf(s, i, wh[0] >> 1, wh[1] >> 1)));
+    Promise.all(want).then(function () {
       if (V.i !== i) return;
-      drawMarks();
-      drawDiff();
       renderReadout();
       viewer.dataset.ready = im.name;
     }, function (e) {
       $('#pixel', viewer).textContent = 'float data missing: ' + e.message;
     });
-    if (order.indexOf(i) + 1 < order.length) { /* the next one is probably wanted soon */
-      var nx = order[order.indexOf(i) + 1];
+    var k = order.indexOf(i);
+    if (k + 1 < order.length) { /* the next one is probably wanted soon */
+      var nx = order[k + 1];
       for (s = 0; s < NS; s++) if (IMGS[nx].sides[s] && IMGS[nx].sides[s].ok)
-        loadData(s, nx).catch(function () {});
+        loadTile(s, nx, tileOf(s, nx, IMGS[nx].sides[s].w >> 1, IMGS[nx].sides[s].h >> 1))
+          .catch(function () {});
     }
   }
   function closeViewer() {
@@ -521,22 +530,21 @@
     stages.forEach(function (st) {
       var s = st.side === 'diff' ? null : st.side, has = s !== null && im.sides[s] &&
         im.sides[s].ok && im.sides[s].heat.indexOf(m.key) >= 0;
-      st.ov.style.backgroundImage = has ? 'url("' + url(s, V.i, '.' + m.key + '.png') + '")' : 'none';
+      var diff = st.side === 'diff' && im.sides[1].ok && (im.sides[1].diff || []).indexOf(m.key) >= 0;
+      st.ov.style.backgroundImage = has ? 'url("' + url(s, V.i, '.' + m.key + '.png') + '")' :
+        diff ? 'url("' + url(1, V.i, '.diff.' + m.key + '.png') + '")' : 'none';
       st.label.textContent = (st.side === 'diff' ? 'B \u2212 A \u00b7 ' : NS === 2 ?
         SIDE_NAME[s] + ': ' + M.sides[s].dir + ' \u00b7 ' : '') + m.title;
     });
     applyOpacity();
-    drawDiff();
     renderLegend();
     renderReadout();
     setHash();
   }
   function applyOpacity() {
     stages.forEach(function (st) {
-      st.ov.style.opacity = st.dv.style.opacity = V.opacity;
+      st.ov.style.opacity = V.opacity;
       st.marks.style.display = V.marks ? '' : 'none';
-      st.dv.style.display = st.side === 'diff' ? '' : 'none';
-      st.ov.style.display = st.side === 'diff' ? 'none' : '';
     });
   }
   function legendCanvas(side, key, w) {
@@ -580,53 +588,13 @@
     var r = rangeOf(0, MAPS[V.map].key) || rangeOf(NS - 1, MAPS[V.map].key);
     return r ? (r.hi - r.lo) / 2 : 1;
   }
-  function drawMarks() {
-    stages.forEach(function (st) {
-      var s = st.side === 'diff' ? 0 : st.side, d = V.data[s];
-      if (!d || !d.planes.depth_mean) return;
-      var ctx = st.marks.getContext('2d'), id = ctx.createImageData(d.w, d.h), n = 0;
-      for (var y = 0; y < d.h; y++) for (var x = 0; x < d.w; x++) {
-        var i = y * d.w + x;
-        if (!isNaN(d.value('depth_mean', i))) continue;
-        n++;
-        if ((x + y) % 4 === 0) { /* magenta diagonals, one image pixel in four */
-          id.data[4 * i] = 255; id.data[4 * i + 2] = 255; id.data[4 * i + 3] = 200;
-        }
-      }
-      ctx.putImageData(id, 0, 0);
-      if (st.side === 0)
-        $('#nodepth', viewer).textContent = (100 * n / (d.w * d.h)).toFixed(1) + '% of pixels';
-    });
-  }
-  function drawDiff() {
-    if (NS !== 2) return;
-    var st = stages[2], a = V.data[0], b = V.data[1], m = MAPS[V.map];
-    var ctx = st.dv.getContext('2d');
-    if (!a || !b || a.w !== b.w || a.h !== b.h) { ctx.clearRect(0, 0, st.dv.width, st.dv.height); return; }
-    var id = ctx.createImageData(a.w, a.h), R = diffRange(), n = a.w * a.h;
-    for (var i = 0; i < n; i++) {
-      var r, g, bl, al = 255;
-      if (m.key === 'seg') {
-        if (a.planes.cls[i] === b.planes.cls[i]) continue;
-        r = 255; g = bl = 0;
-      } else {
-        var va = a.value(m.data, i), vb = b.value(m.data, i);
-        if (va === undefined || vb === undefined || isNaN(va) || isNaN(vb)) continue;
-        var t = Math.max(-1, Math.min(1, (vb - va) / R));
-        r = t < 0 ? 255 * (1 + t) : 255;
-        g = 255 * (1 - Math.abs(t));
-        bl = t > 0 ? 255 * (1 - t) : 255;
-      }
-      id.data[4 * i] = r; id.data[4 * i + 1] = g; id.data[4 * i + 2] = bl; id.data[4 * i + 3] = al;
-    }
-    ctx.putImageData(id, 0, 0);
-  }
   function renderReadout() {
     var m = MAPS[V.map], im = cur(), x = V.px, y = V.py, wh = dims();
     var inside = x >= 0 && y >= 0 && x < wh[0] && y < wh[1];
     $('#pixel', viewer).textContent = inside ? 'pixel (' + x + ', ' + y + ')' :
       'move the pointer over the image';
     placeCross(inside);
+    var pending = false;
     var h = '<tr><th></th>' + (NS === 2 ? '<th>A</th><th>B</th><th>B\u2212A</th>' : '<th></th>') +
       '</tr>';
     VALUES.forEach(function (row) {
@@ -639,11 +607,14 @@
         (row.units ? ' <small>' + row.units + '</small>' : '') + '</th>';
       var vals = [];
       for (s = 0; s < NS; s++) {
-        var d = V.data[s], v = inside && d ? d.value(row.key, y * d.w + x) : undefined;
-        vals.push(v);
-        var text = v === undefined ? (d || !inside ? '' : '\u2026') :
+        var ok = im.sides[s] && im.sides[s].ok;
+        var v = inside && ok ? valueAt(s, V.i, row.key, x, y) : undefined;
+        if (v === PENDING) pending = true;
+        vals.push(v === PENDING ? undefined : v);
+        var text = v === PENDING ? '\u2026' : v === undefined ? '' :
           isNaN(v) && row.key.indexOf('depth') === 0 ? 'no depth' : row.key === 'cls' ? String(v) : fmt(v);
-        h += '<td data-side="' + s + '" data-v="' + (v === undefined ? '' : v) + '">' + text + '</td>';
+        h += '<td data-side="' + s + '" data-v="' + (v === undefined || v === PENDING ? '' : v) +
+          '">' + text + '</td>';
       }
       if (NS === 2) {
         var dv = vals[0] !== undefined && vals[1] !== undefined ? vals[1] - vals[0] : undefined;
@@ -653,6 +624,7 @@
       h += '</tr>';
     });
     readout.innerHTML = h;
+    readout.dataset.complete = inside && !pending ? x + ',' + y : '';
   }
 
   /* pointer, zoom and pan: all stages share one transform; the pixel marker sits outside
