@@ -614,6 +614,19 @@ START_TEST(command_line)
     cJSON *m = manifest(path2(dir, "c.html"));
     ck_assert_int_eq(cJSON_GetArraySize(at(m, "sides")), 2);
     cJSON_Delete(m);
+    /* the single-PNG panel for scripts, as before */
+    char panel[128];
+    snprintf(panel, sizeof panel, "%s/a.panel.png", dir);
+    const char *pn[] = {"inspect", dir, "--panel", "a", "-o", panel, NULL};
+    ck_assert_int_eq(th_run_doubt(pn, &out, &errs), 0);
+    free(out);
+    free(errs);
+    doubt_image_info info;
+    doubt_error err = {{0}};
+    ck_assert_msg(doubt_image_probe(panel, &info, &err) == 0, "%s", err.msg);
+    ck_assert_int_gt(info.width, 9 * 4); /* nine tiles side by side */
+    const char *ev[] = {"inspect", dir, "--panel", "a", "-o", panel, "--eval", "e.json", NULL};
+    th_assert_usage_error(ev, "--eval and --eval-plots need --html");
     th_remove_tree(dir);
 }
 END_TEST

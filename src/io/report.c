@@ -1,4 +1,4 @@
-/* The HTML report: reads each prediction, writes its files beside the page and the manifest
+/* The HTML report: reads each doubt_report_prediction, writes its files beside the page and the manifest
  * the page's script works from (report_page.c writes the page, report_data.c the floats). */
 #include "report.h"
 
@@ -13,12 +13,12 @@
 #include "fsutil.h"
 #include "image.h"
 #include "inspect.h"
-#include "npy.h"
 #include "panel.h"
 #include "png.h"
 #include "report_data.h"
 #include "report_overlay.h"
 #include "report_page.h"
+#include "report_read.h"
 #include "summary.h"
 
 #define THUMB_H 96
@@ -26,13 +26,6 @@
 const char *const doubt_report_maps[DOUBT_REPORT_MAPS] = {
     "seg",          "depth_color",   "depth_epistemic", "depth_aleatoric", "depth_total",
     "seg_entropy", "seg_aleatoric", "seg_mutual_info", "seg_logit_var"};
-
-/* The float planes of an image's data script: cls (u8, from seg.png) and seg_prob (the
- * probability of that class, from seg_prob.npy) then one per map, named as predict's .npy. */
-enum { P_CLS, P_PROB, P_DEPTH, P_DEPTH_EPI, P_DEPTH_ALE, P_DEPTH_TOT, P_ENT, P_ALE, P_MI, P_LVAR, NP };
-static const char *const plane_key[NP] = {
-    "cls",         "seg_prob",      "depth_mean",      "depth_epistemic", "depth_aleatoric",
-    "depth_total", "seg_entropy",   "seg_aleatoric",   "seg_mutual_info", "seg_logit_var"};
 
 doubt_report_opts doubt_report_defaults(void)
 {
@@ -80,100 +73,6 @@ static doubt_status copy_file(const char *from, const char *to, doubt_error *err
         return doubt_fail(err, DOUBT_ERR_IO, "copy %s to %s failed", from, to);
     }
     return doubt_atomic_commit(&af, err);
-}
-
-/* ---- one prediction -------------------------------------------------------------------- */
-
-typedef struct {
-    int w, h;
-    uint8_t *cls;
-    float *plane[NP]; /* NULL when absent; plane[P_CLS] unused */
-    int depth_from_png;
-    int ok; /* read and written; kept for the difference with the other folder */
-} prediction;
-
-static void prediction_free(prediction *p)
-{
-    free(p->cls);
-    for (int k = 0; k < NP; k++)
-        free(p->plane[k]);
-}
-
-static doubt_status read_npy(const char *dir, const char *name, int k, prediction *p,
-                             doubt_error *err)
-{
-    char path[DOUBT_PATH_MAX], suffix[64];
-    snprintf(suffix, sizeof suffix, ".%s.npy", plane_key[k]);
-    doubt_status st = file_of(path, dir, name, suffix, err);
-    if (st || !is_file(path))
-        return st;
-    float *v = NULL;
-    int nd;
-    int64_t sh[4];
-    if ((st = doubt_npy_read_f32(path, &v, &nd, sh, err)))
-        return st;
-    const int want = k == P_PROB ? 3 : 2;
-    const int64_t h = sh[want - 2], w = sh[want - 1];
-    if (nd != want || h != p->h || w != p->w) {
-        free(v);
-        return doubt_fail(err, DOUBT_ERR_FORMAT, "%s: shape %s[%lld, %lld], expected %s[%d, %d] "
-                          "as %s/%s.seg.png", path, nd == 3 ? "[C, H, W] " : "",
-                          (long long)h, (long long)w, want == 3 ? "[C, H, W] " : "", p->h,
-                          p->w, dir, name);
-    }
-    if (k == P_PROB) { /* the probability of the predicted class only */
-        const int64_t n = (int64_t)p->w * p->h;
-        for (int64_t i = 0; i < n; i++) {
-            if (p->cls[i] >= sh[0]) {
-                free(v);
-                return doubt_fail(err, DOUBT_ERR_FORMAT, "%s: class %d at pixel (%d, %d) of "
-                                  "%s.seg.png but only %lld classes", path, p->cls[i],
-                                  (int)(i % p->w), (int)(i / p->w), name, (long long)sh[0]);
-            }
-            v[i] = v[(int64_t)p->cls[i] * n + i];
-        }
-    }
-    p->plane[k] = v;
-    return DOUBT_OK;
-}
-
-static doubt_status read_prediction(const char *dir, const char *name, prediction *p,
-                                    doubt_error *err)
-{
-    char path[DOUBT_PATH_MAX];
-    doubt_status st = file_of(path, dir, name, ".seg.png", err);
-    if (!st && !is_file(path))
-        st = doubt_fail(err, DOUBT_ERR_IO, "%s: missing", path);
-    if (!st)
-        st = doubt_png_read_index8(path, &p->cls, &p->w, &p->h, err);
-    for (int k = P_PROB; !st && k < NP; k++)
-        st = read_npy(dir, name, k, p, err);
-    if (st || p->plane[P_DEPTH])
-        return st;
-    /* No depth_mean.npy: depth.png, at the scale it records. */
-    if ((st = file_of(path, dir, name, ".depth.png", err)))
-        return st;
-    if (!is_file(path))
-        return doubt_fail(err, DOUBT_ERR_IO, "%s: missing", path);
-    char text[64];
-    int found = 0;
-    if ((st = doubt_png_read_text(path, "doubt.depth_scale", text, sizeof text, &found, err)))
-        return st;
-    const double scale = found ? strtod(text, NULL) : DOUBT_DEPTH_SCALE_DEFAULT;
-    if (!(scale > 0))
-        return doubt_fail(err, DOUBT_ERR_FORMAT, "%s: doubt.depth_scale \"%s\" is not positive",
-                          path, text);
-    int w, h;
-    if ((st = doubt_image_read_depth(path, 0, (float)scale, &p->plane[P_DEPTH], &w, &h, err)))
-        return st;
-    if (w != p->w || h != p->h)
-        return doubt_fail(err, DOUBT_ERR_FORMAT, "%s is %dx%d but %s/%s.seg.png is %dx%d", path,
-                          w, h, dir, name, p->w, p->h);
-    for (int64_t i = 0; i < (int64_t)w * h; i++)
-        if (!(p->plane[P_DEPTH][i] > 0))
-            p->plane[P_DEPTH][i] = NAN; /* 0 = no depth, as in depth_mean.npy */
-    p->depth_from_png = 1;
-    return DOUBT_OK;
 }
 
 /* ---- the report ------------------------------------------------------------------------ */
@@ -286,13 +185,13 @@ static void add_number(cJSON *o, const char *key, double v)
  * returned with ok = 0 in the entry; only running out of memory or an unwritable report
  * folder is an error of the report. */
 static doubt_status side_image(report *r, int s, int i, const char *name, const uint8_t *photo,
-                               int pw, int ph, cJSON *entry, prediction *pp, doubt_error *err)
+                               int pw, int ph, cJSON *entry, doubt_report_prediction *pp, doubt_error *err)
 {
     const char *dir = r->o->dirs[s];
-    prediction p = *pp; /* written back at the end: the caller frees it */
+    doubt_report_prediction p = *pp; /* written back at the end: the caller frees it */
     doubt_error e = {{0}};
     char path[DOUBT_PATH_MAX], to[DOUBT_PATH_MAX], suffix[64];
-    doubt_status st = read_prediction(dir, name, &p, &e);
+    doubt_status st = doubt_report_read(dir, name, &p, &e);
     if (!st && photo && (pw != p.w || ph != p.h))
         st = doubt_fail(&e, DOUBT_ERR_FORMAT, "the photo of %s is %dx%d but %s/%s.seg.png is "
                         "%dx%d", name, pw, ph, dir, name, p.w, p.h);
@@ -319,24 +218,24 @@ static doubt_status side_image(report *r, int s, int i, const char *name, const 
         *pp = p;
         return DOUBT_OK;
     }
-    doubt_report_plane planes[NP];
+    doubt_report_plane planes[DOUBT_RP_N];
     int np = 0;
     cJSON *floats = cJSON_AddArrayToObject(entry, "floats");
     cJSON *stats = cJSON_AddObjectToObject(entry, "stats");
     const int64_t n = (int64_t)p.w * p.h;
-    for (int k = 0; k < NP; k++) {
-        if (k != P_CLS && !p.plane[k])
+    for (int k = 0; k < DOUBT_RP_N; k++) {
+        if (k != DOUBT_RP_CLS && !p.plane[k])
             continue;
-        planes[np++] = (doubt_report_plane){plane_key[k], k == P_CLS ? DOUBT_REPORT_U8
+        planes[np++] = (doubt_report_plane){doubt_report_plane_keys[k], k == DOUBT_RP_CLS ? DOUBT_REPORT_U8
                                                                      : DOUBT_REPORT_F16,
                                             p.cls, p.plane[k]};
-        cJSON_AddItemToArray(floats, cJSON_CreateString(plane_key[k]));
-        if (k >= P_DEPTH)
-            add_number(stats, plane_key[k], mean_finite(p.plane[k], n));
+        cJSON_AddItemToArray(floats, cJSON_CreateString(doubt_report_plane_keys[k]));
+        if (k >= DOUBT_RP_DEPTH)
+            add_number(stats, doubt_report_plane_keys[k], mean_finite(p.plane[k], n));
     }
     int64_t none = 0;
     for (int64_t j = 0; j < n; j++)
-        none += isnan(p.plane[P_DEPTH][j]);
+        none += isnan(p.plane[DOUBT_RP_DEPTH][j]);
     add_number(stats, "no_depth", (double)none / (double)n);
     const int row = doubt_summary_find(&r->sum[s], name);
     for (int c = 0; row >= 0 && c < r->sum[s].ncols; c++) { /* predict's float32 means win */
@@ -358,7 +257,7 @@ static doubt_status side_image(report *r, int s, int i, const char *name, const 
     }
     int any = 0;
     if (!st && !(st = out_path(path, r, s ? "img/1" : "img/0", i, ".nodepth.png", err)))
-        st = doubt_report_nodepth_write(path, p.plane[P_DEPTH], p.w, p.h, &any, err);
+        st = doubt_report_nodepth_write(path, p.plane[DOUBT_RP_DEPTH], p.w, p.h, &any, err);
     cJSON_AddBoolToObject(entry, "nodepth", any);
     p.ok = !st;
 fatal:
@@ -367,7 +266,7 @@ fatal:
 }
 
 /* B - A of every map both folders have as floats, and of the classes. */
-static doubt_status write_diffs(report *r, int i, const prediction p[2], cJSON *entry,
+static doubt_status write_diffs(report *r, int i, const doubt_report_prediction p[2], cJSON *entry,
                                 doubt_error *err)
 {
     if (p[0].w != p[1].w || p[0].h != p[1].h)
@@ -380,7 +279,7 @@ static doubt_status write_diffs(report *r, int i, const prediction p[2], cJSON *
     if (!st)
         cJSON_AddItemToArray(list, cJSON_CreateString("seg"));
     for (int m = 1; !st && m < DOUBT_REPORT_MAPS; m++) {
-        const int k = m - 1 + P_DEPTH; /* the maps after seg are the planes from depth_mean */
+        const int k = m - 1 + DOUBT_RP_DEPTH; /* the maps after seg are the planes from depth_mean */
         const cJSON *rg = cJSON_GetObjectItemCaseSensitive(r->ranges[0], doubt_report_maps[m]);
         if (!rg)
             rg = cJSON_GetObjectItemCaseSensitive(r->ranges[1], doubt_report_maps[m]);
@@ -563,7 +462,7 @@ doubt_status doubt_report_write(const doubt_report_opts *o, const char *html,
 {
     *failed = 0;
     if (!o || o->ndirs < 1 || o->ndirs > 2 || !html)
-        return doubt_fail(err, DOUBT_ERR_ARG, "report: one or two prediction folders and a page");
+        return doubt_fail(err, DOUBT_ERR_ARG, "report: one or two doubt_report_prediction folders and a page");
     report r;
     memset(&r, 0, sizeof r);
     r.o = o;
@@ -601,7 +500,7 @@ doubt_status doubt_report_write(const doubt_report_opts *o, const char *html,
         int pw = 0, ph = 0;
         st = photo_of(&r, i, names[i], &photo, &pw, &ph, img, err);
         cJSON *per = cJSON_AddArrayToObject(img, "sides");
-        prediction preds[2];
+        doubt_report_prediction preds[2];
         memset(preds, 0, sizeof preds);
         for (int s = 0; !st && s < o->ndirs; s++) {
             cJSON *entry = cJSON_CreateObject();
@@ -619,7 +518,7 @@ doubt_status doubt_report_write(const doubt_report_opts *o, const char *html,
         if (!st && preds[0].ok && preds[1].ok)
             st = write_diffs(&r, i, preds, cJSON_GetArrayItem(per, 1), err);
         for (int s = 0; s < 2; s++)
-            prediction_free(&preds[s]);
+            doubt_report_prediction_free(&preds[s]);
         free(photo);
     }
     if (!st)

@@ -688,6 +688,8 @@
   window.addEventListener('resize', function () { if (!viewer.hidden) fit(); });
   document.addEventListener('keydown', function (e) {
     if (viewer.hidden || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key !== 'Escape' && /^(INPUT|SELECT)$/.test(e.target.tagName) &&
+        e.target.type !== 'checkbox') return; /* the slider keeps its arrow keys */
     var k = e.key, r = stages[0].el.getBoundingClientRect();
     if (k === 'ArrowRight' || k === 'j') step(1);
     else if (k === 'ArrowLeft' || k === 'k') step(-1);
