@@ -11,7 +11,8 @@
 static void usage(FILE *to)
 {
     fprintf(to, "usage: doubt inspect PREDDIR [PREDDIR2] --html FILE [--images DIR]\n"
-                "                     [--summary FILE.jsonl]... [--eval FILE.json [--eval-plots DIR]]\n"
+                "                     [--summary FILE.jsonl]... [--eval FILE.json]\n"
+                "                     [--eval-plots DIR]\n"
                 "       doubt inspect PREDDIR --panel NAME -o FILE [--images DIR]\n"
                 "\n"
                 "Looks at what 'doubt predict' wrote to PREDDIR (with --npy for the read-out).\n"

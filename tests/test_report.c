@@ -91,7 +91,8 @@ START_TEST(f16_round_trips_and_bound)
     uint32_t s = 12345;
     for (int i = 0; i < 200000; i++) {
         s = s * 1664525u + 1013904223u;
-        const float x = ldexpf(1.0f + (float)(s >> 8) / 16777216.0f, (int)(s % 47) - 32); /* 2^-32 .. 2^15 */
+        /* 2^-32 .. 2^15 */
+        const float x = ldexpf(1.0f + (float)(s >> 8) / 16777216.0f, (int)(s % 47) - 32);
         const float y = doubt_f16_to_f32(doubt_f32_to_f16(x));
         const double bound = fmax(fabs(x) * ldexp(1, -11), ldexp(1, -25));
         ck_assert_msg(fabs((double)y - x) <= bound, "%.9g -> %.9g", x, y);

@@ -1,4 +1,4 @@
-/* The HTML report: reads each doubt_report_prediction, writes its files beside the page and the manifest
+/* The HTML report: reads each prediction, writes its files beside the page and the manifest
  * the page's script works from (report_page.c writes the page, report_data.c the floats). */
 #include "report.h"
 
@@ -185,7 +185,8 @@ static void add_number(cJSON *o, const char *key, double v)
  * returned with ok = 0 in the entry; only running out of memory or an unwritable report
  * folder is an error of the report. */
 static doubt_status side_image(report *r, int s, int i, const char *name, const uint8_t *photo,
-                               int pw, int ph, cJSON *entry, doubt_report_prediction *pp, doubt_error *err)
+                               int pw, int ph, cJSON *entry, doubt_report_prediction *pp,
+                               doubt_error *err)
 {
     const char *dir = r->o->dirs[s];
     doubt_report_prediction p = *pp; /* written back at the end: the caller frees it */
@@ -200,17 +201,18 @@ static doubt_status side_image(report *r, int s, int i, const char *name, const 
         snprintf(suffix, sizeof suffix, ".%s.png", doubt_report_maps[m]);
         if ((st = file_of(path, dir, name, suffix, &e)) || !is_file(path))
             continue;
-        if ((st = out_path(to, r, s ? "img/1" : "img/0", i, suffix, err)) ||
-            (st = copy_file(path, to, err)))
-            goto fatal;
-        if (m > 0 && (st = note_range(r, s, doubt_report_maps[m], path, &e)))
+        if ((st = out_path(to, r, s ? "img/1" : "img/0", i, suffix, &e)) ||
+            (st = copy_file(path, to, &e)) ||
+            (m > 0 && (st = note_range(r, s, doubt_report_maps[m], path, &e))))
             break;
         cJSON_AddItemToArray(heat, cJSON_CreateString(doubt_report_maps[m]));
     }
     if (!st && !(st = file_of(path, dir, name, ".seg.png", &e)))
         st = write_thumb(r, s, i, photo, path, &e);
-    if (st == DOUBT_ERR_NOMEM)
+    if (st == DOUBT_ERR_NOMEM) {
+        st = doubt_fail(err, st, "%s", e.msg);
         goto fatal;
+    }
     if (st) {
         cJSON_AddFalseToObject(entry, "ok");
         cJSON_AddStringToObject(entry, "error", e.msg);
@@ -226,9 +228,8 @@ static doubt_status side_image(report *r, int s, int i, const char *name, const 
     for (int k = 0; k < DOUBT_RP_N; k++) {
         if (k != DOUBT_RP_CLS && !p.plane[k])
             continue;
-        planes[np++] = (doubt_report_plane){doubt_report_plane_keys[k], k == DOUBT_RP_CLS ? DOUBT_REPORT_U8
-                                                                     : DOUBT_REPORT_F16,
-                                            p.cls, p.plane[k]};
+        const doubt_report_type type = k == DOUBT_RP_CLS ? DOUBT_REPORT_U8 : DOUBT_REPORT_F16;
+        planes[np++] = (doubt_report_plane){doubt_report_plane_keys[k], type, p.cls, p.plane[k]};
         cJSON_AddItemToArray(floats, cJSON_CreateString(doubt_report_plane_keys[k]));
         if (k >= DOUBT_RP_DEPTH)
             add_number(stats, doubt_report_plane_keys[k], mean_finite(p.plane[k], n));
@@ -266,8 +267,8 @@ fatal:
 }
 
 /* B - A of every map both folders have as floats, and of the classes. */
-static doubt_status write_diffs(report *r, int i, const doubt_report_prediction p[2], cJSON *entry,
-                                doubt_error *err)
+static doubt_status write_diffs(report *r, int i, const doubt_report_prediction p[2],
+                                cJSON *entry, doubt_error *err)
 {
     if (p[0].w != p[1].w || p[0].h != p[1].h)
         return DOUBT_OK; /* problem enough: the viewer shows both, no difference */
@@ -279,7 +280,7 @@ static doubt_status write_diffs(report *r, int i, const doubt_report_prediction 
     if (!st)
         cJSON_AddItemToArray(list, cJSON_CreateString("seg"));
     for (int m = 1; !st && m < DOUBT_REPORT_MAPS; m++) {
-        const int k = m - 1 + DOUBT_RP_DEPTH; /* the maps after seg are the planes from depth_mean */
+        const int k = m - 1 + DOUBT_RP_DEPTH; /* after seg: the planes from depth_mean on */
         const cJSON *rg = cJSON_GetObjectItemCaseSensitive(r->ranges[0], doubt_report_maps[m]);
         if (!rg)
             rg = cJSON_GetObjectItemCaseSensitive(r->ranges[1], doubt_report_maps[m]);
@@ -462,7 +463,7 @@ doubt_status doubt_report_write(const doubt_report_opts *o, const char *html,
 {
     *failed = 0;
     if (!o || o->ndirs < 1 || o->ndirs > 2 || !html)
-        return doubt_fail(err, DOUBT_ERR_ARG, "report: one or two doubt_report_prediction folders and a page");
+        return doubt_fail(err, DOUBT_ERR_ARG, "report: one or two prediction folders and a page");
     report r;
     memset(&r, 0, sizeof r);
     r.o = o;

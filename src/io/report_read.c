@@ -102,7 +102,8 @@ doubt_status doubt_report_read(const char *dir, const char *name, doubt_report_p
         return doubt_fail(err, DOUBT_ERR_FORMAT, "%s: doubt.depth_scale \"%s\" is not positive",
                           path, text);
     int w, h;
-    if ((st = doubt_image_read_depth(path, 0, (float)scale, &p->plane[DOUBT_RP_DEPTH], &w, &h, err)))
+    st = doubt_image_read_depth(path, 0, (float)scale, &p->plane[DOUBT_RP_DEPTH], &w, &h, err);
+    if (st)
         return st;
     if (w != p->w || h != p->h)
         return doubt_fail(err, DOUBT_ERR_FORMAT, "%s is %dx%d but %s/%s.seg.png is %dx%d", path,

@@ -45,7 +45,8 @@ static doubt_status summary_row(doubt_summary *t, const cJSON *o, const char *wh
     char **nn = realloc(t->name, (size_t)(t->rows + 1) * sizeof *nn);
     if (nn)
         t->name = nn;
-    double(*nv)[DOUBT_SUMMARY_MAX_COLS] = nn ? realloc(t->v, (size_t)(t->rows + 1) * sizeof *nv) : NULL;
+    double(*nv)[DOUBT_SUMMARY_MAX_COLS] =
+        nn ? realloc(t->v, (size_t)(t->rows + 1) * sizeof *nv) : NULL;
     if (!nv)
         return doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory at %s", where);
     t->v = nv;
