@@ -106,9 +106,9 @@ const browser = await puppeteer.launch({
     '--disable-component-update', '--disable-sync'],
   defaultViewport: { width: 1400, height: 900 },
 });
+const errors = [];
 try {
   const page = await browser.newPage(), mainPage = page;
-  const errors = [];
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
   await page.setRequestInterception(true);
@@ -326,6 +326,8 @@ try {
   check(median < 2000, `1000-image report opens in under 2 s: ${median.toFixed(0)} ms`);
 
   for (const e of errors) check(false, e);
+} catch (e) {
+  check(false, `${e.message}${errors.length ? ' after ' + errors.join('; ') : ''}`);
 } finally {
   await browser.close();
   if (!failures) fs.rmSync(work, { recursive: true, force: true });

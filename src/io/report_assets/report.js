@@ -623,6 +623,19 @@
       }
       h += '</tr>';
     });
+    var notes = [];
+    for (var q = 0; q < NS; q++) {
+      var e = im.sides[q];
+      if (!e || !e.ok) continue;
+      var who = NS === 2 ? SIDE_NAME[q] + ': ' : '';
+      if (e.floats.length < VALUES.length)
+        notes.push(who + 'no .npy for ' + VALUES.filter(function (r) {
+          return e.floats.indexOf(r.key) < 0; }).map(function (r) { return r.title; }).join(', ') +
+          ' (doubt predict --npy writes them)');
+      if (e.depth_source === 'depth.png')
+        notes.push(who + 'depth read from NAME.depth.png (steps of 1/256 m)');
+    }
+    h += notes.length ? '<tr><td colspan="4" class="note">' + esc(notes.join('; ')) + '</td></tr>' : '';
     readout.innerHTML = h;
     readout.dataset.complete = inside && !pending ? x + ',' + y : '';
   }
