@@ -1,7 +1,7 @@
-/* doubt eval's dataset loop and doubt inspect's panels and gallery, on tiny folders made
+/* doubt eval's dataset loop and doubt inspect's panels, on tiny folders made
  * here: figures against a direct computation from doubt_mc_run, the JSON keys against a
- * committed list, panel geometry and pixels against hand-derived values, the HTML against
- * the files on disk, and the errors for bad folders. */
+ * committed list, panel geometry and pixels against hand-derived values, and the errors for
+ * bad folders (the HTML report is tested in test_report.c). */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <math.h>
@@ -734,104 +734,6 @@ START_TEST(bad_prediction_folders_name_the_file)
 }
 END_TEST
 
-/* --- the gallery ----------------------------------------------------------------------------- */
-
-static int count(const char *s, const char *what)
-{
-    int n = 0;
-    for (const char *p = strstr(s, what); p; p = strstr(p + 1, what))
-        n++;
-    return n;
-}
-
-static int errors_seen;
-static void on_error(void *user, const char *msg)
-{
-    (void)user;
-    (void)msg;
-    errors_seen++;
-}
-
-START_TEST(html_lists_every_image_with_links_that_exist)
-{
-    char dir[64];
-    tmp_dir(dir, sizeof dir);
-    char images[128];
-    snprintf(images, sizeof images, "%s/images", dir);
-    ck_assert_int_eq(mkdir(images, 0755), 0);
-    make_predictions(dir, images, "a", 16, 12);
-    make_predictions(dir, images, "b", 16, 12);
-    make_predictions(dir, images, "c", 16, 12);
-    ck_assert_int_eq(unlink(path2(dir, "c.depth_total.png")), 0); /* c fails */
-    write_text(path2(dir, "summary.jsonl"),
-               "{\"name\":\"a\",\"maps\":{\"depth_epistemic\":{\"mean\":0.25},"
-               "\"seg_mutual_info\":{\"mean\":0.5}}}\n"
-               "{\"name\":\"b\",\"maps\":{\"depth_epistemic\":{\"mean\":0.125},"
-               "\"seg_mutual_info\":{\"mean\":null}}}\n");
-    doubt_inspect_opts o = doubt_inspect_defaults();
-    o.images = images;
-    const char *html = path2(dir, "report/index.html");
-    ck_assert_int_eq(mkdir(path2(dir, "report"), 0755), 0);
-    int failed = 0;
-    doubt_error err = {{0}};
-    errors_seen = 0;
-    ck_assert_msg(doubt_inspect_html(dir, html, &o, path2(dir, "summary.jsonl"), on_error, NULL,
-                                     &failed, &err) == DOUBT_OK,
-                  "%s", err.msg);
-    ck_assert_int_eq(failed, 1);
-    ck_assert_int_eq(errors_seen, 1);
-    char *page = read_text(html);
-    ck_assert_int_eq(count(page, "<tr"), 4); /* header + 3 */
-    ck_assert_int_eq(count(page, "<tr class=\"failed\">"), 1);
-    ck_assert_ptr_nonnull(strstr(page, "c.depth_total.png"));
-    ck_assert_int_eq(count(page, "<table"), 1);
-    ck_assert_int_eq(count(page, "</table>"), 1);
-    ck_assert_int_eq(count(page, "<td"), count(page, "</td>"));
-    ck_assert_ptr_nonnull(strstr(page, "<th data-type=\"num\" data-key=\"depth_epistemic\">"
-                                       "depth_epistemic<br><small>m&sup2;</small></th>"));
-    ck_assert_ptr_nonnull(strstr(page, "<td data-v=\"0.125\">0.125</td>"));
-    ck_assert_ptr_nonnull(strstr(page, "</html>"));
-    /* Every relative link or image source names a file beside the page. */
-    int links = 0;
-    for (const char *p = strstr(page, "=\"panels/"); p; p = strstr(p + 1, "=\"panels/")) {
-        char rel[256];
-        const char *end = strchr(p + 2, '"');
-        snprintf(rel, sizeof rel, "%.*s", (int)(end - p - 2), p + 2);
-        char full[512];
-        snprintf(full, sizeof full, "%s/report/%s", dir, rel);
-        ck_assert_msg(access(full, R_OK) == 0, "%s missing", full);
-        links++;
-    }
-    ck_assert_int_eq(links, 2 * 3); /* a and b: thumbnail link, thumbnail, name link */
-    free(page);
-    th_remove_tree(dir);
-}
-END_TEST
-
-START_TEST(html_without_summary_shows_mean_depth)
-{
-    char dir[64];
-    tmp_dir(dir, sizeof dir);
-    char images[128];
-    snprintf(images, sizeof images, "%s/images", dir);
-    ck_assert_int_eq(mkdir(images, 0755), 0);
-    make_predictions(dir, images, "a", 4, 2);
-    doubt_inspect_opts o = doubt_inspect_defaults();
-    int failed = -1;
-    doubt_error err = {{0}};
-    const char *html = path2(dir, "r.html");
-    ck_assert_int_eq(doubt_inspect_html(dir, html, &o, NULL, NULL, NULL, &failed, &err), 0);
-    ck_assert_int_eq(failed, 0);
-    char *page = read_text(html);
-    /* depth.png holds 512 + p for p = 0..7: mean (512 + 3.5) / 256 m. */
-    char want[64];
-    snprintf(want, sizeof want, "data-v=\"%.9g\"", (512 + 3.5) / 256);
-    ck_assert_msg(strstr(page, want) != NULL, "%s not in page", want);
-    free(page);
-    th_remove_tree(dir);
-}
-END_TEST
-
 int main(void)
 {
     Suite *s = suite_create("eval");
@@ -850,9 +752,5 @@ int main(void)
     tcase_add_test(pn, panel_has_expected_size_overlay_and_title);
     tcase_add_test(pn, bad_prediction_folders_name_the_file);
     suite_add_tcase(s, pn);
-    TCase *html = tcase_create("html");
-    tcase_add_test(html, html_lists_every_image_with_links_that_exist);
-    tcase_add_test(html, html_without_summary_shows_mean_depth);
-    suite_add_tcase(s, html);
     return th_run(s);
 }

@@ -1,12 +1,9 @@
-/* Looking at a `doubt predict` output folder: one side-by-side panel per image and a static,
- * sortable HTML gallery of all of them.
+/* Looking at a `doubt predict` output folder: one side-by-side panel per image (the HTML
+ * report of a whole folder is report.h).
  *
  *     doubt_inspect_opts o = doubt_inspect_defaults();
  *     o.images = "photos";                                  // inputs, for the overlay
  *     st = doubt_inspect_panel("out", "a", &o, "a.panel.png", NULL, NULL, &err);
- *     int failed;
- *     st = doubt_inspect_html("out", "report/index.html", &o, "out/summary.jsonl", on_error,
- *                             user, &failed, &err);
  *
  * A prediction NAME is any NAME with at least one of the files predict writes (suffixes in
  * doubt_inspect_suffixes); it must have NAME.seg.png (palette), NAME.depth.png (16-bit,
@@ -51,17 +48,9 @@ doubt_status doubt_inspect_panel(const char *dir, const char *name, const doubt_
                                  const char *out, const char *thumb, double *mean_depth,
                                  doubt_error *err);
 
-/* Writes the gallery to html and, in the folder "panels" beside it, NAME.panel.png and
- * NAME.thumb.png for every prediction. Columns: the map means of summary (JSONL as predict
- * prints it: one object per line with "name" and "maps": {MAP: {"mean": ...}}), or, without
- * summary, depth_mean: the mean of NAME.depth.png's valid pixels. Clicking a header sorts by
- * it, as does a #sort=KEY:asc or #sort=KEY:desc fragment in the page's address.
- * An image that fails (missing or unreadable map, bad summary line) is reported through
- * on_error (may be NULL), listed in the page as failed and counted in *failed; the others are
- * still written. Returns an error only when no page could be written (no predictions, the
- * folder or summary unreadable, html unwritable). */
-doubt_status doubt_inspect_html(const char *dir, const char *html, const doubt_inspect_opts *o,
-                                const char *summary, void (*on_error)(void *user, const char *msg),
-                                void *user, int *failed, doubt_error *err);
+/* The input photo of NAME: images/NAME.{png,jpg,jpeg,bmp,tga} (also upper case) into path
+ * (DOUBT_PATH_MAX bytes); an error naming the folder when there is none. */
+doubt_status doubt_inspect_find_input(const char *images, const char *name, char *path,
+                                      doubt_error *err);
 
 #endif

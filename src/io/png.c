@@ -144,6 +144,13 @@ doubt_status doubt_png_write_rgb8(const char *path, const uint8_t *rgb, int widt
     return write_png(path, &lay, rgb, width, height, texts, ntexts, err);
 }
 
+doubt_status doubt_png_write_rgba8(const char *path, const uint8_t *rgba, int width, int height,
+                                   const doubt_png_text *texts, int ntexts, doubt_error *err)
+{
+    const png_layout lay = {PNG_COLOR_TYPE_RGB_ALPHA, 8, 4, NULL, 0};
+    return write_png(path, &lay, rgba, width, height, texts, ntexts, err);
+}
+
 doubt_status doubt_png_write_gray8(const char *path, const uint8_t *v, int width, int height,
                                    const doubt_png_text *texts, int ntexts, doubt_error *err)
 {
