@@ -8,7 +8,7 @@
 #   bench/kendall_gal.sh [WORKDIR]        (default /tmp/doubt_kendall_gal)
 #
 # Sizes and budgets come from the environment: COUNT (images at 100 %, default 4000), STEPS
-# (per run, default 2000), TEST (images per test set, default 100), THREADS (default 2),
+# (per run, default 1000: the three runs take about 35 minutes on 2 idle Zen 3 cores), TEST (images per test set, default 100), THREADS (default 2),
 # DEPTH (the depth parametrisation, default log: the shipped weights') and DOUBT (the binary,
 # default build/apps/doubt; a copy lets the job run on while the tree is rebuilt).
 # A finished run (RUN/trained) is not trained again and a killed one continues with --resume,
@@ -17,7 +17,7 @@ set -eu
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/doubt_kendall_gal}
 count=${COUNT:-4000}
-steps=${STEPS:-2000}
+steps=${STEPS:-1000}
 test_count=${TEST:-100}
 threads=${THREADS:-2}
 depth=${DEPTH:-log}
