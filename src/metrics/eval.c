@@ -44,6 +44,7 @@ enum { V_EPI, V_ALE, V_TOTAL, V_SIGMA, V_EPI_REL, V_ALE_REL, NVALID };
 
 typedef struct {
     int labels, depth, noise, labelnoise;
+    uint8_t no_depth[256]; /* by class: 1 = predict leaves depth undefined where it is predicted */
     doubt_seg_metrics *seg;
     doubt_seg_metrics *seg_clean; /* over the pixels whose label the truth says is right */
     doubt_depth_metrics *dm[NKINDS];
@@ -192,7 +193,7 @@ static doubt_status acc_add(eval_acc *a, const char *name, const doubt_sample *s
     memcpy(valid_before, a->valid_sum, sizeof valid_before);
     const int64_t valid_pixels_before = a->valid_pixels, defined_before = a->defined_pixels;
     for (int64_t i = 0; i < hw; i++) {
-        if (isfinite(m->depth_mean[i])) {
+        if (!a->no_depth[m->seg_class[i]]) {
             a->sum[M_DEPTH_EPI] += m->depth_epistemic[i];
             a->sum[M_DEPTH_ALE] += m->depth_aleatoric[i];
             a->sum[M_DEPTH_TOTAL] += m->depth_total[i];
@@ -245,7 +246,8 @@ static doubt_status acc_add(eval_acc *a, const char *name, const doubt_sample *s
         for (int64_t i = 0; i < hw; i++) {
             const float y = s->depth[i];
             const int valid = y > 0 && isfinite(y);
-            const int defined = isfinite(m->depth_mean[i]);
+            /* only the mask makes depth undefined: any other non-finite value stays an error */
+            const int defined = !a->no_depth[m->seg_class[i]];
             a->d_valid[i] = valid && defined;
             a->d_scored[i] = a->d_valid[i] ? y : 0.0f;
             a->undefined_valid_pixels += valid && !defined;
@@ -715,6 +717,8 @@ doubt_status doubt_eval_run(doubt_ctx *ctx, const doubt_safetensors *weights, co
         goto done;
     if ((st = acc_init(&a, ds, classes, opts, err)))
         goto done;
+    for (int k = 0; k < weights->network.no_depth_count; k++)
+        a.no_depth[weights->network.no_depth_classes[k]] = 1;
     /* the maps a user gets from predict: depth undefined where a no-depth class is predicted */
     doubt_mc_desc md = {.samples = opts->samples,
                         .deterministic = opts->deterministic,
