@@ -4,6 +4,7 @@
  * depth that follow from the pixels, so there is something to learn. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -811,6 +812,60 @@ START_TEST(resume_refuses_a_different_run)
 }
 END_TEST
 
+
+static int same_bytes(const char *a, const char *b)
+{
+    char *x = th_read_text(a), *y = th_read_text(b);
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    ck_assert(fa && fb);
+    fseek(fa, 0, SEEK_END);
+    fseek(fb, 0, SEEK_END);
+    const long na = ftell(fa), nb = ftell(fb);
+    fclose(fa);
+    fclose(fb);
+    int same = na == nb && !memcmp(x, y, (size_t)na);
+    free(x);
+    free(y);
+    return same;
+}
+
+/* Fault test: `doubt train` killed (SIGKILL) between two checkpoints, then --resume, ends
+ * with the same checkpoint and weights, byte for byte, as the run that was never stopped. */
+START_TEST(killed_train_resumes_bit_identically)
+{
+    make_dataset();
+    char straight[64], killed[64], a[128], b[128];
+    temp_run_dir(straight, sizeof straight);
+    temp_run_dir(killed, sizeof killed);
+    const char *args[] = {"train",    "--data",  dataset_dir, "--config", TINY_JSON, "--out",
+                          NULL,       "--steps", "8",         "--batch",  "2",       "--crop",
+                          "16",       "--log-every", "1",     "--checkpoint-every",  "3",
+                          "--threads", "1",      "--seed",    "5",        NULL,      NULL};
+    char *out, *err;
+    args[6] = straight;
+    ck_assert_msg(th_run_doubt(args, &out, &err) == 0, "%s", err);
+    free(out), free(err);
+    args[6] = killed;
+    const th_run_opts kill_at_step_4 = {.file_size_limit = -1, .kill_after_lines = 4};
+    const int status = th_run_doubt_with(args, &kill_at_step_4, &out, &err);
+    ck_assert_msg(status == 128 + SIGKILL, "exit %d (not killed): %s", status, err);
+    free(out), free(err);
+    args[21] = "--resume";
+    ck_assert_msg(th_run_doubt(args, &out, &err) == 0, "%s", err);
+    ck_assert_msg(!strstr(err, "from step 0 "), "did not resume: %s", err);
+    free(out), free(err);
+    const char *files[] = {"checkpoint.safetensors", "weights.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(a, sizeof a, "%s/%s", straight, files[i]);
+        snprintf(b, sizeof b, "%s/%s", killed, files[i]);
+        ck_assert_msg(same_bytes(a, b), "%s differs after kill and resume", files[i]);
+    }
+    rm_rf(straight);
+    rm_rf(killed);
+    remove_dataset();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("train");
@@ -831,6 +886,7 @@ int main(void)
     tcase_add_test(tc, dropout_masks_follow_the_seed);
     tcase_add_test(tc, in_channels_other_than_three_is_refused);
     tcase_add_loop_test(tc, resume_refuses_a_different_run, 0, N_RUN_CHANGES);
+    tcase_add_test(tc, killed_train_resumes_bit_identically);
     suite_add_tcase(s, tc);
     return th_run(s);
 }
