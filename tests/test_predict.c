@@ -1205,6 +1205,79 @@ START_TEST(killed_predict_resumes_to_identical_outputs)
 }
 END_TEST
 
+
+/* ---- real oddities ---------------------------------------------------------------------- */
+
+#define SKIMAGE_DATA "/usr/lib/python3/dist-packages/skimage/data"
+
+/* Debian's python3-skimage ships real photos and odd files; through the batch path each is
+ * processed at its own size, skipped with a note, or refused with a message saying what is
+ * wrong with it, and the run goes on. Without the package the test has nothing to read. */
+START_TEST(skimage_oddities_through_the_batch_path)
+{
+    struct stat sb;
+    if (stat(SKIMAGE_DATA, &sb)) {
+        fprintf(stderr, "  skimage oddities: %s absent (python3-skimage), nothing to test\n",
+                SKIMAGE_DATA);
+        return;
+    }
+    static const struct {
+        const char *file;
+        int width, height; /* 0: not processed */
+        const char *says;  /* what stderr says about it, if anything */
+    } files[] = {
+        {"rocket.jpg", 640, 427, NULL},              /* a real photo */
+        {"block.png", 10, 10, NULL},                 /* 8-bit RGB */
+        {"checker_bilevel.png", 10, 10, NULL},       /* 1-bit gray */
+        {"chessboard_RGB.png", 200, 200, NULL},      /* 16-bit RGB */
+        {"microaneurysms.png", 102, 102, NULL},      /* 8-bit gray */
+        {"palette_color.png", 10, 10, NULL},         /* palette */
+        {"palette_gray.png", 10, 10, NULL},          /* palette of grays */
+        {"foo3x5x4indexed.png", 5, 3, NULL},         /* indexed, 5 x 3 */
+        {"truncated.jpg", 0, 0, "truncated.jpg: JPEG file is truncated"},
+        {"chessboard_GRAY_U16.tif", 0, 0, "chessboard_GRAY_U16.tif: not an image file name"},
+        {"no_time_for_that_tiny.gif", 0, 0, "no_time_for_that_tiny.gif: not an image file name"},
+    };
+    const size_t n = sizeof files / sizeof files[0];
+    char *in = make_tmpdir(), *out = make_tmpdir(), from[DOUBT_PATH_MAX], to[DOUBT_PATH_MAX];
+    for (size_t i = 0; i < n; i++) {
+        path_in(from, SKIMAGE_DATA, files[i].file);
+        path_in(to, in, files[i].file);
+        size_t size;
+        char *bytes = read_text(from, &size);
+        write_bytes(to, bytes, size);
+        free(bytes);
+    }
+    run_result r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, in, "-o", out,
+                                              "--deterministic", NULL});
+    ck_assert_msg(r.status == 1, "exit %d (the truncated JPEG fails): %s", r.status, r.err);
+    for (size_t i = 0; i < n; i++) {
+        if (files[i].says)
+            ck_assert_msg(strstr(r.err, files[i].says), "stderr lacks '%s': %s", files[i].says,
+                          r.err);
+        char name[64];
+        snprintf(name, sizeof name, "\"name\":\"%.*s\"", (int)strcspn(files[i].file, "."),
+                 files[i].file);
+        const char *line = strstr(r.out, name);
+        ck_assert_msg(!line == !files[i].width, "%s: %s", files[i].file,
+                      line ? "processed" : "not processed");
+        if (!line)
+            continue;
+        char size[64];
+        snprintf(size, sizeof size, "\"width\":%d,\"height\":%d", files[i].width,
+                 files[i].height);
+        const char *nl = strchr(line, '\n');
+        const char *found = strstr(line, size);
+        ck_assert_msg(found && found < nl, "%s: not %s in %.*s", files[i].file, size,
+                      (int)(nl - line), line);
+    }
+    free_result(&r);
+    th_remove_tree(in);
+    th_remove_tree(out);
+    free(in), free(out);
+}
+END_TEST
+
 static Suite *predict_suite(void)
 {
     Suite *s = suite_create("predict");
@@ -1233,6 +1306,7 @@ static Suite *predict_suite(void)
     tcase_add_test(tc, unwritable_folder_is_found_before_inference);
     tcase_add_test(tc, write_limit_stops_at_the_first_failed_write);
     tcase_add_test(tc, killed_predict_resumes_to_identical_outputs);
+    tcase_add_test(tc, skimage_oddities_through_the_batch_path);
     suite_add_tcase(s, tc);
     return s;
 }
