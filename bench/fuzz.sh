@@ -42,9 +42,10 @@ run_target() {
     nice -n 19 "$cc" $flags -fsanitize=fuzzer "$root/tests/fuzz/fuzz_$t.c" $objs $libs \
         -o "$out/fuzz_$t" || { echo "fuzz $t: build failed" >&2; return 1; }
     # leaks are findings too; -timeout: an input taking 10 s is a hang
-    if (cd "$out/$t" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        nice -n 19 "$out/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-        -print_final_stats=1 corpus > "$out/$t.log" 2>&1); then
+    if (cd "$out/$t" && ASAN_OPTIONS=detect_leaks=1 \
+        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 nice -n 19 "$out/fuzz_$t" \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        corpus > "$out/$t.log" 2>&1); then
         echo "fuzz $t: ok, $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/$t.log" |
             grep -o '[0-9]*$') executions in ${seconds} s, corpus $(ls "$out/$t/corpus" | wc -l)"
     else

@@ -1048,12 +1048,13 @@ static char *make_photos(int count, int side, int big)
     return dir;
 }
 
-/* The names in dir (without those starting with '.') joined with spaces, sorted. */
 static int by_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The names in dir (those starting with '.' only with hidden_too), sorted, joined with
+ * spaces. */
 static void list_names(const char *dir, int hidden_too, char *out, size_t cap)
 {
     char *names[512];
@@ -1062,7 +1063,8 @@ static void list_names(const char *dir, int hidden_too, char *out, size_t cap)
     ck_assert_ptr_nonnull(d);
     struct dirent *e;
     while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && (hidden_too || e->d_name[0] != '.')) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            (hidden_too || e->d_name[0] != '.')) {
             ck_assert_int_lt(n, 512);
             names[n++] = strdup(e->d_name);
         }

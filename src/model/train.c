@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,33 +368,43 @@ typedef struct {
 
 #define N_RUN_SETTINGS 13
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static void setting(run_setting *s, const char *key, const char *option, const char *fmt, ...)
+{
+    s->key = key;
+    s->option = option;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->value, sizeof s->value, fmt, ap);
+    va_end(ap);
+}
+
 static doubt_status run_settings(doubt_ctx *ctx, const doubt_trainer *tr,
                                  run_setting set[N_RUN_SETTINGS])
 {
     const doubt_train_config *c = &tr->config;
     const doubt_optim_desc *o = &tr->optim->desc;
-    int i = 0;
-#define SETTING(k, opt, ...) \
-    (set[i].key = k, set[i].option = opt, snprintf(set[i].value, sizeof set[i].value, __VA_ARGS__), i++)
-    SETTING("seed", "--seed", "%" PRIu64, c->seed);
-    SETTING("optimizer", "--optimizer", "%s", o->kind == DOUBT_OPTIM_ADAM ? "adam" : "sgd");
-    SETTING("lr", "--lr", "%.9g", (double)o->lr);
-    SETTING("warmup", "--warmup", "%" PRId64, o->warmup_steps);
-    SETTING("steps", "--steps", "%" PRId64, o->total_steps);
-    SETTING("weight_decay", "--weight-decay", "%.9g", (double)o->weight_decay);
-    SETTING("batch", "--batch", "%d", c->batch);
-    SETTING("crop", "--crop", "%d", c->crop);
-    SETTING("loss", "--loss", "%s", c->loss == DOUBT_LOSS_ATTENUATED ? "attenuated" : "plain");
-    SETTING("loss_samples", "--loss-samples", "%d", c->loss_samples);
-    SETTING("weighting", "--weighting", "%s",
+    run_setting *s = set;
+    setting(s++, "seed", "--seed", "%" PRIu64, c->seed);
+    setting(s++, "optimizer", "--optimizer", "%s", o->kind == DOUBT_OPTIM_ADAM ? "adam" : "sgd");
+    setting(s++, "lr", "--lr", "%.9g", (double)o->lr);
+    setting(s++, "warmup", "--warmup", "%" PRId64, o->warmup_steps);
+    setting(s++, "steps", "--steps", "%" PRId64, o->total_steps);
+    setting(s++, "weight_decay", "--weight-decay", "%.9g", (double)o->weight_decay);
+    setting(s++, "batch", "--batch", "%d", c->batch);
+    setting(s++, "crop", "--crop", "%d", c->crop);
+    setting(s++, "loss", "--loss", "%s", c->loss == DOUBT_LOSS_ATTENUATED ? "attenuated" : "plain");
+    setting(s++, "loss_samples", "--loss-samples", "%d", c->loss_samples);
+    setting(s++, "weighting", "--weighting", "%s",
             c->weighting == DOUBT_WEIGHTING_LEARNED ? "learned" : "fixed");
-    SETTING("task_weights", "--task-weights", "%.9g,%.9g", (double)c->fixed_weights[0],
+    setting(s++, "task_weights", "--task-weights", "%.9g,%.9g", (double)c->fixed_weights[0],
             (double)c->fixed_weights[1]);
-#undef SETTING
     /* last: the description weights_save writes under "network" anyway */
-    set[i].key = "network";
-    set[i].option = "--config or --depth";
-    return doubt_netdesc_to_json(&c->net, set[i].value, sizeof set[i].value, &ctx->err);
+    s->key = "network";
+    s->option = "--config or --depth";
+    return doubt_netdesc_to_json(&c->net, s->value, sizeof s->value, &ctx->err);
 }
 
 /* A checkpoint continues this run only if every setting it records is this run's. */
