@@ -64,7 +64,10 @@ static const char usage_text[] =
     "  --help, --version\n"
     "\n"
     "Same weights, seed and options give identical files on any thread count.\n"
-    "exit status: 0 ok, 1 some input failed (the others were processed), 2 bad usage\n";
+    "exit status: 0 ok, 1 some input failed (the others were processed), 2 bad usage.\n"
+    "An OUTDIR that refuses writes (full disk, size limit, read-only, no permission) is\n"
+    "found before any inference, or stops the run at the first failed write (exit 1):\n"
+    "every file already in OUTDIR is complete, and --skip-existing finishes the job.\n";
 
 typedef struct {
     const char *weights, *out_dir;
