@@ -794,8 +794,10 @@ START_TEST(resume_refuses_a_different_run)
     TH_OK(ctx, doubt_trainer_step(ctx, tr, NULL));
     TH_OK(ctx, doubt_trainer_save(ctx, tr, checkpoint));
     doubt_trainer_destroy(tr);
-    /* the same run resumes */
-    TH_OK(ctx, doubt_trainer_create(ctx, &cfg, &tr));
+    /* the same run resumes, also with task weights its learned weighting never uses */
+    doubt_train_config same = cfg;
+    same.fixed_weights[0] = 3;
+    TH_OK(ctx, doubt_trainer_create(ctx, &same, &tr));
     TH_OK(ctx, doubt_trainer_load(ctx, tr, checkpoint));
     doubt_trainer_destroy(tr);
     doubt_train_config other = cfg;

@@ -399,8 +399,11 @@ static doubt_status run_settings(doubt_ctx *ctx, const doubt_trainer *tr,
     setting(s++, "loss_samples", "--loss-samples", "%d", c->loss_samples);
     setting(s++, "weighting", "--weighting", "%s",
             c->weighting == DOUBT_WEIGHTING_LEARNED ? "learned" : "fixed");
-    setting(s++, "task_weights", "--task-weights", "%.9g,%.9g", (double)c->fixed_weights[0],
-            (double)c->fixed_weights[1]);
+    if (c->weighting == DOUBT_WEIGHTING_FIXED)
+        setting(s++, "task_weights", "--task-weights", "%.9g,%.9g",
+                (double)c->fixed_weights[0], (double)c->fixed_weights[1]);
+    else /* unused by learned weighting: no reason to refuse a resume over them */
+        setting(s++, "task_weights", "--task-weights", "unused");
     /* last: the description weights_save writes under "network" anyway */
     s->key = "network";
     s->option = "--config or --depth";
