@@ -1227,6 +1227,33 @@ START_TEST(decode_errors_name_the_claimed_format)
 }
 END_TEST
 
+
+/* Found by fuzzing: stb_image 2.27 (Debian 12's) writes past its Huffman arrays when a DHT
+ * segment declares more than 256 codes. Such a file is refused before stb_image sees it. */
+START_TEST(jpeg_with_oversized_huffman_table_is_refused)
+{
+    const char *dir = tmp_dir();
+    byte_buf plain = blocks_jpeg();
+    const size_t codes = 300, seg = 2 + 2 + 17 + codes;
+    byte_buf bad = {calloc(1, plain.n + seg), plain.n + seg};
+    uint8_t *d = bad.bytes + 2;
+    memcpy(bad.bytes, plain.bytes, 2);
+    d[0] = 0xff, d[1] = 0xc4, d[2] = (uint8_t)((seg - 2) >> 8), d[3] = (uint8_t)(seg - 2);
+    d[4] = 0x10;             /* AC table 0 */
+    d[4 + 15] = 45, d[4 + 16] = 255; /* 300 codes of lengths 15 and 16 */
+    memcpy(bad.bytes + 2 + seg, plain.bytes + 2, plain.n - 2);
+    write_bytes(join(dir, "dht.jpg"), bad.bytes, bad.n);
+    float *x = NULL;
+    int w, h;
+    CK_FAILS_NAMING(doubt_image_read(join(dir, "dht.jpg"), 0, &x, &w, &h, err), DOUBT_ERR_FORMAT,
+                    "dht.jpg: JPEG file is corrupt: a Huffman table (DHT at byte 6) has 300 codes");
+    ck_assert_ptr_null(x);
+    free(plain.bytes);
+    free(bad.bytes);
+    th_remove_tree(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("io");
@@ -1245,6 +1272,7 @@ int main(void)
     tcase_add_test(img, labels_and_depth_formats);
     tcase_add_loop_test(img, jpeg_exif_orientation_is_applied, 0, 16);
     tcase_add_test(img, decode_errors_name_the_claimed_format);
+    tcase_add_test(img, jpeg_with_oversized_huffman_table_is_refused);
     suite_add_tcase(s, img);
     TCase *heat = tcase_create("colormap+heatmap");
     tcase_add_test(heat, colormaps_are_the_published_ones);

@@ -1,6 +1,7 @@
 #include "image.h"
 
 #include "exif.h"
+#include "jpeg_guard.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -115,6 +116,11 @@ static doubt_status probe_bytes(const char *path, const file_bytes *fb, doubt_im
             info->png_color_type = fb->bytes[25];
         }
     }
+    const char *format = claimed_format(fb);
+    char why[128];
+    if (format && !strcmp(format, "JPEG") &&
+        !doubt_jpeg_tables_ok(fb->bytes, (size_t)fb->size, why, sizeof why))
+        return doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: JPEG file is corrupt: %s", path, why);
     int w, h, comp;
     if (!stbi_info_from_memory(fb->bytes, fb->size, &w, &h, &comp))
         return decode_failure(path, fb, "read its header", err);

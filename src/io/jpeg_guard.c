@@ -1,0 +1,58 @@
+#include "jpeg_guard.h"
+
+#include <stdio.h>
+
+/* The Huffman tables of one DHT segment, read as stb_image reads them: a class/id byte,
+ * 16 code counts, then that many symbol values, until the segment's length is used up. */
+static int dht_ok(const uint8_t *jpeg, size_t size, size_t body, long length, char *why,
+                  size_t why_cap)
+{
+    size_t at = body;
+    while (length > 0 && at + 17 <= size) {
+        int codes = 0;
+        for (int i = 1; i <= 16; i++)
+            codes += jpeg[at + i];
+        if (codes > 256) {
+            snprintf(why, why_cap, "a Huffman table (DHT at byte %zu) has %d codes, at most 256",
+                     at, codes);
+            return 0;
+        }
+        at += 17 + (size_t)codes;
+        length -= 17 + codes;
+    }
+    return 1;
+}
+
+int doubt_jpeg_tables_ok(const uint8_t *jpeg, size_t size, char *why, size_t why_cap)
+{
+    size_t at = 2; /* after SOI */
+    while (at + 2 <= size) {
+        if (jpeg[at] != 0xff)
+            return 1; /* not a marker where one must be: stb_image refuses it itself */
+        const uint8_t marker = jpeg[at + 1];
+        if (marker == 0xff) { /* fill byte */
+            at++;
+            continue;
+        }
+        if (marker == 0xd9)
+            return 1;
+        if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd8)) { /* no length */
+            at += 2;
+            continue;
+        }
+        if (at + 4 > size)
+            return 1;
+        const size_t length = (size_t)jpeg[at + 2] << 8 | jpeg[at + 3];
+        if (length < 2)
+            return 1;
+        if (marker == 0xc4 && !dht_ok(jpeg, size, at + 4, (long)length - 2, why, why_cap))
+            return 0;
+        at += 2 + length;
+        if (marker == 0xda) /* entropy-coded data up to the next real marker */
+            while (at + 1 < size &&
+                   !(jpeg[at] == 0xff && jpeg[at + 1] != 0 &&
+                     !(jpeg[at + 1] >= 0xd0 && jpeg[at + 1] <= 0xd7)))
+                at++;
+    }
+    return 1;
+}
