@@ -27,8 +27,10 @@ int doubt_jpeg_tables_ok(const uint8_t *jpeg, size_t size, char *why, size_t why
 {
     size_t at = 2; /* after SOI */
     while (at + 2 <= size) {
-        if (jpeg[at] != 0xff)
-            return 1; /* not a marker where one must be: stb_image refuses it itself */
+        if (jpeg[at] != 0xff) { /* junk between segments: stb_image skips it, so must we */
+            at++;
+            continue;
+        }
         const uint8_t marker = jpeg[at + 1];
         if (marker == 0xff) { /* fill byte */
             at++;

@@ -7,9 +7,11 @@
  *     char why[96];
  *     if (!doubt_jpeg_tables_ok(bytes, size, why, sizeof why)) ... refuse, saying why ...
  *
- * Walks every marker segment, also those between the scans of a progressive JPEG (skipping
- * the entropy-coded data, where FF is followed by 00 or a restart marker). A file it cannot
- * walk to the end (truncated, garbage) passes: stb_image then fails on it by itself.
+ * Walks the marker segments the way stb_image reads them: junk bytes between segments are
+ * skipped (stb_image resynchronises on the next FF), and so is the entropy-coded data of
+ * each scan (where FF is followed by 00 or a restart marker), so the tables between the
+ * scans of a progressive JPEG are checked too. A segment running past the end of the file
+ * ends the walk: stb_image then fails on the file by itself.
  */
 #ifndef DOUBT_IO_JPEG_GUARD_H
 #define DOUBT_IO_JPEG_GUARD_H
