@@ -1250,6 +1250,10 @@ START_TEST(jpeg_with_oversized_huffman_table_is_refused)
     /* the fuzzer's own find: junk after a segment, which stb_image skips, then such a table */
     CK_FAILS_NAMING(doubt_image_read(data_path("fuzz_dht_after_junk.jpg"), 0, &x, &w, &h, err),
                     DOUBT_ERR_FORMAT, "(DHT at byte 422) has 267 codes, at most 256");
+    /* and its third: FF fill bytes before the start-of-image marker, which stb_image takes */
+    CK_FAILS_NAMING(
+        doubt_image_read(data_path("fuzz_dht_after_fill_bytes.jpg"), 0, &x, &w, &h, err),
+        DOUBT_ERR_FORMAT, "JPEG file is corrupt: a Huffman table (DHT at byte 386) has 857");
     ck_assert_ptr_null(x);
     free(plain.bytes);
     free(bad.bytes);

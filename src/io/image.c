@@ -63,11 +63,14 @@ static const char *claimed_format(const file_bytes *fb)
         const char *magic;
         size_t len;
     } magics[] = {
-        {"PNG", "\x89PNG\r\n\x1a\n", 8}, {"JPEG", "\xff\xd8\xff", 3}, {"GIF", "GIF8", 4},
-        {"BMP", "BM", 2},  {"TIFF", "II*\0", 4}, {"TIFF", "MM\0*", 4},  {"WebP", "RIFF", 4},
+        {"PNG", "\x89PNG\r\n\x1a\n", 8}, {"GIF", "GIF8", 4},      {"BMP", "BM", 2},
+        {"TIFF", "II*\0", 4},             {"TIFF", "MM\0*", 4},     {"WebP", "RIFF", 4},
     };
+    if (doubt_jpeg_after_soi(fb->bytes, (size_t)fb->size)) /* as stb_image finds one */
+        return "JPEG";
     for (size_t i = 0; i < sizeof magics / sizeof magics[0]; i++)
-        if ((size_t)fb->size >= magics[i].len && !memcmp(fb->bytes, magics[i].magic, magics[i].len))
+        if ((size_t)fb->size >= magics[i].len &&
+            !memcmp(fb->bytes, magics[i].magic, magics[i].len))
             return magics[i].name;
     return NULL;
 }
@@ -116,10 +119,8 @@ static doubt_status probe_bytes(const char *path, const file_bytes *fb, doubt_im
             info->png_color_type = fb->bytes[25];
         }
     }
-    const char *format = claimed_format(fb);
     char why[128];
-    if (format && !strcmp(format, "JPEG") &&
-        !doubt_jpeg_tables_ok(fb->bytes, (size_t)fb->size, why, sizeof why))
+    if (!doubt_jpeg_tables_ok(fb->bytes, (size_t)fb->size, why, sizeof why))
         return doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: JPEG file is corrupt: %s", path, why);
     int w, h, comp;
     if (!stbi_info_from_memory(fb->bytes, fb->size, &w, &h, &comp))

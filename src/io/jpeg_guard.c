@@ -23,9 +23,20 @@ static int dht_ok(const uint8_t *jpeg, size_t size, size_t body, long length, ch
     return 1;
 }
 
+size_t doubt_jpeg_after_soi(const uint8_t *jpeg, size_t size)
+{
+    size_t at = 0;
+    while (at < size && jpeg[at] == 0xff)
+        at++;
+    return at > 0 && at < size && jpeg[at] == 0xd8 ? at + 1 : 0;
+}
+
 int doubt_jpeg_tables_ok(const uint8_t *jpeg, size_t size, char *why, size_t why_cap)
 {
-    size_t at = 2; /* after SOI */
+    size_t at = doubt_jpeg_after_soi(jpeg, size);
+    if (!at)
+        return 1; /* stb_image does not read it as a JPEG */
+    /* up to the first scan: segment by segment, as stb_image reads the header */
     while (at + 2 <= size) {
         if (jpeg[at] != 0xff) { /* junk between segments: stb_image skips it, so must we */
             at++;
@@ -50,11 +61,17 @@ int doubt_jpeg_tables_ok(const uint8_t *jpeg, size_t size, char *why, size_t why
         if (marker == 0xc4 && !dht_ok(jpeg, size, at + 4, (long)length - 2, why, why_cap))
             return 0;
         at += 2 + length;
-        if (marker == 0xda) /* entropy-coded data up to the next real marker */
-            while (at + 1 < size &&
-                   !(jpeg[at] == 0xff && jpeg[at + 1] != 0 &&
-                     !(jpeg[at + 1] >= 0xd0 && jpeg[at + 1] <= 0xd7)))
-                at++;
+        if (marker == 0xda)
+            break;
     }
+    /* from there on stb_image's view depends on how its entropy decoder resynchronises on
+     * damaged data; in valid scan data FF is followed by 00 or a restart marker, so every
+     * FF C4 left is a table it may read: check them all */
+    for (; at + 4 <= size; at++)
+        if (jpeg[at] == 0xff && jpeg[at + 1] == 0xc4) {
+            const long length = (long)jpeg[at + 2] << 8 | jpeg[at + 3];
+            if (!dht_ok(jpeg, size, at + 4, length - 2, why, why_cap))
+                return 0;
+        }
     return 1;
 }

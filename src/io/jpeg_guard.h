@@ -7,11 +7,11 @@
  *     char why[96];
  *     if (!doubt_jpeg_tables_ok(bytes, size, why, sizeof why)) ... refuse, saying why ...
  *
- * Walks the marker segments the way stb_image reads them: junk bytes between segments are
- * skipped (stb_image resynchronises on the next FF), and so is the entropy-coded data of
- * each scan (where FF is followed by 00 or a restart marker), so the tables between the
- * scans of a progressive JPEG are checked too. A segment running past the end of the file
- * ends the walk: stb_image then fails on the file by itself.
+ * Up to the first scan it walks the marker segments the way stb_image reads them (junk
+ * between segments skipped, application segments skipped by their length); after that it
+ * checks every FF C4 in the file, since valid scan data never holds one and damaged scan
+ * data can make stb_image resynchronise anywhere. So the tables between the scans of a
+ * progressive JPEG are checked too.
  */
 #ifndef DOUBT_IO_JPEG_GUARD_H
 #define DOUBT_IO_JPEG_GUARD_H
@@ -19,6 +19,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* 1 when the bytes are fine for stb_image, or are no JPEG to it; else 0 and why. */
 int doubt_jpeg_tables_ok(const uint8_t *jpeg, size_t size, char *why, size_t why_cap);
+
+/* Where a JPEG's data starts after its start-of-image marker (FF D8, after any number of
+ * FF fill bytes, which stb_image accepts), or 0 when the bytes do not start that way. */
+size_t doubt_jpeg_after_soi(const uint8_t *jpeg, size_t size);
 
 #endif
