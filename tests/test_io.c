@@ -1254,6 +1254,9 @@ START_TEST(jpeg_with_oversized_huffman_table_is_refused)
     CK_FAILS_NAMING(
         doubt_image_read(data_path("fuzz_dht_after_fill_bytes.jpg"), 0, &x, &w, &h, err),
         DOUBT_ERR_FORMAT, "JPEG file is corrupt: a Huffman table (DHT at byte 386) has 857");
+    /* its fourth: a table cut short by the end of the file, whose missing counts read as 0 */
+    CK_FAILS_NAMING(doubt_image_read(data_path("fuzz_dht_cut_by_eof.jpg"), 0, &x, &w, &h, err),
+                    DOUBT_ERR_FORMAT, "(DHT at byte 463) has 961 codes");
     ck_assert_ptr_null(x);
     free(plain.bytes);
     free(bad.bytes);

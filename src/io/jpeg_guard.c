@@ -8,9 +8,10 @@ static int dht_ok(const uint8_t *jpeg, size_t size, size_t body, long length, ch
                   size_t why_cap)
 {
     size_t at = body;
-    while (length > 0 && at + 17 <= size) {
+    while (length > 0 && at < size) {
+        /* past the end of the file stb_image reads zeros: a table cut short still counts */
         int codes = 0;
-        for (int i = 1; i <= 16; i++)
+        for (size_t i = 1; i <= 16 && at + i < size; i++)
             codes += jpeg[at + i];
         if (codes > 256) {
             snprintf(why, why_cap, "a Huffman table (DHT at byte %zu) has %d codes, at most 256",
