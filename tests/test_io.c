@@ -1264,6 +1264,33 @@ START_TEST(jpeg_with_oversized_huffman_table_is_refused)
 }
 END_TEST
 
+
+/* Found by fuzzing: stb_image 2.27 grows its buffer to what an IDAT chunk claims before it
+ * checks the bytes exist, so a 60-byte PNG made it allocate 2 GB. Such a file is refused as
+ * truncated before stb_image sees it. */
+START_TEST(png_chunk_longer_than_the_file_is_refused)
+{
+    const char *dir = tmp_dir();
+    uint8_t px[4 * 4] = {0};
+    CK_OK(doubt_png_write_gray8(join(dir, "ok.png"), px, 4, 4, NULL, 0, err));
+    size_t n;
+    uint8_t *b = read_bytes(join(dir, "ok.png"), &n);
+    /* the first chunk after IHDR (at byte 33) is IDAT: make it claim 2^31 - 1 bytes */
+    ck_assert(!memcmp(b + 37, "IDAT", 4));
+    b[33] = 0x7f, b[34] = 0xff, b[35] = 0xff, b[36] = 0xff;
+    write_bytes(join(dir, "claims.png"), b, n);
+    uint8_t *labels = NULL;
+    int w, h;
+    CK_FAILS_NAMING(doubt_image_read_labels(join(dir, "claims.png"), 0, &labels, &w, &h, err),
+                    DOUBT_ERR_FORMAT,
+                    "claims.png: PNG file is truncated: its IDAT chunk at byte 33 claims "
+                    "2147483647 bytes");
+    ck_assert_ptr_null(labels);
+    free(b);
+    th_remove_tree(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("io");
@@ -1283,6 +1310,7 @@ int main(void)
     tcase_add_loop_test(img, jpeg_exif_orientation_is_applied, 0, 16);
     tcase_add_test(img, decode_errors_name_the_claimed_format);
     tcase_add_test(img, jpeg_with_oversized_huffman_table_is_refused);
+    tcase_add_test(img, png_chunk_longer_than_the_file_is_refused);
     suite_add_tcase(s, img);
     TCase *heat = tcase_create("colormap+heatmap");
     tcase_add_test(heat, colormaps_are_the_published_ones);

@@ -1,7 +1,7 @@
 #include "image.h"
 
 #include "exif.h"
-#include "jpeg_guard.h"
+#include "stb_guard.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -119,9 +119,9 @@ static doubt_status probe_bytes(const char *path, const file_bytes *fb, doubt_im
             info->png_color_type = fb->bytes[25];
         }
     }
-    char why[128];
-    if (!doubt_jpeg_tables_ok(fb->bytes, (size_t)fb->size, why, sizeof why))
-        return doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: JPEG file is corrupt: %s", path, why);
+    char why[160];
+    if (!doubt_stb_guard(fb->bytes, (size_t)fb->size, why, sizeof why))
+        return doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: %s", path, why);
     int w, h, comp;
     if (!stbi_info_from_memory(fb->bytes, fb->size, &w, &h, &comp))
         return decode_failure(path, fb, "read its header", err);

@@ -1,4 +1,6 @@
-#include "jpeg_guard.h"
+#include "stb_guard.h"
+
+#include <string.h>
 
 #include <stdio.h>
 
@@ -14,7 +16,9 @@ static int dht_ok(const uint8_t *jpeg, size_t size, size_t body, long length, ch
         for (size_t i = 1; i <= 16 && at + i < size; i++)
             codes += jpeg[at + i];
         if (codes > 256) {
-            snprintf(why, why_cap, "a Huffman table (DHT at byte %zu) has %d codes, at most 256",
+            snprintf(why, why_cap,
+                     "JPEG file is corrupt: a Huffman table (DHT at byte %zu) has %d codes, "
+                     "at most 256",
                      at, codes);
             return 0;
         }
@@ -32,7 +36,7 @@ size_t doubt_jpeg_after_soi(const uint8_t *jpeg, size_t size)
     return at > 0 && at < size && jpeg[at] == 0xd8 ? at + 1 : 0;
 }
 
-int doubt_jpeg_tables_ok(const uint8_t *jpeg, size_t size, char *why, size_t why_cap)
+static int jpeg_tables_ok(const uint8_t *jpeg, size_t size, char *why, size_t why_cap)
 {
     size_t at = doubt_jpeg_after_soi(jpeg, size);
     if (!at)
@@ -75,4 +79,34 @@ int doubt_jpeg_tables_ok(const uint8_t *jpeg, size_t size, char *why, size_t why
                 return 0;
         }
     return 1;
+}
+
+/* Every chunk (4-byte length, type, data, CRC) within the file, up to IEND. */
+static int png_chunks_fit(const uint8_t *png, size_t size, char *why, size_t why_cap)
+{
+    size_t at = 8;
+    while (at + 8 <= size) {
+        const uint32_t length = (uint32_t)png[at] << 24 | (uint32_t)png[at + 1] << 16 |
+                                (uint32_t)png[at + 2] << 8 | png[at + 3];
+        const size_t left = size - at - 8;
+        if (length > left) {
+            snprintf(why, why_cap,
+                     "PNG file is truncated: its %.4s chunk at byte %zu claims %lu bytes, "
+                     "%zu are left",
+                     (const char *)png + at + 4, at, (unsigned long)length, left);
+            return 0;
+        }
+        if (!memcmp(png + at + 4, "IEND", 4))
+            return 1;
+        at += 12 + (size_t)length;
+    }
+    return 1;
+}
+
+int doubt_stb_guard(const uint8_t *bytes, size_t size, char *why, size_t why_cap)
+{
+    static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (size >= 8 && !memcmp(bytes, png_sig, 8))
+        return png_chunks_fit(bytes, size, why, why_cap);
+    return jpeg_tables_ok(bytes, size, why, why_cap);
 }
