@@ -11,7 +11,9 @@
  * file claiming 100000x100000 cannot exhaust memory. A JPEG's EXIF orientation is applied
  * (exif.h): pixels, width and height are those of the upright photo, in the probe too.
  * A file that does not decode is described by the format its first bytes claim and what is
- * wrong ("JPEG file is truncated", "TIFF file, a format doubt does not read").
+ * wrong ("JPEG file is truncated", "TIFF file, a format doubt does not read"). Files that
+ * would trip known faults of Debian's stb_image 2.27 (a JPEG Huffman table of more than 256
+ * codes, a PNG chunk longer than the file) are refused before it sees them (stb_guard.h).
  *
  * Label maps must be 8-bit single-channel PNGs (class ids); depth maps 16-bit single-channel
  * PNGs holding metres x depth_scale (KITTI: 256), 0 meaning no measurement (read as 0.0f).
