@@ -64,7 +64,10 @@ static const char usage_text[] =
     "  --help, --version\n"
     "\n"
     "Same weights, seed and options give identical files on any thread count.\n"
-    "exit status: 0 ok, 1 some input failed (the others were processed), 2 bad usage\n";
+    "exit status: 0 ok, 1 some input failed (the others were processed), 2 bad usage.\n"
+    "An OUTDIR that refuses writes (full disk, size limit, read-only, no permission) is\n"
+    "found before any inference, or stops the run at the first failed write (exit 1):\n"
+    "every file already in OUTDIR is complete, and --skip-existing finishes the job.\n";
 
 typedef struct {
     const char *weights, *out_dir;
@@ -211,7 +214,9 @@ static int run(options *o)
     }
     doubt_ctx *ctx = NULL;
     doubt_predictor *p = NULL;
-    if (doubt_mkdir_p(o->out_dir, &err) || doubt_ctx_create(o->threads, &ctx, &err) ||
+    /* a folder that refuses writes is found before any image costs inference */
+    if (doubt_mkdir_p(o->out_dir, &err) || doubt_check_writable(o->out_dir, &err) ||
+        doubt_ctx_create(o->threads, &ctx, &err) ||
         doubt_predict_create(ctx, weights, &o->p, &p, &err)) {
         fprintf(stderr, "doubt predict: %s\n", err.msg);
         doubt_ctx_destroy(ctx);
@@ -234,11 +239,18 @@ static int run(options *o)
             continue;
         }
         char *json = NULL;
-        if (doubt_predict_image(p, in->path, in->name, o->out_dir, &json, &err)) {
+        const doubt_status st = doubt_predict_image(p, in->path, in->name, o->out_dir, &json, &err);
+        if (st) {
             clear_progress();
             fprintf(stderr, "doubt predict: %s\n", err.msg);
             status = DOUBT_EXIT_FAILURE;
             failed++;
+            if (st == DOUBT_ERR_STORAGE) {
+                /* a full disk or a size limit fails every later image too: stop now */
+                fprintf(stderr, "doubt predict: stopping: output folder %s refuses writes; "
+                                "every output already there is complete\n", o->out_dir);
+                break;
+            }
             continue;
         }
         printf("%s\n", json);

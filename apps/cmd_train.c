@@ -57,7 +57,9 @@ static const char usage_text[] =
     "  --val-every K             (default: the --checkpoint-every value); a checkpoint is\n"
     "                            written at every validation step\n"
     "  --init FILE               start from these weights (fine-tuning) instead of random ones\n"
-    "  --resume                  continue from RUNDIR/checkpoint.safetensors\n"
+    "  --resume                  continue from RUNDIR/checkpoint.safetensors, with the\n"
+    "                            options of the run it continues (another --seed, --lr,\n"
+    "                            --steps, --batch, ... is refused, naming the option)\n"
     "\n"
     "Ctrl-C writes a checkpoint and exits with status 130; --resume continues it exactly.\n";
 

@@ -2,9 +2,12 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,7 +101,33 @@ char *th_read_text(const char *path)
     return s;
 }
 
-int th_run_doubt(const char *const *args, char **out, char **err)
+/* Everything a pipe brings until it closes, appended to a growing string. */
+typedef struct {
+    int fd;
+    char *text;
+    size_t len, cap;
+} pipe_text;
+
+static int pipe_read(pipe_text *p)
+{
+    if (p->len + 4097 > p->cap) {
+        p->cap = 2 * p->cap + 8192;
+        p->text = realloc(p->text, p->cap);
+        ck_assert_ptr_nonnull(p->text);
+        p->text[p->len] = '\0';
+    }
+    ssize_t n = read(p->fd, p->text + p->len, 4096);
+    if (n <= 0) {
+        close(p->fd);
+        p->fd = -1;
+        return 0;
+    }
+    p->len += (size_t)n;
+    p->text[p->len] = '\0';
+    return 1;
+}
+
+int th_run_doubt_with(const char *const *args, const th_run_opts *opts, char **out, char **err)
 {
     /* this binary is BUILD/tests/test_x; the command is BUILD/apps/doubt */
     char bin[4096];
@@ -116,27 +145,57 @@ int th_run_doubt(const char *const *args, char **out, char **err)
     for (; args[argc - 1]; argc++)
         ck_assert_int_lt(argc, 63);
     memcpy(argv + 1, args, (size_t)argc * sizeof *args);
-    char out_path[] = "/tmp/doubt_th_outXXXXXX", err_path[] = "/tmp/doubt_th_errXXXXXX";
-    int fo = mkstemp(out_path), fe = mkstemp(err_path);
-    ck_assert(fo >= 0 && fe >= 0);
+    /* pipes, not files: a file size limit on the command must not cut its messages */
+    int po[2], pe[2];
+    ck_assert(pipe(po) == 0 && pipe(pe) == 0);
     fflush(NULL);
     pid_t pid = fork();
     ck_assert(pid >= 0);
     if (pid == 0) {
-        dup2(fo, 1);
-        dup2(fe, 2);
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        close(po[0]), close(po[1]), close(pe[0]), close(pe[1]);
+        if (opts && opts->file_size_limit >= 0) {
+            const struct rlimit lim = {(rlim_t)opts->file_size_limit,
+                                       (rlim_t)opts->file_size_limit};
+            signal(SIGXFSZ, SIG_IGN); /* writes past the limit then fail with EFBIG */
+            if (setrlimit(RLIMIT_FSIZE, &lim))
+                _exit(126);
+        }
         execv(bin, (char *const *)argv);
         _exit(127);
     }
+    close(po[1]);
+    close(pe[1]);
+    pipe_text o = {po[0], NULL, 0, 0}, e = {pe[0], NULL, 0, 0};
+    int killed = 0;
+    while (o.fd >= 0 || e.fd >= 0) {
+        struct pollfd fds[2] = {{o.fd, POLLIN, 0}, {e.fd, POLLIN, 0}};
+        ck_assert(poll(fds, 2, -1) >= 0);
+        if (fds[0].revents)
+            pipe_read(&o);
+        if (fds[1].revents)
+            pipe_read(&e);
+        if (opts && opts->kill_after_lines > 0 && !killed && o.text) {
+            int lines = 0;
+            for (const char *c = o.text; *c; c++)
+                lines += *c == '\n';
+            if (lines >= opts->kill_after_lines) {
+                kill(pid, SIGKILL);
+                killed = 1;
+            }
+        }
+    }
     int ws;
     ck_assert(waitpid(pid, &ws, 0) == pid);
-    close(fo);
-    close(fe);
-    *out = th_read_text(out_path);
-    *err = th_read_text(err_path);
-    unlink(out_path);
-    unlink(err_path);
+    *out = o.text ? o.text : strdup("");
+    *err = e.text ? e.text : strdup("");
     return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+int th_run_doubt(const char *const *args, char **out, char **err)
+{
+    return th_run_doubt_with(args, NULL, out, err);
 }
 
 void th_assert_usage_error(const char *const *args, const char *message)

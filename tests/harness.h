@@ -37,6 +37,15 @@ char *th_read_text(const char *path);
  * killed); stdout and stderr are captured into *out and *err (caller frees). */
 int th_run_doubt(const char *const *args, char **out, char **err);
 
+/* The same with faults: file_size_limit >= 0 runs the command under RLIMIT_FSIZE of that
+ * many bytes with SIGXFSZ ignored (so a write past it fails with EFBIG, as on a full disk);
+ * kill_after_lines > 0 sends SIGKILL once that many lines have come on its stdout. */
+typedef struct {
+    long long file_size_limit; /* < 0: none */
+    int kill_after_lines;      /* 0: never */
+} th_run_opts;
+int th_run_doubt_with(const char *const *args, const th_run_opts *opts, char **out, char **err);
+
 /* Runs `doubt` with args (args[0] the subcommand) and asserts a usage error: exit 2 and
  * exactly "doubt SUBCOMMAND: MESSAGE" and the pointer to --help on stderr. */
 void th_assert_usage_error(const char *const *args, const char *message);

@@ -5,6 +5,7 @@
 #include <png.h>
 #include <setjmp.h>
 #include <stb_image.h>
+#include <stb_image_write.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1087,6 +1088,209 @@ START_TEST(batches_are_deterministic_crops)
 }
 END_TEST
 
+
+/* ---- JPEG orientation and decode messages (issue 14.9, 14.10) ------------------------ */
+
+/* 4 x 2 blocks of 8 x 8 pixels, each its own colour, far apart after JPEG's rounding. */
+static const uint8_t block_rgb[8][3] = {{230, 20, 20},  {20, 230, 20},  {20, 20, 230},
+                                        {230, 230, 20}, {20, 230, 230}, {230, 20, 230},
+                                        {240, 240, 240}, {15, 15, 15}};
+#define BLOCKS_W 32
+#define BLOCKS_H 16
+
+typedef struct {
+    uint8_t *bytes;
+    size_t n;
+} byte_buf;
+
+static void append_bytes(void *ctx, void *data, int size)
+{
+    byte_buf *b = ctx;
+    b->bytes = realloc(b->bytes, b->n + (size_t)size);
+    memcpy(b->bytes + b->n, data, (size_t)size);
+    b->n += (size_t)size;
+}
+
+static byte_buf blocks_jpeg(void)
+{
+    uint8_t rgb[BLOCKS_W * BLOCKS_H * 3];
+    for (int y = 0; y < BLOCKS_H; y++)
+        for (int x = 0; x < BLOCKS_W; x++)
+            memcpy(rgb + (y * BLOCKS_W + x) * 3, block_rgb[(y / 8) * 4 + x / 8], 3);
+    byte_buf b = {NULL, 0};
+    ck_assert(stbi_write_jpg_to_func(append_bytes, &b, BLOCKS_W, BLOCKS_H, 3, rgb, 100));
+    return b;
+}
+
+/* jpeg with an EXIF APP1 segment (a one-entry IFD0: Orientation) right after SOI. */
+static byte_buf with_orientation(byte_buf jpeg, int orientation, int big_endian)
+{
+    uint8_t app1[36] = {0xff, 0xe1, 0, 34, 'E', 'x', 'i', 'f', 0, 0};
+    uint8_t *t = app1 + 10; /* the TIFF structure; offsets count from here */
+    const uint8_t be[] = {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1,
+                          0, (uint8_t)orientation, 0, 0, 0, 0, 0, 0};
+    const uint8_t le[] = {'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0,
+                          (uint8_t)orientation, 0, 0, 0, 0, 0, 0, 0};
+    memcpy(t, big_endian ? be : le, 26);
+    byte_buf out = {malloc(jpeg.n + sizeof app1), jpeg.n + sizeof app1};
+    memcpy(out.bytes, jpeg.bytes, 2);
+    memcpy(out.bytes + 2, app1, sizeof app1);
+    memcpy(out.bytes + 2 + sizeof app1, jpeg.bytes + 2, jpeg.n - 2);
+    return out;
+}
+
+/* The stored pixel EXIF orientation o shows at displayed (x, y) (TIFF 6.0, tag 274). */
+static void stored_of_displayed(int o, int x, int y, int *sx, int *sy)
+{
+    const int W = BLOCKS_W, H = BLOCKS_H;
+    switch (o) {
+    case 2: *sx = W - 1 - x, *sy = y; break;
+    case 3: *sx = W - 1 - x, *sy = H - 1 - y; break;
+    case 4: *sx = x, *sy = H - 1 - y; break;
+    case 5: *sx = y, *sy = x; break;
+    case 6: *sx = y, *sy = H - 1 - x; break;
+    case 7: *sx = W - 1 - y, *sy = H - 1 - x; break;
+    case 8: *sx = W - 1 - y, *sy = x; break;
+    default: *sx = x, *sy = y;
+    }
+}
+
+/* Issue 14.9: a JPEG's EXIF orientation is applied, so portrait phone photos come out
+ * upright; loop index = orientation 1..8, both TIFF byte orders. */
+START_TEST(jpeg_exif_orientation_is_applied)
+{
+    const int o = _i / 2 + 1, big_endian = _i % 2;
+    const char *dir = tmp_dir();
+    byte_buf plain = blocks_jpeg(), tagged = with_orientation(plain, o, big_endian);
+    write_bytes(join(dir, "o.jpg"), tagged.bytes, tagged.n);
+    uint8_t *rgb;
+    int w, h;
+    CK_OK(doubt_image_read_rgb8(join(dir, "o.jpg"), 0, &rgb, &w, &h, err));
+    const int turned = o >= 5;
+    ck_assert_int_eq(w, turned ? BLOCKS_H : BLOCKS_W);
+    ck_assert_int_eq(h, turned ? BLOCKS_W : BLOCKS_H);
+    doubt_image_info info;
+    CK_OK(doubt_image_probe(join(dir, "o.jpg"), &info, err));
+    ck_assert(info.width == w && info.height == h);
+    /* the centre of every displayed block holds the colour of the stored block it shows */
+    for (int by = 0; by < h / 8; by++)
+        for (int bx = 0; bx < w / 8; bx++) {
+            const int x = bx * 8 + 4, y = by * 8 + 4;
+            int sx, sy;
+            stored_of_displayed(o, x, y, &sx, &sy);
+            const uint8_t *want = block_rgb[(sy / 8) * 4 + sx / 8], *got = rgb + (y * w + x) * 3;
+            for (int c = 0; c < 3; c++)
+                ck_assert_msg(abs(got[c] - want[c]) < 40,
+                              "orientation %d (%s): pixel (%d, %d) channel %d is %d, want %d", o,
+                              big_endian ? "MM" : "II", x, y, c, got[c], want[c]);
+        }
+    free(rgb);
+    free(plain.bytes);
+    free(tagged.bytes);
+    th_remove_tree(dir);
+}
+END_TEST
+
+/* Issue 14.10: a file that does not decode is described by the format it claims to be and
+ * what is wrong with it, not by whichever decoder stb_image tried last. */
+START_TEST(decode_errors_name_the_claimed_format)
+{
+    const char *dir = tmp_dir();
+    float *x = NULL;
+    int w, h;
+    byte_buf jpeg = blocks_jpeg();
+    write_bytes(join(dir, "cut.jpg"), jpeg.bytes, 200); /* inside the Huffman tables */
+    CK_FAILS_NAMING(doubt_image_read(join(dir, "cut.jpg"), 0, &x, &w, &h, err), DOUBT_ERR_FORMAT,
+                    "cut.jpg: JPEG file is truncated");
+    {
+        doubt_error e = {{0}};
+        doubt_image_read(join(dir, "cut.jpg"), 0, &x, &w, &h, &e);
+        ck_assert_msg(!strstr(e.msg, "png"), "a JPEG described as a PNG: %s", e.msg);
+    }
+    uint8_t px[16 * 16 * 3] = {0};
+    CK_OK(doubt_png_write_rgb8(join(dir, "ok.png"), px, 16, 16, NULL, 0, err));
+    size_t n;
+    uint8_t *b = read_bytes(join(dir, "ok.png"), &n);
+    write_bytes(join(dir, "cut.png"), b, n - 20);
+    CK_FAILS_NAMING(doubt_image_read(join(dir, "cut.png"), 0, &x, &w, &h, err), DOUBT_ERR_FORMAT,
+                    "cut.png: PNG file is truncated");
+    free(b);
+    write_bytes(join(dir, "text.jpg"), "this is not a jpeg", 18);
+    CK_FAILS_NAMING(doubt_image_read(join(dir, "text.jpg"), 0, &x, &w, &h, err), DOUBT_ERR_FORMAT,
+                    "text.jpg: not an image stb_image reads (PNG, JPEG, BMP, GIF, TGA)");
+    write_bytes(join(dir, "scan.tif"), "II*\0\x08\0\0\0", 8);
+    CK_FAILS_NAMING(doubt_image_read(join(dir, "scan.tif"), 0, &x, &w, &h, err), DOUBT_ERR_FORMAT,
+                    "scan.tif: TIFF file, a format doubt does not read");
+    ck_assert_ptr_null(x);
+    free(jpeg.bytes);
+    th_remove_tree(dir);
+}
+END_TEST
+
+
+/* Found by fuzzing: stb_image 2.27 (Debian 12's) writes past its Huffman arrays when a DHT
+ * segment declares more than 256 codes. Such a file is refused before stb_image sees it. */
+START_TEST(jpeg_with_oversized_huffman_table_is_refused)
+{
+    const char *dir = tmp_dir();
+    byte_buf plain = blocks_jpeg();
+    const size_t codes = 300, seg = 2 + 2 + 17 + codes;
+    byte_buf bad = {calloc(1, plain.n + seg), plain.n + seg};
+    uint8_t *d = bad.bytes + 2;
+    memcpy(bad.bytes, plain.bytes, 2);
+    d[0] = 0xff, d[1] = 0xc4, d[2] = (uint8_t)((seg - 2) >> 8), d[3] = (uint8_t)(seg - 2);
+    d[4] = 0x10;             /* AC table 0 */
+    d[4 + 15] = 45, d[4 + 16] = 255; /* 300 codes of lengths 15 and 16 */
+    memcpy(bad.bytes + 2 + seg, plain.bytes + 2, plain.n - 2);
+    write_bytes(join(dir, "dht.jpg"), bad.bytes, bad.n);
+    float *x = NULL;
+    int w, h;
+    CK_FAILS_NAMING(doubt_image_read(join(dir, "dht.jpg"), 0, &x, &w, &h, err), DOUBT_ERR_FORMAT,
+                    "dht.jpg: JPEG file is corrupt: a Huffman table (DHT at byte 6) has 300 codes");
+    /* the fuzzer's own find: junk after a segment, which stb_image skips, then such a table */
+    CK_FAILS_NAMING(doubt_image_read(data_path("fuzz_dht_after_junk.jpg"), 0, &x, &w, &h, err),
+                    DOUBT_ERR_FORMAT, "(DHT at byte 422) has 267 codes, at most 256");
+    /* and its third: FF fill bytes before the start-of-image marker, which stb_image takes */
+    CK_FAILS_NAMING(
+        doubt_image_read(data_path("fuzz_dht_after_fill_bytes.jpg"), 0, &x, &w, &h, err),
+        DOUBT_ERR_FORMAT, "JPEG file is corrupt: a Huffman table (DHT at byte 386) has 857");
+    /* its fourth: a table cut short by the end of the file, whose missing counts read as 0 */
+    CK_FAILS_NAMING(doubt_image_read(data_path("fuzz_dht_cut_by_eof.jpg"), 0, &x, &w, &h, err),
+                    DOUBT_ERR_FORMAT, "(DHT at byte 463) has 961 codes");
+    ck_assert_ptr_null(x);
+    free(plain.bytes);
+    free(bad.bytes);
+    th_remove_tree(dir);
+}
+END_TEST
+
+
+/* Found by fuzzing: stb_image 2.27 grows its buffer to what an IDAT chunk claims before it
+ * checks the bytes exist, so a 60-byte PNG made it allocate 2 GB. Such a file is refused as
+ * truncated before stb_image sees it. */
+START_TEST(png_chunk_longer_than_the_file_is_refused)
+{
+    const char *dir = tmp_dir();
+    uint8_t px[4 * 4] = {0};
+    CK_OK(doubt_png_write_gray8(join(dir, "ok.png"), px, 4, 4, NULL, 0, err));
+    size_t n;
+    uint8_t *b = read_bytes(join(dir, "ok.png"), &n);
+    /* the first chunk after IHDR (at byte 33) is IDAT: make it claim 2^31 - 1 bytes */
+    ck_assert(!memcmp(b + 37, "IDAT", 4));
+    b[33] = 0x7f, b[34] = 0xff, b[35] = 0xff, b[36] = 0xff;
+    write_bytes(join(dir, "claims.png"), b, n);
+    uint8_t *labels = NULL;
+    int w, h;
+    CK_FAILS_NAMING(doubt_image_read_labels(join(dir, "claims.png"), 0, &labels, &w, &h, err),
+                    DOUBT_ERR_FORMAT,
+                    "claims.png: PNG file is truncated: its IDAT chunk at byte 33 claims "
+                    "2147483647 bytes");
+    ck_assert_ptr_null(labels);
+    free(b);
+    th_remove_tree(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("io");
@@ -1103,6 +1307,10 @@ int main(void)
     tcase_add_test(img, image_reads_every_layout);
     tcase_add_test(img, image_refuses_hostile_files);
     tcase_add_test(img, labels_and_depth_formats);
+    tcase_add_loop_test(img, jpeg_exif_orientation_is_applied, 0, 16);
+    tcase_add_test(img, decode_errors_name_the_claimed_format);
+    tcase_add_test(img, jpeg_with_oversized_huffman_table_is_refused);
+    tcase_add_test(img, png_chunk_longer_than_the_file_is_refused);
     suite_add_tcase(s, img);
     TCase *heat = tcase_create("colormap+heatmap");
     tcase_add_test(heat, colormaps_are_the_published_ones);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "model/mc.h"
@@ -393,6 +394,105 @@ START_TEST(tile_too_small_for_its_margin_is_refused)
 }
 END_TEST
 
+
+/* The tiny network with its head's output channel `channel` forced to `value` everywhere:
+ * that channel's weights zeroed and its bias set (in memory: the reader refuses NaN). */
+static void force_head_channel(doubt_safetensors *w, int channel, float value)
+{
+    doubt_st_tensor *weight = (doubt_st_tensor *)doubt_safetensors_find(w, "head.weight");
+    doubt_st_tensor *bias = (doubt_st_tensor *)doubt_safetensors_find(w, "head.bias");
+    ck_assert(weight && bias);
+    const int64_t in = weight->shape[1];
+    for (int64_t k = 0; k < in; k++)
+        weight->data[channel * in + k] = 0;
+    bias->data[channel] = value;
+}
+
+/* Issue 14.7: huge log-variances (clamped) summed over the largest T must not overflow. */
+START_TEST(largest_log_variances_do_not_overflow_at_many_samples)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights();
+    const int c = w->network.classes;
+    force_head_channel(w, c, 500);     /* segmentation log-variance */
+    force_head_channel(w, c + 2, 500); /* depth log-variance */
+    const int size = 16, samples = 7000; /* float sums of exp(80) overflow past T = 6142 */
+    float *img = test_image(size, size);
+    doubt_mc *mc;
+    TH_OK(ctx, doubt_mc_create(ctx, w, &(doubt_mc_desc){.samples = samples, .chunk = 100}, &mc));
+    const doubt_mc_maps *m;
+    TH_OK(ctx, doubt_mc_run(ctx, mc, img, size, size, &m));
+    for (int p = 0; p < size * size; p++) {
+        ck_assert_msg(isfinite(m->seg_logit_var[p]), "seg_logit_var[%d] = %g", p,
+                      (double)m->seg_logit_var[p]);
+        ck_assert_msg(isfinite(m->depth_aleatoric[p]) && isfinite(m->depth_total[p]),
+                      "depth_aleatoric[%d] = %g", p, (double)m->depth_aleatoric[p]);
+        ck_assert(m->seg_logit_var[p] > 1e34f);
+    }
+    ck_assert_int_eq(m->nan_pixels, 0);
+    doubt_mc_destroy(mc);
+    free(img);
+    doubt_safetensors_destroy(w);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Issue 14.7: a NaN log-variance stays NaN in the maps (clamping must not turn it into
+ * exp(80)) and the maps count the pixels it spoiled. */
+START_TEST(nan_log_variance_stays_nan_and_is_counted)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights();
+    const int c = w->network.classes;
+    force_head_channel(w, c, NAN);
+    const int size = 16;
+    float *img = test_image(size, size);
+    doubt_mc *mc;
+    TH_OK(ctx, doubt_mc_create(ctx, w, &(doubt_mc_desc){.samples = 3}, &mc));
+    const doubt_mc_maps *m;
+    TH_OK(ctx, doubt_mc_run(ctx, mc, img, size, size, &m));
+    for (int p = 0; p < size * size; p++)
+        ck_assert_msg(isnan(m->seg_logit_var[p]), "seg_logit_var[%d] = %g", p,
+                      (double)m->seg_logit_var[p]);
+    ck_assert_int_eq(m->nan_pixels, size * size);
+    doubt_mc_destroy(mc);
+    free(img);
+    doubt_safetensors_destroy(w);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Issue 14.1: the engine feeds RGB images, so weights for another channel count are refused
+ * when it is created instead of read past the image. */
+START_TEST(in_channels_other_than_three_is_refused)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *tiny = weights();
+    doubt_netdesc one = tiny->network;
+    one.in_channels = 1;
+    doubt_unet *net;
+    TH_OK(ctx, doubt_unet_create(ctx, &one, 1, 16, 16, DOUBT_MODE_INFER, &net));
+    TH_OK(ctx, doubt_unet_init_weights(ctx, net, 1));
+    char path[] = "/tmp/doubt_mc_gray_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    TH_OK(ctx, doubt_weights_save(ctx, net, path, NULL, 0, NULL, 0));
+    doubt_unet_destroy(net);
+    doubt_safetensors *w = NULL;
+    doubt_error err;
+    ck_assert_msg(doubt_safetensors_read(path, &w, &err) == DOUBT_OK, "%s", err.msg);
+    doubt_mc *mc = NULL;
+    ck_assert_int_eq(doubt_mc_create(ctx, w, &(doubt_mc_desc){.samples = 2}, &mc), DOUBT_ERR_ARG);
+    ck_assert_ptr_null(mc);
+    ck_assert_msg(strstr(doubt_ctx_error(ctx), "in_channels 1"), "%s", doubt_ctx_error(ctx));
+    unlink(path);
+    doubt_safetensors_destroy(w);
+    doubt_safetensors_destroy(tiny);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mc");
@@ -405,6 +505,9 @@ int main(void)
     tcase_add_test(tc, deterministic_mode_is_one_plain_pass);
     tcase_add_test(tc, tiles_match_the_whole_image_in_their_interiors);
     tcase_add_test(tc, tile_too_small_for_its_margin_is_refused);
+    tcase_add_test(tc, largest_log_variances_do_not_overflow_at_many_samples);
+    tcase_add_test(tc, nan_log_variance_stays_nan_and_is_counted);
+    tcase_add_test(tc, in_channels_other_than_three_is_refused);
     suite_add_tcase(s, tc);
     return th_run(s);
 }

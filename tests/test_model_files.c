@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "io/npy.h"
 #include "model/netdesc.h"
 #include "model/safetensors.h"
 
@@ -89,7 +91,7 @@ static int count_temporaries(const char *dir)
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)))
-        n += strstr(e->d_name, ".tmp-") != NULL;
+        n += strstr(e->d_name, ".tmp") != NULL;
     closedir(d);
     return n;
 }
@@ -384,7 +386,8 @@ static int make_tensors(const doubt_netdesc *d, doubt_param_info *p, doubt_st_wr
     int n = doubt_netdesc_params(d, p, DOUBT_NETDESC_MAX_PARAMS);
     for (int k = 0; k < n; k++) {
         data[k] = malloc((size_t)p[k].count * sizeof(float));
-        th_fill(data[k], p[k].count, (uint32_t)k + 1, -2, 2);
+        const int variance = strstr(p[k].name, "running_var") != NULL; /* the reader wants >= 0 */
+        th_fill(data[k], p[k].count, (uint32_t)k + 1, variance ? 0.1f : -2, 2);
         w[k] = (doubt_st_write_tensor){p[k].name, p[k].ndim, p[k].shape, data[k]};
     }
     return n;
@@ -400,7 +403,8 @@ START_TEST(write_read_round_trip)
     float *data[DOUBT_NETDESC_MAX_PARAMS];
     int n = make_tensors(&d, p, w, data);
     /* values that a careless conversion would change */
-    const float special[] = {-0.0f, INFINITY, -INFINITY, NAN, 0x1p-149f, 0x1.fffffep127f};
+    const float special[] = {-0.0f, 0x1p-126f, -0x1.fffffep127f, 1.0f, 0x1p-149f,
+                             0x1.fffffep127f};
     memcpy(data[0], special, sizeof special);
 
     make_tmpdir();
@@ -778,6 +782,156 @@ START_TEST(rejects_damaged_files)
 }
 END_TEST
 
+
+/* Issue 14.6: NaN or infinite weights, and a negative running variance (whose square root
+ * batch-norm folding takes), are refused by name instead of loaded. */
+START_TEST(rejects_non_finite_values_and_negative_variance)
+{
+    doubt_netdesc d;
+    doubt_error err = {{0}};
+    ck_assert_int_eq(doubt_netdesc_from_config(TINY_JSON, &d, &err), DOUBT_OK);
+    doubt_param_info p[DOUBT_NETDESC_MAX_PARAMS];
+    doubt_st_write_tensor w[DOUBT_NETDESC_MAX_PARAMS];
+    float *data[DOUBT_NETDESC_MAX_PARAMS];
+    int n = make_tensors(&d, p, w, data);
+    int conv = -1, var = -1;
+    for (int k = 0; k < n; k++) {
+        if (!strcmp(p[k].name, "enc.1.conv2.weight"))
+            conv = k;
+        if (!strcmp(p[k].name, "dec.0.bn1.running_var"))
+            var = k;
+    }
+    ck_assert(conv >= 0 && var >= 0);
+    make_tmpdir();
+    char path[128];
+    snprintf(path, sizeof path, "%s/w.safetensors", tmpdir);
+    const struct {
+        int tensor;
+        float value;
+        const char *says;
+    } cases[] = {
+        {conv, NAN, "enc.1.conv2.weight holds NaN at element 1"},
+        {conv, INFINITY, "enc.1.conv2.weight holds inf at element 1"},
+        {conv, -INFINITY, "enc.1.conv2.weight holds -inf at element 1"},
+        {var, -0.25f, "dec.0.bn1.running_var holds -0.25 at element 1, a variance must be >= 0"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const float keep = data[cases[c].tensor][1];
+        data[cases[c].tensor][1] = cases[c].value;
+        ck_assert_int_eq(doubt_safetensors_write(path, &d, NULL, 0, w, n, &err), DOUBT_OK);
+        doubt_safetensors *f = NULL;
+        ck_assert_msg(doubt_safetensors_read(path, &f, &err) == DOUBT_ERR_FORMAT,
+                      "case %zu: read accepted it", c);
+        ck_assert_ptr_null(f);
+        ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, cases[c].says),
+                      "case %zu: got '%s', want '%s'", c, err.msg, cases[c].says);
+        data[cases[c].tensor][1] = keep;
+    }
+    for (int k = 0; k < n; k++)
+        free(data[k]);
+    rm_tree(tmpdir);
+}
+END_TEST
+
+/* Issue 14.6: a header of a few hundred thousand entries is refused quickly, not after
+ * comparing every name with every other (the tcase's timeout catches that). */
+START_TEST(huge_headers_are_refused_quickly)
+{
+    const int entries = 400000;
+    size_t cap = (size_t)entries * 16 + 16, at = 0;
+    char *header = malloc(cap);
+    header[at++] = '{';
+    for (int i = 0; i < entries; i++)
+        at += (size_t)snprintf(header + at, cap - at, "%s\"t%07d\":{}", i ? "," : "", i);
+    header[at++] = '}';
+    header[at] = '\0';
+    make_tmpdir();
+    char path[128];
+    snprintf(path, sizeof path, "%s/huge.safetensors", tmpdir);
+    make_file(path, header, 0);
+    free(header);
+    doubt_safetensors *f = NULL;
+    doubt_error err = {{0}};
+    ck_assert_int_eq(doubt_safetensors_read(path, &f, &err), DOUBT_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "has no \"dtype\""), "%s", err.msg);
+    rm_tree(tmpdir);
+}
+END_TEST
+
+/* Issue 14.8: weights go through the same atomic writer as every other output, so they get
+ * the same permissions (the umask's, like any file a program creates). */
+START_TEST(weights_get_the_permissions_of_other_outputs)
+{
+    doubt_netdesc d;
+    doubt_error err = {{0}};
+    ck_assert_int_eq(doubt_netdesc_from_config(TINY_JSON, &d, &err), DOUBT_OK);
+    doubt_param_info p[DOUBT_NETDESC_MAX_PARAMS];
+    doubt_st_write_tensor w[DOUBT_NETDESC_MAX_PARAMS];
+    float *data[DOUBT_NETDESC_MAX_PARAMS];
+    int n = make_tensors(&d, p, w, data);
+    make_tmpdir();
+    char weights[128], map[128];
+    snprintf(weights, sizeof weights, "%s/w.safetensors", tmpdir);
+    snprintf(map, sizeof map, "%s/m.npy", tmpdir);
+    const mode_t old = umask(027);
+    const int64_t shape[1] = {4};
+    ck_assert_int_eq(doubt_safetensors_write(weights, &d, NULL, 0, w, n, &err), DOUBT_OK);
+    ck_assert_int_eq(doubt_npy_write_f32(map, data[0], 1, shape, &err), DOUBT_OK);
+    umask(old);
+    struct stat a, b;
+    ck_assert_int_eq(stat(weights, &a), 0);
+    ck_assert_int_eq(stat(map, &b), 0);
+    ck_assert_msg((a.st_mode & 0777) == (b.st_mode & 0777) && (b.st_mode & 0777) == 0640,
+                  "weights %o, .npy %o", (unsigned)(a.st_mode & 0777),
+                  (unsigned)(b.st_mode & 0777));
+    for (int k = 0; k < n; k++)
+        free(data[k]);
+    rm_tree(tmpdir);
+}
+END_TEST
+
+/* Issue 14.8: while weights are being written, a folder listing (predict's, which skips
+ * names starting with '.') never sees the temporary. A child writes a large file over and
+ * over; the parent lists the folder meanwhile. */
+START_TEST(weights_temporary_is_hidden_from_listings)
+{
+    doubt_netdesc d;
+    doubt_error err = {{0}};
+    ck_assert_int_eq(doubt_netdesc_from_config(TINY_JSON, &d, &err), DOUBT_OK);
+    const int64_t count = 4 << 20;
+    float *big = calloc((size_t)count, sizeof *big);
+    const doubt_st_write_tensor t = {"big", 1, &count, big};
+    make_tmpdir();
+    char path[128];
+    snprintf(path, sizeof path, "%s/w.safetensors", tmpdir);
+    fflush(NULL);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        for (int i = 0; i < 4; i++)
+            if (doubt_safetensors_write(path, &d, NULL, 0, &t, 1, &err))
+                _exit(1);
+        _exit(0);
+    }
+    char seen[256] = "";
+    int status = 0;
+    while (waitpid(child, &status, WNOHANG) == 0) {
+        DIR *dir = opendir(tmpdir);
+        ck_assert_ptr_nonnull(dir);
+        struct dirent *e;
+        while ((e = readdir(dir)))
+            if (e->d_name[0] != '.' && strcmp(e->d_name, "w.safetensors") && !seen[0])
+                snprintf(seen, sizeof seen, "%s", e->d_name);
+        closedir(dir);
+    }
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_msg(!seen[0], "a listing saw '%s' while the weights were written", seen);
+    ck_assert_int_eq(count_temporaries(tmpdir), 0);
+    free(big);
+    rm_tree(tmpdir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("model_files");
@@ -795,11 +949,18 @@ int main(void)
     tcase_add_test(rw, reads_pytorch_mixed_dtypes);
     tcase_add_test(rw, reads_pytorch_without_metadata);
     tcase_add_test(rw, check_names_the_problem);
+    tcase_add_test(rw, rejects_non_finite_values_and_negative_variance);
+    tcase_add_test(rw, weights_get_the_permissions_of_other_outputs);
+    tcase_add_test(rw, weights_temporary_is_hidden_from_listings);
     suite_add_tcase(s, rw);
     TCase *bad = tcase_create("malformed");
     tcase_add_loop_test(bad, rejects_malformed_headers, 0,
                         (int)(sizeof bad_files / sizeof bad_files[0]));
     tcase_add_test(bad, rejects_damaged_files);
     suite_add_tcase(s, bad);
+    TCase *huge = tcase_create("huge");
+    tcase_set_timeout(huge, 20);
+    tcase_add_test(huge, huge_headers_are_refused_quickly);
+    suite_add_tcase(s, huge);
     return th_run(s);
 }

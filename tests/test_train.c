@@ -4,6 +4,7 @@
  * depth that follow from the pixels, so there is something to learn. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -660,6 +661,213 @@ START_TEST(depth_loss_in_log_and_inverse_space)
 }
 END_TEST
 
+
+/* A trainer with no dataset (the caller fills each batch), weights from init_seed. */
+static doubt_trainer *bare_trainer(doubt_ctx *ctx, doubt_train_config cfg, uint64_t init_seed)
+{
+    cfg.data_dir = NULL;
+    doubt_trainer *tr;
+    TH_OK(ctx, doubt_trainer_create(ctx, &cfg, &tr));
+    TH_OK(ctx, doubt_unet_init_weights(ctx, tr->net, init_seed));
+    const size_t pixels = (size_t)cfg.batch * cfg.crop * cfg.crop;
+    th_fill(tr->images, (int64_t)pixels * 3, 9, 0, 1);
+    for (size_t i = 0; i < pixels; i++) {
+        tr->labels[i] = (uint8_t)(i % 3);
+        tr->depth[i] = 2.0f + (float)(i % 5);
+    }
+    return tr;
+}
+
+/* Every running mean and variance, plain, concatenated. */
+static float *running_stats(doubt_ctx *ctx, const doubt_trainer *tr, size_t *count)
+{
+    size_t n = 0;
+    for (int i = 0; i < tr->net->n_params; i++)
+        if (!tr->net->params[i].grad)
+            n += (size_t)doubt_tensor_count(tr->net->params[i].value);
+    float *all = malloc(n * sizeof *all), *at = all;
+    for (int i = 0; i < tr->net->n_params; i++)
+        if (!tr->net->params[i].grad) {
+            TH_OK(ctx, doubt_tensor_read(ctx, tr->net->params[i].value, at));
+            at += doubt_tensor_count(tr->net->params[i].value);
+        }
+    *count = n;
+    return all;
+}
+
+/* Issue 14.2: a failed step must not leave NaN running statistics behind (they are what the
+ * "last good weights" written after it carry). */
+START_TEST(failed_step_leaves_running_stats_untouched)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_trainer *tr = bare_trainer(ctx, tiny_config(4, 0.5), 5);
+    TH_OK(ctx, doubt_trainer_step_batch(ctx, tr, NULL));
+    size_t n;
+    float *before = running_stats(ctx, tr, &n);
+    tr->images[0] = NAN; /* through the first batch norm's batch statistics */
+    ck_assert_int_eq(doubt_trainer_step_batch(ctx, tr, NULL), DOUBT_ERR_NUMERIC);
+    float *after = running_stats(ctx, tr, &n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(isfinite(after[i]), "running statistic %zu is %g after a failed step", i,
+                      (double)after[i]);
+    ck_assert_mem_eq(before, after, n * sizeof *before);
+    free(before);
+    free(after);
+    doubt_trainer_destroy(tr);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Issue 14.4: --seed must reach the dropout masks, not only the batches. Same weights, same
+ * batch, plain losses (no sampling in the loss): only the masks can tell the seeds apart. */
+START_TEST(dropout_masks_follow_the_seed)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_train_config cfg = tiny_config(4, 0.5);
+    cfg.loss = DOUBT_LOSS_PLAIN;
+    float loss[2];
+    for (int k = 0; k < 2; k++) {
+        cfg.seed = k ? 12345 : 0;
+        doubt_trainer *tr = bare_trainer(ctx, cfg, 5);
+        doubt_train_stats stats;
+        TH_OK(ctx, doubt_trainer_step_batch(ctx, tr, &stats));
+        loss[k] = stats.loss;
+        doubt_trainer_destroy(tr);
+    }
+    ck_assert_msg(loss[0] != loss[1], "seeds 0 and 12345 give the same loss %.9g", loss[0]);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Issue 14.1: images are read as RGB, so a network that wants another channel count is
+ * refused when it is built, not fed past the end of the image buffer. */
+START_TEST(in_channels_other_than_three_is_refused)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_train_config cfg = tiny_config(4, 0.5);
+    cfg.data_dir = NULL;
+    const int channels[] = {1, 2, 4, 4096};
+    for (size_t i = 0; i < sizeof channels / sizeof channels[0]; i++) {
+        cfg.net.in_channels = channels[i];
+        doubt_trainer *tr = NULL;
+        ck_assert_int_eq(doubt_trainer_create(ctx, &cfg, &tr), DOUBT_ERR_ARG);
+        ck_assert_ptr_null(tr);
+        ck_assert_msg(strstr(doubt_ctx_error(ctx), "in_channels"), "%s", doubt_ctx_error(ctx));
+    }
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Issue 14.3: --resume continues the same run or says which option differs. */
+static void change_seed(doubt_train_config *c) { c->seed++; }
+static void change_lr(doubt_train_config *c) { c->optim.lr *= 2; }
+static void change_warmup(doubt_train_config *c) { c->optim.warmup_steps++; }
+static void change_steps(doubt_train_config *c) { c->optim.total_steps++; }
+static void change_batch(doubt_train_config *c) { c->batch++; }
+static void change_crop(doubt_train_config *c) { c->crop += 16; }
+static void change_loss(doubt_train_config *c) { c->loss = DOUBT_LOSS_PLAIN; }
+static void change_weighting(doubt_train_config *c) { c->weighting = DOUBT_WEIGHTING_FIXED; }
+static void change_loss_samples(doubt_train_config *c) { c->loss_samples++; }
+static void change_weight_decay(doubt_train_config *c) { c->optim.weight_decay *= 2; }
+
+static const struct {
+    const char *option;
+    void (*change)(doubt_train_config *c);
+} run_changes[] = {
+    {"--seed", change_seed},   {"--lr", change_lr},       {"--warmup", change_warmup},
+    {"--steps", change_steps}, {"--batch", change_batch}, {"--crop", change_crop},
+    {"--loss", change_loss},   {"--weighting", change_weighting},
+    {"--loss-samples", change_loss_samples}, {"--weight-decay", change_weight_decay},
+};
+#define N_RUN_CHANGES ((int)(sizeof run_changes / sizeof run_changes[0]))
+
+START_TEST(resume_refuses_a_different_run)
+{
+    make_dataset();
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_train_config cfg = tiny_config(6, 0.5);
+    char checkpoint[96];
+    snprintf(checkpoint, sizeof checkpoint, "%s/ckpt.safetensors", dataset_dir);
+    doubt_trainer *tr;
+    TH_OK(ctx, doubt_trainer_create(ctx, &cfg, &tr));
+    TH_OK(ctx, doubt_trainer_init(ctx, tr));
+    TH_OK(ctx, doubt_trainer_step(ctx, tr, NULL));
+    TH_OK(ctx, doubt_trainer_save(ctx, tr, checkpoint));
+    doubt_trainer_destroy(tr);
+    /* the same run resumes, also with task weights its learned weighting never uses */
+    doubt_train_config same = cfg;
+    same.fixed_weights[0] = 3;
+    TH_OK(ctx, doubt_trainer_create(ctx, &same, &tr));
+    TH_OK(ctx, doubt_trainer_load(ctx, tr, checkpoint));
+    doubt_trainer_destroy(tr);
+    doubt_train_config other = cfg;
+    run_changes[_i].change(&other);
+    TH_OK(ctx, doubt_trainer_create(ctx, &other, &tr));
+    ck_assert_msg(doubt_trainer_load(ctx, tr, checkpoint) == DOUBT_ERR_ARG,
+                  "a checkpoint resumed with another %s", run_changes[_i].option);
+    ck_assert_msg(strstr(doubt_ctx_error(ctx), run_changes[_i].option), "%s: %s",
+                  run_changes[_i].option, doubt_ctx_error(ctx));
+    ck_assert_int_eq(tr->optim->step, 0);
+    doubt_trainer_destroy(tr);
+    doubt_ctx_destroy(ctx);
+    remove_dataset();
+}
+END_TEST
+
+
+static int same_bytes(const char *a, const char *b)
+{
+    char *x = th_read_text(a), *y = th_read_text(b);
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    ck_assert(fa && fb);
+    fseek(fa, 0, SEEK_END);
+    fseek(fb, 0, SEEK_END);
+    const long na = ftell(fa), nb = ftell(fb);
+    fclose(fa);
+    fclose(fb);
+    int same = na == nb && !memcmp(x, y, (size_t)na);
+    free(x);
+    free(y);
+    return same;
+}
+
+/* Fault test: `doubt train` killed (SIGKILL) between two checkpoints, then --resume, ends
+ * with the same checkpoint and weights, byte for byte, as the run that was never stopped. */
+START_TEST(killed_train_resumes_bit_identically)
+{
+    make_dataset();
+    char straight[64], killed[64], a[128], b[128];
+    temp_run_dir(straight, sizeof straight);
+    temp_run_dir(killed, sizeof killed);
+    const char *args[] = {"train",    "--data",  dataset_dir, "--config", TINY_JSON, "--out",
+                          NULL,       "--steps", "8",         "--batch",  "2",       "--crop",
+                          "16",       "--log-every", "1",     "--checkpoint-every",  "3",
+                          "--threads", "1",      "--seed",    "5",        NULL,      NULL};
+    char *out, *err;
+    args[6] = straight;
+    ck_assert_msg(th_run_doubt(args, &out, &err) == 0, "%s", err);
+    free(out), free(err);
+    args[6] = killed;
+    const th_run_opts kill_at_step_4 = {.file_size_limit = -1, .kill_after_lines = 4};
+    const int status = th_run_doubt_with(args, &kill_at_step_4, &out, &err);
+    ck_assert_msg(status == 128 + SIGKILL, "exit %d (not killed): %s", status, err);
+    free(out), free(err);
+    args[21] = "--resume";
+    ck_assert_msg(th_run_doubt(args, &out, &err) == 0, "%s", err);
+    ck_assert_msg(!strstr(err, "from step 0 "), "did not resume: %s", err);
+    free(out), free(err);
+    const char *files[] = {"checkpoint.safetensors", "weights.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(a, sizeof a, "%s/%s", straight, files[i]);
+        snprintf(b, sizeof b, "%s/%s", killed, files[i]);
+        ck_assert_msg(same_bytes(a, b), "%s differs after kill and resume", files[i]);
+    }
+    rm_rf(straight);
+    rm_rf(killed);
+    remove_dataset();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("train");
@@ -676,6 +884,11 @@ int main(void)
     tcase_add_test(tc, init_starts_from_given_weights);
     tcase_add_test(tc, weights_take_no_depth_classes_from_dataset);
     tcase_add_loop_test(tc, depth_loss_in_log_and_inverse_space, 0, 2);
+    tcase_add_test(tc, failed_step_leaves_running_stats_untouched);
+    tcase_add_test(tc, dropout_masks_follow_the_seed);
+    tcase_add_test(tc, in_channels_other_than_three_is_refused);
+    tcase_add_loop_test(tc, resume_refuses_a_different_run, 0, N_RUN_CHANGES);
+    tcase_add_test(tc, killed_train_resumes_bit_identically);
     suite_add_tcase(s, tc);
     return th_run(s);
 }

@@ -1,6 +1,7 @@
 #include "fsutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,7 +17,7 @@ static doubt_status mkdir_one(const char *path, const char *full, doubt_error *e
         return DOUBT_OK;
     if (e == EEXIST)
         return doubt_fail(err, DOUBT_ERR_IO, "mkdir %s: %s exists and is not a folder", full, path);
-    return doubt_fail(err, DOUBT_ERR_IO, "mkdir %s: %s: %s", full, path, strerror(e));
+    return doubt_fail_os(err, e, "mkdir %s: %s: %s", full, path, strerror(e));
 }
 
 doubt_status doubt_mkdir_p(const char *path, doubt_error *err)
@@ -52,9 +53,11 @@ doubt_status doubt_path_join(char *out, const char *dir, const char *name, doubt
     return DOUBT_OK;
 }
 
-doubt_status doubt_atomic_open(doubt_atomic_file *af, const char *path, doubt_error *err)
+static doubt_status open_temporary(doubt_atomic_file *af, const char *path, int durable,
+                                   doubt_error *err)
 {
     af->f = NULL;
+    af->durable = durable;
     af->tmp[0] = '\0';
     af->path[0] = '\0';
     if (!path || !*path)
@@ -78,32 +81,66 @@ doubt_status doubt_atomic_open(doubt_atomic_file *af, const char *path, doubt_er
     if (!af->f) {
         int e = errno;
         af->tmp[0] = '\0';
-        return doubt_fail(err, DOUBT_ERR_IO, "write %s: %s", path, strerror(e));
+        return doubt_fail_os(err, e, "write %s: %s", path, strerror(e));
     }
     return DOUBT_OK;
+}
+
+doubt_status doubt_atomic_open(doubt_atomic_file *af, const char *path, doubt_error *err)
+{
+    return open_temporary(af, path, 0, err);
+}
+
+doubt_status doubt_atomic_open_durable(doubt_atomic_file *af, const char *path,
+                                       doubt_error *err)
+{
+    return open_temporary(af, path, 1, err);
+}
+
+/* fsync of the folder holding path, so the rename itself survives a power loss. */
+static int sync_folder(const char *path)
+{
+    char dir[DOUBT_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return errno;
+    int e = fsync(fd) ? errno : 0;
+    close(fd);
+    return e;
 }
 
 doubt_status doubt_atomic_commit(doubt_atomic_file *af, doubt_error *err)
 {
     if (!af->f)
         return doubt_fail(err, DOUBT_ERR_ARG, "write %s: file is not open", af->path);
-    int bad = ferror(af->f);
-    int e = bad ? EIO : 0;
-    if (fclose(af->f) != 0 && !bad) {
-        bad = 1;
+    /* A stream that failed earlier keeps its error flag but not its errno: the flush
+     * below repeats the failure when data is still buffered, else it reads as EIO. */
+    int e = 0;
+    if (fflush(af->f) != 0)
         e = errno;
-    }
+    else if (ferror(af->f))
+        e = EIO;
+    else if (af->durable && fsync(fileno(af->f)) != 0)
+        e = errno;
+    if (fclose(af->f) != 0 && !e)
+        e = errno;
     af->f = NULL;
-    if (!bad && rename(af->tmp, af->path) != 0) {
-        bad = 1;
+    if (!e && rename(af->tmp, af->path) != 0)
         e = errno;
-    }
-    if (bad) {
+    if (e) {
         remove(af->tmp);
         af->tmp[0] = '\0';
-        return doubt_fail(err, DOUBT_ERR_IO, "write %s: %s", af->path, strerror(e));
+        return doubt_fail_os(err, e, "write %s: %s", af->path, strerror(e));
     }
     af->tmp[0] = '\0';
+    if (af->durable && (e = sync_folder(af->path)) != 0)
+        return doubt_fail_os(err, e, "write %s: written, but its folder cannot be synced: %s",
+                             af->path, strerror(e));
     return DOUBT_OK;
 }
 
@@ -115,4 +152,27 @@ void doubt_atomic_abort(doubt_atomic_file *af)
     if (af->tmp[0])
         remove(af->tmp);
     af->tmp[0] = '\0';
+}
+
+doubt_status doubt_check_writable(const char *dir, doubt_error *err)
+{
+    char probe[DOUBT_PATH_MAX];
+    if ((size_t)snprintf(probe, sizeof probe, "%s/.doubt-write-check.%ld", dir,
+                         (long)getpid()) >= sizeof probe)
+        return doubt_fail(err, DOUBT_ERR_ARG, "output folder %.64s...: path too long", dir);
+    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0) {
+        int e = errno;
+        return doubt_fail_os(err, e, "output folder %s: cannot write there: %s", dir,
+                             strerror(e));
+    }
+    /* one byte, synced: a full disk may accept the file and refuse only its data */
+    int e = write(fd, "", 1) != 1 || fsync(fd) != 0 ? errno : 0;
+    if (close(fd) != 0 && !e)
+        e = errno;
+    unlink(probe);
+    if (e)
+        return doubt_fail_os(err, e, "output folder %s: cannot write there: %s", dir,
+                             strerror(e));
+    return DOUBT_OK;
 }

@@ -1,5 +1,8 @@
 #include "image.h"
 
+#include "exif.h"
+#include "stb_guard.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stb_image.h>
@@ -52,6 +55,56 @@ static doubt_status slurp(const char *path, file_bytes *fb, doubt_error *err)
     return st;
 }
 
+/* The format the file's first bytes claim, whatever stb_image later makes of it. */
+static const char *claimed_format(const file_bytes *fb)
+{
+    static const struct {
+        const char *name;
+        const char *magic;
+        size_t len;
+    } magics[] = {
+        {"PNG", "\x89PNG\r\n\x1a\n", 8}, {"GIF", "GIF8", 4},      {"BMP", "BM", 2},
+        {"TIFF", "II*\0", 4},             {"TIFF", "MM\0*", 4},     {"WebP", "RIFF", 4},
+    };
+    if (doubt_jpeg_after_soi(fb->bytes, (size_t)fb->size)) /* as stb_image finds one */
+        return "JPEG";
+    for (size_t i = 0; i < sizeof magics / sizeof magics[0]; i++)
+        if ((size_t)fb->size >= magics[i].len &&
+            !memcmp(fb->bytes, magics[i].magic, magics[i].len))
+            return magics[i].name;
+    return NULL;
+}
+
+/* Why the bytes do not decode, in terms of the format they claim: stb_image tries every
+ * decoder in turn, so its own reason may come from one the file never claimed to be (a
+ * truncated JPEG reported "bad png sig"). */
+static doubt_status decode_failure(const char *path, const file_bytes *fb, const char *stage,
+                                   doubt_error *err)
+{
+    const char *format = claimed_format(fb);
+    const uint8_t *end = fb->bytes + fb->size;
+    if (!format)
+        return doubt_fail(err, DOUBT_ERR_FORMAT,
+                          "image %s: not an image stb_image reads (PNG, JPEG, BMP, GIF, TGA): "
+                          "no known signature in its first bytes",
+                          path);
+    if (!strcmp(format, "TIFF") || !strcmp(format, "WebP"))
+        return doubt_fail(err, DOUBT_ERR_FORMAT,
+                          "image %s: %s file, a format doubt does not read (convert it to PNG)",
+                          path, format);
+    /* the last thing a whole file holds: JPEG's end-of-image marker, PNG's IEND chunk */
+    const int jpeg_whole = fb->size >= 2 && end[-2] == 0xff && end[-1] == 0xd9;
+    const int png_whole = fb->size >= 12 && !memcmp(end - 8, "IEND", 4);
+    if ((!strcmp(format, "JPEG") && !jpeg_whole) || (!strcmp(format, "PNG") && !png_whole))
+        return doubt_fail(err, DOUBT_ERR_FORMAT,
+                          "image %s: %s file is truncated: its %d bytes end before the %s", path,
+                          format, fb->size,
+                          !strcmp(format, "JPEG") ? "end-of-image marker" : "IEND chunk");
+    const char *why = stbi_failure_reason();
+    return doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: %s file is corrupt: cannot %s (%s)", path,
+                      format, stage, why ? why : "no reason given");
+}
+
 static doubt_status probe_bytes(const char *path, const file_bytes *fb, doubt_image_info *info,
                                 doubt_error *err)
 {
@@ -66,19 +119,30 @@ static doubt_status probe_bytes(const char *path, const file_bytes *fb, doubt_im
             info->png_color_type = fb->bytes[25];
         }
     }
+    char why[160];
+    if (!doubt_stb_guard(fb->bytes, (size_t)fb->size, why, sizeof why))
+        return doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: %s", path, why);
     int w, h, comp;
-    if (!stbi_info_from_memory(fb->bytes, fb->size, &w, &h, &comp)) {
-        const char *why = stbi_failure_reason();
-        return doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: cannot read header: %s", path,
-                          why ? why : "unknown format");
-    }
+    if (!stbi_info_from_memory(fb->bytes, fb->size, &w, &h, &comp))
+        return decode_failure(path, fb, "read its header", err);
     if (w <= 0 || h <= 0)
         return doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: bad size %dx%d", path, w, h);
     info->width = w;
     info->height = h;
     info->channels = comp;
     info->bits = stbi_is_16_bit_from_memory(fb->bytes, fb->size) ? 16 : 8;
+    info->orientation = doubt_exif_orientation(fb->bytes, (size_t)fb->size);
     return DOUBT_OK;
+}
+
+/* Width and height as displayed: orientations 5..8 turn the image by a quarter. */
+static void apply_orientation_to_size(doubt_image_info *info)
+{
+    if (info->orientation >= 5) {
+        const int w = info->width;
+        info->width = info->height;
+        info->height = w;
+    }
 }
 
 doubt_status doubt_image_probe(const char *path, doubt_image_info *info, doubt_error *err)
@@ -89,18 +153,48 @@ doubt_status doubt_image_probe(const char *path, doubt_image_info *info, doubt_e
         return st;
     st = probe_bytes(path, &fb, info, err);
     free(fb.bytes);
+    if (!st)
+        apply_orientation_to_size(info);
     return st;
 }
 
-/* Decoded pixels as stored (channels 1..4, 8 or 16 bits), after the pixel-limit check. */
+/* Decoded pixels (channels 1..4, 8 or 16 bits) as displayed, after the pixel-limit check. */
 typedef struct {
     doubt_image_info info;
-    void *pixels; /* uint8_t or uint16_t, interleaved, from stb_image (free with stbi_image_free) */
+    void *pixels; /* uint8_t or uint16_t, interleaved */
+    int ours;     /* pixels from malloc (reoriented), else from stb_image */
 } decoded;
+
+static void release(decoded *d)
+{
+    if (d->ours)
+        free(d->pixels);
+    else
+        stbi_image_free(d->pixels);
+    d->pixels = NULL;
+}
+
+/* Turns the stored pixels the way the EXIF orientation says (exif.h). */
+static doubt_status reorient(const char *path, decoded *d, doubt_error *err)
+{
+    if (d->info.orientation <= 1)
+        return DOUBT_OK;
+    uint8_t *turned = doubt_exif_reorient(d->pixels, d->info.width, d->info.height,
+                                          d->info.channels, d->info.bits / 8, d->info.orientation);
+    if (!turned)
+        return doubt_fail(err, DOUBT_ERR_NOMEM, "image %s: out of memory turning it upright",
+                          path);
+    release(d);
+    d->pixels = turned;
+    d->ours = 1;
+    apply_orientation_to_size(&d->info);
+    return DOUBT_OK;
+}
 
 static doubt_status decode(const char *path, int64_t max_pixels, decoded *d, doubt_error *err)
 {
     d->pixels = NULL;
+    d->ours = 0;
     if (max_pixels <= 0)
         max_pixels = DOUBT_IMAGE_MAX_PIXELS_DEFAULT;
     file_bytes fb;
@@ -120,13 +214,12 @@ static doubt_status decode(const char *path, int64_t max_pixels, decoded *d, dou
         else
             d->pixels = stbi_load_from_memory(fb.bytes, fb.size, &w, &h, &comp, 0);
         if (!d->pixels) {
-            const char *why = stbi_failure_reason();
-            st = doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: cannot decode: %s", path,
-                            why ? why : "unknown error");
+            st = decode_failure(path, &fb, "decode its pixels", err);
         } else if (w != d->info.width || h != d->info.height || comp != d->info.channels) {
             st = doubt_fail(err, DOUBT_ERR_FORMAT, "image %s: header and pixels disagree", path);
-            stbi_image_free(d->pixels);
-            d->pixels = NULL;
+            release(d);
+        } else if ((st = reorient(path, d, err)) != DOUBT_OK) {
+            release(d);
         }
     }
     free(fb.bytes);
@@ -156,13 +249,13 @@ doubt_status doubt_image_read(const char *path, int64_t max_pixels, float **chw,
     int64_t n = (int64_t)d.info.width * d.info.height;
     float *out = malloc((size_t)n * 3 * sizeof *out);
     if (!out) {
-        stbi_image_free(d.pixels);
+        release(&d);
         return doubt_fail(err, DOUBT_ERR_NOMEM, "image %s: out of memory", path);
     }
     for (int c = 0; c < 3; c++)
         for (int64_t i = 0; i < n; i++)
             out[c * n + i] = sample01(&d, i, c);
-    stbi_image_free(d.pixels);
+    release(&d);
     *chw = out;
     *width = d.info.width;
     *height = d.info.height;
@@ -182,13 +275,13 @@ doubt_status doubt_image_read_rgb8(const char *path, int64_t max_pixels, uint8_t
     int64_t n = (int64_t)d.info.width * d.info.height;
     uint8_t *out = malloc((size_t)n * 3);
     if (!out) {
-        stbi_image_free(d.pixels);
+        release(&d);
         return doubt_fail(err, DOUBT_ERR_NOMEM, "image %s: out of memory", path);
     }
     for (int64_t i = 0; i < n; i++)
         for (int c = 0; c < 3; c++)
             out[i * 3 + c] = (uint8_t)(sample01(&d, i, c) * 255.0f + 0.5f);
-    stbi_image_free(d.pixels);
+    release(&d);
     *rgb = out;
     *width = d.info.width;
     *height = d.info.height;
@@ -234,7 +327,7 @@ doubt_status doubt_image_read_labels(const char *path, int64_t max_pixels, uint8
         return st;
     st = require_gray_png(path, &d.info, 8, "labels", err);
     if (st) {
-        stbi_image_free(d.pixels);
+        release(&d);
         return st;
     }
     /* stb_image's 8-bit gray buffer is already the id map; it is malloc-compatible only
@@ -242,11 +335,11 @@ doubt_status doubt_image_read_labels(const char *path, int64_t max_pixels, uint8
     size_t n = (size_t)d.info.width * (size_t)d.info.height;
     uint8_t *out = malloc(n);
     if (!out) {
-        stbi_image_free(d.pixels);
+        release(&d);
         return doubt_fail(err, DOUBT_ERR_NOMEM, "labels %s: out of memory", path);
     }
     memcpy(out, d.pixels, n);
-    stbi_image_free(d.pixels);
+    release(&d);
     *labels = out;
     *width = d.info.width;
     *height = d.info.height;
@@ -268,19 +361,19 @@ doubt_status doubt_image_read_depth(const char *path, int64_t max_pixels, float 
         return st;
     st = require_gray_png(path, &d.info, 16, "depth", err);
     if (st) {
-        stbi_image_free(d.pixels);
+        release(&d);
         return st;
     }
     size_t n = (size_t)d.info.width * (size_t)d.info.height;
     float *out = malloc(n * sizeof *out);
     if (!out) {
-        stbi_image_free(d.pixels);
+        release(&d);
         return doubt_fail(err, DOUBT_ERR_NOMEM, "depth %s: out of memory", path);
     }
     const uint16_t *v = d.pixels;
     for (size_t i = 0; i < n; i++)
         out[i] = (float)v[i] / depth_scale; /* 0 stays 0: no measurement */
-    stbi_image_free(d.pixels);
+    release(&d);
     *depth = out;
     *width = d.info.width;
     *height = d.info.height;

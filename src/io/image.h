@@ -8,7 +8,12 @@
  * 8 or 16 bits. Conversion to the network's input: value/255 (16-bit: value/65535), gray
  * replicated to three channels, alpha dropped. The header is read first and an image of
  * more than max_pixels pixels is refused before any pixel memory is allocated, so a small
- * file claiming 100000x100000 cannot exhaust memory.
+ * file claiming 100000x100000 cannot exhaust memory. A JPEG's EXIF orientation is applied
+ * (exif.h): pixels, width and height are those of the upright photo, in the probe too.
+ * A file that does not decode is described by the format its first bytes claim and what is
+ * wrong ("JPEG file is truncated", "TIFF file, a format doubt does not read"). Files that
+ * would trip known faults of Debian's stb_image 2.27 (a JPEG Huffman table of more than 256
+ * codes, a PNG chunk longer than the file) are refused before it sees them (stb_guard.h).
  *
  * Label maps must be 8-bit single-channel PNGs (class ids); depth maps 16-bit single-channel
  * PNGs holding metres x depth_scale (KITTI: 256), 0 meaning no measurement (read as 0.0f).
@@ -30,6 +35,7 @@ typedef struct {
     int is_png;
     int png_color_type; /* PNG IHDR colour type (0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA) */
     int png_bit_depth;  /* PNG IHDR bit depth */
+    int orientation;    /* EXIF orientation 1..8 (1: as stored, and for non-JPEG files) */
 } doubt_image_info;
 
 /* max_pixels <= 0 selects DOUBT_IMAGE_MAX_PIXELS_DEFAULT in all readers below. */

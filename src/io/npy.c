@@ -96,7 +96,7 @@ doubt_status doubt_npy_write_f32(const char *path, const float *data, int ndims,
         !write_le_floats(af.f, data, count)) {
         int e = errno;
         doubt_atomic_abort(&af);
-        return doubt_fail(err, DOUBT_ERR_IO, "npy write %s: %s", path, strerror(e));
+        return doubt_fail_os(err, e, "npy write %s: %s", path, strerror(e));
     }
     return doubt_atomic_commit(&af, err);
 }

@@ -1,6 +1,7 @@
 #include "png.h"
 
 #include <png.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,8 +104,13 @@ static doubt_status write_png(const char *path, const png_layout *lay, const uin
     if (!png || !info) {
         st = doubt_fail(err, DOUBT_ERR_NOMEM, "png write %s: cannot create libpng state", path);
     } else if (setjmp(png_jmpbuf(png))) {
-        st = doubt_fail(err, DOUBT_ERR_IO, "png write %s: %s", path,
-                        fail.msg[0] ? fail.msg : "libpng error");
+        /* libpng's "Write Error" hides the reason; the stream's errno still holds it */
+        const int e = ferror(af.f) ? errno : 0;
+        if (e)
+            st = doubt_fail_os(err, e, "png write %s: %s", path, strerror(e));
+        else
+            st = doubt_fail(err, DOUBT_ERR_IO, "png write %s: %s", path,
+                            fail.msg[0] ? fail.msg : "libpng error");
     } else {
         png_init_io(png, af.f);
         png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, lay->bit_depth,

@@ -6,7 +6,8 @@
 
 #include "model/weights.h"
 
-/* exp(80) ~ 5.5e34 still leaves room to sum T of them in float */
+/* exp(80) ~ 5.5e34: huge but finite. The learned variances are kept as running means, never
+ * as sums, so no T can overflow them (float sums of exp(80) did past T = 6142). */
 #define MAX_LOG_VAR 80.0f
 /* Bounds of log and inverse depth before they turn into metres: e^±30 m and 1/1000 m⁻¹
  * are far beyond any scene; the variance of one sample stays below 1e30 m² so sums of T of
@@ -19,19 +20,32 @@
  *   log:     v = e^s, mean = e^(m + v/2), variance = (e^v - 1)·e^(2m + v)  (log-normal)
  *   inverse: q = max(m, 1e-3), mean = 1/q, variance = e^s / q^4  (first-order delta method:
  *            1/q has no finite moments under a Gaussian q, so the exact ones do not exist) */
+/* v capped at hi, or raised to lo; unlike fmin/fmax a NaN stays NaN, so a broken output
+ * shows as NaN in the maps instead of as the bound. */
+static double at_most(double v, double hi)
+{
+    return v > hi ? hi : v;
+}
+
+static double at_least(double v, double lo)
+{
+    return v < lo ? lo : v;
+}
+
 static void sample_in_metres(doubt_depth_param kind, double m, double s, double *mean,
                              double *var)
 {
-    const double v = exp(fmin(s, MAX_LOG_VAR));
+    const double v = exp(at_most(s, MAX_LOG_VAR));
     if (kind == DOUBT_DEPTH_LOG) {
-        m = fmax(-MAX_LOG_DEPTH, fmin(m, MAX_LOG_DEPTH));
-        *mean = exp(fmin(m + v / 2, 2 * MAX_LOG_DEPTH));
-        *var = fmin(expm1(fmin(v, 2 * MAX_LOG_DEPTH)) * exp(fmin(2 * m + v, 2 * MAX_LOG_DEPTH)),
-                    MAX_SAMPLE_VAR);
+        m = at_least(at_most(m, MAX_LOG_DEPTH), -MAX_LOG_DEPTH);
+        *mean = exp(at_most(m + v / 2, 2 * MAX_LOG_DEPTH));
+        *var = at_most(expm1(at_most(v, 2 * MAX_LOG_DEPTH)) *
+                           exp(at_most(2 * m + v, 2 * MAX_LOG_DEPTH)),
+                       MAX_SAMPLE_VAR);
     } else {
-        const double q = fmax(m, MIN_INVERSE_DEPTH);
+        const double q = at_least(m, MIN_INVERSE_DEPTH);
         *mean = 1 / q;
-        *var = fmin(v / (q * q * q * q), MAX_SAMPLE_VAR);
+        *var = at_most(v / (q * q * q * q), MAX_SAMPLE_VAR);
     }
 }
 
@@ -84,6 +98,9 @@ doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
     doubt_status st = doubt_safetensors_check(weights, &weights->network, false, &ctx->err);
     if (st != DOUBT_OK)
         return st;
+    doubt_error inner;
+    if (doubt_netdesc_check_image_input(&weights->network, &inner) != DOUBT_OK)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "%s: %s", weights->path, inner.msg);
     doubt_mc *mc = calloc(1, sizeof *mc);
     if (!mc)
         return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
@@ -285,18 +302,18 @@ static void accumulate(doubt_mc *mc, const float *out, pixel_rect tile, pixel_re
             /* depth: Welford update of mean and sum of squared deviations, in metres */
             double mu = out[(size_t)(classes + 1) * plane + q];
             const float s = out[(size_t)(classes + 2) * plane + q];
-            if (mc->net.depth == DOUBT_DEPTH_METRIC) {
-                m->depth_aleatoric[p] += expf(fminf(s, MAX_LOG_VAR));
-            } else {
-                double var;
+            double var;
+            if (mc->net.depth == DOUBT_DEPTH_METRIC)
+                var = exp(at_most(s, MAX_LOG_VAR));
+            else
                 sample_in_metres(mc->net.depth, mu, s, &mu, &var);
-                m->depth_aleatoric[p] += (float)var;
-            }
+            m->depth_aleatoric[p] += (float)((var - m->depth_aleatoric[p]) / n);
             const double delta = mu - m->depth_mean[p];
             const double mean = m->depth_mean[p] + delta / n;
             mc->depth_m2[p] += delta * (mu - mean);
             m->depth_mean[p] = (float)mean;
-            m->seg_logit_var[p] += expf(fminf(out[(size_t)classes * plane + q], MAX_LOG_VAR));
+            const double logit_var = exp(at_most(out[(size_t)classes * plane + q], MAX_LOG_VAR));
+            m->seg_logit_var[p] += (float)((logit_var - m->seg_logit_var[p]) / n);
             /* softmax and its entropy, stably */
             float top = out[q];
             for (int c = 1; c < classes; c++)
@@ -323,13 +340,16 @@ static void finish_maps(doubt_mc *mc, int samples)
     const int classes = m->classes;
     const size_t pixels = (size_t)m->width * m->height;
     const float inv = 1.0f / (float)samples;
-#pragma omp parallel for schedule(static)
+    int64_t nan_pixels = 0;
+#pragma omp parallel for schedule(static) reduction(+ : nan_pixels)
     for (size_t p = 0; p < pixels; p++) {
         m->depth_epistemic[p] = (float)(mc->depth_m2[p] / samples);
-        m->depth_aleatoric[p] *= inv;
         m->depth_total[p] = m->depth_epistemic[p] + m->depth_aleatoric[p];
-        m->seg_logit_var[p] *= inv;
         m->seg_aleatoric[p] *= inv;
+        /* NaN anywhere in a sample reaches one of these sums (the softmax's through the
+         * entropy), before the no-depth masking puts its own NaN in */
+        nan_pixels += isnan(m->depth_total[p]) || isnan(m->seg_logit_var[p]) ||
+                      isnan(m->seg_aleatoric[p]);
         double entropy = 0;
         float best = -1;
         int best_class = 0;
@@ -349,8 +369,10 @@ static void finish_maps(doubt_mc *mc, int samples)
                 m->depth_total[p] = NAN;
         m->seg_entropy[p] = (float)entropy;
         /* mutual information is non-negative; rounding can make it -1e-8 */
-        m->seg_mutual_info[p] = fmaxf(0.0f, (float)entropy - m->seg_aleatoric[p]);
+        const float mi = (float)entropy - m->seg_aleatoric[p];
+        m->seg_mutual_info[p] = mi < 0.0f ? 0.0f : mi;
     }
+    m->nan_pixels = nan_pixels;
 }
 
 /* Runs the T samples of the padded image's window `tile` (its pixels in `input`, plain

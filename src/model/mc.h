@@ -15,7 +15,9 @@
  *   seg_prob = p̄ = mean_t p_t;  seg_class = argmax p̄;  seg_entropy = H[p̄];
  *   seg_aleatoric = mean_t H[p_t];  seg_mutual_info = H[p̄] - mean_t H[p_t];
  *   seg_logit_var = mean_t exp(r_t).  Entropies in nats. Log-variances are clamped at 80
- *   before exp, so a wild network gives huge but finite variances.
+ *   before exp, so a wild network gives huge but finite variances for any T (they are
+ *   kept as running means); a NaN output stays NaN in every map it reaches, and
+ *   nan_pixels counts the pixels it spoiled.
  * With deterministic set, one pass with dropout off (the standard-dropout prediction):
  * the epistemic and mutual-information maps are then 0.
  * With mask_no_depth set, the four depth maps are NaN (undefined) where seg_class is one of
@@ -61,6 +63,7 @@ typedef struct {
     float *seg_prob;                                                     /* [C, H, W] */
     uint8_t *seg_class;                                                  /* [H, W] */
     float *seg_entropy, *seg_aleatoric, *seg_mutual_info, *seg_logit_var; /* [H, W] */
+    int64_t nan_pixels; /* pixels where the network gave NaN: their maps are NaN too */
 } doubt_mc_maps;
 
 typedef struct doubt_mc doubt_mc;

@@ -29,6 +29,16 @@ int doubt_depth_param_of(const char *name)
     return -1;
 }
 
+doubt_status doubt_netdesc_check_image_input(const doubt_netdesc *d, doubt_error *err)
+{
+    if (d->in_channels != DOUBT_NETDESC_IMAGE_CHANNELS)
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: in_channels %d is not supported: images are "
+                          "read as RGB, so the network must take %d channels",
+                          d->in_channels, DOUBT_NETDESC_IMAGE_CHANNELS);
+    return DOUBT_OK;
+}
+
 doubt_status doubt_netdesc_validate(const doubt_netdesc *d, doubt_error *err)
 {
     if (!d)

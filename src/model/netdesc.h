@@ -88,6 +88,12 @@ typedef struct {
 /* Checks every field; the message says which one and why. */
 doubt_status doubt_netdesc_validate(const doubt_netdesc *d, doubt_error *err);
 
+/* Channels of the images doubt reads (io/image.h: gray replicated, alpha dropped). */
+#define DOUBT_NETDESC_IMAGE_CHANNELS 3
+/* The image-fed engines (training, MC inference) give the network RGB planes: a description
+ * may name other channel counts (PyTorch modules do), but these refuse them when built. */
+doubt_status doubt_netdesc_check_image_input(const doubt_netdesc *d, doubt_error *err);
+
 /* Parses and validates a JSON object (text of length len, not necessarily NUL-terminated). */
 doubt_status doubt_netdesc_parse(const char *json, size_t len, doubt_netdesc *out,
                                  doubt_error *err);

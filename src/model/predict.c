@@ -720,6 +720,7 @@ static char *summary(doubt_predictor *p, const doubt_mc_maps *mm, const char *pa
             cJSON_AddItemToArray(hist, finite_number((double)count[c] / (double)n));
         free(count);
     }
+    cJSON_AddNumberToObject(o, "nan_pixels", (double)mm->nan_pixels);
     cJSON_AddNumberToObject(o, "samples", p->o.samples);
     cJSON_AddBoolToObject(o, "deterministic", p->o.deterministic);
     cJSON_AddNumberToObject(o, "seed", (double)p->o.seed);

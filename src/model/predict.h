@@ -36,7 +36,8 @@
  * the tEXt chunks carry the version, the weights' SHA-256, T and the seed.
  *
  * The JSON line: {"name", "input", "width", "height", "classes", "maps": {MAP: {"mean",
- * "p50", "p90", "p99", "threshold", "above", "defined"}}, "class_fraction": [C], "samples",
+ * "p50", "p90", "p99", "threshold", "above", "defined"}}, "class_fraction": [C],
+ * "nan_pixels" (pixels where the network gave NaN, NaN in their maps too), "samples",
  * "deterministic", "seed", "tile", "tile_margin" (null when not tiling), "depth_scale",
  * "time_s", "weights", "weights_sha256", "version"}.
  * Percentiles interpolate linearly between order statistics (NumPy's default); "above" is
@@ -137,7 +138,9 @@ int doubt_predict_done(const doubt_predictor *p, const char *outdir, const char 
 
 /* One image: outputs into outdir (which must exist), *json = its summary line without a
  * newline (caller frees with free()). On failure nothing is returned in *json and err
- * names the file and the reason; outputs already written for it stay (each is complete). */
+ * names the file and the reason; outputs already written for it stay (each is complete).
+ * DOUBT_ERR_STORAGE means outdir refuses writes (full, size limit, read-only): later images
+ * would fail the same way. */
 doubt_status doubt_predict_image(doubt_predictor *p, const char *path, const char *name,
                                  const char *outdir, char **json, doubt_error *err);
 

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "io/fsutil.h"
 
 static const struct {
     const char *name;
@@ -154,6 +154,61 @@ static char *dup_str(const char *s)
     if (d)
         memcpy(d, s, n);
     return d;
+}
+
+static int by_string(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* No key of the object twice: sorted, so a header of millions of entries costs n log n
+ * comparisons, not n^2. */
+static doubt_status check_unique_keys(const char *path, const cJSON *object, doubt_error *err)
+{
+    size_t n = 0;
+    for (const cJSON *e = object->child; e; e = e->next)
+        n++;
+    const char **keys = malloc((n + 1) * sizeof *keys);
+    if (!keys)
+        return doubt_fail(err, DOUBT_ERR_NOMEM, "%s: out of memory for %zu header keys", path, n);
+    size_t k = 0;
+    for (const cJSON *e = object->child; e; e = e->next)
+        keys[k++] = e->string;
+    qsort(keys, n, sizeof *keys, by_string);
+    doubt_status st = DOUBT_OK;
+    for (k = 1; k < n && !st; k++)
+        if (!strcmp(keys[k - 1], keys[k]))
+            st = doubt_fail(err, DOUBT_ERR_FORMAT, "%s: header key '%.64s' appears twice", path,
+                            keys[k]);
+    free(keys);
+    return st;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* Values no network can use: NaN or infinity anywhere, a negative variance (batch-norm
+ * folding takes its square root). The message names the tensor and the first bad element. */
+static doubt_status check_values(const char *path, const doubt_st_tensor *t, doubt_error *err)
+{
+    const bool variance = ends_with(t->name, ".running_var");
+    for (int64_t i = 0; i < t->count; i++) {
+        const float v = t->data[i];
+        if (isnan(v))
+            return doubt_fail(err, DOUBT_ERR_FORMAT, "%s: %s holds NaN at element %lld", path,
+                              t->name, (long long)i);
+        if (isinf(v))
+            return doubt_fail(err, DOUBT_ERR_FORMAT, "%s: %s holds %s at element %lld", path,
+                              t->name, v > 0 ? "inf" : "-inf", (long long)i);
+        if (variance && v < 0)
+            return doubt_fail(err, DOUBT_ERR_FORMAT,
+                              "%s: %s holds %g at element %lld, a variance must be >= 0", path,
+                              t->name, (double)v, (long long)i);
+    }
+    return DOUBT_OK;
 }
 
 static doubt_status parse_metadata(const char *path, const cJSON *meta, doubt_safetensors *f,
@@ -311,15 +366,10 @@ static doubt_status parse_header(const char *path, const char *hdr, size_t len,
         goto done;
     }
     int n = 0;
-    for (const cJSON *e = root->child; e; e = e->next) {
-        for (const cJSON *o = e->next; o; o = o->next)
-            if (!strcmp(o->string, e->string)) {
-                st = doubt_fail(err, DOUBT_ERR_FORMAT, "%s: header key '%.64s' appears twice",
-                                path, e->string);
-                goto done;
-            }
+    if ((st = check_unique_keys(path, root, err)))
+        goto done;
+    for (const cJSON *e = root->child; e; e = e->next)
         n += strcmp(e->string, "__metadata__") != 0;
-    }
     f->tensors = calloc((size_t)n + 1, sizeof *f->tensors);
     *spans = calloc((size_t)n + 1, sizeof **spans);
     if (!f->tensors || !*spans) {
@@ -401,6 +451,8 @@ static doubt_status read_file(const char *path, FILE *fp, doubt_safetensors *f,
             goto done;
         }
         convert(t->dtype, data + spans[k].begin, t->count, t->data);
+        if ((st = check_values(path, t, err)))
+            goto done;
     }
 done:
     free(hdr);
@@ -467,11 +519,9 @@ static void format_shape(char *buf, size_t cap, int ndim, const int64_t *shape)
 
 static bool ignored_name(const char *name)
 {
-    static const char suffix[] = ".num_batches_tracked";
-    size_t n = strlen(name), s = sizeof suffix - 1;
     return !strncmp(name, DOUBT_SAFETENSORS_OPTIM_PREFIX,
                     sizeof DOUBT_SAFETENSORS_OPTIM_PREFIX - 1) ||
-           (n >= s && !strcmp(name + n - s, suffix));
+           ends_with(name, ".num_batches_tracked");
 }
 
 /* Keeps the first problem's text and counts the rest. */
@@ -673,59 +723,27 @@ doubt_status doubt_safetensors_write(const char *path, const doubt_netdesc *net,
     if (!hdr)
         return doubt_fail(err, DOUBT_ERR_NOMEM, "%s: out of memory building the header", path);
 
-    /* The temporary sits in the destination folder so rename() stays atomic. */
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
+    doubt_atomic_file af;
+    if ((st = doubt_atomic_open_durable(&af, path, err))) {
         free(hdr);
-        return doubt_fail(err, DOUBT_ERR_NOMEM, "%s: out of memory", path);
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp-XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    FILE *fp = NULL;
-    if (fd < 0) {
-        st = doubt_fail(err, DOUBT_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                        strerror(errno));
-        goto done;
-    }
-    /* mkstemp makes the file private; weights are meant to be shared like other outputs. */
-    fchmod(fd, 0644);
-    if (!(fp = fdopen(fd, "wb"))) {
-        st = doubt_fail(err, DOUBT_ERR_IO, "%s: cannot open %s: %s", path, tmp, strerror(errno));
-        close(fd);
-        goto fail;
+        return st;
     }
     unsigned char len8[8];
     for (int k = 0; k < 8; k++)
         len8[k] = (unsigned char)((uint64_t)hlen >> (8 * k));
-    bool ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(hdr, 1, hlen, fp) == hlen;
+    bool ok = fwrite(len8, 1, 8, af.f) == 8 && fwrite(hdr, 1, hlen, af.f) == hlen;
     for (int i = 0; ok && i < n; i++) {
         int64_t count = 1;
         for (int k = 0; k < tensors[i].ndim; k++)
             count *= tensors[i].shape[k];
-        ok = write_floats(fp, tensors[i].data, count);
-    }
-    ok = ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-    int e = errno;
-    if (fclose(fp) != 0 && ok) {
-        ok = false;
-        e = errno;
+        ok = write_floats(af.f, tensors[i].data, count);
     }
     if (!ok) {
-        st = doubt_fail(err, DOUBT_ERR_IO, "%s: write failed: %s", path, strerror(e));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        st = doubt_fail(err, DOUBT_ERR_IO, "%s: cannot rename %s into place: %s", path, tmp,
-                        strerror(errno));
-        goto fail;
-    }
-    goto done;
-fail:
-    unlink(tmp);
-done:
-    free(tmp);
+        int e = errno;
+        doubt_atomic_abort(&af);
+        st = doubt_fail_os(err, e, "%s: write failed: %s", path, strerror(e));
+    } else
+        st = doubt_atomic_commit(&af, err);
     free(hdr);
     return st;
 }

@@ -19,10 +19,13 @@
  * section exactly (no gap, overlap or trailing bytes) and each range is product(shape) times
  * the dtype size. Float tensors (F32, F16, BF16, F64) are converted to float32 on read;
  * other dtypes (PyTorch's I64 num_batches_tracked, for one) are listed with data = NULL.
+ * Float values must be finite, and those of a *.running_var must be >= 0: the message names
+ * the tensor and the element.
  *
  * The writer writes F32 only, tensors contiguous in the order given, the header padded with
- * spaces to a multiple of 8 bytes so the data section stays aligned, atomically (a temporary
- * file in the same folder, then rename: a failed write leaves an existing file intact).
+ * spaces to a multiple of 8 bytes so the data section stays aligned, through the atomic
+ * writer of io/fsutil.h, durably (a failed write leaves an existing file intact; the file
+ * and its folder are fsynced).
  *
  * Checkpoints may add optimizer state as tensors named DOUBT_SAFETENSORS_OPTIM_PREFIX...;
  * the network check ignores those and PyTorch's *.num_batches_tracked.

@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,13 @@ static doubt_status alloc_buffers(doubt_ctx *ctx, doubt_trainer *tr)
     tr->grad_logits = calloc(pixels * classes, sizeof(float));
     tr->labels = calloc(pixels, 1);
     tr->depth_valid = calloc(pixels, 1);
-    int ok = tr->images && tr->seg_logits && tr->grad_logits && tr->labels && tr->depth_valid;
+    size_t running = 0;
+    for (int i = 0; i < tr->net->n_params; i++)
+        if (!tr->net->params[i].grad)
+            running += (size_t)doubt_tensor_count(tr->net->params[i].value);
+    tr->running_before = malloc((running + 1) * sizeof(float));
+    int ok = tr->images && tr->seg_logits && tr->grad_logits && tr->labels && tr->depth_valid &&
+             tr->running_before;
     for (size_t i = 0; i < sizeof planes / sizeof planes[0]; i++)
         ok = ok && *planes[i];
     return ok ? DOUBT_OK : doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "trainer: out of memory");
@@ -55,6 +62,9 @@ doubt_status doubt_trainer_create(doubt_ctx *ctx, const doubt_train_config *conf
     if (!config || config->batch <= 0 || config->crop <= 0 || config->loss_samples <= 0)
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "trainer: needs batch > 0, crop > 0, loss samples > 0");
+    doubt_status in = doubt_netdesc_check_image_input(&config->net, &ctx->err);
+    if (in != DOUBT_OK)
+        return in;
     doubt_trainer *tr = calloc(1, sizeof *tr);
     if (!tr)
         return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "trainer: out of memory");
@@ -84,6 +94,7 @@ doubt_status doubt_trainer_create(doubt_ctx *ctx, const doubt_train_config *conf
     }
     DOUBT_TRY(doubt_unet_create(ctx, &tr->config.net, config->batch, config->crop, config->crop,
                                 DOUBT_MODE_TRAIN, &tr->net));
+    doubt_unet_set_dropout_seed(tr->net, config->seed);
     const int64_t two = 2;
     DOUBT_TRY(doubt_tensor_init_plain(ctx, &tr->task_log_var, 1, &two, DOUBT_TENSOR_OWNED,
                                       "task.log_var"));
@@ -113,7 +124,7 @@ void doubt_trainer_destroy(doubt_trainer *tr)
                        tr->labels,        tr->seg_logits,    tr->seg_log_var,
                        tr->depth_pred,    tr->depth_log_var, tr->grad_logits,
                        tr->grad_seg_log_var, tr->grad_depth, tr->grad_depth_log_var,
-                       tr->depth_target,  tr->depth_valid};
+                       tr->depth_target,  tr->depth_valid,     tr->running_before};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
         free(buffers[i]);
     free(tr);
@@ -245,6 +256,24 @@ static doubt_status task_losses(doubt_ctx *ctx, doubt_trainer *tr, int64_t step,
     return st;
 }
 
+/* The running statistics (the parameters without a gradient: plain [C] tensors) to and from
+ * tr->running_before. */
+static void copy_running_stats(doubt_trainer *tr, int restore)
+{
+    float *at = tr->running_before;
+    for (int i = 0; i < tr->net->n_params; i++) {
+        const doubt_unet_param *p = &tr->net->params[i];
+        if (p->grad)
+            continue;
+        const size_t n = (size_t)doubt_tensor_count(p->value);
+        if (restore)
+            memcpy(p->value->data, at, n * sizeof(float));
+        else
+            memcpy(at, p->value->data, n * sizeof(float));
+        at += n;
+    }
+}
+
 doubt_status doubt_trainer_step(doubt_ctx *ctx, doubt_trainer *tr, doubt_train_stats *stats)
 {
     doubt_status st = fill_batch(ctx, tr, tr->optim->step);
@@ -259,6 +288,7 @@ doubt_status doubt_trainer_step_batch(doubt_ctx *ctx, doubt_trainer *tr, doubt_t
     const int learned = cfg->weighting == DOUBT_WEIGHTING_LEARNED;
     const doubt_task_kind task_kind[2] = {DOUBT_TASK_CLASSIFICATION,
                                           doubt_losses_task_of(depth_kind(cfg))};
+    copy_running_stats(tr, 0);
     DOUBT_TRY(doubt_unet_forward(ctx, tr->net, tr->images, 1, (uint64_t)step * cfg->batch));
     split_output(tr);
     /* Learned weighting multiplies only the depth DATA term by the task precision w(s_depth),
@@ -323,6 +353,77 @@ doubt_status doubt_trainer_step_batch(doubt_ctx *ctx, doubt_trainer *tr, doubt_t
     }
     doubt_optim_update(tr->optim);
 done:
+    if (st != DOUBT_OK)
+        copy_running_stats(tr, 1);
+    return st;
+}
+
+/* A setting that shapes the run, as the checkpoint's __metadata__ records it: key, the
+ * `doubt train` option that sets it, and the value as text (floats with 9 digits, which
+ * read back to the same float). */
+typedef struct {
+    const char *key, *option;
+    char value[DOUBT_NETDESC_JSON_MAX];
+} run_setting;
+
+#define N_RUN_SETTINGS 13
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static void setting(run_setting *s, const char *key, const char *option, const char *fmt, ...)
+{
+    s->key = key;
+    s->option = option;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->value, sizeof s->value, fmt, ap);
+    va_end(ap);
+}
+
+static doubt_status run_settings(doubt_ctx *ctx, const doubt_trainer *tr,
+                                 run_setting set[N_RUN_SETTINGS])
+{
+    const doubt_train_config *c = &tr->config;
+    const doubt_optim_desc *o = &tr->optim->desc;
+    run_setting *s = set;
+    setting(s++, "seed", "--seed", "%" PRIu64, c->seed);
+    setting(s++, "optimizer", "--optimizer", "%s", o->kind == DOUBT_OPTIM_ADAM ? "adam" : "sgd");
+    setting(s++, "lr", "--lr", "%.9g", (double)o->lr);
+    setting(s++, "warmup", "--warmup", "%" PRId64, o->warmup_steps);
+    setting(s++, "steps", "--steps", "%" PRId64, o->total_steps);
+    setting(s++, "weight_decay", "--weight-decay", "%.9g", (double)o->weight_decay);
+    setting(s++, "batch", "--batch", "%d", c->batch);
+    setting(s++, "crop", "--crop", "%d", c->crop);
+    setting(s++, "loss", "--loss", "%s", c->loss == DOUBT_LOSS_ATTENUATED ? "attenuated" : "plain");
+    setting(s++, "loss_samples", "--loss-samples", "%d", c->loss_samples);
+    setting(s++, "weighting", "--weighting", "%s",
+            c->weighting == DOUBT_WEIGHTING_LEARNED ? "learned" : "fixed");
+    if (c->weighting == DOUBT_WEIGHTING_FIXED)
+        setting(s++, "task_weights", "--task-weights", "%.9g,%.9g",
+                (double)c->fixed_weights[0], (double)c->fixed_weights[1]);
+    else /* unused by learned weighting: no reason to refuse a resume over them */
+        setting(s++, "task_weights", "--task-weights", "unused");
+    /* last: the description weights_save writes under "network" anyway */
+    s->key = "network";
+    s->option = "--config or --depth";
+    return doubt_netdesc_to_json(&c->net, s->value, sizeof s->value, &ctx->err);
+}
+
+/* A checkpoint continues this run only if every setting it records is this run's. */
+static doubt_status check_same_run(doubt_ctx *ctx, const doubt_trainer *tr,
+                                   const doubt_safetensors *f)
+{
+    run_setting set[N_RUN_SETTINGS];
+    doubt_status st = run_settings(ctx, tr, set);
+    for (int i = 0; st == DOUBT_OK && i < N_RUN_SETTINGS; i++) {
+        const char *stored = doubt_safetensors_meta(f, set[i].key);
+        if (stored && strcmp(stored, set[i].value))
+            st = doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                            "%s: the checkpoint's run has %s %s, this one %s: resume with the "
+                            "same setting, or start a new run in another folder",
+                            f->path, set[i].option, stored, set[i].value);
+    }
     return st;
 }
 
@@ -384,12 +485,16 @@ doubt_status doubt_trainer_save(doubt_ctx *ctx, const doubt_trainer *tr, const c
             DOUBT_TRY(extra_add(ctx, &e, name, &opt->slots[i].v));
         }
     }
-    char step[32], seed[32];
+    char step[32];
     snprintf(step, sizeof step, "%" PRId64, opt->step);
-    snprintf(seed, sizeof seed, "%" PRIu64, tr->config.seed);
-    const char *meta[] = {"kind", "checkpoint", "step", step, "seed", seed,
-                          "optimizer", opt->desc.kind == DOUBT_OPTIM_ADAM ? "adam" : "sgd"};
-    st = doubt_weights_save(ctx, tr->net, path, meta, 4, e.list, e.n);
+    run_setting set[N_RUN_SETTINGS];
+    DOUBT_TRY(run_settings(ctx, tr, set));
+    const char *meta[2 * (2 + N_RUN_SETTINGS)] = {"kind", "checkpoint", "step", step};
+    for (int i = 0; i < N_RUN_SETTINGS - 1; i++) {
+        meta[4 + 2 * i] = set[i].key;
+        meta[5 + 2 * i] = set[i].value;
+    }
+    st = doubt_weights_save(ctx, tr->net, path, meta, 1 + N_RUN_SETTINGS, e.list, e.n);
 done:
     extra_release(&e);
     return st;
@@ -411,13 +516,12 @@ doubt_status doubt_trainer_load(doubt_ctx *ctx, doubt_trainer *tr, const char *p
     doubt_safetensors *f = NULL;
     DOUBT_TRY(doubt_safetensors_read(path, &f, &ctx->err));
     const char *step = doubt_safetensors_meta(f, "step");
-    const char *optimizer = doubt_safetensors_meta(f, "optimizer");
-    const char *want = tr->optim->desc.kind == DOUBT_OPTIM_ADAM ? "adam" : "sgd";
-    if (!step || !optimizer || strcmp(optimizer, want)) {
+    if (!step || !doubt_safetensors_meta(f, "optimizer")) {
         st = doubt_fail(&ctx->err, DOUBT_ERR_FORMAT,
-                        "%s: not a %s checkpoint (no step or another optimizer)", path, want);
+                        "%s: not a training checkpoint (no step or optimizer recorded)", path);
         goto done;
     }
+    DOUBT_TRY(check_same_run(ctx, tr, f));
     DOUBT_TRY(doubt_weights_load(ctx, tr->net, f));
     DOUBT_TRY(load_tensor(ctx, f, "task.log_var", &tr->task_log_var));
     char name[64];

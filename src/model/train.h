@@ -65,6 +65,9 @@ typedef struct {
     /* depth as the head predicts it (metric, log or inverse: netdesc.h) and where it is valid */
     float *depth_target;
     uint8_t *depth_valid;
+    /* batch norm updates its running statistics in the forward pass: a copy from before the
+     * step puts them back when the step fails, so a failed step changes nothing */
+    float *running_before;
 } doubt_trainer;
 
 doubt_status doubt_trainer_create(doubt_ctx *ctx, const doubt_train_config *config,
@@ -78,15 +81,21 @@ void doubt_trainer_destroy(doubt_trainer *tr);
 doubt_status doubt_trainer_init(doubt_ctx *ctx, doubt_trainer *tr);
 
 /* One optimisation step. A non-finite loss or gradient fails with DOUBT_ERR_NUMERIC and a
- * message naming the tensor; the weights are left as they were. */
+ * message naming the tensor; the weights and batch-norm running statistics are left as they
+ * were. */
 doubt_status doubt_trainer_step(doubt_ctx *ctx, doubt_trainer *tr, doubt_train_stats *stats);
 
 /* The same step on the batch already in tr->images, labels and depth ([B,3,H,W], [B,H,W],
  * [B,H,W], H = W = crop), for callers that bring their own data. */
 doubt_status doubt_trainer_step_batch(doubt_ctx *ctx, doubt_trainer *tr, doubt_train_stats *stats);
 
-/* Checkpoint: weights, running statistics, task log-variances, optimizer moments, step and
- * seed, written atomically. load restores all of it (the network must match). */
+/* Checkpoint: weights, running statistics, task log-variances, optimizer moments, step, and
+ * the settings that shape the run (seed, lr, warm-up, steps, batch, crop, loss, loss samples,
+ * weighting, task weights, weight decay, optimizer, network), written atomically and
+ * durably. load restores all of it; it refuses a checkpoint whose recorded settings differ
+ * from tr's, naming the `doubt train` option (DOUBT_ERR_ARG), since the run would not be the
+ * one it continues. Checkpoints from before these settings were recorded hold only the seed
+ * and optimizer: what they lack is not checked. */
 doubt_status doubt_trainer_save(doubt_ctx *ctx, const doubt_trainer *tr, const char *path);
 doubt_status doubt_trainer_load(doubt_ctx *ctx, doubt_trainer *tr, const char *path);
 
