@@ -16,10 +16,6 @@
 #define MIN_INVERSE_DEPTH 1e-3
 #define MAX_SAMPLE_VAR 1e30
 
-/* One sample's depth mean and variance in metres from the head's (m, s) (netdesc.h):
- *   log:     v = e^s, mean = e^(m + v/2), variance = (e^v - 1)·e^(2m + v)  (log-normal)
- *   inverse: q = max(m, 1e-3), mean = 1/q, variance = e^s / q^4  (first-order delta method:
- *            1/q has no finite moments under a Gaussian q, so the exact ones do not exist) */
 /* v capped at hi, or raised to lo; unlike fmin/fmax a NaN stays NaN, so a broken output
  * shows as NaN in the maps instead of as the bound. */
 static double at_most(double v, double hi)
@@ -32,6 +28,10 @@ static double at_least(double v, double lo)
     return v < lo ? lo : v;
 }
 
+/* One sample's depth mean and variance in metres from the head's (m, s) (netdesc.h):
+ *   log:     v = e^s, mean = e^(m + v/2), variance = (e^v - 1)·e^(2m + v)  (log-normal)
+ *   inverse: q = max(m, 1e-3), mean = 1/q, variance = e^s / q^4  (first-order delta method:
+ *            1/q has no finite moments under a Gaussian q, so the exact ones do not exist) */
 static void sample_in_metres(doubt_depth_param kind, double m, double s, double *mean,
                              double *var)
 {
