@@ -101,6 +101,30 @@ char *th_read_text(const char *path)
     return s;
 }
 
+void th_write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_int_ge(fputs(text, f), 0);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+char *th_make_temp_dir(const char *prefix, char *buf, size_t cap)
+{
+    ck_assert_int_lt(snprintf(buf, cap, "/tmp/%s_XXXXXX", prefix), (int)cap);
+    ck_assert_ptr_nonnull(mkdtemp(buf));
+    return buf;
+}
+
+const char *th_path(const char *a, const char *b)
+{
+    static char buf[8][1024];
+    static int k;
+    k = (k + 1) % 8;
+    ck_assert_int_lt(snprintf(buf[k], sizeof buf[k], "%s/%s", a, b), (int)sizeof buf[k]);
+    return buf[k];
+}
+
 /* Everything a pipe brings until it closes, appended to a growing string. */
 typedef struct {
     int fd;

@@ -32,6 +32,15 @@ doubt_ctx *th_ctx(int threads);
 /* The whole file as a NUL-terminated string (caller frees); fails the test if unreadable. */
 char *th_read_text(const char *path);
 
+/* Writes text to path (created or truncated); fails the test if it cannot. */
+void th_write_text(const char *path, const char *text);
+
+/* Makes a fresh folder /tmp/PREFIX_XXXXXX into buf (at least 64 bytes) and returns buf. */
+char *th_make_temp_dir(const char *prefix, char *buf, size_t cap);
+
+/* "a/b" in one of 8 rotating static buffers, so a call can take a few such paths at once. */
+const char *th_path(const char *a, const char *b);
+
 /* Runs the `doubt` command built beside the tests (BUILD/apps/doubt for BUILD/tests/test_x)
  * with args (NULL-terminated, without argv[0]) and returns its exit status (128 + signal if
  * killed); stdout and stderr are captured into *out and *err (caller frees). */

@@ -26,45 +26,6 @@
 #define SAMPLES 4
 #define SEED 7
 
-/* --- temp folders ------------------------------------------------------------------------ */
-
-static void tmp_dir(char *buf, size_t cap)
-{
-    snprintf(buf, cap, "/tmp/doubt_eval_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(buf));
-}
-
-static const char *path2(const char *a, const char *b)
-{
-    static char buf[8][1024];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", a, b);
-    return buf[k];
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* --- a tiny dataset ---------------------------------------------------------------------- */
 
 enum { WITH_LABELS = 1, WITH_DEPTH = 2, WITH_NOISE = 4, WITH_LABELNOISE = 8 };
@@ -81,8 +42,8 @@ static void make_dataset(const char *dir, int parts, int bad_label)
     const char *sub[] = {"images", "labels", "depth", "noise", "labelnoise"};
     for (int k = 0; k < 5; k++)
         if (k == 0 || (parts & (1 << (k - 1))))
-            ck_assert_int_eq(mkdir(path2(dir, sub[k]), 0755), 0);
-    write_text(path2(dir, "dataset.json"), "{\"classes\": 3, \"depth_scale\": 256}\n");
+            ck_assert_int_eq(mkdir(th_path(dir, sub[k]), 0755), 0);
+    th_write_text(th_path(dir, "dataset.json"), "{\"classes\": 3, \"depth_scale\": 256}\n");
     for (int i = 0; i < 2; i++) {
         const int w = img_w[i], h = img_h[i], n = w * h;
         char name[64];
@@ -101,23 +62,23 @@ static void make_dataset(const char *dir, int parts, int bad_label)
         if (bad_label && i == 1)
             lab[5] = 7;
         snprintf(name, sizeof name, "images/s%d.png", i);
-        ck_assert_int_eq(doubt_png_write_rgb8(path2(dir, name), rgb, w, h, NULL, 0, &err), 0);
+        ck_assert_int_eq(doubt_png_write_rgb8(th_path(dir, name), rgb, w, h, NULL, 0, &err), 0);
         if (parts & WITH_LABELS) {
             snprintf(name, sizeof name, "labels/s%d.png", i);
-            ck_assert_int_eq(doubt_png_write_gray8(path2(dir, name), lab, w, h, NULL, 0, &err), 0);
+            ck_assert_int_eq(doubt_png_write_gray8(th_path(dir, name), lab, w, h, NULL, 0, &err), 0);
         }
         if (parts & WITH_DEPTH) {
             snprintf(name, sizeof name, "depth/s%d.png", i);
-            ck_assert_int_eq(doubt_png_write_gray16(path2(dir, name), d16, w, h, NULL, 0, &err), 0);
+            ck_assert_int_eq(doubt_png_write_gray16(th_path(dir, name), d16, w, h, NULL, 0, &err), 0);
         }
         if (parts & WITH_NOISE) {
             snprintf(name, sizeof name, "noise/s%d.npy", i);
             int64_t shape[2] = {h, w};
-            ck_assert_int_eq(doubt_npy_write_f32(path2(dir, name), noise, 2, shape, &err), 0);
+            ck_assert_int_eq(doubt_npy_write_f32(th_path(dir, name), noise, 2, shape, &err), 0);
         }
         if (parts & WITH_LABELNOISE) {
             snprintf(name, sizeof name, "labelnoise/s%d.png", i);
-            ck_assert_int_eq(doubt_png_write_gray8(path2(dir, name), ln, w, h, NULL, 0, &err), 0);
+            ck_assert_int_eq(doubt_png_write_gray8(th_path(dir, name), ln, w, h, NULL, 0, &err), 0);
         }
         free(ln);
         free(rgb);
@@ -209,13 +170,13 @@ static void key_list(const cJSON *o, const char *prefix, char *out, size_t cap)
 START_TEST(report_keys_are_stable)
 {
     char dir[64];
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_eval", dir, sizeof dir);
     make_dataset(dir, WITH_LABELS | WITH_DEPTH | WITH_NOISE | WITH_LABELNOISE, 0);
     cJSON *r = evaluate(dir, NULL);
     static char keys[16384];
     keys[0] = '\0';
     key_list(r, "", keys, sizeof keys);
-    char *want = read_text(KEYS);
+    char *want = th_read_text(KEYS);
     ck_assert_msg(!strcmp(keys, want), "report keys differ from %s; got:\n%s", KEYS, keys);
     free(want);
     /* Every figure is defined on this data (3 classes all present, noise given). */
@@ -285,7 +246,7 @@ static int by_float(const void *a, const void *b)
 START_TEST(figures_match_direct_computation)
 {
     char dir[64];
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_eval", dir, sizeof dir);
     make_dataset(dir, WITH_LABELS | WITH_DEPTH | WITH_LABELNOISE, 0);
     doubt_eval_opts o = doubt_eval_defaults();
     o.samples = SAMPLES;
@@ -311,11 +272,11 @@ START_TEST(figures_match_direct_computation)
         uint8_t *lab;
         int wd, ht;
         snprintf(name, sizeof name, "images/s%d.png", i);
-        ck_assert_int_eq(doubt_image_read(path2(dir, name), 0, &img, &wd, &ht, &err), 0);
+        ck_assert_int_eq(doubt_image_read(th_path(dir, name), 0, &img, &wd, &ht, &err), 0);
         snprintf(name, sizeof name, "labels/s%d.png", i);
-        ck_assert_int_eq(doubt_image_read_labels(path2(dir, name), 0, &lab, &wd, &ht, &err), 0);
+        ck_assert_int_eq(doubt_image_read_labels(th_path(dir, name), 0, &lab, &wd, &ht, &err), 0);
         snprintf(name, sizeof name, "depth/s%d.png", i);
-        ck_assert_int_eq(doubt_image_read_depth(path2(dir, name), 0, 256, &depth, &wd, &ht, &err),
+        ck_assert_int_eq(doubt_image_read_depth(th_path(dir, name), 0, 256, &depth, &wd, &ht, &err),
                          0);
         const doubt_mc_maps *m;
         TH_OK(ctx, doubt_mc_run(ctx, mc, img, wd, ht, &m));
@@ -413,7 +374,7 @@ END_TEST
 START_TEST(same_seed_same_report)
 {
     char dir[64];
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_eval", dir, sizeof dir);
     make_dataset(dir, WITH_LABELS | WITH_DEPTH | WITH_NOISE, 0);
     cJSON *a = evaluate(dir, NULL), *b = evaluate(dir, NULL);
     char *ta = cJSON_PrintUnformatted(a), *tb = cJSON_PrintUnformatted(b);
@@ -431,7 +392,7 @@ END_TEST
 START_TEST(deterministic_is_one_pass_without_dropout)
 {
     char dir[64];
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_eval", dir, sizeof dir);
     make_dataset(dir, WITH_LABELS | WITH_DEPTH, 0);
     doubt_eval_opts o = doubt_eval_defaults();
     o.samples = SAMPLES;
@@ -461,8 +422,8 @@ END_TEST
 START_TEST(single_task_sets_null_the_other_section)
 {
     char d1[64], d2[64];
-    tmp_dir(d1, sizeof d1);
-    tmp_dir(d2, sizeof d2);
+    th_make_temp_dir("doubt_eval", d1, sizeof d1);
+    th_make_temp_dir("doubt_eval", d2, sizeof d2);
     make_dataset(d1, WITH_LABELS, 0);
     make_dataset(d2, WITH_DEPTH, 0);
     cJSON *a = evaluate(d1, NULL), *b = evaluate(d2, NULL);
@@ -494,7 +455,7 @@ END_TEST
 START_TEST(plots_are_written)
 {
     char dir[64], plots[128];
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_eval", dir, sizeof dir);
     make_dataset(dir, WITH_LABELS | WITH_DEPTH, 0);
     snprintf(plots, sizeof plots, "%s/plots", dir);
     cJSON *r = evaluate(dir, plots);
@@ -504,7 +465,7 @@ START_TEST(plots_are_written)
     doubt_error err = {{0}};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         doubt_image_info info;
-        ck_assert_msg(doubt_image_probe(path2(plots, files[i]), &info, &err) == DOUBT_OK, "%s",
+        ck_assert_msg(doubt_image_probe(th_path(plots, files[i]), &info, &err) == DOUBT_OK, "%s",
                       err.msg);
         ck_assert_int_eq(info.width, 640);
         ck_assert_int_eq(info.height, 480);
@@ -537,13 +498,13 @@ START_TEST(bad_datasets_name_the_problem)
     ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/doubt_eval"));
 
     char dir[64];
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_eval", dir, sizeof dir);
     make_dataset(dir, WITH_LABELS, 1); /* label 7 in a 3-class set */
     ck_assert_int_ne(eval_status(dir, &err), DOUBT_OK);
     ck_assert_msg(strstr(err.msg, "s1") != NULL, "%s", err.msg);
     th_remove_tree(dir);
 
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_eval", dir, sizeof dir);
     make_dataset(dir, 0, 0); /* images only */
     ck_assert_int_ne(eval_status(dir, &err), DOUBT_OK);
     ck_assert_msg(strstr(err.msg, "neither") != NULL, "%s", err.msg);
@@ -552,7 +513,7 @@ START_TEST(bad_datasets_name_the_problem)
     th_remove_tree(dir);
 
     /* the check before any pixel is read: the folder's 3 classes against the network's */
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_eval", dir, sizeof dir);
     make_dataset(dir, WITH_LABELS, 0);
     ck_assert_int_eq(doubt_eval_check_data(dir, 3, &err), DOUBT_OK);
     ck_assert_int_ne(doubt_eval_check_data(dir, 2, &err), DOUBT_OK);
@@ -616,19 +577,19 @@ static void make_predictions(const char *dir, const char *images, const char *na
     }
     char file[256];
     snprintf(file, sizeof file, "%s.seg.png", name);
-    ck_assert_int_eq(doubt_png_write_palette(path2(dir, file), idx, w, h, pal, 3, NULL, 0, &err),
+    ck_assert_int_eq(doubt_png_write_palette(th_path(dir, file), idx, w, h, pal, 3, NULL, 0, &err),
                      0);
     snprintf(file, sizeof file, "%s.depth.png", name);
-    ck_assert_int_eq(doubt_png_write_gray16(path2(dir, file), d16, w, h, NULL, 0, &err), 0);
+    ck_assert_int_eq(doubt_png_write_gray16(th_path(dir, file), d16, w, h, NULL, 0, &err), 0);
     doubt_heatmap_opts o = doubt_heatmap_defaults();
     o.lo = 0;
     o.hi = 1;
     for (int k = 0; k < DOUBT_INSPECT_HEATMAPS; k++) {
         snprintf(file, sizeof file, "%s.%s.png", name, doubt_inspect_heatmaps[k]);
-        ck_assert_int_eq(doubt_heatmap_write(path2(dir, file), v, NULL, w, h, &o, &err), 0);
+        ck_assert_int_eq(doubt_heatmap_write(th_path(dir, file), v, NULL, w, h, &o, &err), 0);
     }
     snprintf(file, sizeof file, "%s.png", name);
-    ck_assert_int_eq(doubt_png_write_rgb8(path2(images, file), rgb, w, h, NULL, 0, &err), 0);
+    ck_assert_int_eq(doubt_png_write_rgb8(th_path(images, file), rgb, w, h, NULL, 0, &err), 0);
     free(idx);
     free(rgb);
     free(d16);
@@ -638,7 +599,7 @@ static void make_predictions(const char *dir, const char *images, const char *na
 START_TEST(panel_has_expected_size_overlay_and_title)
 {
     char dir[64];
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_eval", dir, sizeof dir);
     char images[128];
     snprintf(images, sizeof images, "%s/images", dir);
     ck_assert_int_eq(mkdir(images, 0755), 0);
@@ -704,7 +665,7 @@ START_TEST(bad_prediction_folders_name_the_file)
     ck_assert_int_ne(doubt_inspect_list("/nonexistent/preds", &names, &n, &err), DOUBT_OK);
     ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/preds"));
     char dir[64];
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_eval", dir, sizeof dir);
     ck_assert_int_ne(doubt_inspect_list(dir, &names, &n, &err), DOUBT_OK);
     ck_assert_msg(strstr(err.msg, "no predictions") != NULL, "%s", err.msg);
 
@@ -716,16 +677,16 @@ START_TEST(bad_prediction_folders_name_the_file)
     char out[128];
     snprintf(out, sizeof out, "%s/p.png", dir);
     /* Missing map. */
-    ck_assert_int_eq(unlink(path2(dir, "a.seg_mutual_info.png")), 0);
+    ck_assert_int_eq(unlink(th_path(dir, "a.seg_mutual_info.png")), 0);
     ck_assert_int_ne(doubt_inspect_panel(dir, "a", &o, out, NULL, NULL, &err), DOUBT_OK);
     ck_assert_msg(strstr(err.msg, "a.seg_mutual_info.png") != NULL, "%s", err.msg);
     /* Unreadable PNG. */
-    write_text(path2(dir, "a.seg_mutual_info.png"), "not a png");
+    th_write_text(th_path(dir, "a.seg_mutual_info.png"), "not a png");
     ck_assert_int_ne(doubt_inspect_panel(dir, "a", &o, out, NULL, NULL, &err), DOUBT_OK);
     ck_assert_msg(strstr(err.msg, "a.seg_mutual_info.png") != NULL, "%s", err.msg);
     /* Input asked for but absent. */
     make_predictions(dir, images, "b", 8, 8);
-    ck_assert_int_eq(unlink(path2(images, "b.png")), 0);
+    ck_assert_int_eq(unlink(th_path(images, "b.png")), 0);
     o.images = images;
     ck_assert_int_ne(doubt_inspect_panel(dir, "b", &o, out, NULL, NULL, &err), DOUBT_OK);
     ck_assert_msg(strstr(err.msg, "b.{png") != NULL, "%s", err.msg);

@@ -20,29 +20,6 @@
 #include "io/report_overlay.h"
 #include "model/safetensors.h"
 
-static void tmp_dir(char *buf, size_t cap)
-{
-    snprintf(buf, cap, "/tmp/doubt_report_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(buf));
-}
-
-static const char *path2(const char *a, const char *b)
-{
-    static char buf[8][1024];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", a, b);
-    return buf[k];
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static int exists(const char *path) { return access(path, R_OK) == 0; }
 
 /* --- encodings ------------------------------------------------------------------------------ */
@@ -120,14 +97,14 @@ END_TEST
 START_TEST(png_readers_give_indices_and_texts)
 {
     char dir[64];
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_report", dir, sizeof dir);
     static const uint8_t pal[4][3] = {{0, 0, 0}, {1, 2, 3}, {4, 5, 6}, {7, 8, 9}};
     uint8_t idx[5 * 3];
     for (int i = 0; i < 15; i++)
         idx[i] = (uint8_t)(i % 4);
     doubt_png_text t[] = {{"doubt.range", "0:0.25"}, {"doubt.units", "nats"}};
     doubt_error err = {{0}};
-    const char *p = path2(dir, "p.png");
+    const char *p = th_path(dir, "p.png");
     ck_assert_int_eq(doubt_png_write_palette(p, idx, 5, 3, pal, 4, t, 2, &err), 0);
     uint8_t *back;
     int w, h;
@@ -146,12 +123,12 @@ START_TEST(png_readers_give_indices_and_texts)
     ck_assert_str_eq(text, "");
     /* An RGB PNG has no indices; garbage is no PNG; both name the file. */
     uint8_t rgb[2 * 2 * 3] = {0};
-    const char *q = path2(dir, "rgb.png");
+    const char *q = th_path(dir, "rgb.png");
     ck_assert_int_eq(doubt_png_write_rgb8(q, rgb, 2, 2, NULL, 0, &err), 0);
     ck_assert_int_eq(doubt_png_read_index8(q, &back, &w, &h, &err), DOUBT_ERR_FORMAT);
     ck_assert_msg(strstr(err.msg, "rgb.png") != NULL, "%s", err.msg);
-    write_text(path2(dir, "bad.png"), "not a png at all");
-    ck_assert_int_eq(doubt_png_read_text(path2(dir, "bad.png"), "k", text, sizeof text, &found,
+    th_write_text(th_path(dir, "bad.png"), "not a png at all");
+    ck_assert_int_eq(doubt_png_read_text(th_path(dir, "bad.png"), "k", text, sizeof text, &found,
                                          &err),
                      DOUBT_ERR_FORMAT);
     ck_assert_msg(strstr(err.msg, "bad.png") != NULL, "%s", err.msg);
@@ -190,33 +167,33 @@ static void make_prediction(const char *dir, const char *images, const char *nam
     }
     char file[256];
     snprintf(file, sizeof file, "%s.seg.png", name);
-    ck_assert_int_eq(doubt_png_write_palette(path2(dir, file), idx, w, h, pal, 3, NULL, 0, &err),
+    ck_assert_int_eq(doubt_png_write_palette(th_path(dir, file), idx, w, h, pal, 3, NULL, 0, &err),
                      0);
     snprintf(file, sizeof file, "%s.depth.png", name);
-    ck_assert_int_eq(doubt_png_write_gray16(path2(dir, file), d16, w, h, NULL, 0, &err), 0);
+    ck_assert_int_eq(doubt_png_write_gray16(th_path(dir, file), d16, w, h, NULL, 0, &err), 0);
     doubt_heatmap_opts o = doubt_heatmap_defaults();
     o.lo = 0;
     o.hi = 1;
     o.units = "m2";
     for (int k = 0; k < NHEAT; k++) {
         snprintf(file, sizeof file, "%s.%s.png", name, heat_maps[k]);
-        ck_assert_int_eq(doubt_heatmap_write(path2(dir, file), v, NULL, w, h, &o, &err), 0);
+        ck_assert_int_eq(doubt_heatmap_write(th_path(dir, file), v, NULL, w, h, &o, &err), 0);
     }
     if (npy) {
         int64_t shape[3] = {3, h, w};
         snprintf(file, sizeof file, "%s.seg_prob.npy", name);
-        ck_assert_int_eq(doubt_npy_write_f32(path2(dir, file), prob, 3, shape, &err), 0);
+        ck_assert_int_eq(doubt_npy_write_f32(th_path(dir, file), prob, 3, shape, &err), 0);
         for (int k = 0; k < NHEAT; k++) {
             const char *key = k == 0 ? "depth_mean" : heat_maps[k];
             for (int p = 0; p < n; p++)
                 v[p] = k == 0 ? (p % 5 ? 2.0f + (float)p / 100 : NAN) : (float)(k * p) / n;
             snprintf(file, sizeof file, "%s.%s.npy", name, key);
-            ck_assert_int_eq(doubt_npy_write_f32(path2(dir, file), v, 2, shape + 1, &err), 0);
+            ck_assert_int_eq(doubt_npy_write_f32(th_path(dir, file), v, 2, shape + 1, &err), 0);
         }
     }
     if (images) {
         snprintf(file, sizeof file, "%s.png", name);
-        ck_assert_int_eq(doubt_png_write_rgb8(path2(images, file), rgb, w, h, NULL, 0, &err), 0);
+        ck_assert_int_eq(doubt_png_write_rgb8(th_path(images, file), rgb, w, h, NULL, 0, &err), 0);
     }
     free(idx);
     free(rgb);
@@ -265,7 +242,7 @@ static const cJSON *at(const cJSON *o, const char *path)
 START_TEST(report_writes_every_file_the_page_names)
 {
     char dir[64];
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_report", dir, sizeof dir);
     char pred[128], images[128], files[128];
     snprintf(pred, sizeof pred, "%s/pred", dir);
     snprintf(images, sizeof images, "%s/images", dir);
@@ -275,9 +252,9 @@ START_TEST(report_writes_every_file_the_page_names)
     make_prediction(pred, images, "a", 16, 12, 1);
     make_prediction(pred, images, "b", 16, 12, 0);
     make_prediction(pred, images, "c", 16, 12, 0);
-    ck_assert_int_eq(unlink(path2(pred, "b.seg_entropy.png")), 0); /* shown without it */
-    ck_assert_int_eq(unlink(path2(pred, "c.depth.png")), 0);       /* c fails */
-    write_text(path2(dir, "s.jsonl"), "{\"name\":\"b\",\"maps\":{\"seg_mutual_info\":"
+    ck_assert_int_eq(unlink(th_path(pred, "b.seg_entropy.png")), 0); /* shown without it */
+    ck_assert_int_eq(unlink(th_path(pred, "c.depth.png")), 0);       /* c fails */
+    th_write_text(th_path(dir, "s.jsonl"), "{\"name\":\"b\",\"maps\":{\"seg_mutual_info\":"
                                       "{\"mean\":0.125}}}\n");
     doubt_report_opts o = doubt_report_defaults();
     o.dirs[0] = pred;
@@ -287,7 +264,7 @@ START_TEST(report_writes_every_file_the_page_names)
     o.summaries[0] = summary;
     char html[128];
     snprintf(html, sizeof html, "%s/out/r.html", dir);
-    ck_assert_int_eq(mkdir(path2(dir, "out"), 0755), 0);
+    ck_assert_int_eq(mkdir(th_path(dir, "out"), 0755), 0);
     int failed = 0;
     doubt_error err = {{0}};
     errors_seen = 0;
@@ -332,27 +309,27 @@ START_TEST(report_writes_every_file_the_page_names)
     for (int i = 0; i < 2; i++) {
         snprintf(rel, sizeof rel, "img/photo/%s", at(m, i ? "images.1.photo" : "images.0.photo")
                                                       ->valuestring);
-        ck_assert_msg(exists(path2(files, rel)), "%s", rel);
+        ck_assert_msg(exists(th_path(files, rel)), "%s", rel);
         snprintf(rel, sizeof rel, "img/0/%d.thumb.png", i);
-        ck_assert_msg(exists(path2(files, rel)), "%s", rel);
+        ck_assert_msg(exists(th_path(files, rel)), "%s", rel);
         snprintf(rel, sizeof rel, "data/0/%d_0.js", i);
-        ck_assert_msg(exists(path2(files, rel)), "%s", rel);
+        ck_assert_msg(exists(th_path(files, rel)), "%s", rel);
         snprintf(rel, sizeof rel, "img/0/%d.nodepth.png", i);
-        ck_assert_msg(exists(path2(files, rel)), "%s", rel);
+        ck_assert_msg(exists(th_path(files, rel)), "%s", rel);
         const cJSON *heat = at(m, i ? "images.1.sides.0.heat" : "images.0.sides.0.heat");
         for (const cJSON *h = heat->child; h; h = h->next) {
             snprintf(rel, sizeof rel, "img/0/%d.%s.png", i, h->valuestring);
-            ck_assert_msg(exists(path2(files, rel)), "%s", rel);
+            ck_assert_msg(exists(th_path(files, rel)), "%s", rel);
         }
     }
-    ck_assert(!exists(path2(files, "data/0/2_0.js")));
-    ck_assert(!exists(path2(files, "data/0/0_1.js"))); /* 16 x 12: one tile */
+    ck_assert(!exists(th_path(files, "data/0/2_0.js")));
+    ck_assert(!exists(th_path(files, "data/0/0_1.js"))); /* 16 x 12: one tile */
     ck_assert(cJSON_IsTrue(at(m, "images.0.sides.0.nodepth")));  /* NaN in depth_mean.npy */
     ck_assert(cJSON_IsFalse(at(m, "images.1.sides.0.nodepth"))); /* depth.png: all > 0 */
     /* the hatch: magenta on NaN pixels with x + y = 0 mod 4 (p % 5 == 0: p = 0 is (0, 0)) */
     uint8_t *mask;
     int mw, mh;
-    ck_assert_int_eq(doubt_image_read_rgb8(path2(files, "img/0/0.nodepth.png"), 0, &mask, &mw,
+    ck_assert_int_eq(doubt_image_read_rgb8(th_path(files, "img/0/0.nodepth.png"), 0, &mask, &mw,
                                            &mh, &err),
                      0);
     for (int p = 0; p < 16 * 12; p++) {
@@ -362,7 +339,7 @@ START_TEST(report_writes_every_file_the_page_names)
     free(mask);
     /* the thumbnail: at most 96 tall, so 16x12 stays 16x12 */
     doubt_image_info info;
-    ck_assert_int_eq(doubt_image_probe(path2(files, "img/0/0.thumb.png"), &info, &err), 0);
+    ck_assert_int_eq(doubt_image_probe(th_path(files, "img/0/0.thumb.png"), &info, &err), 0);
     ck_assert_int_eq(info.width, 16);
     ck_assert_int_eq(info.height, 12);
     cJSON_Delete(m);
@@ -373,16 +350,16 @@ END_TEST
 START_TEST(data_script_holds_the_maps_as_binary16)
 {
     char dir[64];
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_report", dir, sizeof dir);
     make_prediction(dir, NULL, "a", 4, 3, 1);
     doubt_report_opts o = doubt_report_defaults();
     o.dirs[0] = dir;
     int failed = -1;
     doubt_error err = {{0}};
-    ck_assert_msg(doubt_report_write(&o, path2(dir, "r.html"), NULL, NULL, &failed, &err) == 0,
+    ck_assert_msg(doubt_report_write(&o, th_path(dir, "r.html"), NULL, NULL, &failed, &err) == 0,
                   "%s", err.msg);
     ck_assert_int_eq(failed, 0);
-    char *js = th_read_text(path2(dir, "r_files/data/0/0_0.js"));
+    char *js = th_read_text(th_path(dir, "r_files/data/0/0_0.js"));
     const char *head = "doubtData(0,\"a\",0,{\"x\":0,\"y\":0,\"w\":4,\"h\":3,\"maps\":{\"cls\":\"";
     ck_assert_msg(!strncmp(js, head, strlen(head)), "%.60s", js);
     /* Expected planes, encoded here independently of the writer's loop. */
@@ -419,17 +396,17 @@ END_TEST
 START_TEST(wide_images_are_cut_into_tiles)
 {
     char dir[64];
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_report", dir, sizeof dir);
     const int w = DOUBT_REPORT_TILE + 44, h = 2;
     make_prediction(dir, NULL, "w", w, h, 1);
     doubt_report_opts o = doubt_report_defaults();
     o.dirs[0] = dir;
     int failed = -1;
     doubt_error err = {{0}};
-    ck_assert_msg(doubt_report_write(&o, path2(dir, "r.html"), NULL, NULL, &failed, &err) == 0,
+    ck_assert_msg(doubt_report_write(&o, th_path(dir, "r.html"), NULL, NULL, &failed, &err) == 0,
                   "%s", err.msg);
-    ck_assert(!exists(path2(dir, "r_files/data/0/0_2.js")));
-    char *js = th_read_text(path2(dir, "r_files/data/0/0_1.js"));
+    ck_assert(!exists(th_path(dir, "r_files/data/0/0_2.js")));
+    char *js = th_read_text(th_path(dir, "r_files/data/0/0_1.js"));
     const char *head = "doubtData(0,\"w\",1,{\"x\":256,\"y\":0,\"w\":44,\"h\":2,";
     ck_assert_msg(!strncmp(js, head, strlen(head)), "%.60s", js);
     /* tile 1's depth: x = 256 .. 299 of both rows */
@@ -447,7 +424,7 @@ START_TEST(wide_images_are_cut_into_tiles)
     snprintf(key, sizeof key, "\"depth_mean\":\"%s\"", want);
     ck_assert_msg(strstr(js, key) != NULL, "%s not in %s", key, js);
     free(js);
-    cJSON *m = manifest(path2(dir, "r.html"));
+    cJSON *m = manifest(th_path(dir, "r.html"));
     ck_assert_int_eq(at(m, "tile")->valueint, DOUBT_REPORT_TILE);
     cJSON_Delete(m);
     th_remove_tree(dir);
@@ -475,7 +452,7 @@ END_TEST
 START_TEST(names_cannot_end_the_script)
 {
     char dir[64];
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_report", dir, sizeof dir);
     /* A file name cannot hold '/', but "<!--<script>" inside a script element is as bad: the
      * HTML parser would take the rest of the page as script. */
     make_prediction(dir, NULL, "x<!--<script>y", 4, 3, 0);
@@ -483,13 +460,13 @@ START_TEST(names_cannot_end_the_script)
     o.dirs[0] = dir;
     int failed = -1;
     doubt_error err = {{0}};
-    ck_assert_msg(doubt_report_write(&o, path2(dir, "r.html"), NULL, NULL, &failed, &err) == 0,
+    ck_assert_msg(doubt_report_write(&o, th_path(dir, "r.html"), NULL, NULL, &failed, &err) == 0,
                   "%s", err.msg);
-    char *page = th_read_text(path2(dir, "r.html"));
+    char *page = th_read_text(th_path(dir, "r.html"));
     ck_assert_ptr_null(strstr(page, "<!--"));
     ck_assert_ptr_nonnull(strstr(page, "x\\u003c!--\\u003cscript>y"));
     free(page);
-    cJSON *m = manifest(path2(dir, "r.html"));
+    cJSON *m = manifest(th_path(dir, "r.html"));
     ck_assert_str_eq(at(m, "images.0.name")->valuestring, "x<!--<script>y");
     cJSON_Delete(m);
     th_remove_tree(dir);
@@ -499,7 +476,7 @@ END_TEST
 START_TEST(comparison_and_eval)
 {
     char dir[64];
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_report", dir, sizeof dir);
     char a[128], b[128], plots[128], evj[128], html[128];
     snprintf(a, sizeof a, "%s/a", dir);
     snprintf(b, sizeof b, "%s/b", dir);
@@ -512,8 +489,8 @@ START_TEST(comparison_and_eval)
     make_prediction(a, NULL, "one", 4, 3, 1);
     make_prediction(b, NULL, "one", 4, 3, 1);
     make_prediction(b, NULL, "two", 4, 3, 0); /* only in B: shown, not a failure */
-    write_text(path2(plots, "reliability.png"), "png bytes");
-    write_text(path2(dir, "eval.json"), "{\"seg\":{\"miou\":0.5,\"reliability\":{\"confidence\":"
+    th_write_text(th_path(plots, "reliability.png"), "png bytes");
+    th_write_text(th_path(dir, "eval.json"), "{\"seg\":{\"miou\":0.5,\"reliability\":{\"confidence\":"
                                         "[0.5],\"accuracy\":[0.4],\"count\":[3]}},"
                                         "\"per_image\":[{\"name\":\"one\"}]}");
     doubt_report_opts o = doubt_report_defaults();
@@ -533,27 +510,27 @@ START_TEST(comparison_and_eval)
     ck_assert(cJSON_IsTrue(at(m, "images.0.sides.1.ok")));
     ck_assert(cJSON_IsFalse(at(m, "images.1.sides.0.ok")));
     ck_assert(cJSON_IsTrue(at(m, "images.1.sides.1.ok")));
-    ck_assert(exists(path2(dir, "cmp_files/data/1/0_0.js")));
-    ck_assert(exists(path2(dir, "cmp_files/data/1/1_0.js")));
-    ck_assert(!exists(path2(dir, "cmp_files/data/0/1_0.js")));
+    ck_assert(exists(th_path(dir, "cmp_files/data/1/0_0.js")));
+    ck_assert(exists(th_path(dir, "cmp_files/data/1/1_0.js")));
+    ck_assert(!exists(th_path(dir, "cmp_files/data/0/1_0.js")));
     /* B - A of one's maps (the same values: all white) and of the classes (none differ) */
     ck_assert_int_eq(cJSON_GetArraySize(at(m, "images.0.sides.1.diff")), 9);
     ck_assert_ptr_null(at(m, "images.1.sides.1.diff"));
     uint8_t *rgb;
     int dw, dh;
-    ck_assert_int_eq(doubt_image_read_rgb8(path2(dir, "cmp_files/img/1/0.diff.seg_entropy.png"),
+    ck_assert_int_eq(doubt_image_read_rgb8(th_path(dir, "cmp_files/img/1/0.diff.seg_entropy.png"),
                                            0, &rgb, &dw, &dh, &err),
                      0);
     ck_assert(dw == 4 && dh == 3 && rgb[0] == 255 && rgb[1] == 255 && rgb[2] == 255);
     free(rgb);
-    ck_assert(exists(path2(dir, "cmp_files/img/1/0.diff.seg.png")));
+    ck_assert(exists(th_path(dir, "cmp_files/img/1/0.diff.seg.png")));
     ck_assert_double_eq(at(m, "eval.seg.miou")->valuedouble, 0.5);
     ck_assert_ptr_null(at(m, "eval.per_image"));
     ck_assert_str_eq(at(m, "eval_plots.0")->valuestring, "reliability.png");
-    ck_assert(exists(path2(dir, "cmp_files/eval/reliability.png")));
+    ck_assert(exists(th_path(dir, "cmp_files/eval/reliability.png")));
     cJSON_Delete(m);
     /* a broken eval file is an error of the report, naming it */
-    write_text(path2(dir, "eval.json"), "[1, 2");
+    th_write_text(th_path(dir, "eval.json"), "[1, 2");
     ck_assert_int_eq(doubt_report_write(&o, html, NULL, NULL, &failed, &err), DOUBT_ERR_FORMAT);
     ck_assert_msg(strstr(err.msg, "eval.json") != NULL, "%s", err.msg);
     th_remove_tree(dir);
@@ -563,7 +540,7 @@ END_TEST
 START_TEST(sizes_that_differ_fail_the_image)
 {
     char dir[64];
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_report", dir, sizeof dir);
     char images[128];
     snprintf(images, sizeof images, "%s/images", dir);
     ck_assert_int_eq(mkdir(images, 0755), 0);
@@ -573,18 +550,18 @@ START_TEST(sizes_that_differ_fail_the_image)
     float v[12] = {0};
     int64_t shape[2] = {4, 3};
     doubt_error err = {{0}};
-    ck_assert_int_eq(doubt_npy_write_f32(path2(dir, "b.seg_mutual_info.npy"), v, 2, shape, &err),
+    ck_assert_int_eq(doubt_npy_write_f32(th_path(dir, "b.seg_mutual_info.npy"), v, 2, shape, &err),
                      0);
     /* a's photo is 5x3 */
     uint8_t rgb[5 * 3 * 3] = {0};
-    ck_assert_int_eq(doubt_png_write_rgb8(path2(images, "a.png"), rgb, 5, 3, NULL, 0, &err), 0);
+    ck_assert_int_eq(doubt_png_write_rgb8(th_path(images, "a.png"), rgb, 5, 3, NULL, 0, &err), 0);
     doubt_report_opts o = doubt_report_defaults();
     o.dirs[0] = dir;
     o.images = images;
     int failed = -1;
-    ck_assert_int_eq(doubt_report_write(&o, path2(dir, "r.html"), NULL, NULL, &failed, &err), 0);
+    ck_assert_int_eq(doubt_report_write(&o, th_path(dir, "r.html"), NULL, NULL, &failed, &err), 0);
     ck_assert_int_eq(failed, 2);
-    cJSON *m = manifest(path2(dir, "r.html"));
+    cJSON *m = manifest(th_path(dir, "r.html"));
     ck_assert_msg(strstr(at(m, "images.0.sides.0.error")->valuestring, "5x3"), "%s",
                   at(m, "images.0.sides.0.error")->valuestring);
     ck_assert_msg(strstr(at(m, "images.1.sides.0.error")->valuestring, "b.seg_mutual_info.npy"),
@@ -602,7 +579,7 @@ START_TEST(command_line)
     th_assert_usage_error(panel2, "--panel takes one PREDDIR");
     /* Two folders written by the command, read back by the page's manifest. */
     char dir[64];
-    tmp_dir(dir, sizeof dir);
+    th_make_temp_dir("doubt_report", dir, sizeof dir);
     make_prediction(dir, NULL, "a", 4, 3, 1);
     char *out = NULL, *errs = NULL;
     char chtml[128];
@@ -612,7 +589,7 @@ START_TEST(command_line)
     ck_assert_msg(strstr(errs, "wrote") != NULL, "%s", errs);
     free(out);
     free(errs);
-    cJSON *m = manifest(path2(dir, "c.html"));
+    cJSON *m = manifest(th_path(dir, "c.html"));
     ck_assert_int_eq(cJSON_GetArraySize(at(m, "sides")), 2);
     cJSON_Delete(m);
     /* the single-PNG panel for scripts, as before */
