@@ -53,6 +53,21 @@ doubt_status doubt_path_join(char *out, const char *dir, const char *name, doubt
     return DOUBT_OK;
 }
 
+doubt_status doubt_path_join_suffix(char *out, const char *dir, const char *name,
+                                    const char *suffix, doubt_error *err)
+{
+    char base[DOUBT_PATH_MAX];
+    if (snprintf(base, sizeof base, "%s%s", name, suffix) >= (int)sizeof base)
+        return doubt_fail(err, DOUBT_ERR_ARG, "name too long: %s", name);
+    return doubt_path_join(out, dir, base, err);
+}
+
+int doubt_is_regular_file(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
 static doubt_status open_temporary(doubt_atomic_file *af, const char *path, int durable,
                                    doubt_error *err)
 {

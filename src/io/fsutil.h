@@ -50,4 +50,12 @@ doubt_status doubt_check_writable(const char *dir, doubt_error *err);
 /* Joins dir and name with one '/' into out (size DOUBT_PATH_MAX); fails if too long. */
 doubt_status doubt_path_join(char *out, const char *dir, const char *name, doubt_error *err);
 
+/* dir/NAMESUFFIX into out (size DOUBT_PATH_MAX), e.g. a prediction's "pred/x.seg.png";
+ * fails if too long. */
+doubt_status doubt_path_join_suffix(char *out, const char *dir, const char *name,
+                                    const char *suffix, doubt_error *err);
+
+/* 1 when path names a regular file (following symbolic links), else 0. */
+int doubt_is_regular_file(const char *path);
+
 #endif

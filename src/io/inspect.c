@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "fsutil.h"
 #include "heatmap.h"
@@ -44,6 +43,19 @@ doubt_inspect_opts doubt_inspect_defaults(void)
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int doubt_inspect_sort_unique(char **names, int count)
+{
+    qsort(names, (size_t)count, sizeof *names, cmp_str);
+    int kept = 0;
+    for (int i = 0; i < count; i++) {
+        if (kept && !strcmp(names[kept - 1], names[i]))
+            free(names[i]);
+        else
+            names[kept++] = names[i];
+    }
+    return kept;
 }
 
 void doubt_inspect_list_free(char **names, int count)
@@ -98,32 +110,9 @@ doubt_status doubt_inspect_list(const char *dir, char ***names, int *count, doub
         doubt_inspect_list_free(v, n);
         return st;
     }
-    qsort(v, (size_t)n, sizeof *v, cmp_str);
-    int u = 0; /* one entry per NAME, however many of its files were seen */
-    for (int i = 0; i < n; i++) {
-        if (u && !strcmp(v[u - 1], v[i]))
-            free(v[i]);
-        else
-            v[u++] = v[i];
-    }
     *names = v;
-    *count = u;
+    *count = doubt_inspect_sort_unique(v, n); /* one entry per NAME, however many files */
     return DOUBT_OK;
-}
-
-static doubt_status file_of(char *path, const char *dir, const char *name, const char *suffix,
-                            doubt_error *err)
-{
-    char base[DOUBT_PATH_MAX];
-    if (snprintf(base, sizeof base, "%s%s", name, suffix) >= (int)sizeof base)
-        return doubt_fail(err, DOUBT_ERR_ARG, "name too long: %s", name);
-    return doubt_path_join(path, dir, base, err);
-}
-
-static int is_file(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
 doubt_status doubt_inspect_find_input(const char *images, const char *name, char *path,
@@ -132,10 +121,10 @@ doubt_status doubt_inspect_find_input(const char *images, const char *name, char
     static const char *const ext[] = {".png", ".jpg", ".jpeg", ".bmp", ".tga",
                                       ".PNG", ".JPG", ".JPEG", ".BMP", ".TGA"};
     for (size_t k = 0; k < sizeof ext / sizeof ext[0]; k++) {
-        doubt_status st = file_of(path, images, name, ext[k], err);
+        doubt_status st = doubt_path_join_suffix(path, images, name, ext[k], err);
         if (st)
             return st;
-        if (is_file(path))
+        if (doubt_is_regular_file(path))
             return DOUBT_OK;
     }
     return doubt_fail(err, DOUBT_ERR_IO, "no input image %s/%s.{png,jpg,jpeg,bmp,tga}", images,
@@ -161,10 +150,10 @@ static doubt_status read_rgb(const char *dir, const char *name, const char *suff
                              int *w, int *h, doubt_error *err)
 {
     char path[DOUBT_PATH_MAX];
-    doubt_status st = file_of(path, dir, name, suffix, err);
+    doubt_status st = doubt_path_join_suffix(path, dir, name, suffix, err);
     if (st)
         return st;
-    if (!is_file(path))
+    if (!doubt_is_regular_file(path))
         return doubt_fail(err, DOUBT_ERR_IO, "%s: missing", path);
     return doubt_image_read_rgb8(path, 0, rgb, w, h, err);
 }
@@ -175,10 +164,10 @@ static doubt_status load_depth(const char *dir, const char *name, const doubt_in
                                panel_images *p, double *mean_depth, doubt_error *err)
 {
     char path[DOUBT_PATH_MAX];
-    doubt_status st = file_of(path, dir, name, ".depth.png", err);
+    doubt_status st = doubt_path_join_suffix(path, dir, name, ".depth.png", err);
     if (st)
         return st;
-    if (!is_file(path))
+    if (!doubt_is_regular_file(path))
         return doubt_fail(err, DOUBT_ERR_IO, "%s: missing", path);
     float *depth = NULL;
     int w, h;
@@ -194,8 +183,8 @@ static doubt_status load_depth(const char *dir, const char *name, const doubt_in
     if (mean_depth)
         *mean_depth = valid ? sum / (double)valid : NAN;
     char color[DOUBT_PATH_MAX];
-    st = file_of(color, dir, name, ".depth_color.png", err);
-    if (!st && is_file(color))
+    st = doubt_path_join_suffix(color, dir, name, ".depth_color.png", err);
+    if (!st && doubt_is_regular_file(color))
         st = doubt_image_read_rgb8(color, 0, &p->depth, &p->dw, &p->dh, err);
     else if (!st) {
         doubt_heatmap_opts ho = doubt_heatmap_defaults();

@@ -40,6 +40,8 @@ doubt_inspect_opts doubt_inspect_defaults(void);
  * without any prediction file, is an error naming it. */
 doubt_status doubt_inspect_list(const char *dir, char ***names, int *count, doubt_error *err);
 void doubt_inspect_list_free(char **names, int count);
+/* Sorts names (owned strings) and frees the repeats in place; returns how many remain. */
+int doubt_inspect_sort_unique(char **names, int count);
 
 /* Writes the panel of NAME to out (PNG) and, when thumb is not NULL, the overlay alone (the
  * input's size) to thumb. *mean_depth (may be NULL) gets the mean of NAME.depth.png's valid

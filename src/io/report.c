@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "fsutil.h"
 #include "image.h"
@@ -33,21 +32,6 @@ doubt_report_opts doubt_report_defaults(void)
     memset(&o, 0, sizeof o);
     o.ndirs = 1;
     return o;
-}
-
-static int is_file(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-static doubt_status file_of(char *path, const char *dir, const char *name, const char *suffix,
-                            doubt_error *err)
-{
-    char base[DOUBT_PATH_MAX];
-    if (snprintf(base, sizeof base, "%s%s", name, suffix) >= (int)sizeof base)
-        return doubt_fail(err, DOUBT_ERR_ARG, "name too long: %s", name);
-    return doubt_path_join(path, dir, base, err);
 }
 
 static doubt_status copy_file(const char *from, const char *to, doubt_error *err)
@@ -199,7 +183,7 @@ static doubt_status side_image(report *r, int s, int i, const char *name, const 
     cJSON *heat = cJSON_AddArrayToObject(entry, "heat");
     for (int m = 0; !st && m < DOUBT_REPORT_MAPS; m++) {
         snprintf(suffix, sizeof suffix, ".%s.png", doubt_report_maps[m]);
-        if ((st = file_of(path, dir, name, suffix, &e)) || !is_file(path))
+        if ((st = doubt_path_join_suffix(path, dir, name, suffix, &e)) || !doubt_is_regular_file(path))
             continue;
         if ((st = out_path(to, r, s ? "img/1" : "img/0", i, suffix, &e)) ||
             (st = copy_file(path, to, &e)) ||
@@ -207,7 +191,7 @@ static doubt_status side_image(report *r, int s, int i, const char *name, const 
             break;
         cJSON_AddItemToArray(heat, cJSON_CreateString(doubt_report_maps[m]));
     }
-    if (!st && !(st = file_of(path, dir, name, ".seg.png", &e)))
+    if (!st && !(st = doubt_path_join_suffix(path, dir, name, ".seg.png", &e)))
         st = write_thumb(r, s, i, photo, path, &e);
     if (st == DOUBT_ERR_NOMEM) {
         st = doubt_fail(err, st, "%s", e.msg);
@@ -333,11 +317,6 @@ static doubt_status photo_of(report *r, int i, const char *name, uint8_t **rgb, 
     return st;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The sorted union of the folders' names; *names owns copies. */
 static doubt_status all_names(const doubt_report_opts *o, char ***names, int *count,
                               doubt_error *err)
@@ -363,16 +342,8 @@ static doubt_status all_names(const doubt_report_opts *o, char ***names, int *co
             doubt_inspect_list_free(v[s], n[s]);
         return st;
     }
-    qsort(u, (size_t)k, sizeof *u, cmp_str);
-    int m = 0;
-    for (int j = 0; j < k; j++) {
-        if (m && !strcmp(u[m - 1], u[j]))
-            free(u[j]);
-        else
-            u[m++] = u[j];
-    }
     *names = u;
-    *count = m;
+    *count = doubt_inspect_sort_unique(u, k);
     return DOUBT_OK;
 }
 
@@ -421,7 +392,7 @@ static doubt_status add_eval(report *r, cJSON *root, doubt_error *err)
     for (size_t k = 0; k < sizeof plots / sizeof plots[0]; k++) {
         char from[DOUBT_PATH_MAX], to[DOUBT_PATH_MAX];
         doubt_status st = doubt_path_join(from, o->eval_plots, plots[k], err);
-        if (!st && !is_file(from))
+        if (!st && !doubt_is_regular_file(from))
             continue;
         char ev[DOUBT_PATH_MAX];
         if (!st && !(st = doubt_path_join(ev, r->files, "eval", err)) &&
@@ -507,7 +478,7 @@ doubt_status doubt_report_write(const doubt_report_opts *o, const char *html,
             cJSON *entry = cJSON_CreateObject();
             cJSON_AddItemToArray(per, entry);
             char seg[DOUBT_PATH_MAX];
-            if (!(st = file_of(seg, o->dirs[s], names[i], ".seg.png", err)) && !is_file(seg) &&
+            if (!(st = doubt_path_join_suffix(seg, o->dirs[s], names[i], ".seg.png", err)) && !doubt_is_regular_file(seg) &&
                 o->ndirs == 2) { /* in the other folder only: not shown, not a failure */
                 cJSON_AddFalseToObject(entry, "ok");
                 cJSON_AddStringToObject(entry, "error", "not in this folder");

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "fsutil.h"
 #include "image.h"
@@ -14,21 +13,6 @@
 const char *const doubt_report_plane_keys[DOUBT_RP_N] = {
     "cls",         "seg_prob",    "depth_mean",    "depth_epistemic", "depth_aleatoric",
     "depth_total", "seg_entropy", "seg_aleatoric", "seg_mutual_info", "seg_logit_var"};
-
-static int is_file(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-static doubt_status file_of(char *path, const char *dir, const char *name, const char *suffix,
-                            doubt_error *err)
-{
-    char base[DOUBT_PATH_MAX];
-    if (snprintf(base, sizeof base, "%s%s", name, suffix) >= (int)sizeof base)
-        return doubt_fail(err, DOUBT_ERR_ARG, "name too long: %s", name);
-    return doubt_path_join(path, dir, base, err);
-}
 
 void doubt_report_prediction_free(doubt_report_prediction *p)
 {
@@ -42,8 +26,8 @@ static doubt_status read_npy(const char *dir, const char *name, int k, doubt_rep
 {
     char path[DOUBT_PATH_MAX], suffix[64];
     snprintf(suffix, sizeof suffix, ".%s.npy", doubt_report_plane_keys[k]);
-    doubt_status st = file_of(path, dir, name, suffix, err);
-    if (st || !is_file(path))
+    doubt_status st = doubt_path_join_suffix(path, dir, name, suffix, err);
+    if (st || !doubt_is_regular_file(path))
         return st;
     float *v = NULL;
     int nd;
@@ -79,8 +63,8 @@ doubt_status doubt_report_read(const char *dir, const char *name, doubt_report_p
                                doubt_error *err)
 {
     char path[DOUBT_PATH_MAX];
-    doubt_status st = file_of(path, dir, name, ".seg.png", err);
-    if (!st && !is_file(path))
+    doubt_status st = doubt_path_join_suffix(path, dir, name, ".seg.png", err);
+    if (!st && !doubt_is_regular_file(path))
         st = doubt_fail(err, DOUBT_ERR_IO, "%s: missing", path);
     if (!st)
         st = doubt_png_read_index8(path, &p->cls, &p->w, &p->h, err);
@@ -89,9 +73,9 @@ doubt_status doubt_report_read(const char *dir, const char *name, doubt_report_p
     if (st || p->plane[DOUBT_RP_DEPTH])
         return st;
     /* No depth_mean.npy: depth.png, at the scale it records. */
-    if ((st = file_of(path, dir, name, ".depth.png", err)))
+    if ((st = doubt_path_join_suffix(path, dir, name, ".depth.png", err)))
         return st;
-    if (!is_file(path))
+    if (!doubt_is_regular_file(path))
         return doubt_fail(err, DOUBT_ERR_IO, "%s: missing", path);
     char text[64];
     int found = 0;
