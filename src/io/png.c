@@ -7,20 +7,16 @@
 #include <string.h>
 
 #include "fsutil.h"
+#include "png_failure.h"
 
-/* What libpng's error callback leaves behind before it longjmps out. */
-typedef struct {
-    char msg[256];
-} png_failure;
-
-static void on_png_error(png_structp png, png_const_charp msg)
+void doubt_png_on_error(png_structp png, png_const_charp msg)
 {
     png_failure *f = png_get_error_ptr(png);
     snprintf(f->msg, sizeof f->msg, "%s", msg);
     png_longjmp(png, 1);
 }
 
-static void on_png_warning(png_structp png, png_const_charp msg)
+void doubt_png_on_warning(png_structp png, png_const_charp msg)
 {
     (void)png;
     (void)msg; /* warnings (e.g. about text encoding) do not make the file wrong */
@@ -98,8 +94,8 @@ static doubt_status write_png(const char *path, const png_layout *lay, const uin
         return st;
     }
     png_failure fail = {{0}};
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &fail, on_png_error,
-                                              on_png_warning);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &fail, doubt_png_on_error,
+                                              doubt_png_on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
         st = doubt_fail(err, DOUBT_ERR_NOMEM, "png write %s: cannot create libpng state", path);

@@ -8,22 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    char msg[256];
-} png_failure;
-
-static void on_error(png_structp png, png_const_charp msg)
-{
-    png_failure *f = png_get_error_ptr(png);
-    snprintf(f->msg, sizeof f->msg, "%s", msg);
-    png_longjmp(png, 1);
-}
-
-static void on_warning(png_structp png, png_const_charp msg)
-{
-    (void)png;
-    (void)msg;
-}
+#include "png_failure.h"
 
 /* The one function that calls libpng for reading; its longjmp never leaves this frame.
  * With index != NULL it decodes the pixels (8-bit palette or gray only) into *index, which
@@ -37,7 +22,7 @@ static doubt_status read_png(const char *path, uint8_t **index, int *width, int 
     if (!f)
         return doubt_fail(err, DOUBT_ERR_IO, "%s: %s", path, strerror(errno));
     png_failure fail = {{0}};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &fail, on_error, on_warning);
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &fail, doubt_png_on_error, doubt_png_on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     uint8_t *volatile pixels = NULL;
     png_bytep *volatile rows = NULL;
