@@ -347,18 +347,24 @@ START_TEST(report_writes_every_file_the_page_names)
 }
 END_TEST
 
-START_TEST(data_script_holds_the_maps_as_binary16)
+/* The report of the predictions in dir, as dir/r.html; returns how many images failed. */
+static int write_one_folder_report(const char *dir)
 {
-    char dir[64];
-    th_make_temp_dir("doubt_report", dir, sizeof dir);
-    make_prediction(dir, NULL, "a", 4, 3, 1);
     doubt_report_opts o = doubt_report_defaults();
     o.dirs[0] = dir;
     int failed = -1;
     doubt_error err = {{0}};
     ck_assert_msg(doubt_report_write(&o, th_path(dir, "r.html"), NULL, NULL, &failed, &err) == 0,
                   "%s", err.msg);
-    ck_assert_int_eq(failed, 0);
+    return failed;
+}
+
+START_TEST(data_script_holds_the_maps_as_binary16)
+{
+    char dir[64];
+    th_make_temp_dir("doubt_report", dir, sizeof dir);
+    make_prediction(dir, NULL, "a", 4, 3, 1);
+    ck_assert_int_eq(write_one_folder_report(dir), 0);
     char *js = th_read_text(th_path(dir, "r_files/data/0/0_0.js"));
     const char *head = "doubtData(0,\"a\",0,{\"x\":0,\"y\":0,\"w\":4,\"h\":3,\"maps\":{\"cls\":\"";
     ck_assert_msg(!strncmp(js, head, strlen(head)), "%.60s", js);
@@ -399,12 +405,7 @@ START_TEST(wide_images_are_cut_into_tiles)
     th_make_temp_dir("doubt_report", dir, sizeof dir);
     const int w = DOUBT_REPORT_TILE + 44, h = 2;
     make_prediction(dir, NULL, "w", w, h, 1);
-    doubt_report_opts o = doubt_report_defaults();
-    o.dirs[0] = dir;
-    int failed = -1;
-    doubt_error err = {{0}};
-    ck_assert_msg(doubt_report_write(&o, th_path(dir, "r.html"), NULL, NULL, &failed, &err) == 0,
-                  "%s", err.msg);
+    ck_assert_int_eq(write_one_folder_report(dir), 0);
     ck_assert(!exists(th_path(dir, "r_files/data/0/0_2.js")));
     char *js = th_read_text(th_path(dir, "r_files/data/0/0_1.js"));
     const char *head = "doubtData(0,\"w\",1,{\"x\":256,\"y\":0,\"w\":44,\"h\":2,";
@@ -456,12 +457,7 @@ START_TEST(names_cannot_end_the_script)
     /* A file name cannot hold '/', but "<!--<script>" inside a script element is as bad: the
      * HTML parser would take the rest of the page as script. */
     make_prediction(dir, NULL, "x<!--<script>y", 4, 3, 0);
-    doubt_report_opts o = doubt_report_defaults();
-    o.dirs[0] = dir;
-    int failed = -1;
-    doubt_error err = {{0}};
-    ck_assert_msg(doubt_report_write(&o, th_path(dir, "r.html"), NULL, NULL, &failed, &err) == 0,
-                  "%s", err.msg);
+    ck_assert_int_eq(write_one_folder_report(dir), 0);
     char *page = th_read_text(th_path(dir, "r.html"));
     ck_assert_ptr_null(strstr(page, "<!--"));
     ck_assert_ptr_nonnull(strstr(page, "x\\u003c!--\\u003cscript>y"));
