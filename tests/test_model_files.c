@@ -57,31 +57,11 @@ static cJSON *load_json(const char *path)
     return j;
 }
 
-static void rm_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d) {
-        unlink(path);
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char sub[1024];
-        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-        rm_tree(sub);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
 static char tmpdir[64];
 
 static void make_tmpdir(void)
 {
-    strcpy(tmpdir, "/tmp/doubt_model_files_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    th_make_temp_dir("doubt_model_files", tmpdir, sizeof tmpdir);
 }
 
 static int count_temporaries(const char *dir)
@@ -285,7 +265,7 @@ START_TEST(netdesc_presets_and_files)
     snprintf(path, sizeof path, "%s/absent.json", tmpdir);
     ck_assert_int_eq(doubt_netdesc_load(path, &d, &err), DOUBT_ERR_IO);
     ck_assert_ptr_nonnull(strstr(err.msg, path));
-    rm_tree(tmpdir);
+    th_remove_tree(tmpdir);
 }
 END_TEST
 
@@ -463,7 +443,7 @@ START_TEST(write_read_round_trip)
 
     for (int k = 0; k < n; k++)
         free(data[k]);
-    rm_tree(tmpdir);
+    th_remove_tree(tmpdir);
 }
 END_TEST
 
@@ -516,7 +496,7 @@ START_TEST(write_failures_leave_files_intact)
     free(before);
     for (int k = 0; k < n; k++)
         free(data[k]);
-    rm_tree(tmpdir);
+    th_remove_tree(tmpdir);
 }
 END_TEST
 
@@ -662,7 +642,7 @@ START_TEST(check_names_the_problem)
 
     for (int k = 0; k < n; k++)
         free(data[k]);
-    rm_tree(tmpdir);
+    th_remove_tree(tmpdir);
 }
 END_TEST
 
@@ -735,7 +715,7 @@ START_TEST(rejects_malformed_headers)
     ck_assert_msg(!strncmp(err.msg, path, strlen(path)), "no file name in '%s'", err.msg);
     ck_assert_msg(strstr(err.msg, bad_files[_i].says), "%s: got '%s', want '%s'",
                   bad_files[_i].header, err.msg, bad_files[_i].says);
-    rm_tree(tmpdir);
+    th_remove_tree(tmpdir);
 }
 END_TEST
 
@@ -778,7 +758,7 @@ START_TEST(rejects_damaged_files)
     ck_assert_int_eq(doubt_safetensors_read(path, &f, &err), DOUBT_ERR_IO);
     ck_assert_ptr_nonnull(strstr(err.msg, path));
     free(good);
-    rm_tree(tmpdir);
+    th_remove_tree(tmpdir);
 }
 END_TEST
 
@@ -829,7 +809,7 @@ START_TEST(rejects_non_finite_values_and_negative_variance)
     }
     for (int k = 0; k < n; k++)
         free(data[k]);
-    rm_tree(tmpdir);
+    th_remove_tree(tmpdir);
 }
 END_TEST
 
@@ -854,7 +834,7 @@ START_TEST(huge_headers_are_refused_quickly)
     doubt_error err = {{0}};
     ck_assert_int_eq(doubt_safetensors_read(path, &f, &err), DOUBT_ERR_FORMAT);
     ck_assert_msg(strstr(err.msg, "has no \"dtype\""), "%s", err.msg);
-    rm_tree(tmpdir);
+    th_remove_tree(tmpdir);
 }
 END_TEST
 
@@ -886,7 +866,7 @@ START_TEST(weights_get_the_permissions_of_other_outputs)
                   (unsigned)(b.st_mode & 0777));
     for (int k = 0; k < n; k++)
         free(data[k]);
-    rm_tree(tmpdir);
+    th_remove_tree(tmpdir);
 }
 END_TEST
 
@@ -928,7 +908,7 @@ START_TEST(weights_temporary_is_hidden_from_listings)
     ck_assert_msg(!seen[0], "a listing saw '%s' while the weights were written", seen);
     ck_assert_int_eq(count_temporaries(tmpdir), 0);
     free(big);
-    rm_tree(tmpdir);
+    th_remove_tree(tmpdir);
 }
 END_TEST
 
