@@ -11,6 +11,7 @@
 #include "args.h"
 #include "commands.h"
 #include "core/rng.h"
+#include "model/arch.h"
 #include "model/mc.h"
 #include "model/train.h"
 #include "model/weights.h"
@@ -127,7 +128,7 @@ static int bench_train(doubt_ctx *ctx, const options *o, const doubt_netdesc *ne
     double *times = calloc((size_t)o->steps, sizeof *times);
     int status = DOUBT_EXIT_FAILURE;
     if (!times || doubt_trainer_create(ctx, &cfg, &tr) != DOUBT_OK ||
-        doubt_unet_init_weights(ctx, tr->net, 1) != DOUBT_OK)
+        doubt_net_init_weights(ctx, tr->net, 1) != DOUBT_OK)
         goto done;
     random_batch(tr, o->batch * o->size * o->size, net->classes);
     for (int s = -2; s < o->steps; s++) {
@@ -138,7 +139,9 @@ static int bench_train(doubt_ctx *ctx, const options *o, const doubt_netdesc *ne
             times[s] = now_seconds() - t0;
     }
     const double step_s = median(times, o->steps);
-    const double flops = 3 * doubt_unet_flops(net, o->size, o->size, 0) * o->batch;
+    double pass, cached;
+    doubt_arch_flops(net, o->size, o->size, &pass, &cached);
+    const double flops = 3 * pass * o->batch;
     if (o->json)
         printf("{\"bench\":\"train\",\"network\":\"%s\",\"batch\":%d,\"size\":%d,\"threads\":%d,"
                "\"steps\":%d,\"train_step_s\":%.6f,\"images_per_s\":%.3f,\"gflops\":%.2f,"
@@ -162,12 +165,12 @@ done:
 /* Random weights for a network with no file: write them once to a temporary file. */
 static int random_weights_file(doubt_ctx *ctx, const doubt_netdesc *net, char *path, size_t cap)
 {
-    doubt_unet *tmp = NULL;
+    doubt_net *tmp = NULL;
     snprintf(path, cap, "/tmp/doubt_bench_%d.safetensors", (int)getpid());
-    int ok = doubt_unet_create(ctx, net, 1, 16, 16, DOUBT_MODE_INFER, &tmp) == DOUBT_OK &&
-             doubt_unet_init_weights(ctx, tmp, 1) == DOUBT_OK &&
+    int ok = doubt_net_create(ctx, net, 1, 16, 16, DOUBT_MODE_INFER, &tmp) == DOUBT_OK &&
+             doubt_net_init_weights(ctx, tmp, 1) == DOUBT_OK &&
              doubt_weights_save(ctx, tmp, path, NULL, 0, NULL, 0) == DOUBT_OK;
-    doubt_unet_destroy(tmp);
+    doubt_net_destroy(tmp);
     return ok;
 }
 
@@ -203,10 +206,9 @@ static int bench_predict(doubt_ctx *ctx, const options *o, const doubt_netdesc *
     }
     const doubt_netdesc *net = doubt_mc_network(mc);
     const double image_s = median(times, o->images);
-    const int prefix = doubt_unet_prefix_levels(net);
-    const double full = doubt_unet_flops(net, o->size, o->size, 0);
-    const double prefix_flops = doubt_unet_flops(net, o->size, o->size, prefix);
-    const double done_flops = prefix_flops + o->samples * (full - prefix_flops);
+    double full, cached;
+    doubt_arch_flops(net, o->size, o->size, &full, &cached);
+    const double done_flops = cached + o->samples * (full - cached);
     if (o->json)
         printf("{\"bench\":\"predict\",\"weights\":\"%s\",\"size\":%d,\"samples\":%d,"
                "\"images\":%d,\"threads\":%d,\"image_s\":%.6f,\"images_per_s\":%.4f,"

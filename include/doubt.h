@@ -23,6 +23,7 @@
 #include "core/status.h"
 #include "core/tensor.h"
 
+#include "conv/add.h"
 #include "conv/bnorm.h"
 #include "conv/concat.h"
 #include "conv/conv.h"
@@ -30,6 +31,7 @@
 #include "conv/layer.h"
 #include "conv/pool.h"
 #include "conv/relu.h"
+#include "conv/unpool.h"
 #include "conv/upsample.h"
 
 #include "losses/losses.h"
@@ -46,7 +48,9 @@
 #include "model/optim.h"
 #include "model/safetensors.h"
 #include "model/train.h"
-#include "model/unet.h"
+#include "model/arch.h"
+#include "model/graph.h"
+#include "model/net.h"
 #include "model/weights.h"
 
 #include "metrics/metrics.h"

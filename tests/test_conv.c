@@ -433,7 +433,7 @@ START_TEST(simple_layers_match_reference)
                 dst = &relu->dst;
                 diff_src = &relu->diff_src;
             } else if (c->op == OP_POOL) {
-                TH_OK(ctx, doubt_pool_create(ctx, "t.pool", &src.md, DOUBT_MODE_TRAIN, &pool));
+                TH_OK(ctx, doubt_pool_create(ctx, "t.pool", &src.md, DOUBT_MODE_TRAIN, 0, &pool));
                 TH_OK(ctx, doubt_pool_forward(ctx, pool, &src));
                 dst = &pool->dst;
                 diff_src = &pool->diff_src;
@@ -728,10 +728,10 @@ START_TEST(errors_have_messages)
     const int64_t zero_dims[4] = {1, 3, 0, 4};
     dnnl_memory_desc_t zero = doubt_md_make(4, zero_dims, dnnl_abcd);
     doubt_pool *pool = NULL;
-    ck_assert_int_eq(doubt_pool_create(ctx, "p", &zero, DOUBT_MODE_TRAIN, &pool), DOUBT_ERR_ARG);
+    ck_assert_int_eq(doubt_pool_create(ctx, "p", &zero, DOUBT_MODE_TRAIN, 0, &pool), DOUBT_ERR_ARG);
     const int64_t tiny_dims[4] = {1, 3, 1, 1};
     dnnl_memory_desc_t tiny = doubt_md_make(4, tiny_dims, dnnl_abcd);
-    ck_assert_int_eq(doubt_pool_create(ctx, "enc.1.pool", &tiny, DOUBT_MODE_TRAIN, &pool),
+    ck_assert_int_eq(doubt_pool_create(ctx, "enc.1.pool", &tiny, DOUBT_MODE_TRAIN, 0, &pool),
                      DOUBT_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(doubt_ctx_error(ctx), "smaller than 2x2"));
 

@@ -58,15 +58,15 @@ static direct_maps direct(doubt_ctx *ctx, const doubt_safetensors *w, const floa
                           int width, int height)
 {
     const doubt_depth_param kind = w->network.depth;
-    doubt_unet *net;
-    TH_OK(ctx, doubt_unet_create(ctx, &w->network, 1, height, width, DOUBT_MODE_INFER, &net));
+    doubt_net *net;
+    TH_OK(ctx, doubt_net_create(ctx, &w->network, 1, height, width, DOUBT_MODE_INFER, &net));
     TH_OK(ctx, doubt_weights_load(ctx, net, w));
     const int c = w->network.classes;
     const size_t hw = (size_t)width * height, row = (size_t)(c + 3) * hw;
     float *kept = malloc(SAMPLES * row * sizeof *kept);
     for (int t = 0; t < SAMPLES; t++) {
-        TH_OK(ctx, doubt_unet_forward(ctx, net, img, 1, (uint64_t)t));
-        memcpy(kept + t * row, doubt_unet_output(net), row * sizeof *kept);
+        TH_OK(ctx, doubt_net_forward(ctx, net, img, 1, (uint64_t)t));
+        memcpy(kept + t * row, doubt_net_output(net), row * sizeof *kept);
     }
     direct_maps d;
     double **all[] = {&d.depth_mean, &d.depth_epi, &d.depth_ale, &d.entropy, &d.aleatoric,
@@ -109,7 +109,7 @@ static direct_maps direct(doubt_ctx *ctx, const doubt_safetensors *w, const floa
         d.mi[p] = d.entropy[p] - d.aleatoric[p];
     }
     free(kept);
-    doubt_unet_destroy(net);
+    doubt_net_destroy(net);
     return d;
 }
 
@@ -297,23 +297,23 @@ START_TEST(deterministic_mode_is_one_plain_pass)
     doubt_safetensors *w = weights();
     const int width = 16, height = 12;
     float *img = test_image(width, height);
-    doubt_unet *net;
-    TH_OK(ctx, doubt_unet_create(ctx, &w->network, 1, height, width, DOUBT_MODE_INFER, &net));
+    doubt_net *net;
+    TH_OK(ctx, doubt_net_create(ctx, &w->network, 1, height, width, DOUBT_MODE_INFER, &net));
     TH_OK(ctx, doubt_weights_load(ctx, net, w));
-    TH_OK(ctx, doubt_unet_forward(ctx, net, img, 0, 0));
+    TH_OK(ctx, doubt_net_forward(ctx, net, img, 0, 0));
     doubt_mc *mc;
     doubt_mc_desc desc = {.samples = 20, .deterministic = 1};
     TH_OK(ctx, doubt_mc_create(ctx, w, &desc, &mc));
     const doubt_mc_maps *m;
     TH_OK(ctx, doubt_mc_run(ctx, mc, img, width, height, &m));
-    const float *depth = doubt_unet_output(net) + (w->network.classes + 1) * width * height;
+    const float *depth = doubt_net_output(net) + (w->network.classes + 1) * width * height;
     for (int p = 0; p < width * height; p++) {
         ck_assert_float_eq(m->depth_mean[p], depth[p]);
         ck_assert_float_eq(m->depth_epistemic[p], 0);
         ck_assert_float_eq_tol(m->seg_mutual_info[p], 0, 1e-6);
     }
     doubt_mc_destroy(mc);
-    doubt_unet_destroy(net);
+    doubt_net_destroy(net);
     doubt_safetensors_destroy(w);
     free(img);
     doubt_ctx_destroy(ctx);
@@ -470,15 +470,15 @@ START_TEST(in_channels_other_than_three_is_refused)
     doubt_safetensors *tiny = weights();
     doubt_netdesc one = tiny->network;
     one.in_channels = 1;
-    doubt_unet *net;
-    TH_OK(ctx, doubt_unet_create(ctx, &one, 1, 16, 16, DOUBT_MODE_INFER, &net));
-    TH_OK(ctx, doubt_unet_init_weights(ctx, net, 1));
+    doubt_net *net;
+    TH_OK(ctx, doubt_net_create(ctx, &one, 1, 16, 16, DOUBT_MODE_INFER, &net));
+    TH_OK(ctx, doubt_net_init_weights(ctx, net, 1));
     char path[] = "/tmp/doubt_mc_gray_XXXXXX";
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     close(fd);
     TH_OK(ctx, doubt_weights_save(ctx, net, path, NULL, 0, NULL, 0));
-    doubt_unet_destroy(net);
+    doubt_net_destroy(net);
     doubt_safetensors *w = NULL;
     doubt_error err;
     ck_assert_msg(doubt_safetensors_read(path, &w, &err) == DOUBT_OK, "%s", err.msg);

@@ -321,13 +321,21 @@ START_TEST(netdesc_params_match_pytorch)
     }
     cJSON_Delete(golden);
 
-    /* the deepest description fills the documented maximum exactly */
+    /* the deepest segnet, every level at the most convolutions, fills the documented maximum
+     * exactly; the deepest unet stays within it */
     doubt_netdesc d;
+    ck_assert_int_eq(doubt_netdesc_preset("segnet-small", &d, NULL), DOUBT_OK);
+    d.levels = DOUBT_NETDESC_MAX_LEVELS;
+    for (int i = 0; i < d.levels; i++) {
+        d.widths[i] = 8;
+        d.convs[i] = DOUBT_NETDESC_MAX_CONVS;
+    }
+    ck_assert_int_eq(doubt_netdesc_params(&d, NULL, 0), DOUBT_NETDESC_MAX_PARAMS);
     ck_assert_int_eq(doubt_netdesc_preset("unet", &d, NULL), DOUBT_OK);
     d.levels = DOUBT_NETDESC_MAX_LEVELS;
     for (int i = 5; i < d.levels; i++)
         d.widths[i] = 8;
-    ck_assert_int_eq(doubt_netdesc_params(&d, NULL, 0), DOUBT_NETDESC_MAX_PARAMS);
+    ck_assert_int_eq(doubt_netdesc_params(&d, NULL, 0), 10 * (2 * DOUBT_NETDESC_MAX_LEVELS - 1) + 3);
 }
 END_TEST
 

@@ -150,7 +150,7 @@ START_TEST(non_finite_step_keeps_weights)
     TH_OK(ctx, doubt_trainer_create(ctx, &cfg, &tr));
     TH_OK(ctx, doubt_trainer_init(ctx, tr));
     TH_OK(ctx, doubt_trainer_step(ctx, tr, NULL));
-    doubt_unet_param *p = doubt_unet_param_find(tr->net, "head.bias");
+    doubt_net_param *p = doubt_net_param_find(tr->net, "head.bias");
     ck_assert_ptr_nonnull(p);
     p->value->data[0] = NAN; /* reaches the logits directly, past every ReLU */
     size_t n;
@@ -202,7 +202,7 @@ END_TEST
 static const float *diff_channel(doubt_trainer *tr, int b, int ch)
 {
     const size_t hw = (size_t)tr->config.crop * tr->config.crop;
-    return doubt_unet_diff_output(tr->net) + ((size_t)b * (tr->config.net.classes + 3) + ch) * hw;
+    return doubt_net_diff_output(tr->net) + ((size_t)b * (tr->config.net.classes + 3) + ch) * hw;
 }
 
 /* One step of the learned weighting, recomputed from the step's outputs (still in the
@@ -622,7 +622,8 @@ START_TEST(depth_loss_in_log_and_inverse_space)
             bias += _i == 0 ? log(tr->depth[i]) : 1.0 / tr->depth[i];
             valid++;
         }
-    ck_assert_double_eq_tol(tr->net->head->bias.data[c + 1], bias / valid, 1e-5);
+    ck_assert_double_eq_tol(doubt_net_param_find(tr->net, "head.bias")->value->data[c + 1],
+                            bias / valid, 1e-5);
 
     const float s_depth = -0.4f;
     tr->task_log_var.data[1] = s_depth;
@@ -668,7 +669,7 @@ static doubt_trainer *bare_trainer(doubt_ctx *ctx, doubt_train_config cfg, uint6
     cfg.data_dir = NULL;
     doubt_trainer *tr;
     TH_OK(ctx, doubt_trainer_create(ctx, &cfg, &tr));
-    TH_OK(ctx, doubt_unet_init_weights(ctx, tr->net, init_seed));
+    TH_OK(ctx, doubt_net_init_weights(ctx, tr->net, init_seed));
     const size_t pixels = (size_t)cfg.batch * cfg.crop * cfg.crop;
     th_fill(tr->images, (int64_t)pixels * 3, 9, 0, 1);
     for (size_t i = 0; i < pixels; i++) {

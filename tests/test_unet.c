@@ -37,11 +37,11 @@ static double rel_err_f(const float *a, const float *b, int64_t n)
     return e;
 }
 
-static doubt_unet *golden_net(doubt_ctx *ctx, const doubt_safetensors *w,
+static doubt_net *golden_net(doubt_ctx *ctx, const doubt_safetensors *w,
                               const doubt_st_tensor *input, doubt_mode mode)
 {
-    doubt_unet *net = NULL;
-    TH_OK(ctx, doubt_unet_create(ctx, &w->network, (int)input->shape[0], (int)input->shape[2],
+    doubt_net *net = NULL;
+    TH_OK(ctx, doubt_net_create(ctx, &w->network, (int)input->shape[0], (int)input->shape[2],
                                  (int)input->shape[3], mode, &net));
     TH_OK(ctx, doubt_weights_load(ctx, net, w));
     return net;
@@ -52,20 +52,20 @@ START_TEST(train_forward_backward_match_pytorch)
     doubt_ctx *ctx = th_ctx(0);
     doubt_safetensors *w = open_file(WEIGHTS), *g = open_file(GOLDEN);
     const doubt_st_tensor *input = golden(g, "golden.input");
-    doubt_unet *net = golden_net(ctx, w, input, DOUBT_MODE_TRAIN);
-    TH_OK(ctx, doubt_unet_forward(ctx, net, input->data, 0, 0));
+    doubt_net *net = golden_net(ctx, w, input, DOUBT_MODE_TRAIN);
+    TH_OK(ctx, doubt_net_forward(ctx, net, input->data, 0, 0));
     const doubt_st_tensor *out = golden(g, "golden.output");
-    double err = rel_err_f(doubt_unet_output(net), out->data, out->count);
+    double err = rel_err_f(doubt_net_output(net), out->data, out->count);
     printf("  train-mode output vs PyTorch: rel err %.2e\n", err);
     ck_assert_double_lt(err, 1e-4);
 
     const doubt_st_tensor *r = golden(g, "golden.grad_output");
-    memcpy(doubt_unet_diff_output(net), r->data, (size_t)r->count * sizeof(float));
-    TH_OK(ctx, doubt_unet_backward(ctx, net));
+    memcpy(doubt_net_diff_output(net), r->data, (size_t)r->count * sizeof(float));
+    TH_OK(ctx, doubt_net_backward(ctx, net));
     double worst_grad = 0, worst_stat = 0;
     char name[128];
     for (int i = 0; i < net->n_params; i++) {
-        doubt_unet_param *p = &net->params[i];
+        doubt_net_param *p = &net->params[i];
         float *got = malloc((size_t)p->info.count * sizeof *got);
         if (p->grad) {
             snprintf(name, sizeof name, "golden.grad.%s", p->info.name);
@@ -85,7 +85,7 @@ START_TEST(train_forward_backward_match_pytorch)
     }
     printf("  gradients vs PyTorch: worst rel err %.2e; running stats %.2e\n", worst_grad,
            worst_stat);
-    doubt_unet_destroy(net);
+    doubt_net_destroy(net);
     doubt_safetensors_destroy(w);
     doubt_safetensors_destroy(g);
     doubt_ctx_destroy(ctx);
@@ -97,14 +97,14 @@ START_TEST(inference_matches_pytorch_eval)
     doubt_ctx *ctx = th_ctx(0);
     doubt_safetensors *w = open_file(WEIGHTS), *g = open_file(GOLDEN);
     const doubt_st_tensor *input = golden(g, "golden.input");
-    doubt_unet *net = golden_net(ctx, w, input, DOUBT_MODE_INFER);
-    TH_OK(ctx, doubt_unet_forward(ctx, net, input->data, 0, 0));
+    doubt_net *net = golden_net(ctx, w, input, DOUBT_MODE_INFER);
+    TH_OK(ctx, doubt_net_forward(ctx, net, input->data, 0, 0));
     const doubt_st_tensor *out = golden(g, "golden.output_eval");
-    double err = rel_err_f(doubt_unet_output(net), out->data, out->count);
+    double err = rel_err_f(doubt_net_output(net), out->data, out->count);
     printf("  eval-mode output vs PyTorch: rel err %.2e\n", err);
     ck_assert_double_lt(err, 1e-4);
-    ck_assert_int_eq(doubt_unet_backward(ctx, net), DOUBT_ERR_ARG);
-    doubt_unet_destroy(net);
+    ck_assert_int_eq(doubt_net_backward(ctx, net), DOUBT_ERR_ARG);
+    doubt_net_destroy(net);
     doubt_safetensors_destroy(w);
     doubt_safetensors_destroy(g);
     doubt_ctx_destroy(ctx);
@@ -117,25 +117,25 @@ START_TEST(mc_dropout_is_keyed_by_sample)
     doubt_ctx *ctx = th_ctx(0);
     doubt_safetensors *w = open_file(WEIGHTS), *g = open_file(GOLDEN);
     const doubt_st_tensor *input = golden(g, "golden.input");
-    doubt_unet *net = golden_net(ctx, w, input, DOUBT_MODE_INFER);
+    doubt_net *net = golden_net(ctx, w, input, DOUBT_MODE_INFER);
     const int64_t n = (int64_t)net->batch * (net->desc.classes + 3) * net->height * net->width;
     float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
-    TH_OK(ctx, doubt_unet_forward(ctx, net, input->data, 1, 5));
-    memcpy(a, doubt_unet_output(net), (size_t)n * sizeof *a);
-    TH_OK(ctx, doubt_unet_forward(ctx, net, input->data, 1, 5));
-    ck_assert_mem_eq(a, doubt_unet_output(net), (size_t)n * sizeof *a);
-    TH_OK(ctx, doubt_unet_forward(ctx, net, input->data, 1, 6));
-    memcpy(b, doubt_unet_output(net), (size_t)n * sizeof *b);
+    TH_OK(ctx, doubt_net_forward(ctx, net, input->data, 1, 5));
+    memcpy(a, doubt_net_output(net), (size_t)n * sizeof *a);
+    TH_OK(ctx, doubt_net_forward(ctx, net, input->data, 1, 5));
+    ck_assert_mem_eq(a, doubt_net_output(net), (size_t)n * sizeof *a);
+    TH_OK(ctx, doubt_net_forward(ctx, net, input->data, 1, 6));
+    memcpy(b, doubt_net_output(net), (size_t)n * sizeof *b);
     int64_t differ = 0;
     for (int64_t i = 0; i < n; i++)
         differ += a[i] != b[i];
     ck_assert_int_gt(differ, n / 2);
-    TH_OK(ctx, doubt_unet_forward(ctx, net, input->data, 0, 0));
+    TH_OK(ctx, doubt_net_forward(ctx, net, input->data, 0, 0));
     const doubt_st_tensor *out = golden(g, "golden.output_eval");
-    ck_assert_double_lt(rel_err_f(doubt_unet_output(net), out->data, out->count), 1e-4);
+    ck_assert_double_lt(rel_err_f(doubt_net_output(net), out->data, out->count), 1e-4);
     free(a);
     free(b);
-    doubt_unet_destroy(net);
+    doubt_net_destroy(net);
     doubt_safetensors_destroy(w);
     doubt_safetensors_destroy(g);
     doubt_ctx_destroy(ctx);
@@ -148,14 +148,14 @@ START_TEST(save_then_load_round_trips)
     doubt_netdesc d;
     doubt_error err;
     ck_assert(doubt_netdesc_preset("unet-small", &d, &err) == DOUBT_OK);
-    doubt_unet *a = NULL, *b = NULL;
-    TH_OK(ctx, doubt_unet_create(ctx, &d, 1, 32, 32, DOUBT_MODE_TRAIN, &a));
-    TH_OK(ctx, doubt_unet_init_weights(ctx, a, 3));
-    char path[] = "/tmp/doubt_unet_XXXXXX";
+    doubt_net *a = NULL, *b = NULL;
+    TH_OK(ctx, doubt_net_create(ctx, &d, 1, 32, 32, DOUBT_MODE_TRAIN, &a));
+    TH_OK(ctx, doubt_net_init_weights(ctx, a, 3));
+    char path[] = "/tmp/doubt_net_XXXXXX";
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     TH_OK(ctx, doubt_weights_save(ctx, a, path, NULL, 0, NULL, 0));
-    TH_OK(ctx, doubt_unet_create(ctx, &d, 1, 32, 32, DOUBT_MODE_INFER, &b));
+    TH_OK(ctx, doubt_net_create(ctx, &d, 1, 32, 32, DOUBT_MODE_INFER, &b));
     TH_OK(ctx, doubt_weights_load_file(ctx, b, path));
     for (int i = 0; i < a->n_params; i++) {
         int64_t n = a->params[i].info.count;
@@ -167,8 +167,8 @@ START_TEST(save_then_load_round_trips)
         free(y);
     }
     unlink(path);
-    doubt_unet_destroy(a);
-    doubt_unet_destroy(b);
+    doubt_net_destroy(a);
+    doubt_net_destroy(b);
     doubt_ctx_destroy(ctx);
 }
 END_TEST
@@ -179,17 +179,17 @@ START_TEST(bad_shapes_and_files)
     doubt_netdesc d;
     doubt_error err;
     ck_assert(doubt_netdesc_preset("unet", &d, &err) == DOUBT_OK);
-    doubt_unet *net = NULL;
-    ck_assert_int_eq(doubt_unet_create(ctx, &d, 1, 100, 64, DOUBT_MODE_INFER, &net), DOUBT_ERR_ARG);
+    doubt_net *net = NULL;
+    ck_assert_int_eq(doubt_net_create(ctx, &d, 1, 100, 64, DOUBT_MODE_INFER, &net), DOUBT_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(doubt_ctx_error(ctx), "multiples of 16"));
     ck_assert_ptr_null(net);
-    TH_OK(ctx, doubt_unet_create(ctx, &d, 1, 32, 32, DOUBT_MODE_INFER, &net));
+    TH_OK(ctx, doubt_net_create(ctx, &d, 1, 32, 32, DOUBT_MODE_INFER, &net));
     /* the tiny golden weights do not fit the default network */
     ck_assert_int_ne(doubt_weights_load_file(ctx, net, WEIGHTS), DOUBT_OK);
     ck_assert_ptr_nonnull(strstr(doubt_ctx_error(ctx), "unet_tiny.safetensors"));
     ck_assert_int_eq(doubt_weights_load_file(ctx, net, "tests/golden/model/missing.safetensors"),
                      DOUBT_ERR_IO);
-    doubt_unet_destroy(net);
+    doubt_net_destroy(net);
     doubt_ctx_destroy(ctx);
 }
 END_TEST
@@ -205,11 +205,11 @@ START_TEST(networks_return_their_activation_memory)
     ck_assert(doubt_netdesc_preset("unet-small", &d, &err) == DOUBT_OK);
     const size_t context_before = ctx->arena.capacity_bytes;
     for (int size = 32; size <= 96; size += 16) {
-        doubt_unet *net = NULL;
-        TH_OK(ctx, doubt_unet_create(ctx, &d, 2, size, size + 16, DOUBT_MODE_TRAIN, &net));
+        doubt_net *net = NULL;
+        TH_OK(ctx, doubt_net_create(ctx, &d, 2, size, size + 16, DOUBT_MODE_TRAIN, &net));
         /* input, the activations of 9 blocks and their gradients: far more than the input */
         ck_assert_uint_gt(net->arena.used_bytes, (size_t)2 * 3 * size * (size + 16) * 4 * 10);
-        doubt_unet_destroy(net);
+        doubt_net_destroy(net);
     }
     ck_assert_uint_eq(ctx->arena.capacity_bytes, context_before);
     doubt_ctx_destroy(ctx);

@@ -1,6 +1,7 @@
 #include "conv.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static doubt_status check_desc(doubt_ctx *ctx, const doubt_conv_desc *d, doubt_mode mode,
                                const char *name)
@@ -15,6 +16,9 @@ static doubt_status check_desc(doubt_ctx *ctx, const doubt_conv_desc *d, doubt_m
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "conv %s: fused ReLU is for inference; in training fuse it into BN",
                           name);
+    if (d->accumulate && mode == DOUBT_MODE_TRAIN)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "conv %s: accumulating into dst is for inference", name);
     return DOUBT_OK;
 }
 
@@ -49,6 +53,15 @@ doubt_status doubt_conv_create(doubt_ctx *ctx, const doubt_conv_desc *desc,
     dnnl_memory_desc_t w_any = doubt_md_make(4, wdims, dnnl_format_tag_any);
     dnnl_memory_desc_t b_md = doubt_md_make(1, bdims, dnnl_a);
     dnnl_memory_desc_t dst_any = doubt_md_make(4, ddims, dnnl_format_tag_any);
+    if (desc->dst_md) {
+        if (desc->dst_md->ndims != 4 || memcmp(desc->dst_md->dims, ddims, sizeof ddims)) {
+            st = doubt_fail(&ctx->err, DOUBT_ERR_ARG, "conv %s: the given output layout has "
+                            "other dimensions than the output", name);
+            goto done;
+        }
+        dst_any = *desc->dst_md;
+    }
+    conv->desc.dst_md = NULL; /* the caller's md need not outlive the layer */
     const dnnl_dims_t strides = {1, 1}, padding = {pad, pad};
 
     dnnl_convolution_desc_t fwd_desc;
@@ -57,10 +70,14 @@ doubt_status doubt_conv_create(doubt_ctx *ctx, const doubt_conv_desc *desc,
                         mode == DOUBT_MODE_TRAIN ? dnnl_forward_training : dnnl_forward_inference,
                         dnnl_convolution_direct, src_md, &w_any, desc->bias ? &b_md : NULL,
                         &dst_any, strides, padding, padding));
-    if (desc->fuse_relu) {
+    if (desc->fuse_relu || desc->accumulate) {
         DOUBT_DNNL(ctx, dnnl_primitive_attr_create(&attr));
         DOUBT_DNNL(ctx, dnnl_post_ops_create(&post_ops));
-        DOUBT_DNNL(ctx, dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_relu, 0.f, 0.f));
+        if (desc->accumulate)
+            DOUBT_DNNL(ctx, dnnl_post_ops_append_sum(post_ops, 1.0f));
+        if (desc->fuse_relu)
+            DOUBT_DNNL(ctx, dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_relu, 0.f,
+                                                         0.f));
         DOUBT_DNNL(ctx, dnnl_primitive_attr_set_post_ops(attr, post_ops));
     }
     DOUBT_TRY(doubt_primitive_make(ctx, &fwd_desc, attr, NULL, &conv->fwd_pd, &conv->fwd,

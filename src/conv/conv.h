@@ -25,6 +25,12 @@ typedef struct {
     int bias;      /* 1: add a learned per-channel bias */
     int fuse_relu; /* DOUBT_MODE_INFER only: ReLU as a post-op */
     int no_input_grad; /* TRAIN: skip diff_src (a network's first layer needs none) */
+    /* INFER only: dst += conv(src) (+ bias) before the ReLU, instead of dst = ...: the caller
+     * fills dst with a partial sum first (a convolution split over its input channels) */
+    int accumulate;
+    /* the output's layout; NULL lets the primitive choose (a split convolution's two parts
+     * must agree on one) */
+    const dnnl_memory_desc_t *dst_md;
 } doubt_conv_desc;
 
 typedef struct {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 doubt_status doubt_pool_create(doubt_ctx *ctx, const char *name, const dnnl_memory_desc_t *src_md,
-                               doubt_mode mode, doubt_pool **out)
+                               doubt_mode mode, int keep_indices, doubt_pool **out)
 {
     doubt_status st = DOUBT_OK;
     *out = NULL;
@@ -18,6 +18,7 @@ doubt_status doubt_pool_create(doubt_ctx *ctx, const char *name, const dnnl_memo
         return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "pool: out of memory");
     doubt_name_copy(pool->name, name, "pool");
     pool->mode = mode;
+    pool->keep_indices = keep_indices || mode == DOUBT_MODE_TRAIN;
 
     const int64_t ddims[4] = {src_md->dims[0], src_md->dims[1], src_md->dims[2] / 2,
                               src_md->dims[3] / 2};
@@ -27,16 +28,17 @@ doubt_status doubt_pool_create(doubt_ctx *ctx, const char *name, const dnnl_memo
     dnnl_pooling_desc_t fwd_desc;
     DOUBT_DNNL(ctx, dnnl_pooling_forward_desc_init(
                         &fwd_desc,
-                        mode == DOUBT_MODE_TRAIN ? dnnl_forward_training : dnnl_forward_inference,
+                        pool->keep_indices ? dnnl_forward_training : dnnl_forward_inference,
                         dnnl_pooling_max, src_md, &dst_any, strides, kernel, pad_l, pad_r));
     DOUBT_TRY(doubt_primitive_make(ctx, &fwd_desc, NULL, NULL, &pool->fwd_pd, &pool->fwd,
                                    pool->name));
     DOUBT_TRY(doubt_tensor_init(ctx, &pool->dst, doubt_pd_md(pool->fwd_pd, dnnl_query_dst_md),
                                 DOUBT_TENSOR_ARENA, pool->name));
-    if (mode == DOUBT_MODE_TRAIN) {
+    if (pool->keep_indices)
         DOUBT_TRY(doubt_tensor_init(ctx, &pool->workspace,
                                     doubt_pd_md(pool->fwd_pd, dnnl_query_workspace_md),
                                     DOUBT_TENSOR_ARENA, pool->name));
+    if (mode == DOUBT_MODE_TRAIN) {
         dnnl_pooling_desc_t bwd_desc;
         DOUBT_DNNL(ctx, dnnl_pooling_backward_desc_init(&bwd_desc, dnnl_pooling_max, src_md,
                                                         &pool->dst.md, strides, kernel, pad_l,
@@ -62,7 +64,7 @@ doubt_status doubt_pool_forward(doubt_ctx *ctx, doubt_pool *pool, const doubt_te
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, src->mem},
                                {DNNL_ARG_DST, pool->dst.mem},
                                {DNNL_ARG_WORKSPACE, pool->workspace.mem}};
-    return doubt_ctx_execute(ctx, pool->fwd, pool->mode == DOUBT_MODE_TRAIN ? 3 : 2, args,
+    return doubt_ctx_execute(ctx, pool->fwd, pool->keep_indices ? 3 : 2, args,
                              pool->name);
 }
 

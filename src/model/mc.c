@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/arch.h"
 #include "model/weights.h"
 
 /* exp(80) ~ 5.5e34: huge but finite. The learned variances are kept as running means, never
@@ -49,11 +50,12 @@ static void sample_in_metres(doubt_depth_param kind, double m, double s, double 
     }
 }
 
-/* The networks for one padded input size. */
+/* The networks for one padded input size (net.h): the cache runs what depends on no dropout
+ * once per image, the samples network the rest for `chunk` stacked samples. */
 typedef struct {
     int width, height; /* padded */
-    doubt_unet *prefix_net; /* batch 1 */
-    doubt_unet *stack_net;  /* batch = chunk */
+    doubt_net *cache;   /* batch 1; also the deterministic pass */
+    doubt_net *samples; /* batch = chunk */
 } shape_nets;
 
 /* A rectangle of pixels in image coordinates. */
@@ -63,7 +65,7 @@ typedef struct {
 
 struct doubt_mc {
     doubt_mc_desc desc;
-    int grid; /* 2^(L-1): padded sizes and tile origins are multiples of it */
+    int grid; /* the graph's: padded sizes and tile origins are multiples of it */
     const doubt_safetensors *weights;
     doubt_netdesc net;
     /* the networks of the last padded size only: every size's networks hold their own
@@ -115,7 +117,15 @@ doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
         mc->desc.chunk = mc->desc.samples;
     mc->weights = weights;
     mc->net = weights->network;
-    mc->grid = 1 << (mc->net.levels - 1);
+    doubt_graph *graph = malloc(sizeof *graph);
+    st = graph ? doubt_arch_graph(&mc->net, graph, &ctx->err)
+               : doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
+    mc->grid = graph ? graph->grid : 0;
+    free(graph);
+    if (st != DOUBT_OK) {
+        free(mc);
+        return st;
+    }
     if (mc->desc.mask_no_depth)
         for (int i = 0; i < mc->net.no_depth_count; i++)
             mc->no_depth[mc->net.no_depth_classes[i]] = 1;
@@ -139,8 +149,8 @@ doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
 
 static void release_shape(shape_nets *s)
 {
-    doubt_unet_destroy(s->prefix_net);
-    doubt_unet_destroy(s->stack_net);
+    doubt_net_destroy(s->samples);
+    doubt_net_destroy(s->cache);
     memset(s, 0, sizeof *s);
 }
 
@@ -178,25 +188,12 @@ static doubt_status build_shape(doubt_ctx *ctx, doubt_mc *mc, shape_nets *s, int
     doubt_status st = DOUBT_OK;
     s->width = width;
     s->height = height;
-    DOUBT_TRY(doubt_unet_create(ctx, &mc->net, 1, height, width, DOUBT_MODE_INFER,
-                                &s->prefix_net));
-    DOUBT_TRY(doubt_weights_load(ctx, s->prefix_net, mc->weights));
+    DOUBT_TRY(doubt_net_create_cache(ctx, &mc->net, height, width, &s->cache));
+    DOUBT_TRY(doubt_weights_load(ctx, s->cache, mc->weights));
     if (!mc->desc.deterministic) {
-        DOUBT_TRY(doubt_unet_create(ctx, &mc->net, mc->desc.chunk, height, width,
-                                    DOUBT_MODE_INFER, &s->stack_net));
-        DOUBT_TRY(doubt_weights_load(ctx, s->stack_net, mc->weights));
-        doubt_unet_set_dropout_seed(s->stack_net, mc->desc.seed);
-        /* repeating prefix outputs row by row needs the same layout at both batch sizes */
-        for (int i = 0; i < doubt_unet_prefix_levels(&mc->net); i++) {
-            const doubt_tensor *one = doubt_unet_prefix_output(s->prefix_net, i);
-            const doubt_tensor *many = doubt_unet_prefix_output(s->stack_net, i);
-            if (doubt_tensor_bytes(many) != doubt_tensor_bytes(one) * (size_t)mc->desc.chunk) {
-                st = doubt_fail(&ctx->err, DOUBT_ERR_DNNL,
-                                "MC inference: level %d layouts differ between batch 1 and %d", i,
-                                mc->desc.chunk);
-                goto done;
-            }
-        }
+        DOUBT_TRY(doubt_net_create_samples(ctx, s->cache, mc->desc.chunk, &s->samples));
+        DOUBT_TRY(doubt_weights_load(ctx, s->samples, mc->weights));
+        doubt_net_set_dropout_seed(s->samples, mc->desc.seed);
     }
 done:
     return st;
@@ -207,7 +204,7 @@ static doubt_status nets_for(doubt_ctx *ctx, doubt_mc *mc, int width, int height
                              shape_nets **out)
 {
     shape_nets *s = &mc->shape;
-    if (!s->prefix_net || s->width != width || s->height != height) {
+    if (!s->cache || s->width != width || s->height != height) {
         release_shape(s);
         doubt_status st = build_shape(ctx, mc, s, width, height);
         if (st != DOUBT_OK) {
@@ -381,26 +378,19 @@ static doubt_status run_window(doubt_ctx *ctx, doubt_mc *mc, shape_nets *nets, c
                                pixel_rect tile, pixel_rect keep, int pw, int ph)
 {
     doubt_status st = DOUBT_OK;
-    DOUBT_TRY(doubt_unet_forward_prefix(ctx, nets->prefix_net, input));
     if (mc->desc.deterministic) {
-        DOUBT_TRY(doubt_unet_forward_suffix(ctx, nets->prefix_net, 0, 0));
-        accumulate(mc, doubt_unet_output(nets->prefix_net), tile, keep, 0);
+        DOUBT_TRY(doubt_net_forward(ctx, nets->cache, input, 0, 0));
+        accumulate(mc, doubt_net_output(nets->cache), tile, keep, 0);
         return DOUBT_OK;
     }
-    doubt_unet *stack = nets->stack_net;
-    DOUBT_TRY(doubt_unet_set_dropout_window(ctx, stack, tile.x, tile.y, pw, ph));
+    DOUBT_TRY(doubt_net_forward_cached(ctx, nets->cache, input));
+    doubt_net *samples = nets->samples;
+    DOUBT_TRY(doubt_net_set_dropout_window(ctx, samples, tile.x, tile.y, pw, ph));
     const int chunk = mc->desc.chunk, row_floats = (mc->net.classes + 3) * tile.w * tile.h;
-    for (int i = 0; i < doubt_unet_prefix_levels(&mc->net); i++) {
-        const doubt_tensor *one = doubt_unet_prefix_output(nets->prefix_net, i);
-        doubt_tensor *many = doubt_unet_prefix_output(stack, i);
-        const size_t bytes = doubt_tensor_bytes(one);
-        for (int r = 0; r < chunk; r++)
-            memcpy((char *)many->data + r * bytes, one->data, bytes);
-    }
     for (int t0 = 0; t0 < mc->desc.samples; t0 += chunk) {
-        DOUBT_TRY(doubt_unet_forward_suffix(ctx, stack, 1, (uint64_t)t0));
+        DOUBT_TRY(doubt_net_forward_samples(ctx, samples, (uint64_t)t0));
         for (int r = 0; r < chunk && t0 + r < mc->desc.samples; r++)
-            accumulate(mc, doubt_unet_output(stack) + (size_t)r * row_floats, tile, keep, t0 + r);
+            accumulate(mc, doubt_net_output(samples) + (size_t)r * row_floats, tile, keep, t0 + r);
     }
 done:
     return st;

@@ -24,17 +24,18 @@
  * the network's no_depth_classes (netdesc.h): a sky pixel has no depth to doubt. Without it
  * every pixel keeps the network's raw output, as evaluation against ground truth wants.
  *
- * Speed: the encoder levels before the first dropout run once per image at batch 1; their
- * outputs are repeated into a batch of `chunk` stacked samples that runs the rest. Sample t
- * uses dropout stream t, so the maps do not depend on the chunk size or thread count.
- * Images of any size are padded (edge pixels repeated) to a multiple of 2^(L-1) and the maps
- * cropped back; the networks of the last padded size are kept for the next image.
+ * Speed: what depends on no dropout node of the graph runs once per image at batch 1 (net.h,
+ * the cache network); its outputs are repeated into a batch of `chunk` stacked samples that
+ * runs the rest. Sample t uses dropout stream t, so the maps do not depend on the chunk size
+ * or thread count. Images of any size are padded (edge pixels repeated) to a multiple of the
+ * graph's grid (2^(L-1) for unet, 2^L for segnet) and the maps cropped back; the networks of
+ * the last padded size are kept for the next image.
  *
  * Tiling (tile > 0) bounds the networks' memory for large images: the padded image is cut
- * into tile × tile windows on the 2^(L-1) grid that overlap by at least 2·margin; each pixel
+ * into tile × tile windows on the grid that overlap by at least 2·margin; each pixel
  * keeps the statistics of the tile in which it lies deepest (at least `margin` from any
  * edge the image does not have), and dropout draws the masks the whole image would
- * (doubt_unet_set_dropout_window). The maps then differ from the untiled ones only by what
+ * (doubt_net_set_dropout_window). The maps then differ from the untiled ones only by what
  * the network sees beyond `margin`, which vanishes once margin exceeds its receptive field.
  * Only the maps and the image scale with its size.
  */
@@ -42,7 +43,7 @@
 #define DOUBT_MODEL_MC_H
 
 #include "model/safetensors.h"
-#include "model/unet.h"
+#include "model/net.h"
 
 typedef struct {
     int samples;       /* T >= 1 */
@@ -51,7 +52,7 @@ typedef struct {
     uint64_t seed;     /* dropout seed */
     int tile;          /* 0: the whole image at once; else the tile side in pixels */
     int tile_margin;   /* context around each tile's kept part; 0 = the default below.
-                        * Both are rounded up to the 2^(L-1) grid; tile >= 2·margin + grid */
+                        * Both are rounded up to the grid; tile >= 2·margin + grid */
     int mask_no_depth; /* 1: depth maps NaN on pixels predicted as a no-depth class */
 } doubt_mc_desc;
 

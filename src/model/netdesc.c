@@ -7,11 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/arch.h"
+
 /* The required keys, then the optional ones. */
 static const char *const keys[] = {"arch",    "in_channels", "classes",          "widths",
-                                   "dropout", "no_depth_classes", "depth"};
+                                   "dropout", "no_depth_classes", "depth", "convs"};
 #define N_KEYS (sizeof keys / sizeof keys[0])
 #define N_REQUIRED 5
+
+static int is_segnet(const char *arch)
+{
+    return !strcmp(arch, "segnet");
+}
 
 static const char *const depth_names[] = {"metric", "log", "inverse"};
 #define N_DEPTH_PARAMS (sizeof depth_names / sizeof depth_names[0])
@@ -43,9 +50,10 @@ doubt_status doubt_netdesc_validate(const doubt_netdesc *d, doubt_error *err)
 {
     if (!d)
         return doubt_fail(err, DOUBT_ERR_ARG, "network description: NULL");
-    if (strcmp(d->arch, "unet"))
+    if (strcmp(d->arch, "unet") && !is_segnet(d->arch))
         return doubt_fail(err, DOUBT_ERR_ARG,
-                          "network description: unknown arch '%.16s' (known: unet)", d->arch);
+                          "network description: unknown arch '%.16s' (known: unet, segnet)",
+                          d->arch);
     if (d->in_channels < 1 || d->in_channels > DOUBT_NETDESC_MAX_IN_CHANNELS)
         return doubt_fail(err, DOUBT_ERR_ARG,
                           "network description: in_channels %d is outside 1..%d",
@@ -66,6 +74,14 @@ doubt_status doubt_netdesc_validate(const doubt_netdesc *d, doubt_error *err)
             return doubt_fail(err, DOUBT_ERR_ARG,
                               "network description: widths[%d] = %d is outside 1..%d", i,
                               d->widths[i], DOUBT_NETDESC_MAX_WIDTH);
+    for (int i = 0; i < d->levels; i++)
+        if (is_segnet(d->arch) ? d->convs[i] < 1 || d->convs[i] > DOUBT_NETDESC_MAX_CONVS
+                               : d->convs[i] != 0)
+            return doubt_fail(err, DOUBT_ERR_ARG,
+                              is_segnet(d->arch)
+                                  ? "network description: convs[%d] = %d is outside 1..%d"
+                                  : "network description: convs[%d] = %d: unet has no convs",
+                              i, d->convs[i], DOUBT_NETDESC_MAX_CONVS);
     /* !(x >= 0) also catches NaN. */
     if (!(d->dropout >= 0) || d->dropout >= 1)
         return doubt_fail(err, DOUBT_ERR_ARG,
@@ -127,7 +143,8 @@ static doubt_status from_json(const cJSON *root, doubt_netdesc *out, doubt_error
         if (k == N_KEYS)
             return doubt_fail(err, DOUBT_ERR_ARG,
                               "network description: unknown key '%.64s' (known: arch, "
-                              "in_channels, classes, widths, dropout, no_depth_classes, depth)",
+                              "in_channels, classes, widths, convs, dropout, no_depth_classes, "
+                              "depth)",
                               it->string);
         for (const cJSON *o = it->next; o; o = o->next)
             if (!strcmp(o->string, it->string))
@@ -144,9 +161,10 @@ static doubt_status from_json(const cJSON *root, doubt_netdesc *out, doubt_error
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "arch");
     if (!cJSON_IsString(arch))
         return doubt_fail(err, DOUBT_ERR_ARG, "network description: arch must be a string");
-    if (strlen(arch->valuestring) >= sizeof d.arch || strcmp(arch->valuestring, "unet"))
+    if (strlen(arch->valuestring) >= sizeof d.arch ||
+        (strcmp(arch->valuestring, "unet") && !is_segnet(arch->valuestring)))
         return doubt_fail(err, DOUBT_ERR_ARG,
-                          "network description: unknown arch '%.64s' (known: unet)",
+                          "network description: unknown arch '%.64s' (known: unet, segnet)",
                           arch->valuestring);
     strcpy(d.arch, arch->valuestring);
 
@@ -174,6 +192,26 @@ static doubt_status from_json(const cJSON *root, doubt_netdesc *out, doubt_error
         snprintf(what, sizeof what, "widths[%d]", i);
         if ((st = get_int(w, what, &d.widths[i], err)))
             return st;
+    }
+
+    const cJSON *convs = cJSON_GetObjectItemCaseSensitive(root, "convs");
+    if (!convs != !is_segnet(d.arch))
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          is_segnet(d.arch) ? "network description: segnet needs convs"
+                                            : "network description: convs is for segnet only");
+    if (convs) {
+        if (!cJSON_IsArray(convs) || cJSON_GetArraySize(convs) != d.levels)
+            return doubt_fail(err, DOUBT_ERR_ARG,
+                              "network description: convs must be an array of one integer per "
+                              "width (%d)",
+                              d.levels);
+        i = 0;
+        for (const cJSON *c = convs->child; c; c = c->next, i++) {
+            char what[24];
+            snprintf(what, sizeof what, "convs[%d]", i);
+            if ((st = get_int(c, what, &d.convs[i], err)))
+                return st;
+        }
     }
 
     const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(root, "dropout");
@@ -243,31 +281,46 @@ doubt_status doubt_netdesc_parse(const char *json, size_t len, doubt_netdesc *ou
     return st;
 }
 
-static void set_preset(doubt_netdesc *d, int w0)
+/* Five levels, widths doubling from w0 up to the last, which keeps the width of the level
+ * above; segnet adds VGG-16's convolutions per level (2, 2, 3, 3, 3). */
+static void set_preset(doubt_netdesc *d, const char *arch, int w0)
 {
     memset(d, 0, sizeof *d);
-    strcpy(d->arch, "unet");
+    strcpy(d->arch, arch);
     d->in_channels = 3;
     d->classes = 8;
     d->levels = 5;
     for (int i = 0; i < 4; i++)
         d->widths[i] = w0 << i;
-    d->widths[4] = d->widths[3]; /* the bottleneck keeps the width of the level above */
+    d->widths[4] = d->widths[3];
+    if (is_segnet(arch))
+        for (int i = 0; i < 5; i++)
+            d->convs[i] = i < 2 ? 2 : 3;
     d->dropout = 0.5;
 }
+
+static const struct {
+    const char *name, *arch;
+    int w0;
+} presets[] = {{"unet", "unet", 32},
+               {"unet-small", "unet", 16},
+               {"segnet", "segnet", 64},
+               {"segnet-small", "segnet", 16}};
+#define N_PRESETS (sizeof presets / sizeof presets[0])
 
 doubt_status doubt_netdesc_preset(const char *name, doubt_netdesc *out, doubt_error *err)
 {
     if (!name || !out)
         return doubt_fail(err, DOUBT_ERR_ARG, "network preset: NULL argument");
-    if (!strcmp(name, "unet"))
-        set_preset(out, 32);
-    else if (!strcmp(name, "unet-small"))
-        set_preset(out, 16);
-    else
-        return doubt_fail(err, DOUBT_ERR_ARG,
-                          "network preset '%.64s' unknown (known: unet, unet-small)", name);
-    return DOUBT_OK;
+    for (size_t k = 0; k < N_PRESETS; k++)
+        if (!strcmp(name, presets[k].name)) {
+            set_preset(out, presets[k].arch, presets[k].w0);
+            return DOUBT_OK;
+        }
+    return doubt_fail(err, DOUBT_ERR_ARG,
+                      "network preset '%.64s' unknown (known: unet, unet-small, segnet, "
+                      "segnet-small)",
+                      name);
 }
 
 doubt_status doubt_netdesc_load(const char *path, doubt_netdesc *out, doubt_error *err)
@@ -307,8 +360,9 @@ doubt_status doubt_netdesc_from_config(const char *config, doubt_netdesc *out,
 {
     if (!config || !out)
         return doubt_fail(err, DOUBT_ERR_ARG, "network config: NULL argument");
-    if (!strcmp(config, "unet") || !strcmp(config, "unet-small"))
-        return doubt_netdesc_preset(config, out, err);
+    for (size_t k = 0; k < N_PRESETS; k++)
+        if (!strcmp(config, presets[k].name))
+            return doubt_netdesc_preset(config, out, err);
     if (config[strspn(config, " \t\r\n")] == '{')
         return doubt_netdesc_parse(config, strlen(config), out, err);
     return doubt_netdesc_load(config, out, err);
@@ -327,6 +381,14 @@ doubt_status doubt_netdesc_to_json(const doubt_netdesc *d, char *buf, size_t cap
     for (int i = 0; i < d->levels; i++)
         at += (size_t)snprintf(widths + at, sizeof widths - at, "%s%d", i ? "," : "",
                                d->widths[i]);
+    char convs[DOUBT_NETDESC_MAX_LEVELS * 2 + 16] = "";
+    if (is_segnet(d->arch)) {
+        at = (size_t)snprintf(convs, sizeof convs, ",\"convs\":[");
+        for (int i = 0; i < d->levels; i++)
+            at += (size_t)snprintf(convs + at, sizeof convs - at, "%s%d", i ? "," : "",
+                                   d->convs[i]);
+        snprintf(convs + at, sizeof convs - at, "]");
+    }
     /* Shortest of %.15g / %.17g that reads back to the same double: 0.1 stays "0.1". */
     char drop[32];
     snprintf(drop, sizeof drop, "%.15g", d->dropout);
@@ -344,71 +406,34 @@ doubt_status doubt_netdesc_to_json(const doubt_netdesc *d, char *buf, size_t cap
     if (d->depth != DOUBT_DEPTH_METRIC)
         snprintf(depth, sizeof depth, ",\"depth\":\"%s\"", doubt_depth_param_name(d->depth));
     int n = snprintf(buf, cap,
-                     "{\"arch\":\"%s\",\"in_channels\":%d,\"classes\":%d,\"widths\":[%s],"
+                     "{\"arch\":\"%s\",\"in_channels\":%d,\"classes\":%d,\"widths\":[%s]%s,"
                      "\"dropout\":%s%s%s}",
-                     d->arch, d->in_channels, d->classes, widths, drop, no_depth, depth);
+                     d->arch, d->in_channels, d->classes, widths, convs, drop, no_depth, depth);
     if (n < 0 || (size_t)n >= cap)
         return doubt_fail(err, DOUBT_ERR_ARG,
                           "network description: JSON needs %d bytes, buffer has %zu", n + 1, cap);
     return DOUBT_OK;
 }
 
-/* Appends one entry if there is room; the count goes on regardless so that a NULL out
- * returns the size needed. */
-static void add(doubt_param_info *out, int cap, int *n, doubt_param_kind kind, int ndim,
-                const int64_t *shape, const char *name)
-{
-    if (out && *n < cap) {
-        doubt_param_info *p = &out[*n];
-        memset(p, 0, sizeof *p);
-        snprintf(p->name, sizeof p->name, "%s", name);
-        p->kind = kind;
-        p->ndim = ndim;
-        p->count = 1;
-        for (int k = 0; k < ndim; k++) {
-            p->shape[k] = shape[k];
-            p->count *= shape[k];
-        }
-    }
-    (*n)++;
-}
-
-static void add_block(doubt_param_info *out, int cap, int *n, const char *block, int idx,
-                      int64_t in, int64_t width)
-{
-    static const char *const bn_leaf[] = {"weight", "bias", "running_mean", "running_var"};
-    char name[DOUBT_PARAM_NAME_MAX];
-    for (int c = 1; c <= 2; c++) {
-        const int64_t conv[4] = {width, c == 1 ? in : width, 3, 3};
-        snprintf(name, sizeof name, "%s.%d.conv%d.weight", block, idx, c);
-        add(out, cap, n, DOUBT_PARAM_LEARNED, 4, conv, name);
-        for (int k = 0; k < 4; k++) {
-            snprintf(name, sizeof name, "%s.%d.bn%d.%s", block, idx, c, bn_leaf[k]);
-            add(out, cap, n, k < 2 ? DOUBT_PARAM_LEARNED : DOUBT_PARAM_BUFFER, 1, &width, name);
-        }
-    }
-}
-
 int doubt_netdesc_params(const doubt_netdesc *d, doubt_param_info *out, int cap)
 {
-    int n = 0;
-    const int L = d->levels;
-    for (int i = 0; i < L; i++)
-        add_block(out, cap, &n, "enc", i, i ? d->widths[i - 1] : d->in_channels,
-                  d->widths[i]);
-    /* Decoder j works at level i = L-2-j; its conv1 sees [upsampled from below, skip]. */
-    for (int j = 0; j + 1 < L; j++) {
-        int i = L - 2 - j;
-        add_block(out, cap, &n, "dec", j, (int64_t)d->widths[i + 1] + d->widths[i],
-                  d->widths[i]);
+    doubt_graph *g = malloc(sizeof *g); /* ~50 KiB */
+    doubt_node_shape shapes[DOUBT_GRAPH_MAX_NODES];
+    if (!g || doubt_arch_graph(d, g, NULL) != DOUBT_OK || doubt_graph_check(g, shapes, NULL)) {
+        free(g);
+        return 0;
     }
-    const int64_t head_w[4] = {d->classes + 3, d->widths[0], 1, 1};
-    const int64_t head_b[1] = {d->classes + 3};
-    const int64_t task[1] = {2};
-    add(out, cap, &n, DOUBT_PARAM_LEARNED, 4, head_w, "head.weight");
-    add(out, cap, &n, DOUBT_PARAM_LEARNED, 1, head_b, "head.bias");
-    add(out, cap, &n, DOUBT_PARAM_TRAINING, 1, task, "task.log_var");
-    return n;
+    int n = doubt_graph_params(g, shapes, out, cap);
+    free(g);
+    if (out && n < cap) {
+        doubt_param_info *task = &out[n];
+        memset(task, 0, sizeof *task);
+        snprintf(task->name, sizeof task->name, "task.log_var");
+        task->kind = DOUBT_PARAM_TRAINING;
+        task->ndim = 1;
+        task->shape[0] = task->count = 2;
+    }
+    return n + 1;
 }
 
 int64_t doubt_netdesc_param_count(const doubt_netdesc *d)

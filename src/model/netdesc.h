@@ -10,7 +10,11 @@
  * The JSON has these keys, in this canonical order; all are required but the last two:
  *     {"arch":"unet","in_channels":3,"classes":8,"widths":[32,64,128,256,256],"dropout":0.5,
  *      "no_depth_classes":[0],"depth":"log"}
- * arch is "unet" (the only architecture so far), widths has 1..8 levels, classes is 1..254
+ * or, for segnet, with "convs" (required there, refused for unet) after "widths":
+ *     {"arch":"segnet","in_channels":3,"classes":8,"widths":[16,32,64,128,128],
+ *      "convs":[2,2,3,3,3],"dropout":0.5}
+ * arch is "unet" or "segnet" (arch.h draws both), widths has 1..8 levels, convs one count of
+ * 1..4 convolutions per level, classes is 1..254
  * (255 is the ignore label), dropout is in [0, 1). no_depth_classes lists the classes that
  * have no depth (sky): strictly increasing ids below classes; absent or empty means every
  * class has depth (KITTI-like data), and then the canonical JSON leaves the key out, so the
@@ -20,7 +24,7 @@
  * ("width") cannot silently fall back to a default.
  *
  * Parameter tensors use PyTorch's state_dict names and shapes (DESIGN.md, "The default
- * network"), in a fixed order: enc.0 .. enc.L-1, dec.0 .. dec.L-2, head, task. Each conv/bn
+ * network"), in the order of the architecture's graph (arch.h), then task.log_var. A unet
  * block lists conv1.weight, bn1.{weight,bias,running_mean,running_var}, conv2.weight, bn2.*.
  * PyTorch's bn*.num_batches_tracked is not a parameter of doubt: writers omit it and readers
  * ignore it if present.
@@ -36,8 +40,10 @@
 #define DOUBT_NETDESC_MAX_WIDTH 65536
 #define DOUBT_NETDESC_MAX_IN_CHANNELS 4096
 #define DOUBT_NETDESC_MAX_CLASSES 254
-/* Ten tensors per block, 2L-1 blocks, head weight and bias, task.log_var. */
-#define DOUBT_NETDESC_MAX_PARAMS (10 * (2 * DOUBT_NETDESC_MAX_LEVELS - 1) + 3)
+#define DOUBT_NETDESC_MAX_CONVS 4
+/* segnet's most: five tensors per conv, 2L stages of 4 convs; head weight and bias,
+ * task.log_var (unet's most, ten per block and 2L-1 blocks, is fewer) */
+#define DOUBT_NETDESC_MAX_PARAMS (5 * 2 * DOUBT_NETDESC_MAX_LEVELS * DOUBT_NETDESC_MAX_CONVS + 3)
 /* Longest canonical JSON: 8 widths of 5 digits, 17-digit dropout, 254 no-depth classes of up
  * to 3 digits and a comma; with room to spare. */
 #define DOUBT_NETDESC_JSON_MAX 1280
@@ -62,6 +68,7 @@ typedef struct {
     int classes;
     int levels; /* L = number of widths */
     int widths[DOUBT_NETDESC_MAX_LEVELS];
+    int convs[DOUBT_NETDESC_MAX_LEVELS]; /* segnet: convolutions per level; unet: 0 */
     double dropout;
     int no_depth_count; /* entries of no_depth_classes */
     uint8_t no_depth_classes[DOUBT_NETDESC_MAX_CLASSES];
@@ -98,7 +105,8 @@ doubt_status doubt_netdesc_check_image_input(const doubt_netdesc *d, doubt_error
 doubt_status doubt_netdesc_parse(const char *json, size_t len, doubt_netdesc *out,
                                  doubt_error *err);
 
-/* "unet" or "unet-small"; DOUBT_ERR_ARG naming the known presets otherwise. */
+/* "unet", "unet-small", "segnet" or "segnet-small"; DOUBT_ERR_ARG naming the known presets
+ * otherwise. */
 doubt_status doubt_netdesc_preset(const char *name, doubt_netdesc *out, doubt_error *err);
 
 /* Reads a FILE.json holding one description; messages name the file. */
@@ -112,8 +120,8 @@ doubt_status doubt_netdesc_from_config(const char *config, doubt_netdesc *out,
 doubt_status doubt_netdesc_to_json(const doubt_netdesc *d, char *buf, size_t cap,
                                    doubt_error *err);
 
-/* Fills up to cap entries of out (out may be NULL) in the fixed order above and returns
- * the number of tensors the description has; d must be valid. */
+/* Fills up to cap entries of out (out may be NULL) in the order above and returns the
+ * number of tensors the description has; d must be valid. */
 int doubt_netdesc_params(const doubt_netdesc *d, doubt_param_info *out, int cap);
 
 /* Number of trained scalars of the network (DOUBT_PARAM_LEARNED), which is what PyTorch's

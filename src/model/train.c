@@ -40,7 +40,7 @@ static doubt_status add_slots(doubt_ctx *ctx, doubt_trainer *tr)
 {
     doubt_status st;
     for (int i = 0; i < tr->net->n_params; i++) {
-        doubt_unet_param *p = &tr->net->params[i];
+        doubt_net_param *p = &tr->net->params[i];
         if (!p->grad)
             continue; /* running statistics */
         int is_conv_weight = p->info.ndim == 4;
@@ -92,9 +92,9 @@ doubt_status doubt_trainer_create(doubt_ctx *ctx, const doubt_train_config *conf
                                        .crop_h = config->crop, .flip = 1, .seed = config->seed};
         DOUBT_TRY(doubt_batcher_create(tr->data, &batch_opts, &tr->batcher, &ctx->err));
     }
-    DOUBT_TRY(doubt_unet_create(ctx, &tr->config.net, config->batch, config->crop, config->crop,
+    DOUBT_TRY(doubt_net_create(ctx, &tr->config.net, config->batch, config->crop, config->crop,
                                 DOUBT_MODE_TRAIN, &tr->net));
-    doubt_unet_set_dropout_seed(tr->net, config->seed);
+    doubt_net_set_dropout_seed(tr->net, config->seed);
     const int64_t two = 2;
     DOUBT_TRY(doubt_tensor_init_plain(ctx, &tr->task_log_var, 1, &two, DOUBT_TENSOR_OWNED,
                                       "task.log_var"));
@@ -115,7 +115,7 @@ void doubt_trainer_destroy(doubt_trainer *tr)
     if (!tr)
         return;
     doubt_optim_destroy(tr->optim);
-    doubt_unet_destroy(tr->net);
+    doubt_net_destroy(tr->net);
     doubt_batcher_destroy(tr->batcher);
     doubt_dataset_destroy(tr->data);
     doubt_tensor_release(&tr->task_log_var);
@@ -158,7 +158,7 @@ static void depth_targets(doubt_trainer *tr)
 
 doubt_status doubt_trainer_init(doubt_ctx *ctx, doubt_trainer *tr)
 {
-    doubt_status st = doubt_unet_init_weights(ctx, tr->net, tr->config.seed);
+    doubt_status st = doubt_net_init_weights(ctx, tr->net, tr->config.seed);
     if (st != DOUBT_OK || !tr->has_depth)
         return st;
     if ((st = fill_batch(ctx, tr, 0)) != DOUBT_OK)
@@ -172,8 +172,9 @@ doubt_status doubt_trainer_init(doubt_ctx *ctx, doubt_trainer *tr)
             sum += tr->depth_target[i];
             valid++;
         }
-    if (valid)
-        tr->net->head->bias.data[tr->config.net.classes + 1] = (float)(sum / (double)valid);
+    doubt_net_param *head_bias = doubt_net_param_find(tr->net, "head.bias");
+    if (valid && head_bias)
+        head_bias->value->data[tr->config.net.classes + 1] = (float)(sum / (double)valid);
     return DOUBT_OK;
 }
 
@@ -182,7 +183,7 @@ static void split_output(doubt_trainer *tr)
 {
     const int c = tr->config.net.classes, b_count = tr->config.batch;
     const size_t hw = (size_t)tr->config.crop * tr->config.crop;
-    const float *out = doubt_unet_output(tr->net);
+    const float *out = doubt_net_output(tr->net);
     for (int b = 0; b < b_count; b++) {
         const float *row = out + (size_t)b * (c + 3) * hw;
         memcpy(tr->seg_logits + (size_t)b * c * hw, row, (size_t)c * hw * sizeof(float));
@@ -197,7 +198,7 @@ static void join_gradients(doubt_trainer *tr, float seg_scale, float depth_scale
 {
     const int c = tr->config.net.classes, b_count = tr->config.batch;
     const size_t hw = (size_t)tr->config.crop * tr->config.crop;
-    float *diff = doubt_unet_diff_output(tr->net);
+    float *diff = doubt_net_diff_output(tr->net);
     for (int b = 0; b < b_count; b++) {
         float *row = diff + (size_t)b * (c + 3) * hw;
         const float *parts[4] = {tr->grad_logits + (size_t)b * c * hw,
@@ -262,7 +263,7 @@ static void copy_running_stats(doubt_trainer *tr, int restore)
 {
     float *at = tr->running_before;
     for (int i = 0; i < tr->net->n_params; i++) {
-        const doubt_unet_param *p = &tr->net->params[i];
+        const doubt_net_param *p = &tr->net->params[i];
         if (p->grad)
             continue;
         const size_t n = (size_t)doubt_tensor_count(p->value);
@@ -289,7 +290,7 @@ doubt_status doubt_trainer_step_batch(doubt_ctx *ctx, doubt_trainer *tr, doubt_t
     const doubt_task_kind task_kind[2] = {DOUBT_TASK_CLASSIFICATION,
                                           doubt_losses_task_of(depth_kind(cfg))};
     copy_running_stats(tr, 0);
-    DOUBT_TRY(doubt_unet_forward(ctx, tr->net, tr->images, 1, (uint64_t)step * cfg->batch));
+    DOUBT_TRY(doubt_net_forward(ctx, tr->net, tr->images, 1, (uint64_t)step * cfg->batch));
     split_output(tr);
     /* Learned weighting multiplies only the depth DATA term by the task precision w(s_depth),
      * which is known before the loss, so the regression applies it to its own gradients; fixed
@@ -340,7 +341,7 @@ doubt_status doubt_trainer_step_batch(doubt_ctx *ctx, doubt_trainer *tr, doubt_t
 
     /* the learned depth weight is already in the depth gradients */
     join_gradients(tr, scale[0], learned ? 1.0f : scale[1]);
-    DOUBT_TRY(doubt_unet_backward(ctx, tr->net));
+    DOUBT_TRY(doubt_net_backward(ctx, tr->net));
     DOUBT_TRY(doubt_optim_check_grads(ctx, tr->optim));
     if (stats) {
         stats->step = step;

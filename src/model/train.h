@@ -23,7 +23,7 @@
 
 #include "io/dataset.h"
 #include "model/optim.h"
-#include "model/unet.h"
+#include "model/net.h"
 
 typedef enum { DOUBT_LOSS_ATTENUATED, DOUBT_LOSS_PLAIN } doubt_loss_mode;
 typedef enum { DOUBT_WEIGHTING_LEARNED, DOUBT_WEIGHTING_FIXED } doubt_weighting;
@@ -53,7 +53,7 @@ typedef struct {
     doubt_train_config config;
     doubt_dataset *data;
     doubt_batcher *batcher;
-    doubt_unet *net;
+    doubt_net *net;
     doubt_optim *optim;
     int has_seg, has_depth;
     doubt_tensor task_log_var, task_log_var_grad; /* [2]: segmentation, depth */

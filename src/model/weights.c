@@ -2,21 +2,21 @@
 
 #include <stdlib.h>
 
-doubt_status doubt_weights_load(doubt_ctx *ctx, doubt_unet *net, const doubt_safetensors *f)
+doubt_status doubt_weights_load(doubt_ctx *ctx, doubt_net *net, const doubt_safetensors *f)
 {
     doubt_status st = doubt_safetensors_check(f, &net->desc, false, &ctx->err);
     for (int i = 0; i < net->n_params && st == DOUBT_OK; i++) {
-        const doubt_unet_param *p = &net->params[i];
+        const doubt_net_param *p = &net->params[i];
         const doubt_st_tensor *t = doubt_safetensors_find(f, p->info.name);
         if (!t || !t->data || t->count != p->info.count)
             return doubt_fail(&ctx->err, DOUBT_ERR_FORMAT, "%s: %s missing or of the wrong size",
                               f->path, p->info.name);
         st = doubt_tensor_write(ctx, p->value, t->data);
     }
-    return st == DOUBT_OK ? doubt_unet_parameters_changed(ctx, net) : st;
+    return st == DOUBT_OK ? doubt_net_parameters_changed(ctx, net) : st;
 }
 
-doubt_status doubt_weights_load_file(doubt_ctx *ctx, doubt_unet *net, const char *path)
+doubt_status doubt_weights_load_file(doubt_ctx *ctx, doubt_net *net, const char *path)
 {
     doubt_safetensors *f = NULL;
     doubt_status st = doubt_safetensors_read(path, &f, &ctx->err);
@@ -28,7 +28,7 @@ doubt_status doubt_weights_load_file(doubt_ctx *ctx, doubt_unet *net, const char
 
 enum { MAX_META = 16 };
 
-doubt_status doubt_weights_save(doubt_ctx *ctx, const doubt_unet *net, const char *path,
+doubt_status doubt_weights_save(doubt_ctx *ctx, const doubt_net *net, const char *path,
                                 const char *const *meta, int n_meta,
                                 const doubt_st_write_tensor *extra, int n_extra)
 {
@@ -43,7 +43,7 @@ doubt_status doubt_weights_save(doubt_ctx *ctx, const doubt_unet *net, const cha
         goto done;
     }
     for (int i = 0; i < net->n_params; i++) {
-        const doubt_unet_param *p = &net->params[i];
+        const doubt_net_param *p = &net->params[i];
         plain[i] = malloc((size_t)p->info.count * sizeof(float));
         if (!plain[i]) {
             st = doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "%s: out of memory saving weights", path);

@@ -7,19 +7,19 @@
 #define DOUBT_MODEL_WEIGHTS_H
 
 #include "model/safetensors.h"
-#include "model/unet.h"
+#include "model/net.h"
 
 /* Copies every network parameter (and running statistic) from f, which must match the
  * network's description (doubt_safetensors_check); messages name f's path. */
-doubt_status doubt_weights_load(doubt_ctx *ctx, doubt_unet *net, const doubt_safetensors *f);
+doubt_status doubt_weights_load(doubt_ctx *ctx, doubt_net *net, const doubt_safetensors *f);
 
 /* Reads path and loads it into net. */
-doubt_status doubt_weights_load_file(doubt_ctx *ctx, doubt_unet *net, const char *path);
+doubt_status doubt_weights_load_file(doubt_ctx *ctx, doubt_net *net, const char *path);
 
 /* Writes every parameter of net, plus `extra` tensors (optimizer state, task weights; may be
  * NULL), atomically to path. __metadata__ holds the network, "format": "doubt", the version
  * and the caller's n_meta {key, value} pairs (meta may be NULL). */
-doubt_status doubt_weights_save(doubt_ctx *ctx, const doubt_unet *net, const char *path,
+doubt_status doubt_weights_save(doubt_ctx *ctx, const doubt_net *net, const char *path,
                                 const char *const *meta, int n_meta,
                                 const doubt_st_write_tensor *extra, int n_extra);
 
