@@ -109,7 +109,7 @@ static doubt_status batched_md(doubt_ctx *ctx, const dnnl_memory_desc_t *md, int
     out->dims[0] = out->padded_dims[0] = batch;
     const size_t one = dnnl_memory_desc_get_size(md);
     if (md->dims[0] != 1 || md->format_kind != dnnl_blocked || md->offset0 != 0 ||
-        (size_t)md->format_desc.blocking.strides[0] * sizeof(float) != one ||
+        (size_t)md->format_desc.blocking.strides[0] * dnnl_data_type_size(md->data_type) != one ||
         dnnl_memory_desc_get_size(out) != one * (size_t)batch)
         return doubt_fail(&ctx->err, DOUBT_ERR_DNNL,
                           "network: a cached tensor's layout cannot be stacked %d times", batch);
@@ -498,11 +498,11 @@ done:
     return st;
 }
 
-static doubt_status create(doubt_ctx *ctx, const doubt_netdesc *desc, int batch, int height,
-                           int width, doubt_mode mode, doubt_net_role role,
-                           const doubt_net *cache, doubt_net **out)
+static doubt_status create(doubt_ctx *ctx, const doubt_netdesc *desc, const doubt_graph *graph,
+                           int batch, int height, int width, doubt_mode mode,
+                           doubt_net_role role, const doubt_net *cache, doubt_net **out)
 {
-    doubt_status st;
+    doubt_status st = DOUBT_OK;
     *out = NULL;
     if (!desc)
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "network: NULL description");
@@ -519,8 +519,21 @@ static doubt_status create(doubt_ctx *ctx, const doubt_netdesc *desc, int batch,
     net->height = height;
     net->width = width;
     net->dropout_on = role == DOUBT_NET_SAMPLES;
-    if ((st = doubt_arch_graph(desc, &net->graph, &ctx->err)) != DOUBT_OK ||
+    if (graph)
+        net->graph = *graph;
+    else
+        st = doubt_arch_graph(desc, &net->graph, &ctx->err);
+    if (st != DOUBT_OK ||
         (st = doubt_graph_check(&net->graph, net->shapes, &ctx->err)) != DOUBT_OK) {
+        free(net);
+        return st;
+    }
+    const int gives = net->shapes[net->graph.n_nodes - 1].channels;
+    if (net->graph.in_channels != desc->in_channels || gives != desc->classes + 3) {
+        st = doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                        "network: the graph takes %d channels and gives %d, the description "
+                        "says %d and %d classes + 3",
+                        net->graph.in_channels, gives, desc->in_channels, desc->classes);
         free(net);
         return st;
     }
@@ -551,13 +564,24 @@ static doubt_status create(doubt_ctx *ctx, const doubt_netdesc *desc, int batch,
 doubt_status doubt_net_create(doubt_ctx *ctx, const doubt_netdesc *desc, int batch, int height,
                               int width, doubt_mode mode, doubt_net **out)
 {
-    return create(ctx, desc, batch, height, width, mode, DOUBT_NET_WHOLE, NULL, out);
+    return create(ctx, desc, NULL, batch, height, width, mode, DOUBT_NET_WHOLE, NULL, out);
+}
+
+doubt_status doubt_net_create_graph(doubt_ctx *ctx, const doubt_netdesc *desc,
+                                    const doubt_graph *graph, int batch, int height, int width,
+                                    doubt_mode mode, doubt_net **out)
+{
+    *out = NULL;
+    if (!graph)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "network: NULL graph");
+    return create(ctx, desc, graph, batch, height, width, mode, DOUBT_NET_WHOLE, NULL, out);
 }
 
 doubt_status doubt_net_create_cache(doubt_ctx *ctx, const doubt_netdesc *desc, int height,
                                     int width, doubt_net **out)
 {
-    return create(ctx, desc, 1, height, width, DOUBT_MODE_INFER, DOUBT_NET_CACHE, NULL, out);
+    return create(ctx, desc, NULL, 1, height, width, DOUBT_MODE_INFER, DOUBT_NET_CACHE, NULL,
+                  out);
 }
 
 doubt_status doubt_net_create_samples(doubt_ctx *ctx, const doubt_net *cache, int batch,
@@ -566,8 +590,8 @@ doubt_status doubt_net_create_samples(doubt_ctx *ctx, const doubt_net *cache, in
     *out = NULL;
     if (!cache || cache->role != DOUBT_NET_CACHE)
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "network: samples need a cache network");
-    return create(ctx, &cache->desc, batch, cache->height, cache->width, DOUBT_MODE_INFER,
-                  DOUBT_NET_SAMPLES, cache, out);
+    return create(ctx, &cache->desc, &cache->graph, batch, cache->height, cache->width,
+                  DOUBT_MODE_INFER, DOUBT_NET_SAMPLES, cache, out);
 }
 
 static void node_destroy(doubt_net_node *n)

@@ -70,6 +70,12 @@ typedef struct doubt_net {
 
 doubt_status doubt_net_create(doubt_ctx *ctx, const doubt_netdesc *desc, int batch, int height,
                               int width, doubt_mode mode, doubt_net **out);
+/* A network of any graph (graph.h) instead of the description's architecture; desc gives
+ * the rest (classes, depth kind, no-depth classes) and must agree with the graph's input and
+ * output channels. */
+doubt_status doubt_net_create_graph(doubt_ctx *ctx, const doubt_netdesc *desc,
+                                    const doubt_graph *graph, int batch, int height, int width,
+                                    doubt_mode mode, doubt_net **out);
 /* The two networks of Monte Carlo inference (above); the cache must outlive the samples. */
 doubt_status doubt_net_create_cache(doubt_ctx *ctx, const doubt_netdesc *desc, int height,
                                     int width, doubt_net **out);
