@@ -1,5 +1,6 @@
 /* The network graph: what the presets build, what Monte Carlo inference finds deterministic,
  * and that the cache/samples split computes exactly what the whole network does. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,6 +307,47 @@ START_TEST(relu_and_add_nodes_backward)
 }
 END_TEST
 
+/* doubt info prints the shipped network's graph: its nodes, dropout sites, split convs and
+ * the deterministic FLOP share the graph functions compute. */
+START_TEST(info_prints_the_graph)
+{
+    char *out = NULL, *err = NULL;
+    const char *args[] = {"info", "--json", "weights/unet-small.safetensors", NULL};
+    ck_assert_int_eq(th_run_doubt(args, &out, &err), 0);
+    cJSON *o = cJSON_Parse(out);
+    ck_assert_ptr_nonnull(o);
+    const cJSON *graph = cJSON_GetObjectItem(o, "graph");
+    doubt_netdesc d;
+    doubt_graph *g = preset_graph("unet-small", &d);
+    const cJSON *nodes = cJSON_GetObjectItem(graph, "nodes");
+    ck_assert_int_eq(cJSON_GetArraySize(nodes), g->n_nodes);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(graph, "dropout_sites")), 6);
+    int splits = 0;
+    for (const cJSON *n = nodes->child; n; n = n->next)
+        if (cJSON_IsTrue(cJSON_GetObjectItem(n, "split"))) {
+            const char *name = cJSON_GetObjectItem(n, "name")->valuestring;
+            ck_assert(!strcmp(name, "dec.2.conv1") || !strcmp(name, "dec.3.conv1"));
+            splits++;
+        }
+    ck_assert_int_eq(splits, 2);
+    double total, deterministic;
+    doubt_graph_flops(g, 256, 256, &total, &deterministic);
+    ck_assert_double_eq_tol(cJSON_GetObjectItem(graph, "flops_per_pass")->valuedouble, total, 1);
+    ck_assert_double_eq_tol(cJSON_GetObjectItem(graph, "deterministic_flops")->valuedouble,
+                            deterministic, 1);
+    cJSON_Delete(o);
+    free(out);
+    free(err);
+    const char *text_args[] = {"info", "weights/unet-small.safetensors", NULL};
+    ck_assert_int_eq(th_run_doubt(text_args, &out, &err), 0);
+    ck_assert_ptr_nonnull(strstr(out, "29.1% of it deterministic"));
+    ck_assert_ptr_nonnull(strstr(out, "dec.3.conv1      <- 50        16 ch at 1/1  split"));
+    free(out);
+    free(err);
+    free(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("graph");
@@ -316,6 +358,7 @@ int main(void)
     tcase_add_test(tc, unet_split_matches_whole);
     tcase_add_test(tc, segnet_split_matches_whole);
     tcase_add_test(tc, relu_and_add_nodes_backward);
+    tcase_add_test(tc, info_prints_the_graph);
     suite_add_tcase(s, tc);
     return th_run(s);
 }
