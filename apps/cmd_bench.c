@@ -19,19 +19,20 @@
 static const char usage_text[] =
     "usage: doubt bench --train [--batch B] [--size PX] [--config NET] [--steps N] [--json]\n"
     "       doubt bench --predict [--weights FILE] [--size PX] [--samples T] [--images N]\n"
-    "                   [--batch K] [--config NET] [--json]\n"
+    "                   [--batch K] [--config NET] [--uncached] [--json]\n"
     "\n"
     "--train times one training step (forward with dropout, attenuated losses with T = 10,\n"
     "learned task weighting, backward, Adam) of the network (default unet) at batch 8 and\n"
     "128x128: the median of --steps (default 10) after 2 warm-up steps.\n"
     "--predict times MC inference (default T = 20) on --images (default 5) random 256x256\n"
     "images with --weights, or with random weights of --config when none are given;\n"
-    "--batch K stacks K samples per pass (default automatic).\n"
+    "--batch K stacks K samples per pass (default automatic); --uncached runs the whole\n"
+    "network for every sample instead of computing what depends on no dropout once.\n"
     "  --threads K   threads (default: OpenMP's)\n"
     "  --json        one JSON object on stdout instead of text\n";
 
 typedef struct {
-    int train, predict, json, threads;
+    int train, predict, json, threads, uncached;
     int batch, size, samples, images, steps;
     const char *config, *weights;
 } options;
@@ -51,6 +52,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->predict = 1;
         else if (!strcmp(a, "--json"))
             o->json = 1;
+        else if (!strcmp(a, "--uncached"))
+            o->uncached = 1;
         else {
             int *target = !strcmp(a, "--batch")     ? &o->batch
                           : !strcmp(a, "--size")    ? &o->size
@@ -190,7 +193,7 @@ static int bench_predict(doubt_ctx *ctx, const options *o, const doubt_netdesc *
             goto done;
         path = tmp_path;
     }
-    doubt_mc_desc desc = {.samples = o->samples, .chunk = o->batch};
+    doubt_mc_desc desc = {.samples = o->samples, .chunk = o->batch, .uncached = o->uncached};
     if (doubt_safetensors_read(path, &w, &ctx->err) != DOUBT_OK ||
         doubt_mc_create(ctx, w, &desc, &mc) != DOUBT_OK)
         goto done;
@@ -208,18 +211,22 @@ static int bench_predict(doubt_ctx *ctx, const options *o, const doubt_netdesc *
     const double image_s = median(times, o->images);
     double full, cached;
     doubt_arch_flops(net, o->size, o->size, &full, &cached);
+    if (o->uncached)
+        cached = 0;
     const double done_flops = cached + o->samples * (full - cached);
     if (o->json)
-        printf("{\"bench\":\"predict\",\"weights\":\"%s\",\"size\":%d,\"samples\":%d,"
+        printf("{\"bench\":\"predict\",\"weights\":\"%s\",\"uncached\":%s,\"size\":%d,\"samples\":%d,"
                "\"images\":%d,\"threads\":%d,\"image_s\":%.6f,\"images_per_s\":%.4f,"
                "\"gflops\":%.2f,\"naive_gflop_per_image\":%.2f,\"peak_rss_mb\":%.1f}\n",
-               path, o->size, o->samples, o->images, ctx->threads, image_s, 1 / image_s,
+               path, o->uncached ? "true" : "false", o->size, o->samples, o->images,
+               ctx->threads, image_s, 1 / image_s,
                done_flops / image_s / 1e9, o->samples * full / 1e9, peak_rss_mb());
     else
-        printf("MC predict (%dx%d, T = %d, %d threads): median %.3f s per image, %.3f images/s, "
+        printf("MC predict (%dx%d, T = %d, %d threads%s): median %.3f s per image, %.3f images/s, "
                "%.1f GFLOP/s (%.1f GFLOP done per image; T full passes would be %.1f), "
                "peak RSS %.0f MB\n",
-               o->size, o->size, o->samples, ctx->threads, image_s, 1 / image_s,
+               o->size, o->size, o->samples, ctx->threads, o->uncached ? ", uncached" : "",
+               image_s, 1 / image_s,
                done_flops / image_s / 1e9, done_flops / 1e9, o->samples * full / 1e9,
                peak_rss_mb());
     status = DOUBT_EXIT_OK;

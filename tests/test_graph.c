@@ -9,6 +9,7 @@
 
 #include "harness.h"
 #include "model/arch.h"
+#include "model/mc.h"
 #include "model/net.h"
 #include "model/weights.h"
 
@@ -216,6 +217,51 @@ START_TEST(segnet_split_matches_whole)
 }
 END_TEST
 
+/* The MC engine with caching gives the maps of the uncached one (every sample through the
+ * whole network) up to rounding, on an image that needs padding. */
+START_TEST(mc_cached_equals_uncached)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_netdesc d;
+    doubt_error err;
+    ck_assert_int_eq(doubt_netdesc_preset("segnet-small", &d, &err), DOUBT_OK);
+    doubt_net *net;
+    TH_OK(ctx, doubt_net_create(ctx, &d, 1, 32, 32, DOUBT_MODE_INFER, &net));
+    randomise(ctx, net);
+    char path[] = "/tmp/doubt_graph_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    TH_OK(ctx, doubt_weights_save(ctx, net, path, NULL, 0, NULL, 0));
+    doubt_net_destroy(net);
+    doubt_safetensors *w = NULL;
+    ck_assert(doubt_safetensors_read(path, &w, &err) == DOUBT_OK);
+    unlink(path);
+    const int width = 50, height = 40;
+    float *image = malloc((size_t)3 * width * height * sizeof *image);
+    th_fill(image, 3L * width * height, 9, 0, 1);
+    doubt_mc *cached, *uncached;
+    TH_OK(ctx, doubt_mc_create(ctx, w, &(doubt_mc_desc){.samples = 4, .chunk = 2}, &cached));
+    TH_OK(ctx, doubt_mc_create(ctx, w, &(doubt_mc_desc){.samples = 4, .chunk = 2, .uncached = 1},
+                               &uncached));
+    const doubt_mc_maps *a, *b;
+    TH_OK(ctx, doubt_mc_run(ctx, cached, image, width, height, &a));
+    TH_OK(ctx, doubt_mc_run(ctx, uncached, image, width, height, &b));
+    const int64_t hw = (int64_t)width * height;
+    const float *maps_a[] = {a->depth_mean, a->depth_epistemic, a->seg_mutual_info, a->seg_prob};
+    const float *maps_b[] = {b->depth_mean, b->depth_epistemic, b->seg_mutual_info, b->seg_prob};
+    for (int k = 0; k < 4; k++)
+        ck_assert_msg(!row_differs(maps_a[k], maps_b[k], k == 3 ? hw * d.classes : hw, 1e-4),
+                      "map %d differs", k);
+    ck_assert(row_differs(a->depth_epistemic, b->depth_mean, hw, 1e-3)); /* could fail */
+    doubt_mc_destroy(cached);
+    doubt_mc_destroy(uncached);
+    doubt_safetensors_destroy(w);
+    free(image);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
 /* A graph no preset builds, with a standalone ReLU whose output two nodes read and an add:
  * the gradient of L = sum(out * R) by backward against central differences of forward. */
 typedef struct {
@@ -359,6 +405,7 @@ int main(void)
     tcase_add_test(tc, segnet_split_matches_whole);
     tcase_add_test(tc, relu_and_add_nodes_backward);
     tcase_add_test(tc, info_prints_the_graph);
+    tcase_add_test(tc, mc_cached_equals_uncached);
     suite_add_tcase(s, tc);
     return th_run(s);
 }

@@ -55,7 +55,7 @@ static void sample_in_metres(doubt_depth_param kind, double m, double s, double 
 typedef struct {
     int width, height; /* padded */
     doubt_net *cache;   /* batch 1; also the deterministic pass */
-    doubt_net *samples; /* batch = chunk */
+    doubt_net *samples; /* batch = chunk; uncached: the whole network */
 } shape_nets;
 
 /* A rectangle of pixels in image coordinates. */
@@ -75,6 +75,8 @@ struct doubt_mc {
     size_t padded_cap;
     float *tile; /* [3, tile, tile]: the tile being run, when tiling */
     size_t tile_cap;
+    float *stacked; /* uncached: the window repeated for every stacked sample */
+    size_t stacked_cap;
     doubt_mc_maps maps;
     size_t maps_cap; /* pixels the map buffers hold */
     double *depth_m2; /* Welford's running sum of squared deviations */
@@ -174,6 +176,7 @@ void doubt_mc_destroy(doubt_mc *mc)
     free(mc->depth_m2);
     free(mc->padded);
     free(mc->tile);
+    free(mc->stacked);
     free(mc);
 }
 
@@ -190,8 +193,12 @@ static doubt_status build_shape(doubt_ctx *ctx, doubt_mc *mc, shape_nets *s, int
     s->height = height;
     DOUBT_TRY(doubt_net_create_cache(ctx, &mc->net, height, width, &s->cache));
     DOUBT_TRY(doubt_weights_load(ctx, s->cache, mc->weights));
-    if (!mc->desc.deterministic) {
+    if (mc->desc.uncached && !mc->desc.deterministic)
+        DOUBT_TRY(doubt_net_create(ctx, &mc->net, mc->desc.chunk, height, width,
+                                   DOUBT_MODE_INFER, &s->samples));
+    else if (!mc->desc.deterministic)
         DOUBT_TRY(doubt_net_create_samples(ctx, s->cache, mc->desc.chunk, &s->samples));
+    if (s->samples) {
         DOUBT_TRY(doubt_weights_load(ctx, s->samples, mc->weights));
         doubt_net_set_dropout_seed(s->samples, mc->desc.seed);
     }
@@ -383,12 +390,21 @@ static doubt_status run_window(doubt_ctx *ctx, doubt_mc *mc, shape_nets *nets, c
         accumulate(mc, doubt_net_output(nets->cache), tile, keep, 0);
         return DOUBT_OK;
     }
-    DOUBT_TRY(doubt_net_forward_cached(ctx, nets->cache, input));
     doubt_net *samples = nets->samples;
-    DOUBT_TRY(doubt_net_set_dropout_window(ctx, samples, tile.x, tile.y, pw, ph));
     const int chunk = mc->desc.chunk, row_floats = (mc->net.classes + 3) * tile.w * tile.h;
+    const size_t image_floats = (size_t)3 * tile.w * tile.h;
+    if (mc->desc.uncached) {
+        DOUBT_TRY(reserve(ctx, &mc->stacked, &mc->stacked_cap, image_floats * (size_t)chunk));
+        for (int r = 0; r < chunk; r++)
+            memcpy(mc->stacked + (size_t)r * image_floats, input, image_floats * sizeof(float));
+    } else
+        DOUBT_TRY(doubt_net_forward_cached(ctx, nets->cache, input));
+    DOUBT_TRY(doubt_net_set_dropout_window(ctx, samples, tile.x, tile.y, pw, ph));
     for (int t0 = 0; t0 < mc->desc.samples; t0 += chunk) {
-        DOUBT_TRY(doubt_net_forward_samples(ctx, samples, (uint64_t)t0));
+        if (mc->desc.uncached)
+            DOUBT_TRY(doubt_net_forward(ctx, samples, mc->stacked, 1, (uint64_t)t0));
+        else
+            DOUBT_TRY(doubt_net_forward_samples(ctx, samples, (uint64_t)t0));
         for (int r = 0; r < chunk && t0 + r < mc->desc.samples; r++)
             accumulate(mc, doubt_net_output(samples) + (size_t)r * row_floats, tile, keep, t0 + r);
     }

@@ -54,6 +54,8 @@ typedef struct {
     int tile_margin;   /* context around each tile's kept part; 0 = the default below.
                         * Both are rounded up to the grid; tile >= 2·margin + grid */
     int mask_no_depth; /* 1: depth maps NaN on pixels predicted as a no-depth class */
+    int uncached;      /* 1: every sample runs the whole network (what caching saves, for
+                        * benchmarks: the maps are the same up to rounding) */
 } doubt_mc_desc;
 
 #define DOUBT_MC_DEFAULT_TILE_MARGIN 96
