@@ -12,6 +12,8 @@ PyTorch module: NumPy, float64, written from the spec alone.
    mode against golden.output, the updated running statistics against golden.after.*, and
    central finite differences of sum(out * R) for a few parameters against golden.grad.*.
 4. segnet_small: NumPy eval-mode and train-mode forward against its goldens.
+5. The parameter counts in params.json (segnet, segnet-small, segnet-tiny) against a
+   closed-form count written from the spec.
 
 Run from the repository root: nice -n 19 /usr/bin/python3 tools/segnet_check.py
 """
@@ -122,6 +124,20 @@ def forward(t, net, x, train):
     return out + t["head.bias"][None, :, None, None], after
 
 
+def spec_count(d):
+    """Trained parameters (no task.log_var, no buffers): convs and BN affine, then the head."""
+    w, convs, levels = d["widths"], d["convs"], len(d["widths"])
+    n, prev = 0, d["in_channels"]
+    for i in range(levels):
+        for k in range(convs[i]):
+            n, prev = n + prev * w[i] * 9 + 2 * w[i], w[i]
+    for i in reversed(range(levels)):
+        for k in range(convs[i]):
+            out = w[i] if k < convs[i] - 1 else w[max(i - 1, 0)]
+            n, prev = n + prev * out * 9 + 2 * out, out
+    return n + (d["classes"] + 3) * (w[0] + 1)
+
+
 def rel(a, b):
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
@@ -208,6 +224,17 @@ def main():
                                    g["golden.output_eval"]), 1e-6)
     report("train-mode output", rel(forward(w, net, g["golden.input"], True)[0],
                                     g["golden.output"]), 1e-6)
+    # 5. parameter counts
+    print("5. params.json parameter counts vs a closed-form count from the spec:")
+    with open(os.path.join(GOLD, "params.json")) as f:
+        params = json.load(f)
+    for key in ("segnet", "segnet-small", "segnet-tiny"):
+        d = json.loads(params[key]["network"])
+        n = spec_count(d)
+        ok = n == params[key]["parameters"] and n + 2 == params[key]["parameters_with_task"]
+        if not ok:
+            failed.append(key + " count")
+        print(f"  {key}: {n} ({'ok' if ok else 'FAIL, params.json has ' + str(params[key]['parameters'])})")
     print("all checks passed" if not failed else f"FAILED: {failed}")
     return 1 if failed else 0
 
