@@ -6,7 +6,9 @@ keys are doubt's tensor names, then writes into tests/golden/model/:
 
   params.json              state_dict names and shapes (num_batches_tracked left out, as doubt
                            does) and parameter counts for the presets "unet", "unet-small" and
-                           a tiny description
+                           a tiny description, and the same for the segnet presets "segnet",
+                           "segnet-small" and tools/segnet_golden.py's tiny description
+                           ("segnet-tiny"), from bench/torch_segnet.py's module
   tiny_mixed.safetensors   the tiny network's state_dict as PyTorch's safetensors writer lays
                            it out (tensors sorted by dtype then name, I64 num_batches_tracked,
                            header padded with spaces), with one F16 and one BF16 tensor and
@@ -21,10 +23,15 @@ struct. Run from the repository root: /usr/bin/python3 tools/write_safetensors_t
 import json
 import os
 import struct
+import sys
 
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from torch_segnet import PRESETS as SEGNET_PRESETS, SegNet  # noqa: E402
+from segnet_golden import TINY as SEGNET_TINY  # noqa: E402
 
 OUT = os.path.join("tests", "golden", "model")
 
@@ -34,6 +41,10 @@ PRESETS = {
     "unet-small": {"arch": "unet", "in_channels": 3, "classes": 8,
                    "widths": [16, 32, 64, 128, 128], "dropout": 0.5},
     "tiny": {"arch": "unet", "in_channels": 3, "classes": 3, "widths": [4, 8], "dropout": 0.5},
+    # after the unet entries, so those stay byte-identical in params.json
+    "segnet": SEGNET_PRESETS["segnet"],
+    "segnet-small": SEGNET_PRESETS["segnet-small"],
+    "segnet-tiny": SEGNET_TINY,
 }
 
 
@@ -151,8 +162,9 @@ def write_safetensors(path, tensors, metadata=None):
 
 
 def param_golden(desc):
-    net = UNet(desc)
-    # A forward pass proves the channel counts chain up (concat widths included).
+    net = SegNet(desc) if desc["arch"] == "segnet" else UNet(desc)
+    # A forward pass proves the channel counts chain up (concat widths included, unpool
+    # indices matching for segnet).
     side = 2 ** len(desc["widths"])
     out = net.eval()(torch.rand(1, desc["in_channels"], side, side))
     assert out.shape == (1, desc["classes"] + 3, side, side), out.shape
