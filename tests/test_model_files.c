@@ -281,15 +281,16 @@ static const doubt_param_info *find_param(const doubt_param_info *p, int n, cons
 START_TEST(netdesc_params_match_pytorch)
 {
     cJSON *golden = load_json(GOLDEN "params.json");
-    const char *names[] = {"unet", "unet-small", "tiny"};
-    for (int g = 0; g < 3; g++) {
+    /* the presets, and tiny descriptions of each architecture */
+    const char *names[] = {"unet", "unet-small", "segnet", "segnet-small", "tiny", "segnet-tiny"};
+    for (int g = 0; g < 6; g++) {
         const cJSON *entry = cJSON_GetObjectItem(golden, names[g]);
         ck_assert_ptr_nonnull(entry);
         const char *json = cJSON_GetObjectItem(entry, "network")->valuestring;
         doubt_netdesc d;
         doubt_error err = {{0}};
         ck_assert_int_eq(doubt_netdesc_parse(json, strlen(json), &d, &err), DOUBT_OK);
-        if (g < 2) {
+        if (g < 4) {
             doubt_netdesc p;
             ck_assert_int_eq(doubt_netdesc_preset(names[g], &p, &err), DOUBT_OK);
             ck_assert_mem_eq(&d, &p, sizeof d);
@@ -303,10 +304,13 @@ START_TEST(netdesc_params_match_pytorch)
         for (int k = 0; k < n; k++)
             if (p[k].kind != DOUBT_PARAM_BUFFER)
                 with_task += p[k].count;
-        for (const cJSON *t = tensors->child; t; t = t->next) {
+        int at = 0;
+        for (const cJSON *t = tensors->child; t; t = t->next, at++) {
             const char *name = t->child->valuestring;
             const doubt_param_info *q = find_param(p, n, name);
             ck_assert_msg(q != NULL, "%s: %s missing", names[g], name);
+            /* in PyTorch's state_dict order */
+            ck_assert_str_eq(p[at].name, name);
             const cJSON *shape = t->child->next;
             ck_assert_int_eq(q->ndim, cJSON_GetArraySize(shape));
             int k = 0;
