@@ -10,6 +10,7 @@
 
 #include "conv/bnorm.h"
 #include "conv/concat.h"
+#include "conv/concrete.h"
 #include "conv/conv.h"
 #include "conv/dropout.h"
 #include "conv/pool.h"
@@ -589,6 +590,105 @@ START_TEST(dropout_masks_and_scales)
 }
 END_TEST
 
+/* Channel-wise masks: one keep decision per (row, channel), doubt_dropout_keep's for index c,
+ * shared by the whole plane, in both layouts. */
+START_TEST(dropout_channelwise_masks)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    ref_shape s = {2, 19, 3, 5};
+    long n = ref_count(s);
+    double *x = dalloc(n), *dy = dalloc(n);
+    th_fill_d(x, n, 73, 0.5, 1.5);
+    th_fill_d(dy, n, 74, 0.5, 1.5);
+    uint64_t *index = malloc((size_t)n * sizeof *index);
+    for (long i = 0; i < n; i++)
+        index[i] = (uint64_t)(i / 15 % 19);
+    for (int l = 0; l < 2; l++) {
+        doubt_tensor src;
+        input_from(ctx, &src, s, layouts[l], x);
+        doubt_dropout_desc d = {.name = "t.drop", .p = 0.4f, .seed = 7, .layer_id = 2,
+                                .channelwise = 1};
+        doubt_dropout *drop;
+        TH_OK(ctx, doubt_dropout_create(ctx, &d, &src.md, DOUBT_MODE_TRAIN, &drop));
+        assert_masks(ctx, drop, &src, x, dy, n, 19 * 15, 3, index);
+        doubt_dropout_destroy(drop);
+        doubt_tensor_release(&src);
+    }
+    free(index);
+    free(x);
+    free(dy);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* L = Σ y·R through a Concrete dropout layer, with its noise fixed by the sample base. */
+static double concrete_loss(doubt_ctx *ctx, doubt_concrete *c, const doubt_tensor *src,
+                            const double *r, long n)
+{
+    TH_OK(ctx, doubt_concrete_forward(ctx, c, src, 4));
+    float *y = values(ctx, &c->dst);
+    double loss = 0;
+    for (long i = 0; i < n; i++)
+        loss += y[i] * r[i];
+    free(y);
+    return loss;
+}
+
+/* Concrete dropout's gradients to p_logit and to its input against central differences, in
+ * both layouts; its masks are channel-wise and mostly near 0 or 1 at t = 0.1. */
+START_TEST(concrete_dropout_gradients)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    ref_shape s = {3, 11, 4, 3};
+    const long n = ref_count(s);
+    double *x = dalloc(n), *r = dalloc(n);
+    th_fill_d(x, n, 75, -1, 1);
+    th_fill_d(r, n, 76, -1, 1);
+    for (int l = 0; l < 2; l++) {
+        doubt_tensor src, diff_dst;
+        input_from(ctx, &src, s, layouts[l], x);
+        tensor_from(ctx, &diff_dst, &src.md, r);
+        doubt_concrete_desc d = {.name = "t.concrete", .seed = 9, .layer_id = 3};
+        doubt_concrete *c;
+        TH_OK(ctx, doubt_concrete_create(ctx, &d, &src.md, 0.3f, &c));
+        ck_assert_double_eq_tol(doubt_concrete_rate(c), 0.3, 1e-6);
+        concrete_loss(ctx, c, &src, r, n);
+        TH_OK(ctx, doubt_concrete_backward(ctx, c, &diff_dst));
+        const double analytic = c->diff_p_logit.data[0];
+        const float keep = c->p_logit.data[0], h = 1e-3f;
+        c->p_logit.data[0] = keep + h;
+        const double up = concrete_loss(ctx, c, &src, r, n);
+        c->p_logit.data[0] = keep - h;
+        const double down = concrete_loss(ctx, c, &src, r, n);
+        c->p_logit.data[0] = keep;
+        const double numeric = (up - down) / (2 * h);
+        ck_assert_msg(fabs(numeric - analytic) < 1e-2 * fabs(numeric) + 1e-3,
+                      "dL/dp_logit %g, central differences %g", analytic, numeric);
+        /* linear in x: dL/dx = R·factor exactly, one factor per (row, channel) */
+        concrete_loss(ctx, c, &src, r, n);
+        TH_OK(ctx, doubt_concrete_backward(ctx, c, &diff_dst));
+        float *dx = values(ctx, &c->diff_src);
+        long near_binary = 0;
+        for (long i = 0; i < n; i++) {
+            const long row_channel = i / (s.h * s.w);
+            ck_assert_double_eq_tol(dx[i], r[i] * c->factor.data[row_channel], 1e-6);
+        }
+        for (long k = 0; k < s.n * s.c; k++)
+            near_binary += c->z[k] < 0.05f || c->z[k] > 0.95f;
+        ck_assert_int_gt(near_binary, s.n * s.c / 2);
+        printf("  concrete dropout (layout %d): dL/dp_logit %.6f vs %.6f by differences\n", l,
+               analytic, numeric);
+        free(dx);
+        doubt_concrete_destroy(c);
+        doubt_tensor_release(&diff_dst);
+        doubt_tensor_release(&src);
+    }
+    free(x);
+    free(r);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
 /* A window at (x0, y0) of a larger plane draws, in both layouts, the masks of that plane's
  * logical indices, forward and backward; a window that does not fit is refused. */
 START_TEST(dropout_window_uses_the_plane_indices)
@@ -777,6 +877,8 @@ int main(void)
     tcase_add_test(drop, dropout_window_uses_the_plane_indices);
     tcase_add_test(drop, dropout_same_on_any_thread_count);
     tcase_add_test(drop, dropout_keep_rate_and_mean);
+    tcase_add_test(drop, dropout_channelwise_masks);
+    tcase_add_test(drop, concrete_dropout_gradients);
     suite_add_tcase(s, drop);
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, errors_have_messages);

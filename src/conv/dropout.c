@@ -85,6 +85,16 @@ static void apply_mask(const doubt_dropout_desc *desc, const doubt_dropout_windo
                                  .stream = sample_base + (uint64_t)b,
                                  .layer = desc->layer_id};
             uint32_t bits[ROW_CHUNK];
+            if (desc->channelwise) {
+                const int kept = doubt_rng_bits(key, (uint64_t)ch) >= threshold;
+                for (int64_t y = 0; y < h; y++) {
+                    const int64_t row_index[4] = {b, ch, y, 0};
+                    const int64_t row = doubt_md_offset(md, row_index);
+                    for (int64_t x = 0; x < w; x++)
+                        out[row + x * w_stride] = kept ? in[row + x * w_stride] * scale : 0.0f;
+                }
+                continue;
+            }
             for (int64_t y = 0; y < h; y++) {
                 /* W is never blocked in activation layouts, so a row is strided */
                 const int64_t row_index[4] = {b, ch, y, 0};

@@ -3,7 +3,7 @@
  *
  * Masks are never stored: m for batch row n, channel c, pixel (h, w) is a pure function of
  *   key = (seed, stream = sample_base + n, layer = desc.layer_id), index = (c·H + h)·W + w
- * where H × W is the tensor's plane, or with a window set (an image tile: the tensor is the
+ * where H × W is the tensor's plane (channelwise: index = c, for every pixel), or with a window set (an image tile: the tensor is the
  * part at origin (x0, y0) of a virtual H × W plane) the index of (h + y0, w + x0) in it, so
  * the tiles of an image draw exactly the masks the whole image would
  * via Philox (core/rng.h), so backward recomputes it, any thread count gives the same mask,
@@ -24,6 +24,8 @@ typedef struct {
     float p;           /* drop probability in [0, 1) */
     uint64_t seed;
     uint32_t layer_id; /* distinct per dropout layer of a network */
+    int channelwise;   /* 1: one mask value per (row, channel), index = c (spatial dropout,
+                        * what Concrete dropout trains with) */
 } doubt_dropout_desc;
 
 /* The window of a virtual plane the tensor covers; plane_w = plane_h = 0: the tensor itself. */
@@ -52,7 +54,8 @@ doubt_status doubt_dropout_forward(doubt_ctx *ctx, doubt_dropout *d, const doubt
 doubt_status doubt_dropout_backward(doubt_ctx *ctx, doubt_dropout *d, const doubt_tensor *diff_dst);
 void doubt_dropout_destroy(doubt_dropout *d);
 
-/* The keep decision for one element, exposed for tests and reference implementations. */
+/* The keep decision for one element (channelwise: index is the channel), exposed for tests
+ * and reference implementations. */
 int doubt_dropout_keep(const doubt_dropout_desc *desc, uint64_t sample, uint64_t index);
 
 #endif
