@@ -30,6 +30,9 @@ static const char usage_text[] =
     "  --config NAME|FILE|JSON   network: unet (default), unet-small, segnet, segnet-small,\n"
     "                            a .json file or inline;\n"
     "                            no_depth_classes from DIR/dataset.json unless it names them\n"
+    "  --concrete-dropout        learn each dropout site's rate (Concrete dropout, Gal, Hron &\n"
+    "                            Kendall 2017), from the config's rate or 0.1; prediction\n"
+    "                            drops whole channels at the learned rates\n"
     "  --depth metric|log|inverse what the depth head predicts (default: the config's, metric):\n"
     "                            the depth loss is the Gaussian NLL of y, log y or 1/y\n"
     "  --steps N                 optimisation steps (required)\n"
@@ -70,6 +73,7 @@ typedef struct {
     const char *out_dir;
     const char *config;
     int depth; /* --depth: a doubt_depth_param, or -1 for the config's */
+    int concrete; /* --concrete-dropout */
     const char *init_weights;
     const char *val_dir;
     int threads, resume;
@@ -94,7 +98,8 @@ static int parse_args(int argc, char **argv, options *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes_value = strcmp(a, "--resume") && strcmp(a, "--help") && strcmp(a, "-h");
+        int takes_value = strcmp(a, "--resume") && strcmp(a, "--concrete-dropout") &&
+                          strcmp(a, "--help") && strcmp(a, "-h");
         if (takes_value && !val)
             return doubt_usage_error("train", "missing value after", a);
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -102,6 +107,9 @@ static int parse_args(int argc, char **argv, options *o)
             return -1;
         } else if (!strcmp(a, "--resume")) {
             o->resume = 1;
+            continue;
+        } else if (!strcmp(a, "--concrete-dropout")) {
+            o->concrete = 1;
             continue;
         } else if (!strcmp(a, "--init"))
             o->init_weights = val;
@@ -229,6 +237,9 @@ static void log_line(FILE *log, const doubt_train_stats *s, double images_per_s)
         json_float(outs[i], "task_sigma_depth", s->task_sigma[1]);
         json_float(outs[i], "lr", s->lr);
         json_float(outs[i], "images_per_s", (float)images_per_s);
+        for (int k = 0; k < s->n_rates; k++)
+            fprintf(outs[i], "%s%.6g%s", k ? "," : ",\"dropout_p\":[", (double)s->rates[k],
+                    k + 1 == s->n_rates ? "]" : "");
         fprintf(outs[i], "}\n");
         fflush(outs[i]);
     }
@@ -307,6 +318,8 @@ int doubt_cmd_train(int argc, char **argv)
         return doubt_usage_error("train", err.msg, NULL);
     if (o.depth >= 0)
         o.train.net.depth = (doubt_depth_param)o.depth;
+    if (o.concrete)
+        doubt_netdesc_set_concrete(&o.train.net);
     /* before anything is trained or written, so a mistyped folder costs nothing */
     if (o.val_dir && doubt_eval_check_data(o.val_dir, o.train.net.classes, &err) != DOUBT_OK) {
         fprintf(stderr, "doubt train: --val %s: %s\n", o.val_dir, err.msg);

@@ -45,7 +45,7 @@ START_TEST(unet_small_deterministic_part)
     ck_assert_int_eq(g->grid, 16);
     ck_assert(!stochastic[find_node(g, "enc.1.bn2")]);
     ck_assert(!stochastic[find_node(g, "enc.2.bn2")]);
-    ck_assert(stochastic[find_node(g, "enc.2.dropout")]);
+    ck_assert(stochastic[find_node(g, "enc.2.drop")]);
     ck_assert(stochastic[find_node(g, "enc.3.conv1")]);
     ck_assert(stochastic[find_node(g, "head")]);
     int sites = 0;
@@ -109,8 +109,8 @@ START_TEST(segnet_small_graph)
     }
     ck_assert_int_eq(convs, 27);
     ck_assert_int_eq(unpools, 5);
-    ck_assert_str_eq(sites, "enc.2.dropout enc.3.dropout enc.4.dropout dec.0.dropout "
-                            "dec.1.dropout dec.2.dropout ");
+    ck_assert_str_eq(sites, "enc.2.drop enc.3.drop enc.4.drop dec.0.drop "
+                            "dec.1.drop dec.2.drop ");
     /* the last conv of decoder stage j at level i narrows to widths[i-1] */
     ck_assert_int_eq(shapes[find_node(g, "dec.0.2.conv")].channels, 128);
     ck_assert_int_eq(shapes[find_node(g, "dec.1.2.conv")].channels, 64);

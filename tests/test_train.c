@@ -141,6 +141,135 @@ START_TEST(resume_is_bit_identical)
 }
 END_TEST
 
+/* A Concrete dropout run resumes bit-identically too: its learned rates are the run's state
+ * (in the checkpoint), not a setting a resume must repeat. */
+START_TEST(concrete_resume_is_bit_identical)
+{
+    make_dataset();
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_train_config cfg = tiny_config(6, 0.5);
+    doubt_netdesc_set_concrete(&cfg.net);
+    ck_assert_int_eq(cfg.net.n_rates, 3);
+    doubt_trainer *straight, *first, *second;
+    TH_OK(ctx, doubt_trainer_create(ctx, &cfg, &straight));
+    TH_OK(ctx, doubt_trainer_init(ctx, straight));
+    for (int s = 0; s < 6; s++)
+        TH_OK(ctx, doubt_trainer_step(ctx, straight, NULL));
+    ck_assert(straight->net->desc.rates[0] != 0.5); /* learned */
+
+    char checkpoint[96];
+    snprintf(checkpoint, sizeof checkpoint, "%s/ckpt.safetensors", dataset_dir);
+    TH_OK(ctx, doubt_trainer_create(ctx, &cfg, &first));
+    TH_OK(ctx, doubt_trainer_init(ctx, first));
+    for (int s = 0; s < 3; s++)
+        TH_OK(ctx, doubt_trainer_step(ctx, first, NULL));
+    TH_OK(ctx, doubt_trainer_save(ctx, first, checkpoint));
+    doubt_trainer_destroy(first);
+    TH_OK(ctx, doubt_trainer_create(ctx, &cfg, &second));
+    TH_OK(ctx, doubt_trainer_load(ctx, second, checkpoint));
+    for (int s = 0; s < 3; s++)
+        TH_OK(ctx, doubt_trainer_step(ctx, second, NULL));
+    size_t n1, n2;
+    float *a = snapshot(ctx, straight, &n1), *b = snapshot(ctx, second, &n2);
+    ck_assert_uint_eq(n1, n2);
+    ck_assert_mem_eq(a, b, n1 * sizeof *a);
+    ck_assert_mem_eq(straight->net->desc.rates, second->net->desc.rates,
+                     sizeof straight->net->desc.rates);
+    free(a);
+    free(b);
+    doubt_trainer_destroy(straight);
+    doubt_trainer_destroy(second);
+    doubt_ctx_destroy(ctx);
+    remove_dataset();
+}
+END_TEST
+
+/* The Concrete regulariser's value and the gradients it adds, to a weight after a site, to a
+ * weight of a concatenation's other part and to a site's p_logit, against central
+ * differences; the optimizer leaves the decay of the convolutions after a site to it. */
+static double regulariser(doubt_ctx *ctx, doubt_trainer *tr)
+{
+    for (int i = 0; i < tr->net->n_params; i++) {
+        doubt_net_param *p = &tr->net->params[i];
+        if (!p->grad)
+            continue;
+        float *zeros = calloc((size_t)p->info.count, sizeof *zeros);
+        TH_OK(ctx, doubt_tensor_write(ctx, p->grad, zeros));
+        free(zeros);
+    }
+    double value;
+    TH_OK(ctx, doubt_concrete_reg_apply(ctx, tr->concrete, &value));
+    return value;
+}
+
+static double grad_of(doubt_ctx *ctx, doubt_net_param *p, int64_t k)
+{
+    float *g = malloc((size_t)p->info.count * sizeof *g);
+    TH_OK(ctx, doubt_tensor_read(ctx, p->grad, g));
+    const double v = g[k];
+    free(g);
+    return v;
+}
+
+static double nudge(doubt_ctx *ctx, doubt_trainer *tr, doubt_net_param *p, int64_t k, float by)
+{
+    float *v = malloc((size_t)p->info.count * sizeof *v);
+    TH_OK(ctx, doubt_tensor_read(ctx, p->value, v));
+    v[k] += by;
+    TH_OK(ctx, doubt_tensor_write(ctx, p->value, v));
+    const double r = regulariser(ctx, tr);
+    v[k] -= by;
+    TH_OK(ctx, doubt_tensor_write(ctx, p->value, v));
+    free(v);
+    return r;
+}
+
+START_TEST(concrete_regulariser_gradients)
+{
+    make_dataset();
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_train_config cfg = tiny_config(6, 0.3);
+    doubt_netdesc_set_concrete(&cfg.net);
+    doubt_trainer *tr;
+    TH_OK(ctx, doubt_trainer_create(ctx, &cfg, &tr));
+    TH_OK(ctx, doubt_trainer_init(ctx, tr));
+    /* enc.1.conv1 reads enc.0's site through a pool; dec.0.conv1 reads [upsampled enc.1
+     * site, enc.0 site]; enc.0.conv1 reads the image */
+    const struct {
+        const char *name;
+        int64_t element;
+        int decays;
+    } cases[] = {{"enc.1.conv1.weight", 7, 0},
+                 {"dec.0.conv1.weight", 4 * 12 * 9 - 3, 0},
+                 {"enc.0.drop.p_logit", 0, 0},
+                 {"enc.0.conv1.weight", 5, 1}};
+    for (int c = 0; c < 4; c++) {
+        doubt_net_param *p = doubt_net_param_find(tr->net, cases[c].name);
+        ck_assert_ptr_nonnull(p);
+        int decays = -1;
+        for (int i = 0; i < tr->optim->n_slots; i++)
+            if (!strcmp(tr->optim->slots[i].name, cases[c].name))
+                decays = tr->optim->slots[i].decay;
+        ck_assert_int_eq(decays, cases[c].decays);
+        regulariser(ctx, tr);
+        const double analytic = grad_of(ctx, p, cases[c].element);
+        const float h = 1e-2f;
+        const double numeric = (nudge(ctx, tr, p, cases[c].element, h) -
+                                nudge(ctx, tr, p, cases[c].element, -h)) /
+                               (2 * h);
+        printf("  concrete regulariser d/d %s[%lld]: %.4g, by differences %.4g\n", cases[c].name,
+               (long long)cases[c].element, analytic, numeric);
+        ck_assert_msg(fabs(analytic - numeric) < 1e-3 * fabs(numeric) + 1e-9, "%s: %g vs %g",
+                      cases[c].name, analytic, numeric);
+        if (c < 3)
+            ck_assert_double_ne(analytic, 0);
+    }
+    doubt_trainer_destroy(tr);
+    doubt_ctx_destroy(ctx);
+    remove_dataset();
+}
+END_TEST
+
 START_TEST(non_finite_step_keeps_weights)
 {
     make_dataset();
@@ -890,6 +1019,8 @@ int main(void)
     tcase_add_test(tc, in_channels_other_than_three_is_refused);
     tcase_add_loop_test(tc, resume_refuses_a_different_run, 0, N_RUN_CHANGES);
     tcase_add_test(tc, killed_train_resumes_bit_identically);
+    tcase_add_test(tc, concrete_resume_is_bit_identical);
+    tcase_add_test(tc, concrete_regulariser_gradients);
     suite_add_tcase(s, tc);
     return th_run(s);
 }

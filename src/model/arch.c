@@ -42,17 +42,19 @@ static int conv_bn_relu(doubt_graph *g, int from, const char *prefix, const char
     return bn;
 }
 
-/* Dropout after `from` when the description has any; returns what the next node reads. */
+/* Dropout site `*site` after `from`, named prefix.drop, when the description has dropout
+ * (a rate per site, or one rate > 0 for all); returns what the next node reads. */
 static int maybe_dropout(doubt_graph *g, const doubt_netdesc *d, int from, const char *prefix,
                          int *site)
 {
-    if (d->dropout <= 0)
+    if (!d->n_rates && d->dropout <= 0)
         return from;
     char name[DOUBT_PARAM_NAME_MAX];
-    join(name, prefix, "dropout");
+    join(name, prefix, "drop");
     const int drop = node(g, DOUBT_NODE_DROPOUT, name, from, -1);
     if (drop >= 0) {
-        g->nodes[drop].p = d->dropout;
+        g->nodes[drop].p = d->n_rates && *site < d->n_rates ? d->rates[*site] : d->dropout;
+        g->nodes[drop].concrete = d->concrete;
         g->nodes[drop].site = (*site)++;
     }
     return drop;
@@ -132,6 +134,13 @@ static void build_segnet(const doubt_netdesc *d, doubt_graph *g)
             x = maybe_dropout(g, d, x, prefix, &site);
     }
     head(g, d, x);
+}
+
+int doubt_arch_dropout_sites(const doubt_netdesc *d)
+{
+    const int encoder = d->levels < 3 ? d->levels : 3;
+    const int decoder = !strcmp(d->arch, "segnet") ? encoder : d->levels - 1 < 3 ? d->levels - 1 : 3;
+    return encoder + decoder;
 }
 
 doubt_status doubt_arch_graph(const doubt_netdesc *d, doubt_graph *g, doubt_error *err)

@@ -19,6 +19,10 @@
 
 #include "model/graph.h"
 
+/* How many dropout sites the description's architecture has (unet: min(3, L) in the encoder
+ * and min(3, L-1) in the decoder; segnet: min(3, L) in each), numbered 0.. in node order. */
+int doubt_arch_dropout_sites(const doubt_netdesc *d);
+
 /* Builds and checks the graph of a valid description. */
 doubt_status doubt_arch_graph(const doubt_netdesc *d, doubt_graph *g, doubt_error *err);
 

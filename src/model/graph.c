@@ -183,6 +183,51 @@ int doubt_graph_split(const doubt_graph *g, const uint8_t *stochastic,
     return 1;
 }
 
+static void site_slices_from(const doubt_graph *g, const doubt_node_shape *shapes, int from,
+                             int offset, int channels, doubt_site_slice *out, int cap, int *n)
+{
+    for (int r = from + 1; r < g->n_nodes; r++) {
+        const doubt_node *reader = &g->nodes[r];
+        for (int k = 0; k < reader->n_inputs; k++) {
+            if (reader->inputs[k] != from)
+                continue;
+            int at = offset;
+            switch (reader->op) {
+            case DOUBT_NODE_CONV:
+                if (out && *n < cap)
+                    out[*n] = (doubt_site_slice){r, offset, channels};
+                (*n)++;
+                break;
+            case DOUBT_NODE_CONCAT:
+                for (int j = 0; j < k; j++)
+                    at += shapes[reader->inputs[j]].channels;
+                site_slices_from(g, shapes, r, at, channels, out, cap, n);
+                break;
+            case DOUBT_NODE_UNPOOL:
+                if (k == 0)
+                    site_slices_from(g, shapes, r, offset, channels, out, cap, n);
+                break;
+            case DOUBT_NODE_POOL:
+            case DOUBT_NODE_UPSAMPLE:
+            case DOUBT_NODE_RELU:
+            case DOUBT_NODE_ADD:
+                site_slices_from(g, shapes, r, offset, channels, out, cap, n);
+                break;
+            default: /* batch norm or another dropout: parameters or another site first */
+                break;
+            }
+        }
+    }
+}
+
+int doubt_graph_site_slices(const doubt_graph *g, const doubt_node_shape *shapes, int site,
+                            doubt_site_slice *out, int cap)
+{
+    int n = 0;
+    site_slices_from(g, shapes, site, 0, shapes[site].channels, out, cap, &n);
+    return n;
+}
+
 static void add_param(doubt_param_info *out, int cap, int *n, doubt_param_kind kind, int ndim,
                       const int64_t *shape, const char *prefix, const char *leaf)
 {
@@ -219,6 +264,9 @@ int doubt_graph_params(const doubt_graph *g, const doubt_node_shape *shapes,
             for (int k = 0; k < 4; k++)
                 add_param(out, cap, &n, k < 2 ? DOUBT_PARAM_LEARNED : DOUBT_PARAM_BUFFER, 1,
                           &channels, node->name, bn_leaf[k]);
+        } else if (node->op == DOUBT_NODE_DROPOUT && node->concrete) {
+            const int64_t one = 1;
+            add_param(out, cap, &n, DOUBT_PARAM_LEARNED, 1, &one, node->name, "p_logit");
         }
     }
     return n;

@@ -46,6 +46,8 @@ typedef struct {
     int relu;     /* BNORM: ReLU fused after it */
     double p;     /* DROPOUT: rate */
     int site;     /* DROPOUT: 0, 1, ... in node order; keys its masks */
+    int concrete; /* DROPOUT: the rate is learned (param <name>.p_logit) and masks are
+                   * channel-wise (conv/concrete.h) */
 } doubt_node;
 
 typedef struct {
@@ -81,11 +83,23 @@ int doubt_graph_split(const doubt_graph *g, const uint8_t *stochastic,
                       const doubt_node_shape *shapes, int conv, int *s_node, int *s_offset,
                       int *d_node, int *d_offset);
 
+/* The input channels of a convolution that a dropout site's tensor reaches with no
+ * parameters on the way (through pools, unpools, upsampling, ReLU, add; a concatenation moves
+ * it to its channel offset): the weights Concrete dropout's regulariser scales. */
+typedef struct {
+    int conv, offset, channels;
+} doubt_site_slice;
+
+/* Fills up to cap slices for dropout node `site` and returns how many there are. */
+int doubt_graph_site_slices(const doubt_graph *g, const doubt_node_shape *shapes, int site,
+                            doubt_site_slice *out, int cap);
+
 /* How many nodes read node i's output (unpool's index input counts). */
 int doubt_graph_consumers(const doubt_graph *g, int node, int *readers, int cap);
 
 /* The parameter tensors in node order (conv weight, bias; bnorm weight, bias, running_mean,
- * running_var), as doubt_netdesc_params lists them; g must have passed doubt_graph_check. */
+ * running_var; a concrete dropout's p_logit), as doubt_netdesc_params lists them; g must have
+ * passed doubt_graph_check. */
 int doubt_graph_params(const doubt_graph *g, const doubt_node_shape *shapes,
                        doubt_param_info *out, int cap);
 

@@ -8,6 +8,7 @@
 #include "conv/add.h"
 #include "conv/bnorm.h"
 #include "conv/concat.h"
+#include "conv/concrete.h"
 #include "conv/conv.h"
 #include "conv/dropout.h"
 #include "conv/pool.h"
@@ -32,6 +33,8 @@ struct doubt_net_node {
     doubt_concat *cat;
     doubt_add *add;
     doubt_dropout *drop;
+    doubt_concrete *concrete; /* training a learned rate */
+    doubt_tensor raw_p_logit; /* inference with a learned rate: p = sigmoid of it */
     /* inference: a batch norm folded into the conv before it (its output is the conv's), and
      * on that conv the bn's index; the parameters as loaded, which the fold combines */
     int folded_into, folded_bn;
@@ -83,6 +86,8 @@ static const doubt_tensor *node_output(const doubt_net *net, int i)
     case DOUBT_NODE_ADD:
         return &n->add->dst;
     case DOUBT_NODE_DROPOUT:
+        if (n->concrete && net->dropout_on)
+            return &n->concrete->dst;
         return n->drop && net->dropout_on ? &n->drop->dst : node_output(net, spec(net, i)->inputs[0]);
     }
     return NULL;
@@ -314,10 +319,18 @@ static doubt_status create_node(doubt_ctx *ctx, doubt_net *net, int i)
         DOUBT_TRY(doubt_add_create(ctx, s->name, s->n_inputs, mds, mode, &n->add));
         break;
     case DOUBT_NODE_DROPOUT:
-        if (s->p > 0) {
+        if (s->concrete && mode == DOUBT_MODE_TRAIN) {
+            doubt_concrete_desc d = {.name = s->name, .layer_id = (uint32_t)s->site};
+            DOUBT_TRY(doubt_concrete_create(ctx, &d, in_md, (float)s->p, &n->concrete));
+        } else if (s->p > 0) {
             doubt_dropout_desc d = {.name = s->name, .p = (float)s->p,
-                                    .layer_id = (uint32_t)s->site};
+                                    .layer_id = (uint32_t)s->site, .channelwise = s->concrete};
             DOUBT_TRY(doubt_dropout_create(ctx, &d, in_md, mode, &n->drop));
+        }
+        if (s->concrete && mode == DOUBT_MODE_INFER) {
+            const int64_t one = 1;
+            DOUBT_TRY(init_plain(ctx, &n->raw_p_logit, 1, &one, s->name));
+            n->raw_p_logit.data[0] = (float)log(s->p / (1 - s->p));
         }
         break;
     }
@@ -348,6 +361,8 @@ static const doubt_tensor *input_grad(const doubt_net *net, int r, int slot)
     case DOUBT_NODE_ADD:
         return &n->add->diff_src[slot];
     case DOUBT_NODE_DROPOUT:
+        if (n->concrete && net->dropout_on)
+            return &n->concrete->diff_src;
         return n->drop && net->dropout_on ? &n->drop->diff_src : n->grad;
     case DOUBT_NODE_INPUT:
         break;
@@ -420,6 +435,12 @@ static doubt_tensor *param_value(doubt_net *net, int i, int leaf, doubt_tensor *
         *grad = leaf == 0 ? &n->conv->diff_weight : &n->conv->diff_bias;
         return leaf == 0 ? &n->conv->weight : &n->conv->bias;
     }
+    if (spec(net, i)->op == DOUBT_NODE_DROPOUT) {
+        if (!n->concrete)
+            return &n->raw_p_logit;
+        *grad = &n->concrete->diff_p_logit;
+        return &n->concrete->p_logit;
+    }
     if (n->folded_into >= 0)
         return &n->raw_bn[leaf];
     doubt_bnorm *bn = n->bn;
@@ -439,7 +460,10 @@ static doubt_status bind_params(doubt_ctx *ctx, doubt_net *net)
     net->n_params = 0;
     for (int i = 0; i < net->graph.n_nodes; i++) {
         const doubt_node *s = spec(net, i);
-        const int leaves = s->op == DOUBT_NODE_CONV ? 1 + s->bias : s->op == DOUBT_NODE_BNORM ? 4 : 0;
+        const int leaves = s->op == DOUBT_NODE_CONV                     ? 1 + s->bias
+                           : s->op == DOUBT_NODE_BNORM                  ? 4
+                           : s->op == DOUBT_NODE_DROPOUT && s->concrete ? 1
+                                                                        : 0;
         for (int leaf = 0; leaf < leaves; leaf++, at++) {
             if (!net->nodes[i].built || net->nodes[i].fed || at >= n)
                 continue;
@@ -606,7 +630,8 @@ static void node_destroy(doubt_net_node *n)
     doubt_concat_destroy(n->cat);
     doubt_add_destroy(n->add);
     doubt_dropout_destroy(n->drop);
-    doubt_tensor *tensors[] = {&n->raw_weight, &n->raw_bias,  &n->raw_bn[0],    &n->raw_bn[1],
+    doubt_concrete_destroy(n->concrete);
+    doubt_tensor *tensors[] = {&n->raw_p_logit, &n->raw_weight, &n->raw_bias,  &n->raw_bn[0],    &n->raw_bn[1],
                                &n->raw_bn[2],  &n->raw_bn[3], &n->fed_dst,      &n->fed_workspace,
                                &n->grad_sum};
     for (size_t k = 0; k < sizeof tensors / sizeof tensors[0]; k++)
@@ -683,10 +708,20 @@ static doubt_status fold_conv(doubt_ctx *ctx, doubt_net *net, int i)
     return st;
 }
 
+/* A learned rate as a dropout layer takes it: below 1 by enough that 1/(1-p) stays finite. */
+#define MAX_LEARNED_RATE 0.999
+
 doubt_status doubt_net_parameters_changed(doubt_ctx *ctx, doubt_net *net)
 {
     if (net->mode != DOUBT_MODE_INFER)
         return DOUBT_OK;
+    for (int i = 0; i < net->graph.n_nodes; i++) {
+        doubt_net_node *n = &net->nodes[i];
+        if (n->raw_p_logit.mem && n->drop) {
+            const double p = 1 / (1 + exp(-(double)n->raw_p_logit.data[0]));
+            n->drop->desc.p = (float)(p < MAX_LEARNED_RATE ? p : MAX_LEARNED_RATE);
+        }
+    }
     for (int i = 0; i < net->graph.n_nodes; i++)
         if (net->nodes[i].raw_weight.mem) {
             doubt_status st = fold_conv(ctx, net, i);
@@ -702,6 +737,8 @@ doubt_status doubt_net_init_weights(doubt_ctx *ctx, doubt_net *net, uint64_t see
     for (int i = 0; i < net->n_params && st == DOUBT_OK; i++) {
         doubt_net_param *p = &net->params[i];
         const char *field = strrchr(p->info.name, '.') + 1;
+        if (!strcmp(field, "p_logit"))
+            continue; /* a learned rate starts at the description's */
         float *plain = calloc((size_t)p->info.count, sizeof *plain);
         if (!plain)
             return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "network init: out of memory");
@@ -756,6 +793,8 @@ static doubt_status run_node(doubt_ctx *ctx, doubt_net *net, int i, uint64_t sam
     case DOUBT_NODE_ADD:
         return doubt_add_forward(ctx, n->add, in);
     case DOUBT_NODE_DROPOUT:
+        if (n->concrete && net->dropout_on)
+            return doubt_concrete_forward(ctx, n->concrete, in[0], sample_base);
         return n->drop && net->dropout_on ? doubt_dropout_forward(ctx, n->drop, in[0], sample_base)
                                           : DOUBT_OK;
     case DOUBT_NODE_INPUT:
@@ -843,9 +882,12 @@ doubt_status doubt_net_forward_samples(doubt_ctx *ctx, doubt_net *samples, uint6
 
 void doubt_net_set_dropout_seed(doubt_net *net, uint64_t seed)
 {
-    for (int i = 0; i < net->graph.n_nodes; i++)
+    for (int i = 0; i < net->graph.n_nodes; i++) {
         if (net->nodes[i].drop)
             net->nodes[i].drop->desc.seed = seed;
+        if (net->nodes[i].concrete)
+            net->nodes[i].concrete->desc.seed = seed;
+    }
 }
 
 doubt_status doubt_net_set_dropout_window(doubt_ctx *ctx, doubt_net *net, int x, int y,
@@ -921,6 +963,8 @@ static doubt_status backward_node(doubt_ctx *ctx, doubt_net *net, int i)
     case DOUBT_NODE_ADD:
         return doubt_add_backward(ctx, n->add, g);
     case DOUBT_NODE_DROPOUT:
+        if (n->concrete && net->dropout_on)
+            return doubt_concrete_backward(ctx, n->concrete, g);
         return n->drop && net->dropout_on ? doubt_dropout_backward(ctx, n->drop, g) : DOUBT_OK;
     case DOUBT_NODE_INPUT:
         break;
@@ -956,6 +1000,32 @@ doubt_net_param *doubt_net_param_find(doubt_net *net, const char *name)
         if (!strcmp(net->params[i].info.name, name))
             return &net->params[i];
     return NULL;
+}
+
+doubt_concrete *doubt_net_concrete(doubt_net *net, int node)
+{
+    return node >= 0 && node < net->graph.n_nodes ? net->nodes[node].concrete : NULL;
+}
+
+void doubt_net_store_rates(doubt_net *net)
+{
+    double largest = 0;
+    int any = 0;
+    for (int i = 0; i < net->graph.n_nodes; i++) {
+        const doubt_concrete *c = net->nodes[i].concrete;
+        const int site = spec(net, i)->site;
+        if (!c || site >= net->desc.n_rates)
+            continue;
+        /* 9 digits read back to the same float and keep the JSON short */
+        char digits[32];
+        snprintf(digits, sizeof digits, "%.9g", (double)doubt_concrete_rate(c));
+        net->desc.rates[site] = strtod(digits, NULL);
+        any = 1;
+    }
+    for (int k = 0; any && k < net->desc.n_rates; k++)
+        largest = net->desc.rates[k] > largest ? net->desc.rates[k] : largest;
+    if (any)
+        net->desc.dropout = largest;
 }
 
 int doubt_net_built_nodes(const doubt_net *net)

@@ -29,6 +29,7 @@
 #ifndef DOUBT_MODEL_NET_H
 #define DOUBT_MODEL_NET_H
 
+#include "conv/concrete.h"
 #include "conv/layer.h"
 #include "model/graph.h"
 
@@ -113,6 +114,13 @@ doubt_status doubt_net_backward(doubt_ctx *ctx, doubt_net *net);
 
 /* The parameter with this state_dict name, or NULL. */
 doubt_net_param *doubt_net_param_find(doubt_net *net, const char *name);
+
+/* The Concrete dropout layer of dropout node `node` in a training network, or NULL. */
+doubt_concrete *doubt_net_concrete(doubt_net *net, int node);
+
+/* Writes the rates the network's Concrete dropout layers have learned into net->desc (its
+ * rates and dropout), so saved weights carry them; nothing without such layers. */
+void doubt_net_store_rates(doubt_net *net);
 
 /* Number of nodes this network built (a SAMPLES network leaves the deterministic ones to
  * its cache), for tests and `doubt info`. */

@@ -10,8 +10,9 @@
 #include "model/arch.h"
 
 /* The required keys, then the optional ones. */
-static const char *const keys[] = {"arch",    "in_channels", "classes",          "widths",
-                                   "dropout", "no_depth_classes", "depth", "convs"};
+static const char *const keys[] = {"arch",    "in_channels",      "classes", "widths",
+                                   "dropout", "no_depth_classes", "depth",   "convs",
+                                   "concrete_dropout"};
 #define N_KEYS (sizeof keys / sizeof keys[0])
 #define N_REQUIRED 5
 
@@ -86,6 +87,26 @@ doubt_status doubt_netdesc_validate(const doubt_netdesc *d, doubt_error *err)
     if (!(d->dropout >= 0) || d->dropout >= 1)
         return doubt_fail(err, DOUBT_ERR_ARG,
                           "network description: dropout %g is outside [0, 1)", d->dropout);
+    const int sites = doubt_arch_dropout_sites(d);
+    if (d->n_rates && d->n_rates != sites)
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: %d dropout rates for %d dropout sites",
+                          d->n_rates, sites);
+    double largest = 0;
+    for (int i = 0; i < d->n_rates; i++) {
+        if (!(d->rates[i] >= 0) || d->rates[i] >= 1 || (d->concrete && d->rates[i] == 0))
+            return doubt_fail(err, DOUBT_ERR_ARG,
+                              "network description: dropout[%d] = %g is outside %s", i,
+                              d->rates[i], d->concrete ? "(0, 1)" : "[0, 1)");
+        largest = d->rates[i] > largest ? d->rates[i] : largest;
+    }
+    if (d->n_rates && d->dropout != largest)
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: dropout %g is not the largest of its rates",
+                          d->dropout);
+    if (d->concrete && !d->n_rates)
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: concrete_dropout needs a list of learned rates");
     if (d->no_depth_count < 0 || d->no_depth_count > d->classes)
         return doubt_fail(err, DOUBT_ERR_ARG,
                           "network description: %d no_depth_classes for %d classes",
@@ -107,6 +128,22 @@ doubt_status doubt_netdesc_validate(const doubt_netdesc *d, doubt_error *err)
         return doubt_fail(err, DOUBT_ERR_ARG, "network description: unknown depth kind %d",
                           (int)d->depth);
     return DOUBT_OK;
+}
+
+void doubt_netdesc_set_concrete(doubt_netdesc *d)
+{
+    if (!d->n_rates) {
+        d->n_rates = doubt_arch_dropout_sites(d);
+        for (int i = 0; i < d->n_rates; i++)
+            d->rates[i] = d->dropout > 0 ? d->dropout : 0.1;
+    }
+    double largest = 0;
+    for (int i = 0; i < d->n_rates; i++) {
+        d->rates[i] = d->rates[i] > 0 ? d->rates[i] : 0.1;
+        largest = d->rates[i] > largest ? d->rates[i] : largest;
+    }
+    d->dropout = largest;
+    d->concrete = 1;
 }
 
 int doubt_netdesc_class_has_no_depth(const doubt_netdesc *d, int c)
@@ -144,7 +181,7 @@ static doubt_status from_json(const cJSON *root, doubt_netdesc *out, doubt_error
             return doubt_fail(err, DOUBT_ERR_ARG,
                               "network description: unknown key '%.64s' (known: arch, "
                               "in_channels, classes, widths, convs, dropout, no_depth_classes, "
-                              "depth)",
+                              "depth, concrete_dropout)",
                               it->string);
         for (const cJSON *o = it->next; o; o = o->next)
             if (!strcmp(o->string, it->string))
@@ -215,9 +252,28 @@ static doubt_status from_json(const cJSON *root, doubt_netdesc *out, doubt_error
     }
 
     const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(root, "dropout");
-    if (!cJSON_IsNumber(dropout))
-        return doubt_fail(err, DOUBT_ERR_ARG, "network description: dropout must be a number");
-    d.dropout = dropout->valuedouble;
+    if (cJSON_IsArray(dropout)) {
+        if (cJSON_GetArraySize(dropout) > DOUBT_NETDESC_MAX_SITES)
+            return doubt_fail(err, DOUBT_ERR_ARG,
+                              "network description: %d dropout rates, at most %d sites",
+                              cJSON_GetArraySize(dropout), DOUBT_NETDESC_MAX_SITES);
+        for (const cJSON *r = dropout->child; r; r = r->next) {
+            if (!cJSON_IsNumber(r))
+                return doubt_fail(err, DOUBT_ERR_ARG,
+                                  "network description: dropout rates must be numbers");
+            d.rates[d.n_rates] = r->valuedouble;
+            d.dropout = d.n_rates++ && d.dropout > r->valuedouble ? d.dropout : r->valuedouble;
+        }
+    } else if (cJSON_IsNumber(dropout))
+        d.dropout = dropout->valuedouble;
+    else
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: dropout must be a number or a list of them");
+    const cJSON *concrete = cJSON_GetObjectItemCaseSensitive(root, "concrete_dropout");
+    if (concrete && !cJSON_IsBool(concrete))
+        return doubt_fail(err, DOUBT_ERR_ARG,
+                          "network description: concrete_dropout must be true or false");
+    d.concrete = cJSON_IsTrue(concrete);
 
     const cJSON *no_depth = cJSON_GetObjectItemCaseSensitive(root, "no_depth_classes");
     if (no_depth) {
@@ -368,6 +424,15 @@ doubt_status doubt_netdesc_from_config(const char *config, doubt_netdesc *out,
     return doubt_netdesc_load(config, out, err);
 }
 
+/* The shortest of %.15g / %.17g that reads back to the same double: 0.1 stays "0.1". */
+static size_t shortest_number(char *buf, size_t cap, double v)
+{
+    int n = snprintf(buf, cap, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        n = snprintf(buf, cap, "%.17g", v);
+    return n > 0 ? (size_t)n : 0;
+}
+
 doubt_status doubt_netdesc_to_json(const doubt_netdesc *d, char *buf, size_t cap,
                                    doubt_error *err)
 {
@@ -389,11 +454,16 @@ doubt_status doubt_netdesc_to_json(const doubt_netdesc *d, char *buf, size_t cap
                                    d->convs[i]);
         snprintf(convs + at, sizeof convs - at, "]");
     }
-    /* Shortest of %.15g / %.17g that reads back to the same double: 0.1 stays "0.1". */
-    char drop[32];
-    snprintf(drop, sizeof drop, "%.15g", d->dropout);
-    if (strtod(drop, NULL) != d->dropout)
-        snprintf(drop, sizeof drop, "%.17g", d->dropout);
+    char drop[DOUBT_NETDESC_MAX_SITES * 26 + 4];
+    if (d->n_rates) {
+        at = (size_t)snprintf(drop, sizeof drop, "[");
+        for (int i = 0; i < d->n_rates; i++) {
+            at += (size_t)snprintf(drop + at, sizeof drop - at, "%s", i ? "," : "");
+            at += shortest_number(drop + at, sizeof drop - at, d->rates[i]);
+        }
+        snprintf(drop + at, sizeof drop - at, "]");
+    } else
+        shortest_number(drop, sizeof drop, d->dropout);
     char no_depth[DOUBT_NETDESC_MAX_CLASSES * 4 + 32] = "";
     if (d->no_depth_count) {
         at = (size_t)snprintf(no_depth, sizeof no_depth, ",\"no_depth_classes\":[");
@@ -402,9 +472,11 @@ doubt_status doubt_netdesc_to_json(const doubt_netdesc *d, char *buf, size_t cap
                                    d->no_depth_classes[i]);
         snprintf(no_depth + at, sizeof no_depth - at, "]");
     }
-    char depth[32] = "";
+    char depth[64] = "";
     if (d->depth != DOUBT_DEPTH_METRIC)
         snprintf(depth, sizeof depth, ",\"depth\":\"%s\"", doubt_depth_param_name(d->depth));
+    if (d->concrete)
+        snprintf(depth + strlen(depth), sizeof depth - strlen(depth), ",\"concrete_dropout\":true");
     int n = snprintf(buf, cap,
                      "{\"arch\":\"%s\",\"in_channels\":%d,\"classes\":%d,\"widths\":[%s]%s,"
                      "\"dropout\":%s%s%s}",

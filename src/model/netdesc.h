@@ -14,10 +14,12 @@
  *     {"arch":"segnet","in_channels":3,"classes":8,"widths":[16,32,64,128,128],
  *      "convs":[2,2,3,3,3],"dropout":0.5}
  * arch is "unet" or "segnet" (arch.h draws both), widths has 1..8 levels, convs one count of
- * 1..4 convolutions per level, classes is 1..254
- * (255 is the ignore label), dropout is in [0, 1). no_depth_classes lists the classes that
- * have no depth (sky): strictly increasing ids below classes; absent or empty means every
- * class has depth (KITTI-like data), and then the canonical JSON leaves the key out, so the
+ * 1..4 convolutions per level, classes is 1..254 (255 is the ignore label), dropout is in
+ * [0, 1), or a list of one rate in [0, 1) per dropout site (arch.h). "concrete_dropout": true
+ * (optional, after "depth", written only when true) says the rates were learned by Concrete
+ * dropout, and needs a list of rates in (0, 1). no_depth_classes lists the classes that have
+ * no depth (sky): strictly increasing ids below classes; absent or empty means every class
+ * has depth (KITTI-like data), and then the canonical JSON leaves the key out, so the
  * descriptions written before it existed stay canonical. depth says what the depth channel
  * of the head predicts (doubt_depth_param); absent means "metric", and the canonical JSON
  * leaves it out then, for the same reason. Unknown keys are rejected so that a typo
@@ -41,12 +43,13 @@
 #define DOUBT_NETDESC_MAX_IN_CHANNELS 4096
 #define DOUBT_NETDESC_MAX_CLASSES 254
 #define DOUBT_NETDESC_MAX_CONVS 4
+#define DOUBT_NETDESC_MAX_SITES 6 /* dropout sites: three in the encoder, three in the decoder */
 /* segnet's most: five tensors per conv, 2L stages of 4 convs; head weight and bias,
  * task.log_var (unet's most, ten per block and 2L-1 blocks, is fewer) */
 #define DOUBT_NETDESC_MAX_PARAMS (5 * 2 * DOUBT_NETDESC_MAX_LEVELS * DOUBT_NETDESC_MAX_CONVS + 3)
-/* Longest canonical JSON: 8 widths of 5 digits, 17-digit dropout, 254 no-depth classes of up
- * to 3 digits and a comma; with room to spare. */
-#define DOUBT_NETDESC_JSON_MAX 1280
+/* Longest canonical JSON: 8 widths of 5 digits, 8 convs, 6 dropout rates of 17 digits, 254
+ * no-depth classes of up to 3 digits and a comma, the flags; with room to spare. */
+#define DOUBT_NETDESC_JSON_MAX 1536
 #define DOUBT_PARAM_NAME_MAX 48
 
 /* What the head's depth channel m and its log-variance s are (y = depth in metres):
@@ -69,11 +72,21 @@ typedef struct {
     int levels; /* L = number of widths */
     int widths[DOUBT_NETDESC_MAX_LEVELS];
     int convs[DOUBT_NETDESC_MAX_LEVELS]; /* segnet: convolutions per level; unet: 0 */
-    double dropout;
+    double dropout; /* the rate of every dropout site, or the largest of `rates` */
+    /* "dropout" given as a list: one rate per dropout site (arch.h numbers them) */
+    int n_rates;
+    double rates[DOUBT_NETDESC_MAX_SITES];
+    /* "concrete_dropout": true: the sites' rates were learned (conv/concrete.h); the weights
+     * hold <site>.drop.p_logit, prediction drops whole channels at those rates */
+    int concrete;
     int no_depth_count; /* entries of no_depth_classes */
     uint8_t no_depth_classes[DOUBT_NETDESC_MAX_CLASSES];
     doubt_depth_param depth;
 } doubt_netdesc;
+
+/* Makes d's dropout Concrete dropout's: a rate per site, each the description's rate, or 0.1
+ * where it has none, as the learned rates' starting points. */
+void doubt_netdesc_set_concrete(doubt_netdesc *d);
 
 /* 1 when class c has no depth (a no_depth_classes entry). */
 int doubt_netdesc_class_has_no_depth(const doubt_netdesc *d, int c);

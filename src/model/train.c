@@ -43,7 +43,8 @@ static doubt_status add_slots(doubt_ctx *ctx, doubt_trainer *tr)
         doubt_net_param *p = &tr->net->params[i];
         if (!p->grad)
             continue; /* running statistics */
-        int is_conv_weight = p->info.ndim == 4;
+        const int is_conv_weight = p->info.ndim == 4 &&
+                                   doubt_concrete_reg_decays(tr->concrete, p->info.name);
         if ((st = doubt_optim_add(ctx, tr->optim, p->info.name, p->value, p->grad,
                                   is_conv_weight)) != DOUBT_OK)
             return st;
@@ -95,6 +96,11 @@ doubt_status doubt_trainer_create(doubt_ctx *ctx, const doubt_train_config *conf
     DOUBT_TRY(doubt_net_create(ctx, &tr->config.net, config->batch, config->crop, config->crop,
                                 DOUBT_MODE_TRAIN, &tr->net));
     doubt_net_set_dropout_seed(tr->net, config->seed);
+    if (config->net.concrete)
+        DOUBT_TRY(doubt_concrete_reg_create(ctx, tr->net, config->optim.weight_decay,
+                                            tr->data ? doubt_dataset_count(tr->data)
+                                                     : config->batch,
+                                            &tr->concrete));
     const int64_t two = 2;
     DOUBT_TRY(doubt_tensor_init_plain(ctx, &tr->task_log_var, 1, &two, DOUBT_TENSOR_OWNED,
                                       "task.log_var"));
@@ -115,6 +121,7 @@ void doubt_trainer_destroy(doubt_trainer *tr)
     if (!tr)
         return;
     doubt_optim_destroy(tr->optim);
+    doubt_concrete_reg_destroy(tr->concrete);
     doubt_net_destroy(tr->net);
     doubt_batcher_destroy(tr->batcher);
     doubt_dataset_destroy(tr->data);
@@ -342,6 +349,11 @@ doubt_status doubt_trainer_step_batch(doubt_ctx *ctx, doubt_trainer *tr, doubt_t
     /* the learned depth weight is already in the depth gradients */
     join_gradients(tr, scale[0], learned ? 1.0f : scale[1]);
     DOUBT_TRY(doubt_net_backward(ctx, tr->net));
+    if (tr->concrete) {
+        double regulariser;
+        DOUBT_TRY(doubt_concrete_reg_apply(ctx, tr->concrete, &regulariser));
+        total += (float)regulariser;
+    }
     DOUBT_TRY(doubt_optim_check_grads(ctx, tr->optim));
     if (stats) {
         stats->step = step;
@@ -351,8 +363,12 @@ doubt_status doubt_trainer_step_batch(doubt_ctx *ctx, doubt_trainer *tr, doubt_t
         stats->task_sigma[0] = expf(0.5f * tr->task_log_var.data[0]);
         stats->task_sigma[1] = expf(0.5f * tr->task_log_var.data[1]);
         stats->lr = doubt_optim_lr(&tr->optim->desc, step);
+        stats->n_rates = tr->concrete ? tr->net->desc.n_rates : 0;
+        for (int k = 0; k < stats->n_rates; k++)
+            stats->rates[k] = (float)tr->net->desc.rates[k];
     }
     doubt_optim_update(tr->optim);
+    doubt_net_store_rates(tr->net);
 done:
     if (st != DOUBT_OK)
         copy_running_stats(tr, 1);
@@ -411,14 +427,32 @@ static doubt_status run_settings(doubt_ctx *ctx, const doubt_trainer *tr,
     return doubt_netdesc_to_json(&c->net, s->value, sizeof s->value, &ctx->err);
 }
 
+/* The checkpoint's network description as this run would have written it at the start:
+ * learned Concrete dropout rates are the run's state, not one of its settings. */
+static const char *network_at_start(const doubt_trainer *tr, const doubt_safetensors *f,
+                                    char buf[DOUBT_NETDESC_JSON_MAX])
+{
+    const char *stored = doubt_safetensors_meta(f, "network");
+    doubt_netdesc d;
+    if (!stored || !tr->config.net.concrete ||
+        doubt_netdesc_parse(stored, strlen(stored), &d, NULL) != DOUBT_OK || !d.concrete ||
+        d.n_rates != tr->config.net.n_rates)
+        return stored;
+    memcpy(d.rates, tr->config.net.rates, sizeof d.rates);
+    d.dropout = tr->config.net.dropout;
+    return doubt_netdesc_to_json(&d, buf, DOUBT_NETDESC_JSON_MAX, NULL) == DOUBT_OK ? buf : stored;
+}
+
 /* A checkpoint continues this run only if every setting it records is this run's. */
 static doubt_status check_same_run(doubt_ctx *ctx, const doubt_trainer *tr,
                                    const doubt_safetensors *f)
 {
     run_setting set[N_RUN_SETTINGS];
+    char network[DOUBT_NETDESC_JSON_MAX];
     doubt_status st = run_settings(ctx, tr, set);
     for (int i = 0; st == DOUBT_OK && i < N_RUN_SETTINGS; i++) {
-        const char *stored = doubt_safetensors_meta(f, set[i].key);
+        const char *stored = !strcmp(set[i].key, "network") ? network_at_start(tr, f, network)
+                                                             : doubt_safetensors_meta(f, set[i].key);
         if (stored && strcmp(stored, set[i].value))
             st = doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                             "%s: the checkpoint's run has %s %s, this one %s: resume with the "

@@ -16,14 +16,17 @@
  * order-independent across thread counts).
  *
  * Weight decay applies to convolution weights only, not to batch-norm parameters, biases or
- * task log-variances.
+ * task log-variances. With Concrete dropout (the description's concrete_dropout) its
+ * regulariser replaces the decay of the convolutions after each site (concrete_reg.h), and
+ * the learned rates go into net->desc after every step, so saved weights carry them.
  */
 #ifndef DOUBT_MODEL_TRAIN_H
 #define DOUBT_MODEL_TRAIN_H
 
 #include "io/dataset.h"
-#include "model/optim.h"
+#include "model/concrete_reg.h"
 #include "model/net.h"
+#include "model/optim.h"
 
 typedef enum { DOUBT_LOSS_ATTENUATED, DOUBT_LOSS_PLAIN } doubt_loss_mode;
 typedef enum { DOUBT_WEIGHTING_LEARNED, DOUBT_WEIGHTING_FIXED } doubt_weighting;
@@ -47,6 +50,8 @@ typedef struct {
                                  * + log term, its NLL); NaN if absent */
     float task_sigma[2];    /* exp(s_k / 2) of the learned task weights */
     float lr;
+    int n_rates;            /* Concrete dropout: the learned rate of each site */
+    float rates[DOUBT_NETDESC_MAX_SITES];
 } doubt_train_stats;
 
 typedef struct {
@@ -55,6 +60,7 @@ typedef struct {
     doubt_batcher *batcher;
     doubt_net *net;
     doubt_optim *optim;
+    doubt_concrete_reg *concrete; /* the description's dropout is Concrete: its regulariser */
     int has_seg, has_depth;
     doubt_tensor task_log_var, task_log_var_grad; /* [2]: segmentation, depth */
     /* one batch, plain: images, labels, depth and the per-task views of the output */
