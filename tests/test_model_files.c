@@ -124,6 +124,75 @@ START_TEST(netdesc_round_trip)
     ck_assert_int_eq(doubt_netdesc_to_json(&d, buf, sizeof buf, &err), DOUBT_OK);
     ck_assert_int_eq(doubt_netdesc_parse(buf, strlen(buf), &p, &err), DOUBT_OK);
     ck_assert_int_eq(p.no_depth_count, DOUBT_NETDESC_MAX_CLASSES);
+    /* ... and as a segnet with its convs, six learned rates of 17 digits and the depth kind */
+    strcpy(d.arch, "segnet");
+    for (int i = 0; i < 8; i++)
+        d.convs[i] = DOUBT_NETDESC_MAX_CONVS;
+    d.depth = DOUBT_DEPTH_INVERSE;
+    d.n_rates = 6;
+    for (int i = 0; i < 6; i++)
+        d.rates[i] = 0.123456789012345678 - i * 1e-17;
+    d.dropout = d.rates[0];
+    d.concrete = 1;
+    ck_assert_int_eq(doubt_netdesc_to_json(&d, buf, sizeof buf, &err), DOUBT_OK);
+    ck_assert_int_eq(doubt_netdesc_parse(buf, strlen(buf), &p, &err), DOUBT_OK);
+    ck_assert_mem_eq(&d, &p, sizeof d);
+}
+END_TEST
+
+/* dropout as one rate per site: canonical as a list, the largest as "dropout"; the count must
+ * be the architecture's; concrete_dropout needs such a list of rates in (0, 1). */
+START_TEST(netdesc_dropout_rates)
+{
+    doubt_netdesc d;
+    doubt_error err;
+    char buf[DOUBT_NETDESC_JSON_MAX];
+    const char *ok = "{\"arch\":\"unet\",\"in_channels\":3,\"classes\":8,\"widths\":[4,8,8,8],"
+                     "\"dropout\":[0.1,0.2,0.3,0.25,0.05,0],\"concrete_dropout\":false}";
+    ck_assert_msg(doubt_netdesc_parse(ok, strlen(ok), &d, &err) == DOUBT_OK, "%s", err.msg);
+    ck_assert_int_eq(d.n_rates, 6);
+    ck_assert(d.dropout == 0.3 && d.rates[4] == 0.05 && !d.concrete);
+    ck_assert_int_eq(doubt_netdesc_to_json(&d, buf, sizeof buf, &err), DOUBT_OK);
+    ck_assert_str_eq(buf, "{\"arch\":\"unet\",\"in_channels\":3,\"classes\":8,"
+                          "\"widths\":[4,8,8,8],\"dropout\":[0.1,0.2,0.3,0.25,0.05,0]}");
+    doubt_netdesc_set_concrete(&d);
+    ck_assert(d.concrete && d.rates[5] == 0.1);
+    ck_assert_int_eq(doubt_netdesc_to_json(&d, buf, sizeof buf, &err), DOUBT_OK);
+    ck_assert_ptr_nonnull(strstr(buf, "\"dropout\":[0.1,0.2,0.3,0.25,0.05,0.1],"
+                                      "\"concrete_dropout\":true}"));
+    const struct {
+        const char *json, *message;
+    } bad[] = {
+        {"{\"arch\":\"unet\",\"in_channels\":3,\"classes\":8,\"widths\":[4,8,8,8],"
+         "\"dropout\":[0.1,0.2]}",
+         "2 dropout rates for 6 dropout sites"},
+        {"{\"arch\":\"unet\",\"in_channels\":3,\"classes\":8,\"widths\":[4,8],"
+         "\"dropout\":[0.1,0.2,-0.5]}",
+         "dropout[2] = -0.5 is outside [0, 1)"},
+        {"{\"arch\":\"unet\",\"in_channels\":3,\"classes\":8,\"widths\":[4,8],"
+         "\"dropout\":[0.1,0,0.2],\"concrete_dropout\":true}",
+         "dropout[1] = 0 is outside (0, 1)"},
+        {"{\"arch\":\"unet\",\"in_channels\":3,\"classes\":8,\"widths\":[4,8],"
+         "\"dropout\":0.5,\"concrete_dropout\":true}",
+         "concrete_dropout needs a list of learned rates"},
+        {"{\"arch\":\"unet\",\"in_channels\":3,\"classes\":8,\"widths\":[4,8],"
+         "\"dropout\":[0.1,\"x\",0.2]}",
+         "dropout rates must be numbers"},
+        {"{\"arch\":\"segnet\",\"in_channels\":3,\"classes\":8,\"widths\":[4,8],"
+         "\"dropout\":0.5}",
+         "segnet needs convs"},
+        {"{\"arch\":\"unet\",\"in_channels\":3,\"classes\":8,\"widths\":[4,8],"
+         "\"convs\":[1,1],\"dropout\":0.5}",
+         "convs is for segnet only"},
+        {"{\"arch\":\"segnet\",\"in_channels\":3,\"classes\":8,\"widths\":[4,8],"
+         "\"convs\":[1,5],\"dropout\":0.5}",
+         "convs[1] = 5 is outside 1..4"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(doubt_netdesc_parse(bad[i].json, strlen(bad[i].json), &d, &err),
+                         DOUBT_ERR_ARG);
+        ck_assert_msg(strstr(err.msg, bad[i].message), "%s: got '%s'", bad[i].message, err.msg);
+    }
 }
 END_TEST
 
@@ -929,6 +998,7 @@ int main(void)
     Suite *s = suite_create("model_files");
     TCase *desc = tcase_create("netdesc");
     tcase_add_test(desc, netdesc_round_trip);
+    tcase_add_test(desc, netdesc_dropout_rates);
     tcase_add_test(desc, netdesc_no_depth_classes);
     tcase_add_loop_test(desc, netdesc_rejects, 0, (int)(sizeof bad_desc / sizeof bad_desc[0]));
     tcase_add_test(desc, netdesc_presets_and_files);
