@@ -16,7 +16,7 @@
 #include "io/fsutil.h"
 #include "io/npy.h"
 #include "io/png.h"
-#include "io/synth.h"
+#include "synth/synth.h"
 
 static const char usage_text[] =
     "usage: doubt synth OUTDIR --count N [--size WxH] [--seed S] [--rig RIG] [--ood [KIND]]\n"

@@ -12,14 +12,14 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "io/heatmap.h"
 #include "io/image.h"
-#include "io/inspect.h"
 #include "io/npy.h"
-#include "io/panel.h"
 #include "io/png.h"
-#include "metrics/eval.h"
 #include "model/mc.h"
+#include "pipeline/eval.h"
+#include "viz/heatmap.h"
+#include "viz/inspect.h"
+#include "viz/panel.h"
 
 #define WEIGHTS "tests/golden/model/unet_tiny.safetensors"
 #define KEYS "tests/golden/eval/keys.txt"

@@ -22,8 +22,9 @@
 #include "io/npy.h"
 #include "io/png.h"
 #include "io/sha256.h"
-#include "model/predict.h"
 #include "model/safetensors.h"
+#include "pipeline/inputs.h"
+#include "pipeline/predict.h"
 
 #define WEIGHTS "tests/golden/model/unet_tiny.safetensors"
 

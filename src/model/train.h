@@ -21,7 +21,7 @@
 #ifndef DOUBT_MODEL_TRAIN_H
 #define DOUBT_MODEL_TRAIN_H
 
-#include "io/dataset.h"
+#include "data/dataset.h"
 #include "model/optim.h"
 #include "model/unet.h"
 
