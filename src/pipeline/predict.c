@@ -17,8 +17,8 @@
 #include "io/sha256.h"
 #include "model/mc.h"
 #include "model/safetensors.h"
-#include "synth/synth.h"
 #include "viz/heatmap.h"
+#include "viz/palette.h"
 
 /* ---- maps and options ------------------------------------------------------------------ */
 
@@ -168,19 +168,6 @@ struct doubt_predictor {
     size_t cap; /* pixels the scratch buffers hold */
 };
 
-/* Distinct, fairly bright hues by golden-ratio steps around the colour wheel. */
-static void generated_palette(uint8_t (*pal)[3], int n)
-{
-    for (int c = 0; c < n; c++) {
-        double h = fmod(c * 0.6180339887498949, 1.0) * 6.0, s = 0.65, v = 0.95;
-        int sector = (int)h;
-        double f = h - sector, p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
-        double rgb[6][3] = {{v, t, p}, {q, v, p}, {p, v, t}, {p, q, v}, {t, p, v}, {v, p, q}};
-        for (int k = 0; k < 3; k++)
-            pal[c][k] = (uint8_t)lround(255.0 * rgb[sector % 6][k]);
-    }
-}
-
 /* The weights' own palette: __metadata__ "palette" = "[[r,g,b], ...]", one per class. */
 static doubt_status metadata_palette(const doubt_safetensors *w, int classes, uint8_t (*pal)[3],
                                      int *found, doubt_error *err)
@@ -268,12 +255,8 @@ doubt_status doubt_predict_create(doubt_ctx *ctx, const char *weights_path,
     int found = 0;
     if (!st)
         st = metadata_palette(p->weights, p->classes, p->palette, &found, err);
-    if (!st && !found) {
-        if (p->classes == DOUBT_SYNTH_CLASSES)
-            memcpy(p->palette, doubt_synth_palette, sizeof doubt_synth_palette);
-        else
-            generated_palette(p->palette, p->classes);
-    }
+    if (!st && !found)
+        doubt_palette_default(p->palette, p->classes);
     if (st) {
         doubt_predict_destroy(p);
         return st;

@@ -18,7 +18,8 @@
  * Outputs in OUTDIR for input NAME (the file's base name without its extension):
  *   NAME.seg.png      8-bit palette PNG, index = class (argmax of the mean softmax);
  *                     palette from the weights' __metadata__ "palette" ([[r,g,b], ...], one
- *                     per class), else synth's palette for 8 classes, else generated hues
+ *                     per class), else doubt_palette_default's (viz/palette.h: synth's
+ *                     colours for 8 classes, else generated hues)
  *   NAME.depth.png    16-bit gray, round(depth_mean * depth_scale) clamped to [1, 65535]
  *                     where depth_mean > 0, 0 where it is <= 0 (or NaN)
  *   NAME.<map>.png    heatmaps on a fixed range with a colorbar (heatmap.h), one per map

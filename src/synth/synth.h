@@ -57,7 +57,6 @@ enum {
 };
 
 extern const char *const doubt_synth_class_names[DOUBT_SYNTH_CLASSES];
-extern const uint8_t doubt_synth_palette[DOUBT_SYNTH_CLASSES][3];
 
 typedef enum {
     DOUBT_SHAPE_SPHERE,   /* centre, size[0] = radius */

@@ -56,11 +56,6 @@ typedef struct {
 const char *const doubt_synth_class_names[DOUBT_SYNTH_CLASSES] = {
     "background", "floor", "wall", "sphere", "box", "cylinder", "glass", "other"};
 
-/* Distinct hues for inspection; they carry no meaning for training. */
-const uint8_t doubt_synth_palette[DOUBT_SYNTH_CLASSES][3] = {
-    {0, 0, 0},     {128, 64, 128}, {70, 70, 70},   {220, 20, 60},
-    {250, 170, 30}, {0, 142, 0},    {70, 180, 250}, {250, 250, 0}};
-
 float doubt_synth_depth_a(float noise_level) { return 0.005f * noise_level; }
 float doubt_synth_label_flip(float noise_level) { return fminf(0.5f, 0.25f * noise_level); }
 /* 0.5 at the default level: a look-alike's label is then a fair coin between box and cylinder,
