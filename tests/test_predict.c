@@ -25,6 +25,7 @@
 #include "model/safetensors.h"
 #include "pipeline/inputs.h"
 #include "pipeline/predict.h"
+#include "viz/inspect.h"
 
 #define WEIGHTS "tests/golden/model/unet_tiny.safetensors"
 
@@ -236,7 +237,7 @@ START_TEST(parse_maps_and_ranges)
     doubt_error err;
     unsigned maps = 0;
     ck_assert(!doubt_predict_parse_maps("depth_epistemic,seg_entropy", &maps, &err));
-    ck_assert_uint_eq(maps, 1u << DOUBT_PMAP_DEPTH_EPISTEMIC | 1u << DOUBT_PMAP_SEG_ENTROPY);
+    ck_assert_uint_eq(maps, 1u << DOUBT_MAP_DEPTH_EPISTEMIC | 1u << DOUBT_MAP_SEG_ENTROPY);
     ck_assert(!doubt_predict_parse_maps("none", &maps, &err));
     ck_assert_uint_eq(maps, 0);
     ck_assert(!doubt_predict_parse_maps("all", &maps, &err));
@@ -247,15 +248,15 @@ START_TEST(parse_maps_and_ranges)
 
     doubt_predict_opts o = doubt_predict_defaults();
     ck_assert(!doubt_predict_parse_range("seg_mutual_info=0.1:2.5", &o, &err));
-    ck_assert_float_eq(o.lo[DOUBT_PMAP_SEG_MUTUAL_INFO], 0.1f);
-    ck_assert_float_eq(o.hi[DOUBT_PMAP_SEG_MUTUAL_INFO], 2.5f);
+    ck_assert_float_eq(o.lo[DOUBT_MAP_SEG_MUTUAL_INFO], 0.1f);
+    ck_assert_float_eq(o.hi[DOUBT_MAP_SEG_MUTUAL_INFO], 2.5f);
     const char *bad[] = {"seg_mutual_info=2:1", "nope=0:1", "depth_total", "depth_total=0:",
                          "depth_total=0:1x", "depth_total=nan:1", "depth_total=1:1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(doubt_predict_parse_range(bad[i], &o, &err) == DOUBT_ERR_ARG, "%s", bad[i]);
 
     float lo, hi;
-    doubt_predict_map_default_range(DOUBT_PMAP_SEG_ENTROPY, 8, &lo, &hi);
+    doubt_map_default_range(DOUBT_MAP_SEG_ENTROPY, 8, &lo, &hi);
     ck_assert_float_eq(lo, 0);
     ck_assert_double_eq_tol(hi, log(8.0), 1e-6);
 }
@@ -553,6 +554,74 @@ START_TEST(pipeline_writes_every_output)
     free(depth), free(epi), free(ale), free(prob), free(ent), free(mi), free(total);
     free(total_npy), free(seg_ale), free(lvar);
     free(back), free(cls);
+    doubt_ctx_destroy(ctx);
+    th_remove_tree(in);
+    th_remove_tree(out);
+    free(in), free(out);
+}
+END_TEST
+
+/* The map table (viz/maps.h), by which inspect and the report find and show a prediction,
+ * names exactly the files predict writes: with every map and --npy, each file is the classes,
+ * the depth, the probabilities or one map's heatmap or values, and each of those is there. */
+START_TEST(map_table_names_every_file_predict_writes)
+{
+    char *in = make_inputs(), *out = make_tmpdir(), p[DOUBT_PATH_MAX];
+    doubt_ctx *ctx = th_ctx(2);
+    doubt_error err;
+    doubt_predict_opts o = doubt_predict_defaults();
+    o.samples = 2;
+    o.npy = 1;
+    doubt_predictor *pr;
+    ck_assert_msg(!doubt_predict_create(ctx, WEIGHTS, &o, &pr, &err), "%s", err.msg);
+    path_in(p, in, "sub/b.png");
+    char *json;
+    ck_assert_msg(!doubt_predict_image(pr, p, "b", out, &json, &err), "%s", err.msg);
+
+    char want[3 + 2 * DOUBT_MAP_COUNT][64];
+    int nwant = 0;
+    snprintf(want[nwant++], sizeof want[0], "b.%s.png", DOUBT_MAP_FILE_CLASSES);
+    snprintf(want[nwant++], sizeof want[0], "b.%s.png", DOUBT_MAP_FILE_DEPTH);
+    snprintf(want[nwant++], sizeof want[0], "b.%s.npy", DOUBT_MAP_FILE_PROBS);
+    for (int m = 0; m < DOUBT_MAP_COUNT; m++) {
+        snprintf(want[nwant++], sizeof want[0], "b.%s.png", doubt_maps[m].name);
+        snprintf(want[nwant++], sizeof want[0], "b.%s.npy", doubt_maps[m].values);
+    }
+    for (int k = 0; k < nwant; k++)
+        ck_assert_msg(file_exists(out, want[k]), "%s, named by the map table, not written",
+                      want[k]);
+    DIR *d = opendir(out);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        int named = 0;
+        for (int k = 0; k < nwant; k++)
+            named |= !strcmp(e->d_name, want[k]);
+        ck_assert_msg(named, "predict wrote %s, which the map table does not name", e->d_name);
+    }
+    closedir(d);
+
+    /* the summary has one statistics object per map, under the name of its values */
+    cJSON *o_json = cJSON_Parse(json);
+    const cJSON *maps = cJSON_GetObjectItemCaseSensitive(o_json, "maps");
+    ck_assert_int_eq(cJSON_GetArraySize(maps), DOUBT_MAP_COUNT);
+    for (int m = 0; m < DOUBT_MAP_COUNT; m++)
+        ck_assert_msg(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(maps, doubt_maps[m].values)),
+                      "maps.%s missing from the summary", doubt_maps[m].values);
+    cJSON_Delete(o_json);
+    free(json);
+
+    /* and inspect, which lists a folder by the table's files, finds the one prediction */
+    char **names;
+    int count;
+    ck_assert_msg(!doubt_inspect_list(out, &names, &count, &err), "%s", err.msg);
+    ck_assert_int_eq(count, 1);
+    ck_assert_str_eq(names[0], "b");
+    doubt_inspect_list_free(names, count);
+
+    doubt_predict_destroy(pr);
     doubt_ctx_destroy(ctx);
     th_remove_tree(in);
     th_remove_tree(out);
@@ -1299,6 +1368,7 @@ static Suite *predict_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("pipeline");
     tcase_add_test(tc, pipeline_writes_every_output);
+    tcase_add_test(tc, map_table_names_every_file_predict_writes);
     tcase_add_test(tc, deterministic_and_selected_maps);
     tcase_add_test(tc, palette_from_weights_metadata);
     tcase_add_test(tc, depth_undefined_where_no_depth_class_predicted);

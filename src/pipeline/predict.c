@@ -18,50 +18,10 @@
 #include "model/mc.h"
 #include "model/safetensors.h"
 #include "viz/heatmap.h"
+#include "viz/maps.h"
 #include "viz/palette.h"
 
 /* ---- maps and options ------------------------------------------------------------------ */
-
-static const struct {
-    const char *name;
-    doubt_colormap cmap;
-    const char *units;
-    float lo, hi; /* hi < 0: ln(classes) */
-    int epistemic; /* zero, hence not written, with deterministic */
-    int depth;     /* undefined (grey) where a no-depth class is predicted */
-    int log_scale;
-} map_info[DOUBT_PMAP_COUNT] = {
-    [DOUBT_PMAP_DEPTH_COLOR] = {"depth_color", DOUBT_CMAP_TURBO, "m", 0.0f, 20.0f, 0, 1, 0},
-    [DOUBT_PMAP_DEPTH_EPISTEMIC] = {"depth_epistemic", DOUBT_CMAP_INFERNO, "m2", 0.0f, 2.0f, 1, 1,
-                                    0},
-    [DOUBT_PMAP_DEPTH_ALEATORIC] = {"depth_aleatoric", DOUBT_CMAP_INFERNO, "m2", 0.0f, 8.0f, 0, 1,
-                                    0},
-    [DOUBT_PMAP_DEPTH_TOTAL] = {"depth_total", DOUBT_CMAP_INFERNO, "m2", 0.0f, 10.0f, 0, 1, 0},
-    [DOUBT_PMAP_SEG_ENTROPY] = {"seg_entropy", DOUBT_CMAP_VIRIDIS, "nats", 0.0f, -1.0f, 0, 0, 0},
-    [DOUBT_PMAP_SEG_ALEATORIC] = {"seg_aleatoric", DOUBT_CMAP_VIRIDIS, "nats", 0.0f, -1.0f, 0, 0,
-                                  0},
-    [DOUBT_PMAP_SEG_MUTUAL_INFO] = {"seg_mutual_info", DOUBT_CMAP_VIRIDIS, "nats", 0.0f, 0.25f, 1,
-                                    0, 0},
-    /* The learned logit variance spans decades (1e-4 on clean pixels of the shipped weights,
-     * far more on label noise): a linear 0-4 scale showed it black everywhere. */
-    [DOUBT_PMAP_SEG_LOGIT_VAR] = {"seg_logit_var", DOUBT_CMAP_INFERNO, "logit2", 1e-4f, 1.0f, 0, 0,
-                                  1},
-};
-
-const char *doubt_predict_map_name(doubt_predict_map m)
-{
-    return (unsigned)m < DOUBT_PMAP_COUNT ? map_info[m].name : "?";
-}
-
-void doubt_predict_map_default_range(doubt_predict_map m, int classes, float *lo, float *hi)
-{
-    *lo = map_info[m].lo;
-    *hi = map_info[m].hi;
-    /* The entropy of C classes lies in [0, ln C]: the whole scale, the same for every image.
-     * A 1-class network has no entropy; keep the range valid. */
-    if (*hi < 0)
-        *hi = classes > 1 ? (float)log((double)classes) : 1.0f;
-}
 
 doubt_predict_opts doubt_predict_defaults(void)
 {
@@ -73,20 +33,12 @@ doubt_predict_opts doubt_predict_defaults(void)
     return o;
 }
 
-static int find_map(const char *name, size_t len)
-{
-    for (int m = 0; m < DOUBT_PMAP_COUNT; m++)
-        if (strlen(map_info[m].name) == len && !strncmp(map_info[m].name, name, len))
-            return m;
-    return -1;
-}
-
 static void map_names(char *buf, size_t cap)
 {
     size_t at = 0;
     buf[0] = '\0';
-    for (int m = 0; m < DOUBT_PMAP_COUNT && at < cap; m++)
-        at += (size_t)snprintf(buf + at, cap - at, "%s%s", m ? ", " : "", map_info[m].name);
+    for (int m = 0; m < DOUBT_MAP_COUNT && at < cap; m++)
+        at += (size_t)snprintf(buf + at, cap - at, "%s%s", m ? ", " : "", doubt_maps[m].name);
 }
 
 doubt_status doubt_predict_parse_maps(const char *list, unsigned *maps, doubt_error *err)
@@ -101,7 +53,7 @@ doubt_status doubt_predict_parse_maps(const char *list, unsigned *maps, doubt_er
         for (const char *s = list;;) {
             const char *comma = strchr(s, ',');
             size_t len = comma ? (size_t)(comma - s) : strlen(s);
-            int m = find_map(s, len);
+            int m = doubt_map_find(s, len);
             if (m < 0) {
                 map_names(names, sizeof names);
                 return doubt_fail(err, DOUBT_ERR_ARG, "--maps: unknown map '%.*s' (maps: %s)",
@@ -121,7 +73,7 @@ doubt_status doubt_predict_parse_range(const char *arg, doubt_predict_opts *o, d
 {
     const char *eq = strchr(arg, '=');
     char names[256];
-    int m = eq ? find_map(arg, (size_t)(eq - arg)) : -1;
+    int m = eq ? doubt_map_find(arg, (size_t)(eq - arg)) : -1;
     if (m < 0) {
         map_names(names, sizeof names);
         return doubt_fail(err, DOUBT_ERR_ARG, "--range '%s': want NAME=LO:HI with NAME one of %s",
@@ -135,10 +87,10 @@ doubt_status doubt_predict_parse_range(const char *arg, doubt_predict_opts *o, d
         const char *h = end + 1;
         float hi = strtof(h, &end);
         ok = !errno && end != h && !*end && isfinite(lo) && isfinite(hi) && lo < hi;
-        if (ok && map_info[m].log_scale && !(lo > 0))
+        if (ok && doubt_maps[m].log_scale && !(lo > 0))
             return doubt_fail(err, DOUBT_ERR_ARG,
                               "--range '%s': %s is drawn on a log scale, LO must be > 0", arg,
-                              map_info[m].name);
+                              doubt_maps[m].name);
         if (ok) {
             o->lo[m] = lo;
             o->hi[m] = hi;
@@ -261,9 +213,9 @@ doubt_status doubt_predict_create(doubt_ctx *ctx, const char *weights_path,
         doubt_predict_destroy(p);
         return st;
     }
-    for (int m = 0; m < DOUBT_PMAP_COUNT; m++)
+    for (int m = 0; m < DOUBT_MAP_COUNT; m++)
         if (!(p->o.lo[m] < p->o.hi[m]))
-            doubt_predict_map_default_range((doubt_predict_map)m, p->classes, &p->o.lo[m],
+            doubt_map_default_range((doubt_map)m, p->classes, &p->o.lo[m],
                                             &p->o.hi[m]);
     if (p->o.deterministic)
         p->o.samples = 1;
@@ -285,30 +237,14 @@ int doubt_predict_classes(const doubt_predictor *p) { return p->classes; }
 
 /* ---- outputs --------------------------------------------------------------------------- */
 
-enum {
-    NPY_DEPTH_MEAN,
-    NPY_DEPTH_EPI,
-    NPY_DEPTH_ALE,
-    NPY_DEPTH_TOTAL,
-    NPY_SEG_PROB,
-    NPY_SEG_ENT,
-    NPY_SEG_ALE,
-    NPY_SEG_MI,
-    NPY_SEG_LVAR,
-    NPY_N
-};
-static const char *const npy_names[NPY_N] = {
-    "depth_mean", "depth_epistemic", "depth_aleatoric", "depth_total",    "seg_prob",
-    "seg_entropy", "seg_aleatoric",  "seg_mutual_info", "seg_logit_var"};
-
 static int heatmap_wanted(const doubt_predictor *p, int m)
 {
-    return (p->o.maps >> m & 1u) && !(p->o.deterministic && map_info[m].epistemic);
+    return (p->o.maps >> m & 1u) && !(p->o.deterministic && doubt_maps[m].epistemic);
 }
 
-static int npy_wanted(const doubt_predictor *p, int k)
+static int npy_wanted(const doubt_predictor *p, int m)
 {
-    return p->o.npy && !(p->o.deterministic && (k == NPY_DEPTH_EPI || k == NPY_SEG_MI));
+    return p->o.npy && !(p->o.deterministic && doubt_maps[m].epistemic);
 }
 
 static doubt_status output_path(char *out, const char *outdir, const char *name,
@@ -330,13 +266,13 @@ static int exists(const char *outdir, const char *name, const char *what, const 
 
 int doubt_predict_done(const doubt_predictor *p, const char *outdir, const char *name)
 {
-    if (!exists(outdir, name, "seg", "png") || !exists(outdir, name, "depth", "png"))
+    if (!exists(outdir, name, DOUBT_MAP_FILE_CLASSES, "png") ||
+        !exists(outdir, name, DOUBT_MAP_FILE_DEPTH, "png") ||
+        (p->o.npy && !exists(outdir, name, DOUBT_MAP_FILE_PROBS, "npy")))
         return 0;
-    for (int m = 0; m < DOUBT_PMAP_COUNT; m++)
-        if (heatmap_wanted(p, m) && !exists(outdir, name, map_info[m].name, "png"))
-            return 0;
-    for (int k = 0; k < NPY_N; k++)
-        if (npy_wanted(p, k) && !exists(outdir, name, npy_names[k], "npy"))
+    for (int m = 0; m < DOUBT_MAP_COUNT; m++)
+        if ((heatmap_wanted(p, m) && !exists(outdir, name, doubt_maps[m].name, "png")) ||
+            (npy_wanted(p, m) && !exists(outdir, name, doubt_maps[m].values, "npy")))
             return 0;
     return 1;
 }
@@ -344,15 +280,23 @@ int doubt_predict_done(const doubt_predictor *p, const char *outdir, const char 
 static const float *map_data(const doubt_mc_maps *m, int which)
 {
     switch (which) {
-    case DOUBT_PMAP_DEPTH_COLOR: return m->depth_mean;
-    case DOUBT_PMAP_DEPTH_EPISTEMIC: return m->depth_epistemic;
-    case DOUBT_PMAP_DEPTH_ALEATORIC: return m->depth_aleatoric;
-    case DOUBT_PMAP_DEPTH_TOTAL: return m->depth_total;
-    case DOUBT_PMAP_SEG_ENTROPY: return m->seg_entropy;
-    case DOUBT_PMAP_SEG_ALEATORIC: return m->seg_aleatoric;
-    case DOUBT_PMAP_SEG_MUTUAL_INFO: return m->seg_mutual_info;
+    case DOUBT_MAP_DEPTH_COLOR: return m->depth_mean;
+    case DOUBT_MAP_DEPTH_EPISTEMIC: return m->depth_epistemic;
+    case DOUBT_MAP_DEPTH_ALEATORIC: return m->depth_aleatoric;
+    case DOUBT_MAP_DEPTH_TOTAL: return m->depth_total;
+    case DOUBT_MAP_SEG_ENTROPY: return m->seg_entropy;
+    case DOUBT_MAP_SEG_ALEATORIC: return m->seg_aleatoric;
+    case DOUBT_MAP_SEG_MUTUAL_INFO: return m->seg_mutual_info;
     default: return m->seg_logit_var;
     }
+}
+
+static doubt_status write_npy(const char *outdir, const char *name, const char *what,
+                              const float *v, int nd, const int64_t *shape, doubt_error *err)
+{
+    char path[DOUBT_PATH_MAX];
+    doubt_status st = output_path(path, outdir, name, what, "npy", err);
+    return st ? st : doubt_npy_write_f32(path, v, nd, shape, err);
 }
 
 static doubt_status write_outputs(doubt_predictor *p, const doubt_mc_maps *mm, const char *name,
@@ -362,39 +306,37 @@ static doubt_status write_outputs(doubt_predictor *p, const doubt_mc_maps *mm, c
     const size_t n = (size_t)w * h;
     char path[DOUBT_PATH_MAX];
     doubt_status st = DOUBT_OK;
-    const float *npy_data[NPY_N] = {mm->depth_mean,    mm->depth_epistemic, mm->depth_aleatoric,
-                                    mm->depth_total,   mm->seg_prob,        mm->seg_entropy,
-                                    mm->seg_aleatoric, mm->seg_mutual_info, mm->seg_logit_var};
-    for (int k = 0; k < NPY_N && !st; k++) {
-        if (!npy_wanted(p, k))
-            continue;
-        int64_t shape[3] = {mm->classes, h, w};
-        const int nd = k == NPY_SEG_PROB ? 3 : 2;
-        st = output_path(path, outdir, name, npy_names[k], "npy", err);
-        if (!st)
-            st = doubt_npy_write_f32(path, npy_data[k], nd, nd == 3 ? shape : shape + 1, err);
+    const int64_t shape[3] = {mm->classes, h, w};
+    for (int m = 0; m < DOUBT_MAP_COUNT && !st; m++) {
+        /* the class probabilities lead the segmentation maps, in predict.h's order */
+        if (p->o.npy && m == DOUBT_MAP_SEG_ENTROPY)
+            st = write_npy(outdir, name, DOUBT_MAP_FILE_PROBS, mm->seg_prob, 3, shape, err);
+        if (!st && npy_wanted(p, m))
+            st = write_npy(outdir, name, doubt_maps[m].values, map_data(mm, m), 2, shape + 1,
+                           err);
     }
     /* depth_color leaves out what depth.png records as "no depth" (NaN: a no-depth class). */
     for (size_t i = 0; i < n; i++)
         p->valid[i] = mm->depth_mean[i] > 0;
-    for (int m = 0; m < DOUBT_PMAP_COUNT && !st; m++) {
+    for (int m = 0; m < DOUBT_MAP_COUNT && !st; m++) {
         if (!heatmap_wanted(p, m))
             continue;
         doubt_heatmap_opts ho = doubt_heatmap_defaults();
         ho.lo = p->o.lo[m];
         ho.hi = p->o.hi[m];
-        ho.cmap = map_info[m].cmap;
-        ho.map_name = map_info[m].name;
-        ho.units = map_info[m].units;
-        ho.log_scale = map_info[m].log_scale;
-        if (map_info[m].depth && p->weights->network.no_depth_count)
+        ho.cmap = doubt_maps[m].cmap;
+        ho.map_name = doubt_maps[m].name;
+        ho.units = doubt_maps[m].units;
+        ho.log_scale = doubt_maps[m].log_scale;
+        if (doubt_maps[m].kind != DOUBT_MAP_KIND_SEG_UNCERTAINTY &&
+            p->weights->network.no_depth_count)
             ho.invalid_label = "no depth";
         ho.texts = p->texts;
         ho.ntexts = p->ntexts;
-        st = output_path(path, outdir, name, map_info[m].name, "png", err);
+        st = output_path(path, outdir, name, doubt_maps[m].name, "png", err);
         if (!st)
             st = doubt_heatmap_write(path, map_data(mm, m),
-                                     m == DOUBT_PMAP_DEPTH_COLOR ? p->valid : NULL, w, h, &ho,
+                                     m == DOUBT_MAP_DEPTH_COLOR ? p->valid : NULL, w, h, &ho,
                                      err);
     }
     doubt_png_text texts[8];
@@ -406,15 +348,15 @@ static doubt_status write_outputs(doubt_predictor *p, const doubt_mc_maps *mm, c
             /* A positive depth never becomes 0, which would read back as "no depth". */
             p->depth16[i] = v > 0 ? (uint16_t)(v >= 65535 ? 65535 : v < 1 ? 1 : lround(v)) : 0;
         }
-        texts[p->ntexts] = (doubt_png_text){"doubt.map", "depth_mean"};
+        texts[p->ntexts] = (doubt_png_text){"doubt.map", doubt_maps[DOUBT_MAP_DEPTH_COLOR].values};
         texts[p->ntexts + 1] = (doubt_png_text){"doubt.depth_scale", p->scale_text};
-        st = output_path(path, outdir, name, "depth", "png", err);
+        st = output_path(path, outdir, name, DOUBT_MAP_FILE_DEPTH, "png", err);
         if (!st)
             st = doubt_png_write_gray16(path, p->depth16, w, h, texts, p->ntexts + 2, err);
     }
     if (!st) {
         texts[p->ntexts] = (doubt_png_text){"doubt.map", "seg_class"};
-        st = output_path(path, outdir, name, "seg", "png", err);
+        st = output_path(path, outdir, name, DOUBT_MAP_FILE_CLASSES, "png", err);
         if (!st)
             st = doubt_png_write_palette(path, mm->seg_class, w, h,
                                          (const uint8_t(*)[3])p->palette, p->classes, texts,
@@ -476,27 +418,14 @@ static char *summary(doubt_predictor *p, const doubt_mc_maps *mm, const char *pa
     cJSON_AddNumberToObject(o, "height", mm->height);
     cJSON_AddNumberToObject(o, "classes", mm->classes);
     cJSON *maps = cJSON_AddObjectToObject(o, "maps");
-    const struct {
-        const char *name;
-        const float *v;
-        int range; /* the heatmap whose range gives the threshold */
-    } stats[] = {
-        {"depth_mean", mm->depth_mean, DOUBT_PMAP_DEPTH_COLOR},
-        {"depth_epistemic", mm->depth_epistemic, DOUBT_PMAP_DEPTH_EPISTEMIC},
-        {"depth_aleatoric", mm->depth_aleatoric, DOUBT_PMAP_DEPTH_ALEATORIC},
-        {"depth_total", mm->depth_total, DOUBT_PMAP_DEPTH_TOTAL},
-        {"seg_entropy", mm->seg_entropy, DOUBT_PMAP_SEG_ENTROPY},
-        {"seg_aleatoric", mm->seg_aleatoric, DOUBT_PMAP_SEG_ALEATORIC},
-        {"seg_mutual_info", mm->seg_mutual_info, DOUBT_PMAP_SEG_MUTUAL_INFO},
-        {"seg_logit_var", mm->seg_logit_var, DOUBT_PMAP_SEG_LOGIT_VAR},
-    };
-    for (size_t s = 0; s < sizeof stats / sizeof stats[0]; s++) {
-        if (p->o.deterministic && map_info[stats[s].range].epistemic)
+    /* each map's values, "threshold" three quarters up its heatmap's range */
+    for (int m = 0; m < DOUBT_MAP_COUNT; m++) {
+        if (p->o.deterministic && doubt_maps[m].epistemic)
             continue;
-        const int r = stats[s].range;
-        const double lo = p->o.lo[r], hi = p->o.hi[r];
-        const double thr = map_info[r].log_scale ? lo * pow(hi / lo, 0.75) : lo + 0.75 * (hi - lo);
-        cJSON_AddItemToObject(maps, stats[s].name, map_stats(p, stats[s].v, n, thr));
+        const double lo = p->o.lo[m], hi = p->o.hi[m];
+        const double thr =
+            doubt_maps[m].log_scale ? lo * pow(hi / lo, 0.75) : lo + 0.75 * (hi - lo);
+        cJSON_AddItemToObject(maps, doubt_maps[m].values, map_stats(p, map_data(mm, m), n, thr));
     }
     cJSON *hist = cJSON_AddArrayToObject(o, "class_fraction");
     size_t *count = calloc((size_t)mm->classes, sizeof *count);

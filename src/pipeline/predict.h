@@ -23,8 +23,9 @@
  *   NAME.depth.png    16-bit gray, round(depth_mean * depth_scale) clamped to [1, 65535]
  *                     where depth_mean > 0, 0 where it is <= 0 (or NaN)
  *   NAME.<map>.png    heatmaps on a fixed range with a colorbar (heatmap.h), one per map
- *                     of doubt_predict_map selected in opts.maps; the depth ones grey
- *                     ("no depth" beside the colorbar) where depth is undefined
+ *                     of viz/maps.h selected in opts.maps (its name, colormap, units and
+ *                     default range are there); the depth ones grey ("no depth" beside the
+ *                     colorbar) where depth is undefined
  *   NAME.<map>.npy    with opts.npy: depth_mean, depth_epistemic, depth_aleatoric,
  *                     depth_total, seg_prob [C, H, W], seg_entropy, seg_aleatoric,
  *                     seg_mutual_info, seg_logit_var (float32): every heatmap's values
@@ -55,25 +56,10 @@
 
 #include "core/ctx.h"
 #include "core/status.h"
+#include "viz/maps.h"
 
-/* The heatmaps; their names are the file suffixes and the --maps / --range keys. */
-typedef enum {
-    DOUBT_PMAP_DEPTH_COLOR = 0, /* depth_mean, turbo, m */
-    DOUBT_PMAP_DEPTH_EPISTEMIC, /* inferno, m^2 */
-    DOUBT_PMAP_DEPTH_ALEATORIC, /* inferno, m^2 */
-    DOUBT_PMAP_DEPTH_TOTAL,     /* inferno, m^2 */
-    DOUBT_PMAP_SEG_ENTROPY,     /* viridis, nats */
-    DOUBT_PMAP_SEG_ALEATORIC,   /* viridis, nats: expected entropy mean_t H[p_t] */
-    DOUBT_PMAP_SEG_MUTUAL_INFO, /* viridis, nats */
-    DOUBT_PMAP_SEG_LOGIT_VAR,   /* inferno, logit^2, log10 scale */
-    DOUBT_PMAP_COUNT
-} doubt_predict_map;
-
-#define DOUBT_PREDICT_ALL_MAPS ((1u << DOUBT_PMAP_COUNT) - 1)
-
-const char *doubt_predict_map_name(doubt_predict_map m);
-/* Default range of map m for a network of `classes` classes (seg_entropy: 0 to ln C). */
-void doubt_predict_map_default_range(doubt_predict_map m, int classes, float *lo, float *hi);
+/* Bit (1u << m) of opts.maps for each map m of viz/maps.h. */
+#define DOUBT_PREDICT_ALL_MAPS ((1u << DOUBT_MAP_COUNT) - 1)
 
 typedef struct {
     int samples;          /* T >= 1 */
@@ -83,7 +69,7 @@ typedef struct {
     float depth_scale;    /* NAME.depth.png value per metre, > 0 */
     unsigned maps;        /* bit (1u << m): write heatmap m */
     int npy;              /* write the .npy float maps */
-    float lo[DOUBT_PMAP_COUNT], hi[DOUBT_PMAP_COUNT]; /* lo == hi: the default range */
+    float lo[DOUBT_MAP_COUNT], hi[DOUBT_MAP_COUNT]; /* lo == hi: the default range */
     int64_t max_pixels;   /* larger images are refused; 0 = DOUBT_IMAGE_MAX_PIXELS_DEFAULT */
     int tile, tile_margin; /* overlapping tiles for large images (mc.h); tile 0 = off */
 } doubt_predict_opts;

@@ -12,32 +12,29 @@
 #include "io/fsutil.h"
 #include "io/image.h"
 #include "io/png.h"
+#include "maps.h"
 #include "panel.h"
 
-const char *const doubt_inspect_heatmaps[DOUBT_INSPECT_HEATMAPS] = {
-    "depth_epistemic", "depth_aleatoric", "depth_total",    "seg_entropy",
-    "seg_aleatoric",   "seg_mutual_info", "seg_logit_var"};
-
-static const char *const heatmap_title[DOUBT_INSPECT_HEATMAPS] = {
-    "Depth epistemic (m2)", "Depth aleatoric (m2)",   "Depth total (m2)",
-    "Seg entropy (nats)",   "Seg aleatoric (nats)",   "Seg mutual info (nats)",
-    "Seg logit variance"};
-
-/* Files predict writes, by which a NAME is recognised. */
-static const char *const known_suffix[] = {".seg.png",
-                                           ".depth.png",
-                                           ".depth_color.png",
-                                           ".depth_epistemic.png",
-                                           ".depth_aleatoric.png",
-                                           ".depth_total.png",
-                                           ".seg_entropy.png",
-                                           ".seg_aleatoric.png",
-                                           ".seg_mutual_info.png",
-                                           ".seg_logit_var.png"};
+/* The length of the suffix that makes file one of predict's PNGs (NAME.seg.png, NAME.depth.png
+ * or a heatmap NAME.<map>.png), 0 when it is none. */
+static size_t prediction_suffix(const char *file)
+{
+    static const char *const fixed[] = {DOUBT_MAP_FILE_CLASSES, DOUBT_MAP_FILE_DEPTH};
+    const size_t len = strlen(file);
+    for (int k = 0; k < 2 + DOUBT_MAP_COUNT; k++) {
+        char suffix[64];
+        const size_t sl = (size_t)snprintf(suffix, sizeof suffix, ".%s.png",
+                                           k < 2 ? fixed[k] : doubt_maps[k - 2].name);
+        if (len > sl && !strcmp(file + len - sl, suffix))
+            return sl;
+    }
+    return 0;
+}
 
 doubt_inspect_opts doubt_inspect_defaults(void)
 {
-    return (doubt_inspect_opts){.images = NULL, .depth_lo = 0.0f, .depth_hi = 20.0f};
+    const doubt_map_info *depth = &doubt_maps[DOUBT_MAP_DEPTH_COLOR];
+    return (doubt_inspect_opts){.images = NULL, .depth_lo = depth->lo, .depth_hi = depth->hi};
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -79,28 +76,24 @@ doubt_status doubt_inspect_list(const char *dir, char ***names, int *count, doub
     while (!st && (e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue; /* temporaries of an interrupted writer */
-        size_t len = strlen(e->d_name);
-        for (size_t k = 0; k < sizeof known_suffix / sizeof known_suffix[0]; k++) {
-            size_t sl = strlen(known_suffix[k]);
-            if (len <= sl || strcmp(e->d_name + len - sl, known_suffix[k]))
-                continue;
-            if (n == cap) {
-                cap = cap ? 2 * cap : 64;
-                char **t = realloc(v, (size_t)cap * sizeof *v);
-                if (!t) {
-                    st = doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory listing %s", dir);
-                    break;
-                }
-                v = t;
-            }
-            if (!(v[n] = malloc(len - sl + 1))) {
+        const size_t len = strlen(e->d_name), sl = prediction_suffix(e->d_name);
+        if (!sl)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **t = realloc(v, (size_t)cap * sizeof *v);
+            if (!t) {
                 st = doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory listing %s", dir);
                 break;
             }
-            memcpy(v[n], e->d_name, len - sl);
-            v[n++][len - sl] = '\0';
+            v = t;
+        }
+        if (!(v[n] = malloc(len - sl + 1))) {
+            st = doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory listing %s", dir);
             break;
         }
+        memcpy(v[n], e->d_name, len - sl);
+        v[n++][len - sl] = '\0';
     }
     closedir(d);
     if (!st && n == 0)
@@ -131,19 +124,22 @@ doubt_status doubt_inspect_find_input(const char *images, const char *name, char
                       name);
 }
 
-/* The images of one panel; all owned. */
+/* The images of one panel; all owned. heat[m] is map m's heatmap, for every map but the depth
+ * itself, which is the depth tile. */
 typedef struct {
-    uint8_t *input, *seg, *depth, *heat[DOUBT_INSPECT_HEATMAPS];
-    int iw, ih, sw, sh, dw, dh, hw[DOUBT_INSPECT_HEATMAPS], hh[DOUBT_INSPECT_HEATMAPS];
+    uint8_t *input, *seg, *depth, *heat[DOUBT_MAP_COUNT];
+    int iw, ih, sw, sh, dw, dh, hw[DOUBT_MAP_COUNT], hh[DOUBT_MAP_COUNT];
 } panel_images;
+
+static int heatmap_tile(int m) { return doubt_maps[m].kind != DOUBT_MAP_KIND_DEPTH; }
 
 static void panel_images_free(panel_images *p)
 {
     free(p->input);
     free(p->seg);
     free(p->depth);
-    for (int k = 0; k < DOUBT_INSPECT_HEATMAPS; k++)
-        free(p->heat[k]);
+    for (int m = 0; m < DOUBT_MAP_COUNT; m++)
+        free(p->heat[m]);
 }
 
 static doubt_status read_rgb(const char *dir, const char *name, const char *suffix, uint8_t **rgb,
@@ -164,7 +160,7 @@ static doubt_status load_depth(const char *dir, const char *name, const doubt_in
                                panel_images *p, double *mean_depth, doubt_error *err)
 {
     char path[DOUBT_PATH_MAX];
-    doubt_status st = doubt_path_join_suffix(path, dir, name, ".depth.png", err);
+    doubt_status st = doubt_path_join_suffix(path, dir, name, "." DOUBT_MAP_FILE_DEPTH ".png", err);
     if (st)
         return st;
     if (!doubt_is_regular_file(path))
@@ -182,16 +178,18 @@ static doubt_status load_depth(const char *dir, const char *name, const doubt_in
         }
     if (mean_depth)
         *mean_depth = valid ? sum / (double)valid : NAN;
-    char color[DOUBT_PATH_MAX];
-    st = doubt_path_join_suffix(color, dir, name, ".depth_color.png", err);
+    const doubt_map_info *dm = &doubt_maps[DOUBT_MAP_DEPTH_COLOR];
+    char color[DOUBT_PATH_MAX], suffix[64];
+    snprintf(suffix, sizeof suffix, ".%s.png", dm->name);
+    st = doubt_path_join_suffix(color, dir, name, suffix, err);
     if (!st && doubt_is_regular_file(color))
         st = doubt_image_read_rgb8(color, 0, &p->depth, &p->dw, &p->dh, err);
     else if (!st) {
         doubt_heatmap_opts ho = doubt_heatmap_defaults();
         ho.lo = o->depth_lo;
         ho.hi = o->depth_hi;
-        ho.cmap = DOUBT_CMAP_TURBO;
-        ho.units = "m";
+        ho.cmap = dm->cmap;
+        ho.units = dm->units;
         for (int64_t i = 0; i < (int64_t)w * h; i++)
             depth[i] = depth[i] > 0 ? depth[i] : NAN; /* 0 = no depth: the invalid colour */
         doubt_heatmap_layout lay;
@@ -211,7 +209,8 @@ doubt_status doubt_inspect_panel(const char *dir, const char *name, const doubt_
     memset(&p, 0, sizeof p);
     uint8_t *canvas = NULL, *overlay = NULL;
     char path[DOUBT_PATH_MAX];
-    doubt_status st = read_rgb(dir, name, ".seg.png", &p.seg, &p.sw, &p.sh, err);
+    doubt_status st =
+        read_rgb(dir, name, "." DOUBT_MAP_FILE_CLASSES ".png", &p.seg, &p.sw, &p.sh, err);
     if (!st && o->images && !(st = doubt_inspect_find_input(o->images, name, path, err)))
         st = doubt_image_read_rgb8(path, 0, &p.input, &p.iw, &p.ih, err);
     if (!st && p.input && (p.iw != p.sw || p.ih != p.sh))
@@ -219,10 +218,12 @@ doubt_status doubt_inspect_panel(const char *dir, const char *name, const doubt_
                         p.ih, dir, name, p.sw, p.sh);
     if (!st)
         st = load_depth(dir, name, o, &p, mean_depth, err);
-    for (int k = 0; !st && k < DOUBT_INSPECT_HEATMAPS; k++) {
+    for (int m = 0; !st && m < DOUBT_MAP_COUNT; m++) {
+        if (!heatmap_tile(m))
+            continue;
         char suffix[64];
-        snprintf(suffix, sizeof suffix, ".%s.png", doubt_inspect_heatmaps[k]);
-        st = read_rgb(dir, name, suffix, &p.heat[k], &p.hw[k], &p.hh[k], err);
+        snprintf(suffix, sizeof suffix, ".%s.png", doubt_maps[m].name);
+        st = read_rgb(dir, name, suffix, &p.heat[m], &p.hw[m], &p.hh[m], err);
     }
     if (st)
         goto done;
@@ -236,14 +237,15 @@ doubt_status doubt_inspect_panel(const char *dir, const char *name, const doubt_
         doubt_panel_blend(overlay, p.seg, (int64_t)p.sw * p.sh, DOUBT_INSPECT_OVERLAY_ALPHA);
     } else
         memcpy(overlay, p.seg, bytes);
-    doubt_panel_tile tiles[3 + DOUBT_INSPECT_HEATMAPS];
+    doubt_panel_tile tiles[2 + DOUBT_MAP_COUNT];
     int n = 0;
     if (p.input)
         tiles[n++] = (doubt_panel_tile){p.input, p.iw, p.ih, "Input"};
     tiles[n++] = (doubt_panel_tile){overlay, p.sw, p.sh, p.input ? "Segmentation" : "Seg classes"};
-    tiles[n++] = (doubt_panel_tile){p.depth, p.dw, p.dh, "Depth (m)"};
-    for (int k = 0; k < DOUBT_INSPECT_HEATMAPS; k++)
-        tiles[n++] = (doubt_panel_tile){p.heat[k], p.hw[k], p.hh[k], heatmap_title[k]};
+    tiles[n++] = (doubt_panel_tile){p.depth, p.dw, p.dh, doubt_maps[DOUBT_MAP_DEPTH_COLOR].title};
+    for (int m = 0; m < DOUBT_MAP_COUNT; m++)
+        if (heatmap_tile(m))
+            tiles[n++] = (doubt_panel_tile){p.heat[m], p.hw[m], p.hh[m], doubt_maps[m].title};
     /* The heatmaps keep their own height (the colorbar labels stay at their drawn size);
      * smaller images are scaled up to it. */
     int cw, ch;

@@ -5,18 +5,17 @@
  *     o.images = "photos";                                  // inputs, for the overlay
  *     st = doubt_inspect_panel("out", "a", &o, "a.panel.png", NULL, NULL, &err);
  *
- * A prediction NAME is any NAME with at least one of the files predict writes (suffixes in
- * doubt_inspect_suffixes); it must have NAME.seg.png (palette), NAME.depth.png (16-bit,
- * metres x 256) and the seven uncertainty heatmaps NAME.{depth_epistemic, depth_aleatoric,
- * depth_total, seg_entropy, seg_aleatoric, seg_mutual_info, seg_logit_var}.png;
- * NAME.depth_color.png is used when present, else depth.png is coloured here (turbo on
- * [depth_lo, depth_hi], with a colorbar). The input photo is DIR/NAME.{png,jpg,jpeg,bmp,tga}
- * (also upper case) of o.images; without it the panel shows the plain segmentation colours
- * instead of the overlay.
+ * A prediction NAME is any NAME with at least one of the PNGs predict writes (maps.h); it
+ * must have NAME.seg.png (palette), NAME.depth.png (16-bit, metres x 256) and the heatmap of
+ * every uncertainty map, NAME.{depth_epistemic, depth_aleatoric, depth_total, seg_entropy,
+ * seg_aleatoric, seg_mutual_info, seg_logit_var}.png; NAME.depth_color.png is used when
+ * present, else depth.png is coloured here (turbo on [depth_lo, depth_hi], with a colorbar).
+ * The input photo is DIR/NAME.{png,jpg,jpeg,bmp,tga} (also upper case) of o.images; without
+ * it the panel shows the plain segmentation colours instead of the overlay.
  *
  * Panel tiles, left to right: input, segmentation overlay (input and palette colours blended
- * DOUBT_INSPECT_OVERLAY_ALPHA), depth, then the seven heatmaps (which carry their own colorbars),
- * each titled, composed by panel.h.
+ * DOUBT_INSPECT_OVERLAY_ALPHA), depth, then the uncertainty heatmaps in maps.h's order (they
+ * carry their own colorbars), each titled (maps.h's titles), composed by panel.h.
  */
 #ifndef DOUBT_VIZ_INSPECT_H
 #define DOUBT_VIZ_INSPECT_H
@@ -24,10 +23,6 @@
 #include "core/status.h"
 
 #define DOUBT_INSPECT_OVERLAY_ALPHA 0.5f
-#define DOUBT_INSPECT_HEATMAPS 7
-
-/* The heatmap suffixes a prediction must have, in panel order. */
-extern const char *const doubt_inspect_heatmaps[DOUBT_INSPECT_HEATMAPS];
 
 typedef struct {
     const char *images;       /* input photos, or NULL */

@@ -14,6 +14,7 @@
 #include "io/image.h"
 #include "io/json.h"
 #include "io/png.h"
+#include "maps.h"
 #include "panel.h"
 #include "report_data.h"
 #include "report_overlay.h"
@@ -23,9 +24,9 @@
 
 #define THUMB_H 96
 
-const char *const doubt_report_maps[DOUBT_REPORT_MAPS] = {
-    "seg",          "depth_color",   "depth_epistemic", "depth_aleatoric", "depth_total",
-    "seg_entropy", "seg_aleatoric", "seg_mutual_info", "seg_logit_var"};
+/* The maps the viewer knows, in its order: the classes (seg), then predict's heatmaps. */
+#define VIEWER_MAPS (1 + DOUBT_MAP_COUNT)
+static const char *viewer_map(int m) { return m ? doubt_maps[m - 1].name : DOUBT_MAP_FILE_CLASSES; }
 
 doubt_report_opts doubt_report_defaults(void)
 {
@@ -177,17 +178,18 @@ static doubt_status side_image(report *r, int s, int i, const char *name, const 
         st = doubt_fail(&e, DOUBT_ERR_FORMAT, "the photo of %s is %dx%d but %s/%s.seg.png is "
                         "%dx%d", name, pw, ph, dir, name, p.w, p.h);
     cJSON *heat = cJSON_AddArrayToObject(entry, "heat");
-    for (int m = 0; !st && m < DOUBT_REPORT_MAPS; m++) {
-        snprintf(suffix, sizeof suffix, ".%s.png", doubt_report_maps[m]);
+    for (int m = 0; !st && m < VIEWER_MAPS; m++) {
+        snprintf(suffix, sizeof suffix, ".%s.png", viewer_map(m));
         if ((st = doubt_path_join_suffix(path, dir, name, suffix, &e)) || !doubt_is_regular_file(path))
             continue;
         if ((st = out_path(to, r, s ? "img/1" : "img/0", i, suffix, &e)) ||
             (st = copy_file(path, to, &e)) ||
-            (m > 0 && (st = note_range(r, s, doubt_report_maps[m], path, &e))))
+            (m > 0 && (st = note_range(r, s, viewer_map(m), path, &e))))
             break;
-        cJSON_AddItemToArray(heat, cJSON_CreateString(doubt_report_maps[m]));
+        cJSON_AddItemToArray(heat, cJSON_CreateString(viewer_map(m)));
     }
-    if (!st && !(st = doubt_path_join_suffix(path, dir, name, ".seg.png", &e)))
+    if (!st && !(st = doubt_path_join_suffix(path, dir, name, "." DOUBT_MAP_FILE_CLASSES ".png",
+                                             &e)))
         st = write_thumb(r, s, i, photo, path, &e);
     if (st == DOUBT_ERR_NOMEM) {
         st = doubt_fail(err, st, "%s", e.msg);
@@ -209,10 +211,11 @@ static doubt_status side_image(report *r, int s, int i, const char *name, const 
         if (k != DOUBT_RP_CLS && !p.plane[k])
             continue;
         const doubt_report_type type = k == DOUBT_RP_CLS ? DOUBT_REPORT_U8 : DOUBT_REPORT_F16;
-        planes[np++] = (doubt_report_plane){doubt_report_plane_keys[k], type, p.cls, p.plane[k]};
-        cJSON_AddItemToArray(floats, cJSON_CreateString(doubt_report_plane_keys[k]));
+        const char *key = doubt_report_plane_key(k);
+        planes[np++] = (doubt_report_plane){key, type, p.cls, p.plane[k]};
+        cJSON_AddItemToArray(floats, cJSON_CreateString(key));
         if (k >= DOUBT_RP_DEPTH)
-            doubt_json_add_number(stats, doubt_report_plane_keys[k], mean_finite(p.plane[k], n));
+            doubt_json_add_number(stats, key, mean_finite(p.plane[k], n));
     }
     int64_t none = 0;
     for (int64_t j = 0; j < n; j++)
@@ -258,23 +261,23 @@ static doubt_status write_diffs(report *r, int i, const doubt_report_prediction 
     if (!st)
         st = doubt_report_classdiff_write(path, p[0].cls, p[1].cls, p[0].w, p[0].h, err);
     if (!st)
-        cJSON_AddItemToArray(list, cJSON_CreateString("seg"));
-    for (int m = 1; !st && m < DOUBT_REPORT_MAPS; m++) {
+        cJSON_AddItemToArray(list, cJSON_CreateString(viewer_map(0)));
+    for (int m = 1; !st && m < VIEWER_MAPS; m++) {
         const int k = m - 1 + DOUBT_RP_DEPTH; /* after seg: the planes from depth_mean on */
-        const cJSON *rg = cJSON_GetObjectItemCaseSensitive(r->ranges[0], doubt_report_maps[m]);
+        const cJSON *rg = cJSON_GetObjectItemCaseSensitive(r->ranges[0], viewer_map(m));
         if (!rg)
-            rg = cJSON_GetObjectItemCaseSensitive(r->ranges[1], doubt_report_maps[m]);
+            rg = cJSON_GetObjectItemCaseSensitive(r->ranges[1], viewer_map(m));
         const cJSON *lo = cJSON_GetObjectItemCaseSensitive(rg, "lo");
         const cJSON *hi = cJSON_GetObjectItemCaseSensitive(rg, "hi");
         if (!p[0].plane[k] || !p[1].plane[k] || !cJSON_IsNumber(lo) || !cJSON_IsNumber(hi) ||
             !(hi->valuedouble > lo->valuedouble))
             continue;
-        snprintf(suffix, sizeof suffix, ".diff.%s.png", doubt_report_maps[m]);
+        snprintf(suffix, sizeof suffix, ".diff.%s.png", viewer_map(m));
         if (!(st = out_path(path, r, "img/1", i, suffix, err)))
             st = doubt_report_diff_write(path, p[0].plane[k], p[1].plane[k], p[0].w, p[0].h,
                                          (float)(hi->valuedouble - lo->valuedouble) / 2, err);
         if (!st)
-            cJSON_AddItemToArray(list, cJSON_CreateString(doubt_report_maps[m]));
+            cJSON_AddItemToArray(list, cJSON_CreateString(viewer_map(m)));
     }
     return st;
 }
@@ -474,7 +477,9 @@ doubt_status doubt_report_write(const doubt_report_opts *o, const char *html,
             cJSON *entry = cJSON_CreateObject();
             cJSON_AddItemToArray(per, entry);
             char seg[DOUBT_PATH_MAX];
-            if (!(st = doubt_path_join_suffix(seg, o->dirs[s], names[i], ".seg.png", err)) && !doubt_is_regular_file(seg) &&
+            if (!(st = doubt_path_join_suffix(seg, o->dirs[s], names[i],
+                                              "." DOUBT_MAP_FILE_CLASSES ".png", err)) &&
+                !doubt_is_regular_file(seg) &&
                 o->ndirs == 2) { /* in the other folder only: not shown, not a failure */
                 cJSON_AddFalseToObject(entry, "ok");
                 cJSON_AddStringToObject(entry, "error", "not in this folder");

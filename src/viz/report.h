@@ -41,10 +41,6 @@ typedef struct {
 
 doubt_report_opts doubt_report_defaults(void);
 
-/* The maps the viewer knows, in its order: "seg" (the classes) then predict's heatmaps. */
-#define DOUBT_REPORT_MAPS 9
-extern const char *const doubt_report_maps[DOUBT_REPORT_MAPS];
-
 doubt_status doubt_report_write(const doubt_report_opts *o, const char *html,
                                 void (*on_error)(void *user, const char *msg), void *user,
                                 int *failed, doubt_error *err);

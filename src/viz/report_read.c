@@ -10,9 +10,12 @@
 #include "io/npy.h"
 #include "io/png.h"
 
-const char *const doubt_report_plane_keys[DOUBT_RP_N] = {
-    "cls",         "seg_prob",    "depth_mean",    "depth_epistemic", "depth_aleatoric",
-    "depth_total", "seg_entropy", "seg_aleatoric", "seg_mutual_info", "seg_logit_var"};
+const char *doubt_report_plane_key(int k)
+{
+    return k == DOUBT_RP_CLS    ? "cls"
+           : k == DOUBT_RP_PROB ? DOUBT_MAP_FILE_PROBS
+                                : doubt_maps[k - DOUBT_RP_DEPTH].values;
+}
 
 void doubt_report_prediction_free(doubt_report_prediction *p)
 {
@@ -25,7 +28,7 @@ static doubt_status read_npy(const char *dir, const char *name, int k, doubt_rep
                              doubt_error *err)
 {
     char path[DOUBT_PATH_MAX], suffix[64];
-    snprintf(suffix, sizeof suffix, ".%s.npy", doubt_report_plane_keys[k]);
+    snprintf(suffix, sizeof suffix, ".%s.npy", doubt_report_plane_key(k));
     doubt_status st = doubt_path_join_suffix(path, dir, name, suffix, err);
     if (st || !doubt_is_regular_file(path))
         return st;
@@ -63,7 +66,8 @@ doubt_status doubt_report_read(const char *dir, const char *name, doubt_report_p
                                doubt_error *err)
 {
     char path[DOUBT_PATH_MAX];
-    doubt_status st = doubt_path_join_suffix(path, dir, name, ".seg.png", err);
+    doubt_status st =
+        doubt_path_join_suffix(path, dir, name, "." DOUBT_MAP_FILE_CLASSES ".png", err);
     if (!st && !doubt_is_regular_file(path))
         st = doubt_fail(err, DOUBT_ERR_IO, "%s: missing", path);
     if (!st)
@@ -73,7 +77,7 @@ doubt_status doubt_report_read(const char *dir, const char *name, doubt_report_p
     if (st || p->plane[DOUBT_RP_DEPTH])
         return st;
     /* No depth_mean.npy: depth.png, at the scale it records. */
-    if ((st = doubt_path_join_suffix(path, dir, name, ".depth.png", err)))
+    if ((st = doubt_path_join_suffix(path, dir, name, "." DOUBT_MAP_FILE_DEPTH ".png", err)))
         return st;
     if (!doubt_is_regular_file(path))
         return doubt_fail(err, DOUBT_ERR_IO, "%s: missing", path);

@@ -18,23 +18,18 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "viz/maps.h"
 
+/* Plane DOUBT_RP_DEPTH + m holds the values of map m of maps.h (depth_mean first). */
 enum {
     DOUBT_RP_CLS,   /* uint8, in cls */
     DOUBT_RP_PROB,  /* float planes from here on */
-    DOUBT_RP_DEPTH, /* depth_mean, then the maps in predict's heatmap order */
-    DOUBT_RP_DEPTH_EPI,
-    DOUBT_RP_DEPTH_ALE,
-    DOUBT_RP_DEPTH_TOT,
-    DOUBT_RP_ENT,
-    DOUBT_RP_ALE,
-    DOUBT_RP_MI,
-    DOUBT_RP_LVAR,
-    DOUBT_RP_N
+    DOUBT_RP_DEPTH,
+    DOUBT_RP_N = DOUBT_RP_DEPTH + DOUBT_MAP_COUNT
 };
 
-/* "cls", "seg_prob", "depth_mean", "depth_epistemic", ...: predict's .npy names. */
-extern const char *const doubt_report_plane_keys[DOUBT_RP_N];
+/* "cls", then predict's .npy names: "seg_prob", "depth_mean", "depth_epistemic", ... */
+const char *doubt_report_plane_key(int k);
 
 typedef struct {
     int w, h;
