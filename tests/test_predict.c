@@ -411,6 +411,53 @@ static void check_stats(const cJSON *maps, const char *key, const float *all, si
     free(v);
 }
 
+/* The map table (viz/maps.h), by which inspect and the report find and show a prediction,
+ * names exactly the files predict wrote for NAME into out (every map, with --npy): each file
+ * is the classes, the depth, the probabilities or one map's heatmap or values, each of those
+ * is there, and the summary line json has one statistics object per map. */
+static void check_map_table_names_every_file(const char *out, const char *name, const char *json)
+{
+    char want[3 + 2 * DOUBT_MAP_COUNT][64];
+    int nwant = 0;
+    snprintf(want[nwant++], sizeof want[0], "%s.%s.png", name, DOUBT_MAP_FILE_CLASSES);
+    snprintf(want[nwant++], sizeof want[0], "%s.%s.png", name, DOUBT_MAP_FILE_DEPTH);
+    snprintf(want[nwant++], sizeof want[0], "%s.%s.npy", name, DOUBT_MAP_FILE_PROBS);
+    for (int m = 0; m < DOUBT_MAP_COUNT; m++) {
+        snprintf(want[nwant++], sizeof want[0], "%s.%s.png", name, doubt_maps[m].name);
+        snprintf(want[nwant++], sizeof want[0], "%s.%s.npy", name, doubt_maps[m].values);
+    }
+    for (int k = 0; k < nwant; k++)
+        ck_assert_msg(file_exists(out, want[k]), "%s, named by the map table, not written",
+                      want[k]);
+    DIR *d = opendir(out);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        int named = 0;
+        for (int k = 0; k < nwant; k++)
+            named |= !strcmp(e->d_name, want[k]);
+        ck_assert_msg(named, "predict wrote %s, which the map table does not name", e->d_name);
+    }
+    closedir(d);
+    cJSON *o = cJSON_Parse(json);
+    const cJSON *maps = cJSON_GetObjectItemCaseSensitive(o, "maps");
+    ck_assert_int_eq(cJSON_GetArraySize(maps), DOUBT_MAP_COUNT);
+    for (int m = 0; m < DOUBT_MAP_COUNT; m++)
+        ck_assert_msg(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(maps, doubt_maps[m].values)),
+                      "maps.%s missing from the summary", doubt_maps[m].values);
+    cJSON_Delete(o);
+    /* and inspect, which lists a folder by the table's files, finds the one prediction */
+    char **names;
+    int count;
+    doubt_error err;
+    ck_assert_msg(!doubt_inspect_list(out, &names, &count, &err), "%s", err.msg);
+    ck_assert_int_eq(count, 1);
+    ck_assert_str_eq(names[0], name);
+    doubt_inspect_list_free(names, count);
+}
+
 START_TEST(pipeline_writes_every_output)
 {
     char *in = make_inputs(), *out = make_tmpdir(), p[DOUBT_PATH_MAX];
@@ -443,6 +490,7 @@ START_TEST(pipeline_writes_every_output)
                            "b.seg_logit_var.npy"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         ck_assert_msg(file_exists(out, files[i]), "%s not written", files[i]);
+    check_map_table_names_every_file(out, "b", json);
 
     const int W = 13, H = 11;
     const size_t n = (size_t)W * H;
@@ -554,74 +602,6 @@ START_TEST(pipeline_writes_every_output)
     free(depth), free(epi), free(ale), free(prob), free(ent), free(mi), free(total);
     free(total_npy), free(seg_ale), free(lvar);
     free(back), free(cls);
-    doubt_ctx_destroy(ctx);
-    th_remove_tree(in);
-    th_remove_tree(out);
-    free(in), free(out);
-}
-END_TEST
-
-/* The map table (viz/maps.h), by which inspect and the report find and show a prediction,
- * names exactly the files predict writes: with every map and --npy, each file is the classes,
- * the depth, the probabilities or one map's heatmap or values, and each of those is there. */
-START_TEST(map_table_names_every_file_predict_writes)
-{
-    char *in = make_inputs(), *out = make_tmpdir(), p[DOUBT_PATH_MAX];
-    doubt_ctx *ctx = th_ctx(2);
-    doubt_error err;
-    doubt_predict_opts o = doubt_predict_defaults();
-    o.samples = 2;
-    o.npy = 1;
-    doubt_predictor *pr;
-    ck_assert_msg(!doubt_predict_create(ctx, WEIGHTS, &o, &pr, &err), "%s", err.msg);
-    path_in(p, in, "sub/b.png");
-    char *json;
-    ck_assert_msg(!doubt_predict_image(pr, p, "b", out, &json, &err), "%s", err.msg);
-
-    char want[3 + 2 * DOUBT_MAP_COUNT][64];
-    int nwant = 0;
-    snprintf(want[nwant++], sizeof want[0], "b.%s.png", DOUBT_MAP_FILE_CLASSES);
-    snprintf(want[nwant++], sizeof want[0], "b.%s.png", DOUBT_MAP_FILE_DEPTH);
-    snprintf(want[nwant++], sizeof want[0], "b.%s.npy", DOUBT_MAP_FILE_PROBS);
-    for (int m = 0; m < DOUBT_MAP_COUNT; m++) {
-        snprintf(want[nwant++], sizeof want[0], "b.%s.png", doubt_maps[m].name);
-        snprintf(want[nwant++], sizeof want[0], "b.%s.npy", doubt_maps[m].values);
-    }
-    for (int k = 0; k < nwant; k++)
-        ck_assert_msg(file_exists(out, want[k]), "%s, named by the map table, not written",
-                      want[k]);
-    DIR *d = opendir(out);
-    ck_assert_ptr_nonnull(d);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        int named = 0;
-        for (int k = 0; k < nwant; k++)
-            named |= !strcmp(e->d_name, want[k]);
-        ck_assert_msg(named, "predict wrote %s, which the map table does not name", e->d_name);
-    }
-    closedir(d);
-
-    /* the summary has one statistics object per map, under the name of its values */
-    cJSON *o_json = cJSON_Parse(json);
-    const cJSON *maps = cJSON_GetObjectItemCaseSensitive(o_json, "maps");
-    ck_assert_int_eq(cJSON_GetArraySize(maps), DOUBT_MAP_COUNT);
-    for (int m = 0; m < DOUBT_MAP_COUNT; m++)
-        ck_assert_msg(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(maps, doubt_maps[m].values)),
-                      "maps.%s missing from the summary", doubt_maps[m].values);
-    cJSON_Delete(o_json);
-    free(json);
-
-    /* and inspect, which lists a folder by the table's files, finds the one prediction */
-    char **names;
-    int count;
-    ck_assert_msg(!doubt_inspect_list(out, &names, &count, &err), "%s", err.msg);
-    ck_assert_int_eq(count, 1);
-    ck_assert_str_eq(names[0], "b");
-    doubt_inspect_list_free(names, count);
-
-    doubt_predict_destroy(pr);
     doubt_ctx_destroy(ctx);
     th_remove_tree(in);
     th_remove_tree(out);
@@ -1368,7 +1348,6 @@ static Suite *predict_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("pipeline");
     tcase_add_test(tc, pipeline_writes_every_output);
-    tcase_add_test(tc, map_table_names_every_file_predict_writes);
     tcase_add_test(tc, deterministic_and_selected_maps);
     tcase_add_test(tc, palette_from_weights_metadata);
     tcase_add_test(tc, depth_undefined_where_no_depth_class_predicted);
