@@ -9,5 +9,9 @@ cJSON *doubt_json_number(double v)
 
 void doubt_json_add_number(cJSON *o, const char *key, double v)
 {
-    cJSON_AddItemToObject(o, key, doubt_json_number(v));
+    /* as cJSON_AddNumberToObject does: a number no object took (o NULL when out of memory)
+     * is not leaked */
+    cJSON *x = doubt_json_number(v);
+    if (!cJSON_AddItemToObject(o, key, x))
+        cJSON_Delete(x);
 }
