@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "args.h"
 #include "commands.h"
+#include "core/clock.h"
 #include "core/rng.h"
 #include "model/arch.h"
 #include "model/mc.h"
@@ -85,13 +85,6 @@ static int parse_args(int argc, char **argv, options *o)
     return 0;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int compare_doubles(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -135,11 +128,11 @@ static int bench_train(doubt_ctx *ctx, const options *o, const doubt_netdesc *ne
         goto done;
     random_batch(tr, o->batch * o->size * o->size, net->classes);
     for (int s = -2; s < o->steps; s++) {
-        double t0 = now_seconds();
+        double t0 = doubt_clock_seconds();
         if (doubt_trainer_step_batch(ctx, tr, NULL) != DOUBT_OK)
             goto done;
         if (s >= 0)
-            times[s] = now_seconds() - t0;
+            times[s] = doubt_clock_seconds() - t0;
     }
     const double step_s = median(times, o->steps);
     double pass, cached;
@@ -201,11 +194,11 @@ static int bench_predict(doubt_ctx *ctx, const options *o, const doubt_netdesc *
     for (int i = -1; i < o->images; i++) {
         doubt_rng_key key = {.seed = 3, .stream = (uint64_t)(i + 1), .layer = 2};
         doubt_rng_uniform_fill(key, 0, 3 * (int64_t)o->size * o->size, image);
-        double t0 = now_seconds();
+        double t0 = doubt_clock_seconds();
         if (doubt_mc_run(ctx, mc, image, o->size, o->size, &maps) != DOUBT_OK)
             goto done;
         if (i >= 0)
-            times[i] = now_seconds() - t0;
+            times[i] = doubt_clock_seconds() - t0;
     }
     const doubt_netdesc *net = doubt_mc_network(mc);
     const double image_s = median(times, o->images);

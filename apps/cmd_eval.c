@@ -1,6 +1,6 @@
 /* doubt eval: MC inference over a labelled dataset folder; the report as JSON on stdout (and
  * --json OUT), a readable table on stderr, optional plots. The figures come from
- * src/metrics/eval.h. */
+ * src/pipeline/eval.h. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include "commands.h"
 #include "core/ctx.h"
 #include "io/fsutil.h"
-#include "metrics/eval.h"
+#include "pipeline/eval.h"
 
 static void usage(FILE *to)
 {

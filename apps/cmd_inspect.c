@@ -1,12 +1,12 @@
 /* doubt inspect PREDDIR [PREDDIR2]: panels and the HTML report of `doubt predict` output
- * folders (src/io/inspect.h and src/io/report.h do the work). */
+ * folders (src/viz/inspect.h and src/viz/report.h do the work). */
 #include <stdio.h>
 #include <string.h>
 
 #include "args.h"
 #include "commands.h"
-#include "io/inspect.h"
-#include "io/report.h"
+#include "viz/inspect.h"
+#include "viz/report.h"
 
 static void usage(FILE *to)
 {

@@ -1,5 +1,5 @@
 /* doubt predict: image files and folders in, per image a segmentation, a depth map and their
- * uncertainty maps out, with one JSON summary line per image on stdout (model/predict.h). */
+ * uncertainty maps out, with one JSON summary line per image on stdout (pipeline/predict.h). */
 #include <errno.h>
 #include <float.h>
 #include <stdio.h>
@@ -11,7 +11,8 @@
 #include "args.h"
 #include "commands.h"
 #include "io/fsutil.h"
-#include "model/predict.h"
+#include "pipeline/inputs.h"
+#include "pipeline/predict.h"
 
 #ifndef DOUBT_SOURCE_ROOT
 #define DOUBT_SOURCE_ROOT "."

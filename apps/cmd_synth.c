@@ -16,7 +16,8 @@
 #include "io/fsutil.h"
 #include "io/npy.h"
 #include "io/png.h"
-#include "io/synth.h"
+#include "synth/synth.h"
+#include "viz/palette.h"
 
 static const char usage_text[] =
     "usage: doubt synth OUTDIR --count N [--size WxH] [--seed S] [--rig RIG] [--ood [KIND]]\n"
@@ -241,6 +242,9 @@ static void add_settings(cJSON *root, const options *o)
                                          "look-alike pixels, else 0");
 }
 
+/* viz keeps the colours of synth's classes (palette.h), one per class in synth's order. */
+_Static_assert(DOUBT_PALETTE_SYNTH_CLASSES == DOUBT_SYNTH_CLASSES, "one colour per synth class");
+
 static doubt_status write_dataset_json(const options *o, doubt_error *err)
 {
     char path[DOUBT_PATH_MAX];
@@ -252,8 +256,8 @@ static doubt_status write_dataset_json(const options *o, doubt_error *err)
     cJSON *palette = cJSON_AddArrayToObject(root, "palette");
     for (int c = 0; c < DOUBT_SYNTH_CLASSES; c++) {
         cJSON_AddItemToArray(classes, cJSON_CreateString(doubt_synth_class_names[c]));
-        const int rgb[3] = {doubt_synth_palette[c][0], doubt_synth_palette[c][1],
-                            doubt_synth_palette[c][2]};
+        const int rgb[3] = {doubt_palette_synth[c][0], doubt_palette_synth[c][1],
+                            doubt_palette_synth[c][2]};
         cJSON_AddItemToArray(palette, cJSON_CreateIntArray(rgb, 3));
     }
     cJSON_AddNumberToObject(root, "ignore_label", 255);

@@ -2,7 +2,7 @@
  * Writes RUNDIR/checkpoint.safetensors (resumable), RUNDIR/weights.safetensors (the network
  * alone, for predict) and RUNDIR/log.jsonl; the same JSON lines go to stdout. With --val,
  * every K steps the weights.safetensors just written is evaluated on the validation folder
- * (metrics/eval.h, deterministic), so the figures logged are those of that file. */
+ * (pipeline/eval.h, deterministic), so the figures logged are those of that file. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -11,15 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "args.h"
 #include "commands.h"
+#include "core/clock.h"
 #include "io/fsutil.h"
-#include "metrics/eval.h"
 #include "model/train.h"
 #include "model/weights.h"
+#include "pipeline/eval.h"
 
 static const char usage_text[] =
     "usage: doubt train --data DIR --out RUNDIR --steps N [options]\n"
@@ -208,13 +208,6 @@ static void on_interrupt(int sig)
     interrupted = 1;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void json_float(FILE *f, const char *key, float v)
 {
     if (isfinite(v))
@@ -360,7 +353,7 @@ int doubt_cmd_train(int argc, char **argv)
     const int progress = isatty(STDERR_FILENO);
     fprintf(stderr, "doubt train: %s, %d threads, %s from step %" PRId64 " to %" PRId64 "\n",
             o.config, ctx->threads, o.train.data_dir, tr->optim->step, o.train.optim.total_steps);
-    double window_start = now_seconds();
+    double window_start = doubt_clock_seconds();
     int64_t window_steps = 0, saved_step = -1;
     status = DOUBT_EXIT_OK;
     while (tr->optim->step < o.train.optim.total_steps && !interrupted) {
@@ -373,7 +366,7 @@ int doubt_cmd_train(int argc, char **argv)
         window_steps++;
         const int64_t done_steps = tr->optim->step;
         if (done_steps % o.log_every == 0 || done_steps == o.train.optim.total_steps) {
-            double t = now_seconds();
+            double t = doubt_clock_seconds();
             log_line(log, &stats, (double)window_steps * o.train.batch / (t - window_start));
             window_start = t;
             window_steps = 0;
@@ -391,12 +384,12 @@ int doubt_cmd_train(int argc, char **argv)
             saved_step = done_steps;
         }
         if (val_now) {
-            const double t = now_seconds();
+            const double t = doubt_clock_seconds();
             if (!validate(ctx, &o, weights, done_steps, log)) {
                 status = DOUBT_EXIT_FAILURE;
                 break;
             }
-            window_start += now_seconds() - t; /* images/s counts training time only */
+            window_start += doubt_clock_seconds() - t; /* images/s counts training time only */
         }
     }
     if (progress)

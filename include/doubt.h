@@ -36,12 +36,14 @@
 
 #include "losses/losses.h"
 
-#include "io/colormap.h"
-#include "io/dataset.h"
-#include "io/heatmap.h"
 #include "io/image.h"
 #include "io/npy.h"
 #include "io/png.h"
+
+#include "data/dataset.h"
+
+#include "viz/colormap.h"
+#include "viz/heatmap.h"
 
 #include "model/mc.h"
 #include "model/netdesc.h"

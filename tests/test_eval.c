@@ -12,14 +12,14 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "io/heatmap.h"
 #include "io/image.h"
-#include "io/inspect.h"
 #include "io/npy.h"
-#include "io/panel.h"
 #include "io/png.h"
-#include "metrics/eval.h"
 #include "model/mc.h"
+#include "pipeline/eval.h"
+#include "viz/heatmap.h"
+#include "viz/inspect.h"
+#include "viz/panel.h"
 
 #define WEIGHTS "tests/golden/model/unet_tiny.safetensors"
 #define KEYS "tests/golden/eval/keys.txt"
@@ -558,6 +558,13 @@ START_TEST(compose_scales_and_titles)
 }
 END_TEST
 
+/* The heatmaps a panel needs beside the depth, in its order: every uncertainty map. */
+static const char *const uncertainty_heatmaps[] = {"depth_epistemic", "depth_aleatoric",
+                                                   "depth_total",     "seg_entropy",
+                                                   "seg_aleatoric",   "seg_mutual_info",
+                                                   "seg_logit_var"};
+#define UNCERTAINTY_HEATMAPS (int)(sizeof uncertainty_heatmaps / sizeof uncertainty_heatmaps[0])
+
 /* A prediction folder as predict writes it, for NAMEs a and b (w x h), and their inputs. */
 static void make_predictions(const char *dir, const char *images, const char *name, int w, int h)
 {
@@ -584,8 +591,8 @@ static void make_predictions(const char *dir, const char *images, const char *na
     doubt_heatmap_opts o = doubt_heatmap_defaults();
     o.lo = 0;
     o.hi = 1;
-    for (int k = 0; k < DOUBT_INSPECT_HEATMAPS; k++) {
-        snprintf(file, sizeof file, "%s.%s.png", name, doubt_inspect_heatmaps[k]);
+    for (int k = 0; k < UNCERTAINTY_HEATMAPS; k++) {
+        snprintf(file, sizeof file, "%s.%s.png", name, uncertainty_heatmaps[k]);
         ck_assert_int_eq(doubt_heatmap_write(th_path(dir, file), v, NULL, w, h, &o, &err), 0);
     }
     snprintf(file, sizeof file, "%s.png", name);
@@ -632,7 +639,7 @@ START_TEST(panel_has_expected_size_overlay_and_title)
     ck_assert_int_eq(lay.height, 64);
     ck_assert_int_eq(dlay.height, 64);
     const int m = DOUBT_PANEL_MARGIN;
-    int want_w = m + 2 * (85 + m) + (dlay.width + m) + DOUBT_INSPECT_HEATMAPS * (lay.width + m);
+    int want_w = m + 2 * (85 + m) + (dlay.width + m) + UNCERTAINTY_HEATMAPS * (lay.width + m);
     uint8_t *rgb;
     int pw, ph;
     ck_assert_int_eq(doubt_image_read_rgb8(out, 0, &rgb, &pw, &ph, &err), 0);

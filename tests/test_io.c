@@ -12,15 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data/dataset.h"
 #include "harness.h"
-#include "io/colormap.h"
-#include "io/dataset.h"
-#include "io/font.h"
 #include "io/fsutil.h"
-#include "io/heatmap.h"
 #include "io/image.h"
 #include "io/npy.h"
 #include "io/png.h"
+#include "viz/colormap.h"
+#include "viz/font.h"
+#include "viz/heatmap.h"
 
 /* --- helpers ------------------------------------------------------------------------------ */
 

@@ -11,8 +11,8 @@
 #include "core/rng.h"
 #include "harness.h"
 #include "metrics/metrics.h"
-#include "metrics/plot.h"
 #include "metrics/uq.h"
+#include "viz/plot.h"
 
 #define GOLDEN "tests/golden/metrics/golden.json"
 

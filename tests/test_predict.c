@@ -22,8 +22,10 @@
 #include "io/npy.h"
 #include "io/png.h"
 #include "io/sha256.h"
-#include "model/predict.h"
 #include "model/safetensors.h"
+#include "pipeline/inputs.h"
+#include "pipeline/predict.h"
+#include "viz/inspect.h"
 
 #define WEIGHTS "tests/golden/model/unet_tiny.safetensors"
 
@@ -235,7 +237,7 @@ START_TEST(parse_maps_and_ranges)
     doubt_error err;
     unsigned maps = 0;
     ck_assert(!doubt_predict_parse_maps("depth_epistemic,seg_entropy", &maps, &err));
-    ck_assert_uint_eq(maps, 1u << DOUBT_PMAP_DEPTH_EPISTEMIC | 1u << DOUBT_PMAP_SEG_ENTROPY);
+    ck_assert_uint_eq(maps, 1u << DOUBT_MAP_DEPTH_EPISTEMIC | 1u << DOUBT_MAP_SEG_ENTROPY);
     ck_assert(!doubt_predict_parse_maps("none", &maps, &err));
     ck_assert_uint_eq(maps, 0);
     ck_assert(!doubt_predict_parse_maps("all", &maps, &err));
@@ -246,15 +248,15 @@ START_TEST(parse_maps_and_ranges)
 
     doubt_predict_opts o = doubt_predict_defaults();
     ck_assert(!doubt_predict_parse_range("seg_mutual_info=0.1:2.5", &o, &err));
-    ck_assert_float_eq(o.lo[DOUBT_PMAP_SEG_MUTUAL_INFO], 0.1f);
-    ck_assert_float_eq(o.hi[DOUBT_PMAP_SEG_MUTUAL_INFO], 2.5f);
+    ck_assert_float_eq(o.lo[DOUBT_MAP_SEG_MUTUAL_INFO], 0.1f);
+    ck_assert_float_eq(o.hi[DOUBT_MAP_SEG_MUTUAL_INFO], 2.5f);
     const char *bad[] = {"seg_mutual_info=2:1", "nope=0:1", "depth_total", "depth_total=0:",
                          "depth_total=0:1x", "depth_total=nan:1", "depth_total=1:1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(doubt_predict_parse_range(bad[i], &o, &err) == DOUBT_ERR_ARG, "%s", bad[i]);
 
     float lo, hi;
-    doubt_predict_map_default_range(DOUBT_PMAP_SEG_ENTROPY, 8, &lo, &hi);
+    doubt_map_default_range(DOUBT_MAP_SEG_ENTROPY, 8, &lo, &hi);
     ck_assert_float_eq(lo, 0);
     ck_assert_double_eq_tol(hi, log(8.0), 1e-6);
 }
@@ -409,6 +411,53 @@ static void check_stats(const cJSON *maps, const char *key, const float *all, si
     free(v);
 }
 
+/* The map table (viz/maps.h), by which inspect and the report find and show a prediction,
+ * names exactly the files predict wrote for NAME into out (every map, with --npy): each file
+ * is the classes, the depth, the probabilities or one map's heatmap or values, each of those
+ * is there, and the summary line json has one statistics object per map. */
+static void check_map_table_names_every_file(const char *out, const char *name, const char *json)
+{
+    char want[3 + 2 * DOUBT_MAP_COUNT][64];
+    int nwant = 0;
+    snprintf(want[nwant++], sizeof want[0], "%s.%s.png", name, DOUBT_MAP_FILE_CLASSES);
+    snprintf(want[nwant++], sizeof want[0], "%s.%s.png", name, DOUBT_MAP_FILE_DEPTH);
+    snprintf(want[nwant++], sizeof want[0], "%s.%s.npy", name, DOUBT_MAP_FILE_PROBS);
+    for (int m = 0; m < DOUBT_MAP_COUNT; m++) {
+        snprintf(want[nwant++], sizeof want[0], "%s.%s.png", name, doubt_maps[m].name);
+        snprintf(want[nwant++], sizeof want[0], "%s.%s.npy", name, doubt_maps[m].values);
+    }
+    for (int k = 0; k < nwant; k++)
+        ck_assert_msg(file_exists(out, want[k]), "%s, named by the map table, not written",
+                      want[k]);
+    DIR *d = opendir(out);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        int named = 0;
+        for (int k = 0; k < nwant; k++)
+            named |= !strcmp(e->d_name, want[k]);
+        ck_assert_msg(named, "predict wrote %s, which the map table does not name", e->d_name);
+    }
+    closedir(d);
+    cJSON *o = cJSON_Parse(json);
+    const cJSON *maps = cJSON_GetObjectItemCaseSensitive(o, "maps");
+    ck_assert_int_eq(cJSON_GetArraySize(maps), DOUBT_MAP_COUNT);
+    for (int m = 0; m < DOUBT_MAP_COUNT; m++)
+        ck_assert_msg(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(maps, doubt_maps[m].values)),
+                      "maps.%s missing from the summary", doubt_maps[m].values);
+    cJSON_Delete(o);
+    /* and inspect, which lists a folder by the table's files, finds the one prediction */
+    char **names;
+    int count;
+    doubt_error err;
+    ck_assert_msg(!doubt_inspect_list(out, &names, &count, &err), "%s", err.msg);
+    ck_assert_int_eq(count, 1);
+    ck_assert_str_eq(names[0], name);
+    doubt_inspect_list_free(names, count);
+}
+
 START_TEST(pipeline_writes_every_output)
 {
     char *in = make_inputs(), *out = make_tmpdir(), p[DOUBT_PATH_MAX];
@@ -441,6 +490,7 @@ START_TEST(pipeline_writes_every_output)
                            "b.seg_logit_var.npy"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         ck_assert_msg(file_exists(out, files[i]), "%s not written", files[i]);
+    check_map_table_names_every_file(out, "b", json);
 
     const int W = 13, H = 11;
     const size_t n = (size_t)W * H;

@@ -11,14 +11,14 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "io/heatmap.h"
 #include "io/image.h"
 #include "io/npy.h"
 #include "io/png.h"
-#include "io/report.h"
-#include "io/report_data.h"
-#include "io/report_overlay.h"
 #include "model/safetensors.h"
+#include "viz/heatmap.h"
+#include "viz/report.h"
+#include "viz/report_data.h"
+#include "viz/report_overlay.h"
 
 static int exists(const char *path) { return access(path, R_OK) == 0; }
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "io/synth.h"
+#include "synth/synth.h"
 
 #define PI 3.14159265358979
 #define DEG (PI / 180)

@@ -14,9 +14,9 @@
 #include "io/fsutil.h"
 #include "io/png.h"
 #include "losses/losses.h"
-#include "metrics/eval.h"
 #include "model/safetensors.h"
 #include "model/train.h"
+#include "pipeline/eval.h"
 
 static char dataset_dir[64];
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a C file defining `const char NAME[]` for each NAME=FILE argument: the file's bytes
 and a terminating NUL, as hex (no string literal length limit, no escaping). Used by
-src/io/meson.build for the HTML report's styles and script.
+src/viz/meson.build for the HTML report's styles and script.
 
     tools/embed_assets.py OUT.c doubt_report_css=report.css doubt_report_js=report.js
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes src/io/colormap_tables.c: the 256-entry RGB tables of inferno, viridis and turbo.
+"""Writes src/viz/colormap_tables.c: the 256-entry RGB tables of inferno, viridis and turbo.
 
 The colours come from matplotlib's own definitions of these maps (inferno and viridis by
 Stéfan van der Walt and Nathaniel Smith, 2015; turbo by Anton Mikhailov, Google, 2019),
@@ -12,7 +12,7 @@ import matplotlib
 from matplotlib import colormaps
 
 NAMES = ["inferno", "viridis", "turbo"]
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "io",
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "viz",
                    "colormap_tables.c")
 
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "core/rng.h"
-#include "metrics/plot.h"
+#include "viz/plot.h"
 
 static int fail(const doubt_error *err)
 {

@@ -23,7 +23,7 @@
 #ifndef DOUBT_MODEL_TRAIN_H
 #define DOUBT_MODEL_TRAIN_H
 
-#include "io/dataset.h"
+#include "data/dataset.h"
 #include "model/concrete_reg.h"
 #include "model/net.h"
 #include "model/optim.h"

@@ -1,4 +1,4 @@
-/* The dataset reader (io/dataset.c): the input is DIR/dataset.json of a folder whose one
+/* The dataset reader (data/dataset.c): the input is DIR/dataset.json of a folder whose one
  * sample (images/a.png, labels/a.png, depth/a.png, 8 x 8) is written once; the folder is
  * opened, validated and drawn batches from. */
 #include <stdio.h>
@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "data/dataset.h"
 #include "fuzz_input.h"
-#include "io/dataset.h"
 #include "io/png.h"
 
 static void write_sample(void)
