@@ -163,7 +163,8 @@ static int random_weights_file(doubt_ctx *ctx, const doubt_netdesc *net, char *p
 {
     doubt_net *tmp = NULL;
     snprintf(path, cap, "/tmp/doubt_bench_%d.safetensors", (int)getpid());
-    int ok = doubt_net_create(ctx, net, 1, 16, 16, DOUBT_MODE_INFER, &tmp) == DOUBT_OK &&
+    const int side = doubt_arch_grid(net);
+    int ok = doubt_net_create(ctx, net, 1, side, side, DOUBT_MODE_INFER, &tmp) == DOUBT_OK &&
              doubt_net_init_weights(ctx, tmp, 1) == DOUBT_OK &&
              doubt_weights_save(ctx, tmp, path, NULL, 0, NULL, 0) == DOUBT_OK;
     doubt_net_destroy(tmp);

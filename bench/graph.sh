@@ -16,6 +16,6 @@ for rep in $(seq "$reps"); do
         "$bin" bench --train --config unet --threads $threads --steps 10 --json
     done
     "$new" bench --predict --config unet --threads $threads --images 5 --uncached --json
-    "$new" bench --predict --config segnet --threads $threads --images 3 --json
-    "$new" bench --predict --config segnet --threads $threads --images 3 --uncached --json
+    "$new" bench --predict --config segnet-small --threads $threads --images 5 --json
+    "$new" bench --predict --config segnet-small --threads $threads --images 5 --uncached --json
 done

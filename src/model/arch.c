@@ -155,6 +155,14 @@ doubt_status doubt_arch_graph(const doubt_netdesc *d, doubt_graph *g, doubt_erro
     return doubt_graph_check(g, NULL, err);
 }
 
+int doubt_arch_grid(const doubt_netdesc *d)
+{
+    doubt_graph *g = malloc(sizeof *g);
+    const int grid = g && doubt_arch_graph(d, g, NULL) == DOUBT_OK ? g->grid : 0;
+    free(g);
+    return grid;
+}
+
 void doubt_arch_flops(const doubt_netdesc *d, int height, int width, double *total,
                       double *deterministic)
 {

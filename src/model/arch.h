@@ -26,6 +26,10 @@ int doubt_arch_dropout_sites(const doubt_netdesc *d);
 /* Builds and checks the graph of a valid description. */
 doubt_status doubt_arch_graph(const doubt_netdesc *d, doubt_graph *g, doubt_error *err);
 
+/* The graph's grid (input sides are multiples of it) of a valid description; 0 when out of
+ * memory. */
+int doubt_arch_grid(const doubt_netdesc *d);
+
 /* doubt_graph_flops of a valid description's graph; 0 and 0 when out of memory. */
 void doubt_arch_flops(const doubt_netdesc *d, int height, int width, double *total,
                       double *deterministic);

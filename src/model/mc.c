@@ -119,14 +119,10 @@ doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
         mc->desc.chunk = mc->desc.samples;
     mc->weights = weights;
     mc->net = weights->network;
-    doubt_graph *graph = malloc(sizeof *graph);
-    st = graph ? doubt_arch_graph(&mc->net, graph, &ctx->err)
-               : doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
-    mc->grid = graph ? graph->grid : 0;
-    free(graph);
-    if (st != DOUBT_OK) {
+    mc->grid = doubt_arch_grid(&mc->net);
+    if (!mc->grid) {
         free(mc);
-        return st;
+        return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
     }
     if (mc->desc.mask_no_depth)
         for (int i = 0; i < mc->net.no_depth_count; i++)
