@@ -109,6 +109,9 @@ doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
     if (!mc)
         return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
     mc->desc = *desc;
+    /* without dropout every sample is the same pass: one gives the same maps */
+    if (!doubt_netdesc_has_dropout(&weights->network))
+        mc->desc.deterministic = 1;
     if (mc->desc.deterministic)
         mc->desc.samples = 1;
     /* one sample per pass by default: stacking 2 is ~13% faster at 256x256 but every

@@ -19,7 +19,8 @@
  *   kept as running means); a NaN output stays NaN in every map it reaches, and
  *   nan_pixels counts the pixels it spoiled.
  * With deterministic set, one pass with dropout off (the standard-dropout prediction):
- * the epistemic and mutual-information maps are then 0.
+ * the epistemic and mutual-information maps are then 0. A network without dropout always
+ * runs so: its T samples would all be that pass.
  * With mask_no_depth set, the four depth maps are NaN (undefined) where seg_class is one of
  * the network's no_depth_classes (netdesc.h): a sky pixel has no depth to doubt. Without it
  * every pixel keeps the network's raw output, as evaluation against ground truth wants.

@@ -562,6 +562,12 @@ static doubt_status create(doubt_ctx *ctx, const doubt_netdesc *desc, const doub
         return st;
     }
     doubt_graph_stochastic(&net->graph, net->stochastic);
+    if (role == DOUBT_NET_SAMPLES && !net->stochastic[net->graph.n_nodes - 1]) {
+        free(net);
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "network: no dropout reaches the output, so there is nothing to "
+                          "sample: run the deterministic pass");
+    }
     const int grid = net->graph.grid;
     if (batch <= 0 || height <= 0 || width <= 0 || height % grid || width % grid) {
         free(net);

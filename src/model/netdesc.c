@@ -146,6 +146,11 @@ void doubt_netdesc_set_concrete(doubt_netdesc *d)
     d->concrete = 1;
 }
 
+int doubt_netdesc_has_dropout(const doubt_netdesc *d)
+{
+    return d->dropout > 0; /* with a list of rates, the largest */
+}
+
 int doubt_netdesc_class_has_no_depth(const doubt_netdesc *d, int c)
 {
     for (int i = 0; i < d->no_depth_count; i++)

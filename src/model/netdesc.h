@@ -88,6 +88,9 @@ typedef struct {
  * where it has none, as the learned rates' starting points. */
 void doubt_netdesc_set_concrete(doubt_netdesc *d);
 
+/* 1 when some dropout site has a rate > 0 (else every MC sample is the same pass). */
+int doubt_netdesc_has_dropout(const doubt_netdesc *d);
+
 /* 1 when class c has no depth (a no_depth_classes entry). */
 int doubt_netdesc_class_has_no_depth(const doubt_netdesc *d, int c);
 
