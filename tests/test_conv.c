@@ -563,8 +563,9 @@ static void assert_masks(doubt_ctx *ctx, doubt_dropout *drop, const doubt_tensor
 }
 
 /* y is 0 or x/(1-p) at every element, and the mask matches doubt_dropout_keep for the
- * logical index, in both layouts; backward applies the same mask. */
-START_TEST(dropout_masks_and_scales)
+ * logical index (for channel-wise masks, the channel's: one decision per row and channel,
+ * shared by the whole plane), in both layouts; backward applies the same mask. */
+static void check_masks(int channelwise)
 {
     doubt_ctx *ctx = th_ctx(0);
     ref_shape s = {3, 19, 3, 5};
@@ -574,11 +575,14 @@ START_TEST(dropout_masks_and_scales)
     th_fill_d(dy, n, 72, 0.5, 1.5);
     uint64_t *index = malloc((size_t)n * sizeof *index);
     for (long i = 0; i < n; i++)
-        index[i] = (uint64_t)(i % (19 * 15));
+        index[i] = channelwise ? (uint64_t)(i / 15 % 19) : (uint64_t)(i % (19 * 15));
     for (int l = 0; l < 2; l++) {
         doubt_tensor src;
         input_from(ctx, &src, s, layouts[l], x);
-        doubt_dropout *drop = make_dropout(ctx, &src, 0.3f, 5);
+        doubt_dropout_desc d = {.name = "t.drop", .p = 0.3f, .seed = 2024, .layer_id = 5,
+                                .channelwise = channelwise};
+        doubt_dropout *drop;
+        TH_OK(ctx, doubt_dropout_create(ctx, &d, &src.md, DOUBT_MODE_TRAIN, &drop));
         assert_masks(ctx, drop, &src, x, dy, n, 19 * 15, 10, index);
         doubt_dropout_destroy(drop);
         doubt_tensor_release(&src);
@@ -588,36 +592,16 @@ START_TEST(dropout_masks_and_scales)
     free(dy);
     doubt_ctx_destroy(ctx);
 }
+
+START_TEST(dropout_masks_and_scales)
+{
+    check_masks(0);
+}
 END_TEST
 
-/* Channel-wise masks: one keep decision per (row, channel), doubt_dropout_keep's for index c,
- * shared by the whole plane, in both layouts. */
 START_TEST(dropout_channelwise_masks)
 {
-    doubt_ctx *ctx = th_ctx(0);
-    ref_shape s = {2, 19, 3, 5};
-    long n = ref_count(s);
-    double *x = dalloc(n), *dy = dalloc(n);
-    th_fill_d(x, n, 73, 0.5, 1.5);
-    th_fill_d(dy, n, 74, 0.5, 1.5);
-    uint64_t *index = malloc((size_t)n * sizeof *index);
-    for (long i = 0; i < n; i++)
-        index[i] = (uint64_t)(i / 15 % 19);
-    for (int l = 0; l < 2; l++) {
-        doubt_tensor src;
-        input_from(ctx, &src, s, layouts[l], x);
-        doubt_dropout_desc d = {.name = "t.drop", .p = 0.4f, .seed = 7, .layer_id = 2,
-                                .channelwise = 1};
-        doubt_dropout *drop;
-        TH_OK(ctx, doubt_dropout_create(ctx, &d, &src.md, DOUBT_MODE_TRAIN, &drop));
-        assert_masks(ctx, drop, &src, x, dy, n, 19 * 15, 3, index);
-        doubt_dropout_destroy(drop);
-        doubt_tensor_release(&src);
-    }
-    free(index);
-    free(x);
-    free(dy);
-    doubt_ctx_destroy(ctx);
+    check_masks(1);
 }
 END_TEST
 

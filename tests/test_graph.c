@@ -140,6 +140,16 @@ static void randomise(doubt_ctx *ctx, doubt_net *net)
     TH_OK(ctx, doubt_net_parameters_changed(ctx, net));
 }
 
+/* randomise(net), then its weights into a new file at the mkstemp template path. */
+static void save_random_weights(doubt_ctx *ctx, doubt_net *net, char *path)
+{
+    randomise(ctx, net);
+    const int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    TH_OK(ctx, doubt_weights_save(ctx, net, path, NULL, 0, NULL, 0));
+}
+
 static int row_differs(const float *a, const float *b, int64_t n, double tol)
 {
     double *bd = malloc((size_t)n * sizeof *bd);
@@ -160,12 +170,8 @@ static void check_split_matches_whole(const char *preset, int size)
     ck_assert_int_eq(doubt_netdesc_preset(preset, &d, &err), DOUBT_OK);
     doubt_net *whole, *cache, *samples;
     TH_OK(ctx, doubt_net_create(ctx, &d, 1, size, size, DOUBT_MODE_INFER, &whole));
-    randomise(ctx, whole);
     char path[] = "/tmp/doubt_graph_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    TH_OK(ctx, doubt_weights_save(ctx, whole, path, NULL, 0, NULL, 0));
+    save_random_weights(ctx, whole, path);
     TH_OK(ctx, doubt_net_create_cache(ctx, &d, size, size, &cache));
     TH_OK(ctx, doubt_weights_load_file(ctx, cache, path));
     TH_OK(ctx, doubt_net_create_samples(ctx, cache, 2, &samples));
@@ -227,12 +233,8 @@ START_TEST(mc_cached_equals_uncached)
     ck_assert_int_eq(doubt_netdesc_preset("segnet-small", &d, &err), DOUBT_OK);
     doubt_net *net;
     TH_OK(ctx, doubt_net_create(ctx, &d, 1, 32, 32, DOUBT_MODE_INFER, &net));
-    randomise(ctx, net);
     char path[] = "/tmp/doubt_graph_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    TH_OK(ctx, doubt_weights_save(ctx, net, path, NULL, 0, NULL, 0));
+    save_random_weights(ctx, net, path);
     doubt_net_destroy(net);
     doubt_safetensors *w = NULL;
     ck_assert(doubt_safetensors_read(path, &w, &err) == DOUBT_OK);

@@ -6,88 +6,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "golden_net.h"
 #include "harness.h"
 #include "model/weights.h"
 
 #define WEIGHTS "tests/golden/model/unet_tiny.safetensors"
 #define GOLDEN "tests/golden/model/unet_tiny_golden.safetensors"
 
-static doubt_safetensors *open_file(const char *path)
-{
-    doubt_safetensors *f = NULL;
-    doubt_error err = {{0}};
-    ck_assert_msg(doubt_safetensors_read(path, &f, &err) == DOUBT_OK, "%s", err.msg);
-    return f;
-}
-
-static const doubt_st_tensor *golden(const doubt_safetensors *g, const char *name)
-{
-    const doubt_st_tensor *t = doubt_safetensors_find(g, name);
-    ck_assert_msg(t && t->data, "golden %s missing", name);
-    return t;
-}
-
-static double rel_err_f(const float *a, const float *b, int64_t n)
-{
-    double *bd = malloc((size_t)n * sizeof *bd);
-    for (int64_t i = 0; i < n; i++)
-        bd[i] = b[i];
-    double e = th_rel_err(a, bd, n);
-    free(bd);
-    return e;
-}
-
-static doubt_net *golden_net(doubt_ctx *ctx, const doubt_safetensors *w,
-                              const doubt_st_tensor *input, doubt_mode mode)
-{
-    doubt_net *net = NULL;
-    TH_OK(ctx, doubt_net_create(ctx, &w->network, (int)input->shape[0], (int)input->shape[2],
-                                 (int)input->shape[3], mode, &net));
-    TH_OK(ctx, doubt_weights_load(ctx, net, w));
-    return net;
-}
-
 START_TEST(train_forward_backward_match_pytorch)
 {
     doubt_ctx *ctx = th_ctx(0);
-    doubt_safetensors *w = open_file(WEIGHTS), *g = open_file(GOLDEN);
-    const doubt_st_tensor *input = golden(g, "golden.input");
-    doubt_net *net = golden_net(ctx, w, input, DOUBT_MODE_TRAIN);
-    TH_OK(ctx, doubt_net_forward(ctx, net, input->data, 0, 0));
-    const doubt_st_tensor *out = golden(g, "golden.output");
-    double err = rel_err_f(doubt_net_output(net), out->data, out->count);
-    printf("  train-mode output vs PyTorch: rel err %.2e\n", err);
-    ck_assert_double_lt(err, 1e-4);
-
-    const doubt_st_tensor *r = golden(g, "golden.grad_output");
-    memcpy(doubt_net_diff_output(net), r->data, (size_t)r->count * sizeof(float));
-    TH_OK(ctx, doubt_net_backward(ctx, net));
-    double worst_grad = 0, worst_stat = 0;
-    char name[128];
-    for (int i = 0; i < net->n_params; i++) {
-        doubt_net_param *p = &net->params[i];
-        float *got = malloc((size_t)p->info.count * sizeof *got);
-        if (p->grad) {
-            snprintf(name, sizeof name, "golden.grad.%s", p->info.name);
-            TH_OK(ctx, doubt_tensor_read(ctx, p->grad, got));
-        } else {
-            snprintf(name, sizeof name, "golden.after.%s", p->info.name);
-            TH_OK(ctx, doubt_tensor_read(ctx, p->value, got));
-        }
-        const doubt_st_tensor *want = golden(g, name);
-        double e = rel_err_f(got, want->data, want->count);
-        ck_assert_msg(e < (p->grad ? 1e-3 : 1e-4), "%s: rel err %g", name, e);
-        if (p->grad)
-            worst_grad = fmax(worst_grad, e);
-        else
-            worst_stat = fmax(worst_stat, e);
-        free(got);
-    }
-    printf("  gradients vs PyTorch: worst rel err %.2e; running stats %.2e\n", worst_grad,
-           worst_stat);
-    doubt_net_destroy(net);
-    doubt_safetensors_destroy(w);
-    doubt_safetensors_destroy(g);
+    gn_check_training(ctx, WEIGHTS, GOLDEN, "unet");
     doubt_ctx_destroy(ctx);
 }
 END_TEST
@@ -95,12 +24,12 @@ END_TEST
 START_TEST(inference_matches_pytorch_eval)
 {
     doubt_ctx *ctx = th_ctx(0);
-    doubt_safetensors *w = open_file(WEIGHTS), *g = open_file(GOLDEN);
-    const doubt_st_tensor *input = golden(g, "golden.input");
-    doubt_net *net = golden_net(ctx, w, input, DOUBT_MODE_INFER);
+    doubt_safetensors *w = gn_open(WEIGHTS), *g = gn_open(GOLDEN);
+    const doubt_st_tensor *input = gn_golden(g, "golden.input");
+    doubt_net *net = gn_net(ctx, w, input, DOUBT_MODE_INFER);
     TH_OK(ctx, doubt_net_forward(ctx, net, input->data, 0, 0));
-    const doubt_st_tensor *out = golden(g, "golden.output_eval");
-    double err = rel_err_f(doubt_net_output(net), out->data, out->count);
+    const doubt_st_tensor *out = gn_golden(g, "golden.output_eval");
+    double err = gn_rel_err(doubt_net_output(net), out->data, out->count);
     printf("  eval-mode output vs PyTorch: rel err %.2e\n", err);
     ck_assert_double_lt(err, 1e-4);
     ck_assert_int_eq(doubt_net_backward(ctx, net), DOUBT_ERR_ARG);
@@ -115,9 +44,9 @@ END_TEST
 START_TEST(mc_dropout_is_keyed_by_sample)
 {
     doubt_ctx *ctx = th_ctx(0);
-    doubt_safetensors *w = open_file(WEIGHTS), *g = open_file(GOLDEN);
-    const doubt_st_tensor *input = golden(g, "golden.input");
-    doubt_net *net = golden_net(ctx, w, input, DOUBT_MODE_INFER);
+    doubt_safetensors *w = gn_open(WEIGHTS), *g = gn_open(GOLDEN);
+    const doubt_st_tensor *input = gn_golden(g, "golden.input");
+    doubt_net *net = gn_net(ctx, w, input, DOUBT_MODE_INFER);
     const int64_t n = (int64_t)net->batch * (net->desc.classes + 3) * net->height * net->width;
     float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
     TH_OK(ctx, doubt_net_forward(ctx, net, input->data, 1, 5));
@@ -131,8 +60,8 @@ START_TEST(mc_dropout_is_keyed_by_sample)
         differ += a[i] != b[i];
     ck_assert_int_gt(differ, n / 2);
     TH_OK(ctx, doubt_net_forward(ctx, net, input->data, 0, 0));
-    const doubt_st_tensor *out = golden(g, "golden.output_eval");
-    ck_assert_double_lt(rel_err_f(doubt_net_output(net), out->data, out->count), 1e-4);
+    const doubt_st_tensor *out = gn_golden(g, "golden.output_eval");
+    ck_assert_double_lt(gn_rel_err(doubt_net_output(net), out->data, out->count), 1e-4);
     free(a);
     free(b);
     doubt_net_destroy(net);
