@@ -26,14 +26,8 @@ mkdir -p "$work"
 
 # Synth images are a pure function of (seed, index): the first N of seed 1 are a subset of
 # the whole set, so the three training sets are nested.
-[ -f "$work/train/dataset.json" ] || $doubt synth "$work/train" --count "$count" --seed 1 --threads "$threads"
-for kind in id objects geometry; do
-    [ -f "$work/test_$kind/dataset.json" ] && continue
-    case $kind in
-    id) $doubt synth "$work/test_$kind" --count "$test_count" --seed 3 --threads "$threads" ;;
-    *) $doubt synth "$work/test_$kind" --count "$test_count" --seed 3 --ood "$kind" --threads "$threads" ;;
-    esac
-done
+. bench/synth_sets.sh
+make_synth_sets
 
 for percent in 25 50 100; do
     n=$((count * percent / 100))

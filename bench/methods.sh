@@ -26,14 +26,8 @@ threads=${THREADS:-2}
 doubt=${DOUBT:-build/apps/doubt}
 mkdir -p "$work"
 
-[ -f "$work/train/dataset.json" ] || $doubt synth "$work/train" --count "$count" --seed 1 --threads "$threads"
-for kind in id objects geometry; do
-    [ -f "$work/test_$kind/dataset.json" ] && continue
-    case $kind in
-    id) $doubt synth "$work/test_$kind" --count "$test_count" --seed 3 --threads "$threads" ;;
-    *) $doubt synth "$work/test_$kind" --count "$test_count" --seed 3 --ood "$kind" --threads "$threads" ;;
-    esac
-done
+. bench/synth_sets.sh
+make_synth_sets
 
 no_dropout='{"arch":"unet","in_channels":3,"classes":8,"widths":[16,32,64,128,128],"dropout":0}'
 train() { # RUN SEED CONFIG [options]
