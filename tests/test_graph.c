@@ -346,7 +346,8 @@ START_TEST(relu_and_add_nodes_backward)
         }
         printf("  %s: backward vs central differences: worst %.2e of %.2e\n", p->info.name,
                worst, scale);
-        ck_assert_msg(worst < 1e-2 * scale + 1e-3, "%s: worst %g of %g", p->info.name, worst, scale);
+        ck_assert_msg(worst < 1e-2 * scale + 1e-3, "%s: worst %g of %g", p->info.name, worst,
+                      scale);
         free(value);
         free(grad);
     }

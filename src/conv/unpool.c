@@ -130,7 +130,8 @@ doubt_status doubt_unpool_forward(doubt_ctx *ctx, doubt_unpool *u, const doubt_t
 {
     doubt_status st = DOUBT_OK;
     if (!u || !value || !value->mem || !workspace || !workspace->mem)
-        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "unpool forward: NULL layer, values or indices");
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "unpool forward: NULL layer, values or indices");
     if (!dnnl_memory_desc_equal(&workspace->md, &u->workspace_md))
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "unpool %s: indices differ from the ones it was built for", u->name);

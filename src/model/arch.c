@@ -139,7 +139,8 @@ static void build_segnet(const doubt_netdesc *d, doubt_graph *g)
 int doubt_arch_dropout_sites(const doubt_netdesc *d)
 {
     const int encoder = d->levels < 3 ? d->levels : 3;
-    const int decoder = !strcmp(d->arch, "segnet") ? encoder : d->levels - 1 < 3 ? d->levels - 1 : 3;
+    const int unet_decoder = d->levels - 1 < 3 ? d->levels - 1 : 3;
+    const int decoder = !strcmp(d->arch, "segnet") ? encoder : unet_decoder;
     return encoder + decoder;
 }
 

@@ -106,7 +106,8 @@ static doubt_status apply_conv(doubt_ctx *ctx, doubt_concrete_reg *reg, conv *c,
     doubt_status st = DOUBT_OK;
     const doubt_param_info *info = &c->weight->info;
     const int64_t out = info->shape[0], in = info->shape[1], taps = info->shape[2] * info->shape[3];
-    float *w = malloc((size_t)info->count * sizeof *w), *g = malloc((size_t)info->count * sizeof *g);
+    float *w = malloc((size_t)info->count * sizeof *w);
+    float *g = malloc((size_t)info->count * sizeof *g);
     double *coeff = malloc((size_t)in * sizeof *coeff);
     int *owner = malloc((size_t)in * sizeof *owner);
     if (!w || !g || !coeff || !owner) {

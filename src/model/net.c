@@ -88,7 +88,9 @@ static const doubt_tensor *node_output(const doubt_net *net, int i)
     case DOUBT_NODE_DROPOUT:
         if (n->concrete && net->dropout_on)
             return &n->concrete->dst;
-        return n->drop && net->dropout_on ? &n->drop->dst : node_output(net, spec(net, i)->inputs[0]);
+        if (n->drop && net->dropout_on)
+            return &n->drop->dst;
+        return node_output(net, spec(net, i)->inputs[0]);
     }
     return NULL;
 }
@@ -505,7 +507,8 @@ static doubt_status build(doubt_ctx *ctx, doubt_net *net)
 
     const int64_t out_dims[4] = {net->batch, d->classes + 3, net->height, net->width};
     const doubt_tensor *head = node_output(net, last);
-    DOUBT_TRY(doubt_tensor_init_plain(ctx, &net->output, 4, out_dims, DOUBT_TENSOR_ARENA, "output"));
+    DOUBT_TRY(doubt_tensor_init_plain(ctx, &net->output, 4, out_dims, DOUBT_TENSOR_ARENA,
+                                      "output"));
     DOUBT_TRY(make_reorder(ctx, &head->md, &net->output.md, &net->output_pd, &net->output_reorder));
     if (net->mode == DOUBT_MODE_TRAIN) {
         DOUBT_TRY(doubt_tensor_init_plain(ctx, &net->diff_output, 4, out_dims, DOUBT_TENSOR_ARENA,
@@ -637,8 +640,9 @@ static void node_destroy(doubt_net_node *n)
     doubt_add_destroy(n->add);
     doubt_dropout_destroy(n->drop);
     doubt_concrete_destroy(n->concrete);
-    doubt_tensor *tensors[] = {&n->raw_p_logit, &n->raw_weight, &n->raw_bias,  &n->raw_bn[0],    &n->raw_bn[1],
-                               &n->raw_bn[2],  &n->raw_bn[3], &n->fed_dst,      &n->fed_workspace,
+    doubt_tensor *tensors[] = {&n->raw_p_logit, &n->raw_weight,  &n->raw_bias,
+                               &n->raw_bn[0],   &n->raw_bn[1],   &n->raw_bn[2],
+                               &n->raw_bn[3],   &n->fed_dst,     &n->fed_workspace,
                                &n->grad_sum};
     for (size_t k = 0; k < sizeof tensors / sizeof tensors[0]; k++)
         doubt_tensor_release(tensors[k]);
