@@ -176,11 +176,11 @@ void doubt_predict_destroy(doubt_predictor *p)
 static doubt_status load_member(doubt_predictor *p, int m, const char *path, doubt_error *err)
 {
     doubt_status st = doubt_safetensors_read(path, &p->weights[m], err);
-    if (!st)
-        st = doubt_sha256_file(path, p->sha256[m], err);
-    p->paths[m] = path;
+    if (st)
+        return st;
+    p->paths[m] = p->weights[m]->path; /* the caller's list need not outlive the predictor */
     p->hashes[m] = p->sha256[m];
-    return st;
+    return doubt_sha256_file(path, p->sha256[m], err);
 }
 
 /* The members' hashes joined by commas: 64 digits and a comma or the final NUL each. */
