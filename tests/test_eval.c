@@ -727,8 +727,9 @@ START_TEST(command_evaluates_an_ensemble)
     cJSON_Delete(r);
     free(out);
     free(err);
-    status = th_run_doubt((const char *[]){"eval", "--weights", WEIGHTS ",/nonexistent/b.safetensors",
-                                           "--data", dir, NULL},
+    status = th_run_doubt((const char *[]){"eval", "--weights",
+                                           WEIGHTS ",/nonexistent/b.safetensors", "--data", dir,
+                                           NULL},
                           &out, &err);
     ck_assert_int_eq(status, 1);
     ck_assert_msg(strstr(err, "/nonexistent/b.safetensors"), "%s", err);

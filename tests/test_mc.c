@@ -625,10 +625,15 @@ START_TEST(ensemble_matches_numpy_reference)
             const char *name;
             const float *got;
             int64_t n;
-        } maps[] = {{"depth mean", m->depth_mean, hw},     {"depth epistemic", m->depth_epistemic, hw},
-                    {"depth aleatoric", m->depth_aleatoric, hw}, {"seg entropy", m->seg_entropy, hw},
-                    {"seg aleatoric", m->seg_aleatoric, hw}, {"seg mutual info", m->seg_mutual_info, hw},
-                    {"seg logit var", m->seg_logit_var, hw},     {"seg prob", m->seg_prob, hw * c}};
+        } maps[] = {/* in the golden file's order (tools/ensemble_golden.py) */
+                    {"depth mean", m->depth_mean, hw},
+                    {"depth epistemic", m->depth_epistemic, hw},
+                    {"depth aleatoric", m->depth_aleatoric, hw},
+                    {"seg entropy", m->seg_entropy, hw},
+                    {"seg aleatoric", m->seg_aleatoric, hw},
+                    {"seg mutual info", m->seg_mutual_info, hw},
+                    {"seg logit var", m->seg_logit_var, hw},
+                    {"seg prob", m->seg_prob, hw * c}};
         double *want = malloc((size_t)hw * c * sizeof *want);
         const float *plane = golden;
         for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++, plane += hw) {
@@ -710,7 +715,8 @@ START_TEST(ensemble_tiles_match_the_whole_image)
     const int width = 117, height = 98;
     float *img = test_image(width, height);
     doubt_mc *whole, *tiled;
-    const doubt_mc_desc untiled = {.samples = 3}, tiles = {.samples = 3, .tile = 72, .tile_margin = 28};
+    const doubt_mc_desc untiled = {.samples = 3},
+                        tiles = {.samples = 3, .tile = 72, .tile_margin = 28};
     const doubt_mc_maps *a = run_ensemble(ctx, &whole, members, 2, &untiled, img, width, height);
     const doubt_mc_maps *b = run_ensemble(ctx, &tiled, members, 2, &tiles, img, width, height);
     const double diff = max_map_diff(b, a);

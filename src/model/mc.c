@@ -113,23 +113,35 @@ static doubt_status check_member(doubt_ctx *ctx, const doubt_safetensors *weight
 }
 
 /* The description's fields ensemble members must share: all but the dropout rates. */
-static const char *const shared_fields[] = {"arch",   "in_channels", "classes",         "widths",
-                                            "convs",  "depth",       "no_depth_classes"};
+enum {
+    FIELD_ARCH,
+    FIELD_IN_CHANNELS,
+    FIELD_CLASSES,
+    FIELD_WIDTHS,
+    FIELD_CONVS,
+    FIELD_DEPTH,
+    FIELD_NO_DEPTH,
+    SHARED_FIELDS
+};
+static const char *const shared_fields[SHARED_FIELDS] = {
+    "arch", "in_channels", "classes", "widths", "convs", "depth", "no_depth_classes"};
 
-/* Field `field` of shared_fields as text, so one comparison and one message serve all. */
+/* A shared field as text, so one comparison and one message serve every field. */
 static void field_text(const doubt_netdesc *d, int field, char *buf, size_t cap)
 {
     switch (field) {
-    case 0: snprintf(buf, cap, "%s", d->arch); return;
-    case 1: snprintf(buf, cap, "%d", d->in_channels); return;
-    case 2: snprintf(buf, cap, "%d", d->classes); return;
-    case 5: snprintf(buf, cap, "%s", doubt_depth_param_name(d->depth)); return;
+    case FIELD_ARCH: snprintf(buf, cap, "%s", d->arch); return;
+    case FIELD_IN_CHANNELS: snprintf(buf, cap, "%d", d->in_channels); return;
+    case FIELD_CLASSES: snprintf(buf, cap, "%d", d->classes); return;
+    case FIELD_DEPTH: snprintf(buf, cap, "%s", doubt_depth_param_name(d->depth)); return;
     default: break;
     }
-    const int n = field == 6 ? d->no_depth_count : d->levels;
+    const int n = field == FIELD_NO_DEPTH ? d->no_depth_count : d->levels;
     size_t at = (size_t)snprintf(buf, cap, "[");
     for (int i = 0; i < n && at < cap; i++) {
-        const int v = field == 3 ? d->widths[i] : field == 4 ? d->convs[i] : d->no_depth_classes[i];
+        const int v = field == FIELD_WIDTHS  ? d->widths[i]
+                      : field == FIELD_CONVS ? d->convs[i]
+                                             : d->no_depth_classes[i];
         at += (size_t)snprintf(buf + at, cap - at, "%s%d", i ? "," : "", v);
     }
     if (at < cap)
@@ -142,7 +154,7 @@ static doubt_status check_same_network(doubt_ctx *ctx, const doubt_safetensors *
 {
     /* room for the longest field, 254 no-depth classes of up to 4 characters */
     char a[DOUBT_NETDESC_JSON_MAX], b[DOUBT_NETDESC_JSON_MAX];
-    for (int f = 0; f < (int)(sizeof shared_fields / sizeof shared_fields[0]); f++) {
+    for (int f = 0; f < SHARED_FIELDS; f++) {
         field_text(&first->network, f, a, sizeof a);
         field_text(&other->network, f, b, sizeof b);
         if (strcmp(a, b))
@@ -389,8 +401,9 @@ static void reset_maps(doubt_mc *mc)
     memset(m->seg_logit_var, 0, pixels * sizeof(float));
 }
 
-/* Folds sample number t (0-based, counted over every member's samples) of output row `out` ([C+3, tile.h, tile.w], the network's
- * output for the image window `tile`) into the maps at the pixels of `keep`. */
+/* Folds sample number t (0-based, counted over every member's samples) of output row `out`
+ * ([C+3, tile.h, tile.w], the network's output for the image window `tile`) into the maps at
+ * the pixels of `keep`. */
 static void accumulate(doubt_mc *mc, const float *out, pixel_rect tile, pixel_rect keep, int t)
 {
     doubt_mc_maps *m = &mc->maps;

@@ -102,7 +102,8 @@ void doubt_mc_destroy(doubt_mc *mc);
 /* The description the members share (the first member's, with its dropout rates). */
 const doubt_netdesc *doubt_mc_network(const doubt_mc *mc);
 
-/* Runs T samples (of every member) on one image; maps stay owned by the engine and valid until the next run. */
+/* Runs T samples (of every member) on one image; maps stay owned by the engine and valid
+ * until the next run. */
 doubt_status doubt_mc_run(doubt_ctx *ctx, doubt_mc *mc, const float *image, int width,
                           int height, const doubt_mc_maps **maps);
 
