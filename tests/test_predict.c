@@ -1091,9 +1091,9 @@ START_TEST(command_usage_and_weights_errors)
 END_TEST
 
 /* --weights A,B runs their deep ensemble: every map is written, the summary lists both
- * members' files and hashes as arrays (a one-file run keeps its strings, checked above), the
- * PNGs record both hashes, and the maps are not A's alone. A member that cannot be read or
- * is another network fails naming its file. */
+ * members' files and hashes as arrays (a one-file run keeps its strings), the PNGs record
+ * both hashes, the maps are not A's alone, and --deterministic keeps the epistemic maps. A
+ * member that cannot be read or is another network fails naming its file. */
 START_TEST(command_ensemble_lists_every_member)
 {
     char *in = make_tmpdir(), *alone = make_tmpdir(), *both = make_tmpdir();
@@ -1138,6 +1138,16 @@ START_TEST(command_ensemble_lists_every_member)
     path_in(q, both, "a.depth_mean.npy");
     path_in(w, alone, "a.depth_mean.npy");
     ck_assert_msg(!same_file(q, w), "the ensemble's depth is member A's alone");
+    /* deterministic, an ensemble still has epistemic maps: the spread across its members */
+    th_remove_tree(alone);
+    ck_assert_int_eq(mkdir(alone, 0755), 0);
+    r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS "," MEMBER_B, p, "-o", alone,
+                                   "--deterministic", NULL});
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"depth_epistemic\":{"));
+    ck_assert(file_exists(alone, "a.depth_epistemic.png") &&
+              file_exists(alone, "a.seg_mutual_info.png"));
+    free_result(&r);
 
     r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS ",/nonexistent/b.safetensors",
                                    p, "-o", both, NULL});

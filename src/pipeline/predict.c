@@ -293,14 +293,21 @@ int doubt_predict_classes(const doubt_predictor *p) { return p->classes; }
 
 /* ---- outputs --------------------------------------------------------------------------- */
 
+/* Map m has values: not an epistemic map of one deterministic pass, identically zero (a
+ * deterministic ensemble's are the spread across its members). */
+static int map_defined(const doubt_predictor *p, int m)
+{
+    return !(p->o.deterministic && p->members == 1 && doubt_maps[m].epistemic);
+}
+
 static int heatmap_wanted(const doubt_predictor *p, int m)
 {
-    return (p->o.maps >> m & 1u) && !(p->o.deterministic && doubt_maps[m].epistemic);
+    return (p->o.maps >> m & 1u) && map_defined(p, m);
 }
 
 static int npy_wanted(const doubt_predictor *p, int m)
 {
-    return p->o.npy && !(p->o.deterministic && doubt_maps[m].epistemic);
+    return p->o.npy && map_defined(p, m);
 }
 
 static doubt_status output_path(char *out, const char *outdir, const char *name,
@@ -476,7 +483,7 @@ static char *summary(doubt_predictor *p, const doubt_mc_maps *mm, const char *pa
     cJSON *maps = cJSON_AddObjectToObject(o, "maps");
     /* each map's values, "threshold" three quarters up its heatmap's range */
     for (int m = 0; m < DOUBT_MAP_COUNT; m++) {
-        if (p->o.deterministic && doubt_maps[m].epistemic)
+        if (!map_defined(p, m))
             continue;
         const double lo = p->o.lo[m], hi = p->o.hi[m];
         const double thr =

@@ -31,8 +31,9 @@
  *                     seg_mutual_info, seg_logit_var (float32): every heatmap's values
  * Depth is undefined on pixels predicted as one of the network's no_depth_classes
  * (netdesc.h): NaN in the depth .npy files, grey in the depth heatmaps, 0 in NAME.depth.png.
- * With opts.deterministic (one pass, dropout off) the epistemic parts are identically zero
- * and are not written: no depth_epistemic / seg_mutual_info heatmap, .npy or statistics.
+ * With opts.deterministic (one pass, dropout off) the epistemic parts of one weights file
+ * are identically zero and are not written: no depth_epistemic / seg_mutual_info heatmap,
+ * .npy or statistics. A deterministic ensemble writes them: the spread across its members.
  * Every file is written atomically, so "all outputs exist" (doubt_predict_done) means the
  * image is finished. Outputs depend only on the image, weights and options: no timestamps;
  * the tEXt chunks carry the version, the weights' SHA-256, T and the seed.
