@@ -129,8 +129,7 @@ static int parse_args(int argc, char **argv, options *o)
             if (!doubt_arg_split(val, &o->weights))
                 return doubt_usage_error("predict", "--weights wants FILE or FILE,FILE,...",
                                          val);
-        }
-        else if (!strcmp(a, "-o") || !strcmp(a, "--out"))
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--out"))
             o->out_dir = val;
         else if (!strcmp(a, "--samples")) {
             if (!doubt_arg_int(val, 1, 100000, &o->p.samples))
