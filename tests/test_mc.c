@@ -578,6 +578,27 @@ START_TEST(ensemble_of_one_is_that_member)
 }
 END_TEST
 
+/* A context, the two ensemble members (unet_tiny and MEMBER_B) and a test image. */
+typedef struct {
+    doubt_ctx *ctx;
+    const doubt_safetensors *members[2];
+    float *img;
+} two_members;
+
+static two_members two_members_open(int width, int height)
+{
+    return (two_members){th_ctx(0), {weights(), read_weights(MEMBER_B)},
+                         test_image(width, height)};
+}
+
+static void two_members_close(two_members *f)
+{
+    for (int i = 0; i < 2; i++)
+        doubt_safetensors_destroy((doubt_safetensors *)f->members[i]);
+    free(f->img);
+    doubt_ctx_destroy(f->ctx);
+}
+
 /* Writes each member's raw samples for tools/ensemble_golden.py (DOUBT_ENSEMBLE_RAW_DIR). */
 static void write_raw_samples(doubt_ctx *ctx, const char *dir,
                               const doubt_safetensors *const *members, int count,
@@ -601,17 +622,17 @@ static void write_raw_samples(doubt_ctx *ctx, const char *dir,
  * from each member's raw samples (tools/ensemble_golden.py). */
 START_TEST(ensemble_matches_numpy_reference)
 {
-    doubt_ctx *ctx = th_ctx(0);
-    const doubt_safetensors *members[] = {weights(), read_weights(MEMBER_B)};
     const int width = 16, height = 12, samples = 5;
-    float *img = test_image(width, height);
+    two_members f = two_members_open(width, height);
+    doubt_ctx *ctx = f.ctx;
     const char *raw_dir = getenv("DOUBT_ENSEMBLE_RAW_DIR");
     if (raw_dir) {
-        write_raw_samples(ctx, raw_dir, members, 2, img, width, height, samples);
+        write_raw_samples(ctx, raw_dir, f.members, 2, f.img, width, height, samples);
     } else {
         doubt_mc *mc;
         const doubt_mc_desc desc = {.samples = samples, .chunk = 2};
-        const doubt_mc_maps *m = run_ensemble(ctx, &mc, members, 2, &desc, img, width, height);
+        const doubt_mc_maps *m =
+            run_ensemble(ctx, &mc, f.members, 2, &desc, f.img, width, height);
         float *golden;
         int nd;
         int64_t shape[4];
@@ -647,10 +668,7 @@ START_TEST(ensemble_matches_numpy_reference)
         free(golden);
         doubt_mc_destroy(mc);
     }
-    for (int i = 0; i < 2; i++)
-        doubt_safetensors_destroy((doubt_safetensors *)members[i]);
-    free(img);
-    doubt_ctx_destroy(ctx);
+    two_members_close(&f);
 }
 END_TEST
 
@@ -665,21 +683,21 @@ static float *copy_plane(const float *v, size_t n)
  * epistemic variance the (population) variance of their deterministic depths. */
 START_TEST(deterministic_ensemble_is_the_spread_of_its_members)
 {
-    doubt_ctx *ctx = th_ctx(0);
-    const doubt_safetensors *members[] = {weights(), read_weights(MEMBER_B)};
     const int width = 16, height = 12;
     const size_t hw = (size_t)width * height;
-    float *img = test_image(width, height);
+    two_members f = two_members_open(width, height);
+    doubt_ctx *ctx = f.ctx;
     const doubt_mc_desc desc = {.samples = 20, .deterministic = 1};
     float *depth[2];
     for (int i = 0; i < 2; i++) {
         doubt_mc *one;
         depth[i] = copy_plane(
-            run_ensemble(ctx, &one, &members[i], 1, &desc, img, width, height)->depth_mean, hw);
+            run_ensemble(ctx, &one, &f.members[i], 1, &desc, f.img, width, height)->depth_mean,
+            hw);
         doubt_mc_destroy(one);
     }
     doubt_mc *mc;
-    const doubt_mc_maps *m = run_ensemble(ctx, &mc, members, 2, &desc, img, width, height);
+    const doubt_mc_maps *m = run_ensemble(ctx, &mc, f.members, 2, &desc, f.img, width, height);
     double *mean = malloc(hw * sizeof *mean), *var = malloc(hw * sizeof *var);
     for (size_t p = 0; p < hw; p++) {
         mean[p] = ((double)depth[0][p] + depth[1][p]) / 2;
@@ -700,34 +718,28 @@ START_TEST(deterministic_ensemble_is_the_spread_of_its_members)
     free(depth[0]);
     free(depth[1]);
     doubt_mc_destroy(mc);
-    for (int i = 0; i < 2; i++)
-        doubt_safetensors_destroy((doubt_safetensors *)members[i]);
-    free(img);
-    doubt_ctx_destroy(ctx);
+    two_members_close(&f);
 }
 END_TEST
 
 /* Tiles run every member and keep the untiled ensemble's maps in their interiors. */
 START_TEST(ensemble_tiles_match_the_whole_image)
 {
-    doubt_ctx *ctx = th_ctx(0);
-    const doubt_safetensors *members[] = {weights(), read_weights(MEMBER_B)};
     const int width = 117, height = 98;
-    float *img = test_image(width, height);
+    two_members f = two_members_open(width, height);
     doubt_mc *whole, *tiled;
     const doubt_mc_desc untiled = {.samples = 3},
                         tiles = {.samples = 3, .tile = 72, .tile_margin = 28};
-    const doubt_mc_maps *a = run_ensemble(ctx, &whole, members, 2, &untiled, img, width, height);
-    const doubt_mc_maps *b = run_ensemble(ctx, &tiled, members, 2, &tiles, img, width, height);
+    const doubt_mc_maps *a =
+        run_ensemble(f.ctx, &whole, f.members, 2, &untiled, f.img, width, height);
+    const doubt_mc_maps *b =
+        run_ensemble(f.ctx, &tiled, f.members, 2, &tiles, f.img, width, height);
     const double diff = max_map_diff(b, a);
     printf("  ensemble of 2 in tiles of 72, margin 28: differs from untiled by %.2e\n", diff);
     ck_assert_msg(diff < 1e-5, "%g", diff);
     doubt_mc_destroy(whole);
     doubt_mc_destroy(tiled);
-    for (int i = 0; i < 2; i++)
-        doubt_safetensors_destroy((doubt_safetensors *)members[i]);
-    free(img);
-    doubt_ctx_destroy(ctx);
+    two_members_close(&f);
 }
 END_TEST
 
