@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "commands.h"
 
@@ -43,6 +44,38 @@ int doubt_arg_float(const char *s, float lo, float hi, float *out)
         return 0;
     *out = v;
     return 1;
+}
+
+int doubt_arg_split(const char *s, doubt_arg_list *out)
+{
+    if (!s)
+        return 0;
+    int count = 1;
+    for (const char *c = s; *c; c++)
+        count += *c == ',';
+    char *text = strdup(s);
+    const char **items = malloc((size_t)count * sizeof *items);
+    int ok = text && items;
+    char *next = text;
+    for (int i = 0; i < count && ok; i++) {
+        items[i] = next;
+        next += strcspn(next, ",");
+        ok = next > items[i];
+        *next++ = '\0';
+    }
+    if (!ok) {
+        free(text);
+        free(items);
+        return 0;
+    }
+    *out = (doubt_arg_list){text, items, count};
+    return 1;
+}
+
+void doubt_arg_list_free(doubt_arg_list *l)
+{
+    free(l->text);
+    free(l->items);
 }
 
 int doubt_usage_errorf(const char *command, const char *fmt, ...)

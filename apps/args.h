@@ -21,6 +21,17 @@ int doubt_arg_int(const char *s, int lo, int hi, int *out);
  * not a double, so the value checked against the range is the one the command stores. */
 int doubt_arg_float(const char *s, float lo, float hi, float *out);
 
+/* A comma-separated list ("a,b,c"), split in place of a copy: items[0..count) point into
+ * text. */
+typedef struct {
+    char *text;
+    const char **items;
+    int count;
+} doubt_arg_list;
+/* 1 with *out filled (free with doubt_arg_list_free), else 0 (nothing to free): NULL, an
+ * empty item ("a,,b", "a,") or out of memory. */
+int doubt_arg_split(const char *s, doubt_arg_list *out);
+void doubt_arg_list_free(doubt_arg_list *l);
 /* Prints "doubt COMMAND: WHAT: VALUE" (": VALUE" only when value is not NULL) and a line
  * pointing to 'doubt COMMAND --help' on stderr; returns DOUBT_EXIT_USAGE, so that a caller
  * can `return doubt_usage_error(...)`. */

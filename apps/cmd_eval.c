@@ -11,12 +11,14 @@
 #include "commands.h"
 #include "core/ctx.h"
 #include "io/fsutil.h"
+#include "io/json.h"
 #include "pipeline/eval.h"
 
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: doubt eval --weights FILE --data DIR [--samples T | --deterministic]\n"
+            "usage: doubt eval --weights FILE[,FILE...] --data DIR\n"
+            "                  [--samples T | --deterministic]\n"
             "                  [--seed S] [--threads K] [--json OUT] [--plots DIR]\n"
             "\n"
             "Runs Monte Carlo dropout inference over a dataset folder (images/ with labels/\n"
@@ -24,11 +26,14 @@ static void usage(FILE *to)
             "segmentation, depth and uncertainty-quality figures: the JSON object on stdout, a\n"
             "table on stderr.\n"
             "\n"
-            "  --weights FILE  safetensors weights with a network description\n"
+            "  --weights FILE  safetensors weights with a network description; a comma\n"
+            "                  list FILE,FILE,... evaluates their deep ensemble (each runs\n"
+            "                  T samples, all pooled; networks alike but for dropout)\n"
             "  --data DIR      dataset folder\n"
             "  --samples T     MC samples per image (default %d)\n"
             "  --deterministic one pass with dropout off, the standard-dropout prediction\n"
-            "                  (epistemic figures are then 0)\n"
+            "                  (epistemic figures are then 0, an ensemble's the spread\n"
+            "                  across its members)\n"
             "  --seed S        dropout and pixel-subsample seed (default 0)\n"
             "  --threads K     threads (default: all cores)\n"
             "  --json OUT      also write the JSON report to OUT\n"
@@ -142,6 +147,7 @@ static int write_json(const char *path, const char *text)
 int doubt_cmd_eval(int argc, char **argv)
 {
     const char *weights = NULL, *data = NULL, *json = NULL;
+    doubt_arg_list members = {0};
     doubt_eval_opts o = doubt_eval_defaults();
     int threads = 0;
     for (int i = 1; i < argc; i++) {
@@ -202,22 +208,37 @@ int doubt_cmd_eval(int argc, char **argv)
         usage(stderr);
         return DOUBT_EXIT_USAGE;
     }
+    if (!doubt_arg_split(weights, &members)) {
+        fprintf(stderr, "doubt eval: --weights '%s': FILE or FILE,FILE,... without empty "
+                        "names\n", weights);
+        return DOUBT_EXIT_USAGE;
+    }
     if (isatty(STDERR_FILENO))
         o.progress = progress;
 
     doubt_error err = {{0}};
-    doubt_safetensors *w = NULL;
+    doubt_safetensors **w = calloc((size_t)members.count, sizeof *w);
     doubt_ctx *ctx = NULL;
     cJSON *report = NULL;
     int status = DOUBT_EXIT_FAILURE;
-    if (doubt_safetensors_read(weights, &w, &err) || doubt_ctx_create(threads, &ctx, &err) ||
-        doubt_eval_run(ctx, w, data, &o, &report, &err)) {
+    if (!w) {
+        fprintf(stderr, "doubt eval: out of memory\n");
+        goto done;
+    }
+    for (int m = 0; m < members.count; m++)
+        if (doubt_safetensors_read(members.items[m], &w[m], &err)) {
+            fprintf(stderr, "doubt eval: %s\n", err.msg);
+            goto done;
+        }
+    if (doubt_ctx_create(threads, &ctx, &err) ||
+        doubt_eval_run_ensemble(ctx, (const doubt_safetensors *const *)w, members.count, data,
+                                &o, &report, &err)) {
         fprintf(stderr, "doubt eval: %s\n", err.msg);
         goto done;
     }
     cJSON *meta = cJSON_CreateObject();
     cJSON_AddStringToObject(meta, "version", DOUBT_VERSION);
-    cJSON_AddStringToObject(meta, "weights", weights);
+    doubt_json_add_one_or_many(meta, "weights", members.items, members.count);
     cJSON_AddStringToObject(meta, "data", data);
     cJSON_AddItemToObject(report, "run", meta);
     char *text = cJSON_Print(report);
@@ -232,6 +253,9 @@ int doubt_cmd_eval(int argc, char **argv)
 done:
     cJSON_Delete(report);
     doubt_ctx_destroy(ctx);
-    doubt_safetensors_destroy(w);
+    for (int m = 0; w && m < members.count; m++)
+        doubt_safetensors_destroy(w[m]);
+    free(w);
+    doubt_arg_list_free(&members);
     return status;
 }

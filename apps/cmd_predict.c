@@ -20,7 +20,7 @@
 #define DEFAULT_WEIGHTS DOUBT_SOURCE_ROOT "/weights/unet-small.safetensors"
 
 static const char usage_text[] =
-    "usage: doubt predict [--weights FILE] INPUT... -o OUTDIR [options]\n"
+    "usage: doubt predict [--weights FILE[,FILE...]] INPUT... -o OUTDIR [options]\n"
     "\n"
     "Runs Monte Carlo dropout inference on every image in INPUT (files, or folders searched\n"
     "recursively; png, jpg, jpeg, bmp, tga; other files are skipped with a note) and writes\n"
@@ -41,12 +41,21 @@ static const char usage_text[] =
     "fraction of pixels above 3/4 of its heatmap range, class fractions, time, T, seed,\n"
     "the weights' SHA-256 and the version.\n"
     "\n"
-    "  --weights FILE        safetensors weights (default: $DOUBT_WEIGHTS, else\n"
+    "Several weights files, comma-separated, are a deep ensemble: each member runs its T\n"
+    "samples and the maps pool all of them, so the epistemic maps add the members'\n"
+    "disagreement to their MC dropout spread (with --deterministic: one pass per member,\n"
+    "the classic deep ensemble). Members must be the same network but for dropout rates;\n"
+    "the JSON then lists every member's file and SHA-256 as arrays.\n"
+    "\n"
+    "  --weights FILE[,FILE...]\n"
+    "                        safetensors weights; several are a deep ensemble (above)\n"
+    "                        (default: $DOUBT_WEIGHTS, else\n"
     "                        " DEFAULT_WEIGHTS ")\n"
     "  -o, --out OUTDIR      output folder (created if missing)\n"
     "  --samples T           Monte Carlo samples (default 20)\n"
     "  --batch K             samples stacked per pass (default 1; 2 is faster, more memory)\n"
-    "  --deterministic       one pass with dropout off (no epistemic maps)\n"
+    "  --deterministic       one pass with dropout off (no epistemic maps; an ensemble's\n"
+    "                        are then the spread across its members)\n"
     "  --tile PX             run images larger than PX x PX in overlapping PX x PX tiles:\n"
     "                        network memory stays that of one tile (default: whole image)\n"
     "  --tile-margin PX      context each tile keeps around the part it contributes\n"
@@ -71,7 +80,8 @@ static const char usage_text[] =
     "every file already in OUTDIR is complete, and --skip-existing finishes the job.\n";
 
 typedef struct {
-    const char *weights, *out_dir;
+    doubt_arg_list weights; /* count 0: not given */
+    const char *out_dir;
     const char **inputs;
     int ninputs;
     int skip_existing, threads;
@@ -112,9 +122,14 @@ static int parse_args(int argc, char **argv, options *o)
             o->p.deterministic = 1;
         else if (!strcmp(a, "--skip-existing"))
             o->skip_existing = 1;
-        else if (!strcmp(a, "--weights"))
-            o->weights = val;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--out"))
+        else if (!strcmp(a, "--weights")) {
+            if (o->weights.count)
+                doubt_arg_list_free(&o->weights); /* the last one counts */
+            o->weights.count = 0;
+            if (!doubt_arg_split(val, &o->weights))
+                return doubt_usage_error("predict", "--weights wants FILE or FILE,FILE,...",
+                                         val);
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--out"))
             o->out_dir = val;
         else if (!strcmp(a, "--samples")) {
             if (!doubt_arg_int(val, 1, 100000, &o->p.samples))
@@ -176,20 +191,34 @@ static void clear_progress(void)
         fputs("\r\033[K", stderr);
 }
 
-static int run(options *o)
+/* Without --weights: $DOUBT_WEIGHTS (a list as --weights takes), else the shipped file; 0
+ * with a message naming the file when one is absent. */
+static int default_weights(doubt_arg_list *weights)
 {
-    const char *weights = o->weights;
-    if (!weights) {
-        const char *env = getenv("DOUBT_WEIGHTS");
-        weights = env && *env ? env : DEFAULT_WEIGHTS;
+    const char *env = getenv("DOUBT_WEIGHTS");
+    const char *source = env && *env ? env : DEFAULT_WEIGHTS;
+    const char *from = env && *env ? "from $DOUBT_WEIGHTS: " : "the default: ";
+    if (!doubt_arg_split(source, weights)) {
+        fprintf(stderr, "doubt predict: no weights: %s'%s' has an empty file name\n", from,
+                source);
+        return 0;
+    }
+    for (int m = 0; m < weights->count; m++) {
         struct stat sb;
-        if (stat(weights, &sb)) {
+        if (stat(weights->items[m], &sb)) {
             fprintf(stderr, "doubt predict: no weights at %s (%s%s); give --weights FILE\n",
-                    weights, env && *env ? "from $DOUBT_WEIGHTS: " : "the default: ",
-                    strerror(errno));
-            return DOUBT_EXIT_FAILURE;
+                    weights->items[m], from, strerror(errno));
+            doubt_arg_list_free(weights);
+            weights->count = 0;
+            return 0;
         }
     }
+    return 1;
+}
+
+static int run(options *o)
+{
+    const doubt_arg_list *weights = &o->weights;
     doubt_error err = {{0}};
     doubt_predict_list list;
     if (doubt_predict_list_inputs(o->inputs, o->ninputs, &list, &err)) {
@@ -218,7 +247,7 @@ static int run(options *o)
     /* a folder that refuses writes is found before any image costs inference */
     if (doubt_mkdir_p(o->out_dir, &err) || doubt_check_writable(o->out_dir, &err) ||
         doubt_ctx_create(o->threads, &ctx, &err) ||
-        doubt_predict_create(ctx, weights, &o->p, &p, &err)) {
+        doubt_predict_create_ensemble(ctx, weights->items, weights->count, &o->p, &p, &err)) {
         fprintf(stderr, "doubt predict: %s\n", err.msg);
         doubt_ctx_destroy(ctx);
         doubt_predict_list_free(&list);
@@ -279,7 +308,9 @@ int doubt_cmd_predict(int argc, char **argv)
     }
     int status = parse_args(argc, argv, &o);
     if (status == 0)
-        status = run(&o);
+        status = o.weights.count || default_weights(&o.weights) ? run(&o) : DOUBT_EXIT_FAILURE;
+    if (o.weights.count)
+        doubt_arg_list_free(&o.weights);
     free(o.inputs);
     return status < 0 ? DOUBT_EXIT_OK : status;
 }

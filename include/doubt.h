@@ -5,6 +5,9 @@
  *   if (doubt_ctx_create(0, &ctx, &err) != DOUBT_OK) { fprintf(stderr, "%s\n", err.msg); ... }
  *   doubt_safetensors *w;  doubt_safetensors_read("weights/unet-small.safetensors", &w, &err);
  *   doubt_mc *mc;          doubt_mc_create(ctx, w, &(doubt_mc_desc){.samples = 20}, &mc);
+ *                          // or a deep ensemble of several weights files, pooled:
+ *                          // doubt_mc_create_ensemble(ctx, (const doubt_safetensors *[]){w, v},
+ *                          //                          2, &desc, &mc);
  *   const doubt_mc_maps *maps;
  *   doubt_mc_run(ctx, mc, image, width, height, &maps);   // image: [3, H, W] in [0, 1]
  *   ... maps->depth_epistemic, maps->seg_mutual_info ...

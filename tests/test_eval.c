@@ -22,6 +22,8 @@
 #include "viz/panel.h"
 
 #define WEIGHTS "tests/golden/model/unet_tiny.safetensors"
+/* unet_tiny perturbed, dropout 0.25: a second ensemble member (tools/ensemble_golden.py) */
+#define MEMBER_B "tests/golden/model/unet_tiny_b.safetensors"
 #define KEYS "tests/golden/eval/keys.txt"
 #define SAMPLES 4
 #define SEED 7
@@ -702,6 +704,41 @@ START_TEST(bad_prediction_folders_name_the_file)
 }
 END_TEST
 
+
+/* doubt eval --weights A,B scores the ensemble: the report's run lists both files, and a
+ * member that cannot be read fails naming it. */
+START_TEST(command_evaluates_an_ensemble)
+{
+    char dir[64];
+    th_make_temp_dir("doubt_eval", dir, sizeof dir);
+    make_dataset(dir, WITH_LABELS | WITH_DEPTH, 0);
+    char *out, *err;
+    int status = th_run_doubt((const char *[]){"eval", "--weights", WEIGHTS "," MEMBER_B,
+                                               "--data", dir, "--samples", "2", NULL},
+                              &out, &err);
+    ck_assert_msg(status == 0, "exit %d: %s", status, err);
+    cJSON *r = cJSON_Parse(out);
+    ck_assert_ptr_nonnull(r);
+    const cJSON *names =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "run"), "weights");
+    ck_assert_int_eq(cJSON_GetArraySize(names), 2);
+    ck_assert_str_eq(cJSON_GetArrayItem(names, 0)->valuestring, WEIGHTS);
+    ck_assert_str_eq(cJSON_GetArrayItem(names, 1)->valuestring, MEMBER_B);
+    cJSON_Delete(r);
+    free(out);
+    free(err);
+    status = th_run_doubt((const char *[]){"eval", "--weights",
+                                           WEIGHTS ",/nonexistent/b.safetensors", "--data", dir,
+                                           NULL},
+                          &out, &err);
+    ck_assert_int_eq(status, 1);
+    ck_assert_msg(strstr(err, "/nonexistent/b.safetensors"), "%s", err);
+    free(out);
+    free(err);
+    th_remove_tree(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("eval");
@@ -714,6 +751,7 @@ int main(void)
     tcase_add_test(ev, single_task_sets_null_the_other_section);
     tcase_add_test(ev, plots_are_written);
     tcase_add_test(ev, bad_datasets_name_the_problem);
+    tcase_add_test(ev, command_evaluates_an_ensemble);
     suite_add_tcase(s, ev);
     TCase *pn = tcase_create("panel");
     tcase_add_test(pn, compose_scales_and_titles);

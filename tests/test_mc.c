@@ -8,18 +8,27 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "io/npy.h"
 #include "model/mc.h"
 #include "model/weights.h"
 
 #define WEIGHTS "tests/golden/model/unet_tiny.safetensors"
+/* the second ensemble member: unet_tiny perturbed, dropout 0.25 (tools/ensemble_golden.py) */
+#define MEMBER_B "tests/golden/model/unet_tiny_b.safetensors"
+#define ENSEMBLE_MAPS "tests/golden/model/unet_tiny_ensemble_maps.npy"
 #define SAMPLES 6
 
-static doubt_safetensors *weights(void)
+static doubt_safetensors *read_weights(const char *path)
 {
     doubt_safetensors *f = NULL;
     doubt_error err = {{0}};
-    ck_assert_msg(doubt_safetensors_read(WEIGHTS, &f, &err) == DOUBT_OK, "%s", err.msg);
+    ck_assert_msg(doubt_safetensors_read(path, &f, &err) == DOUBT_OK, "%s", err.msg);
     return f;
+}
+
+static doubt_safetensors *weights(void)
+{
+    return read_weights(WEIGHTS);
 }
 
 static float *test_image(int width, int height)
@@ -53,21 +62,32 @@ static void in_metres(doubt_depth_param kind, double m, double s, double *mean, 
     }
 }
 
-/* Keeps all T outputs of a batch-1 network (padded size = the image's here) and reduces. */
+/* The raw outputs [samples, C+3, H, W] of a batch-1 network of the whole graph with dropout
+ * on, sample t on stream t (padded size = the image's here). */
+static float *raw_samples(doubt_ctx *ctx, const doubt_safetensors *w, const float *img,
+                          int width, int height, int samples)
+{
+    doubt_net *net;
+    TH_OK(ctx, doubt_net_create(ctx, &w->network, 1, height, width, DOUBT_MODE_INFER, &net));
+    TH_OK(ctx, doubt_weights_load(ctx, net, w));
+    const size_t row = (size_t)(w->network.classes + 3) * width * height;
+    float *kept = malloc(samples * row * sizeof *kept);
+    for (int t = 0; t < samples; t++) {
+        TH_OK(ctx, doubt_net_forward(ctx, net, img, 1, (uint64_t)t));
+        memcpy(kept + t * row, doubt_net_output(net), row * sizeof *kept);
+    }
+    doubt_net_destroy(net);
+    return kept;
+}
+
+/* Keeps all T outputs of a batch-1 network and reduces. */
 static direct_maps direct(doubt_ctx *ctx, const doubt_safetensors *w, const float *img,
                           int width, int height)
 {
     const doubt_depth_param kind = w->network.depth;
-    doubt_net *net;
-    TH_OK(ctx, doubt_net_create(ctx, &w->network, 1, height, width, DOUBT_MODE_INFER, &net));
-    TH_OK(ctx, doubt_weights_load(ctx, net, w));
     const int c = w->network.classes;
     const size_t hw = (size_t)width * height, row = (size_t)(c + 3) * hw;
-    float *kept = malloc(SAMPLES * row * sizeof *kept);
-    for (int t = 0; t < SAMPLES; t++) {
-        TH_OK(ctx, doubt_net_forward(ctx, net, img, 1, (uint64_t)t));
-        memcpy(kept + t * row, doubt_net_output(net), row * sizeof *kept);
-    }
+    float *kept = raw_samples(ctx, w, img, width, height, SAMPLES);
     direct_maps d;
     double **all[] = {&d.depth_mean, &d.depth_epi, &d.depth_ale, &d.entropy, &d.aleatoric,
                       &d.mi, &d.logit_var};
@@ -109,7 +129,6 @@ static direct_maps direct(doubt_ctx *ctx, const doubt_safetensors *w, const floa
         d.mi[p] = d.entropy[p] - d.aleatoric[p];
     }
     free(kept);
-    doubt_net_destroy(net);
     return d;
 }
 
@@ -462,6 +481,22 @@ START_TEST(nan_log_variance_stays_nan_and_is_counted)
 }
 END_TEST
 
+/* Weights for description d, He-normal from seed 1, saved to a new temporary file (its name
+ * into path) and read back. */
+static doubt_safetensors *random_weights(doubt_ctx *ctx, const doubt_netdesc *d, char path[32])
+{
+    doubt_net *net;
+    TH_OK(ctx, doubt_net_create(ctx, d, 1, 16, 16, DOUBT_MODE_INFER, &net));
+    TH_OK(ctx, doubt_net_init_weights(ctx, net, 1));
+    strcpy(path, "/tmp/doubt_mc_w_XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    TH_OK(ctx, doubt_weights_save(ctx, net, path, NULL, 0, NULL, 0));
+    doubt_net_destroy(net);
+    return read_weights(path);
+}
+
 /* Issue 14.1: the engine feeds RGB images, so weights for another channel count are refused
  * when it is created instead of read past the image. */
 START_TEST(in_channels_other_than_three_is_refused)
@@ -470,24 +505,275 @@ START_TEST(in_channels_other_than_three_is_refused)
     doubt_safetensors *tiny = weights();
     doubt_netdesc one = tiny->network;
     one.in_channels = 1;
-    doubt_net *net;
-    TH_OK(ctx, doubt_net_create(ctx, &one, 1, 16, 16, DOUBT_MODE_INFER, &net));
-    TH_OK(ctx, doubt_net_init_weights(ctx, net, 1));
-    char path[] = "/tmp/doubt_mc_gray_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    TH_OK(ctx, doubt_weights_save(ctx, net, path, NULL, 0, NULL, 0));
-    doubt_net_destroy(net);
-    doubt_safetensors *w = NULL;
-    doubt_error err;
-    ck_assert_msg(doubt_safetensors_read(path, &w, &err) == DOUBT_OK, "%s", err.msg);
+    char path[32];
+    doubt_safetensors *w = random_weights(ctx, &one, path);
     doubt_mc *mc = NULL;
     ck_assert_int_eq(doubt_mc_create(ctx, w, &(doubt_mc_desc){.samples = 2}, &mc), DOUBT_ERR_ARG);
     ck_assert_ptr_null(mc);
     ck_assert_msg(strstr(doubt_ctx_error(ctx), "in_channels 1"), "%s", doubt_ctx_error(ctx));
     unlink(path);
     doubt_safetensors_destroy(w);
+    doubt_safetensors_destroy(tiny);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+
+/* ---- deep ensembles ---------------------------------------------------------------------- */
+
+static const doubt_mc_maps *run_ensemble(doubt_ctx *ctx, doubt_mc **mc,
+                                         const doubt_safetensors *const *members, int count,
+                                         const doubt_mc_desc *desc, const float *img, int width,
+                                         int height)
+{
+    TH_OK(ctx, doubt_mc_create_ensemble(ctx, members, count, desc, mc));
+    const doubt_mc_maps *maps;
+    TH_OK(ctx, doubt_mc_run(ctx, *mc, img, width, height, &maps));
+    return maps;
+}
+
+/* Every map of a and b byte for byte. */
+static void assert_same_maps(const doubt_mc_maps *a, const doubt_mc_maps *b)
+{
+    const size_t hw = (size_t)a->width * a->height;
+    ck_assert_int_eq(b->width, a->width);
+    ck_assert_int_eq(b->height, a->height);
+    const float *planes[][2] = {{a->depth_mean, b->depth_mean},
+                                {a->depth_epistemic, b->depth_epistemic},
+                                {a->depth_aleatoric, b->depth_aleatoric},
+                                {a->depth_total, b->depth_total},
+                                {a->seg_entropy, b->seg_entropy},
+                                {a->seg_aleatoric, b->seg_aleatoric},
+                                {a->seg_mutual_info, b->seg_mutual_info},
+                                {a->seg_logit_var, b->seg_logit_var}};
+    for (size_t i = 0; i < sizeof planes / sizeof planes[0]; i++)
+        ck_assert_mem_eq(planes[i][0], planes[i][1], hw * sizeof(float));
+    ck_assert_mem_eq(a->seg_prob, b->seg_prob, hw * a->classes * sizeof(float));
+    ck_assert_mem_eq(a->seg_class, b->seg_class, hw);
+    ck_assert_int_eq(a->nan_pixels, b->nan_pixels);
+}
+
+/* An ensemble of one member gives exactly that member's maps, MC and deterministic. */
+START_TEST(ensemble_of_one_is_that_member)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights();
+    const int width = 16, height = 12;
+    float *img = test_image(width, height);
+    for (int deterministic = 0; deterministic < 2; deterministic++) {
+        doubt_mc_desc desc = {.samples = 5, .chunk = 2, .deterministic = deterministic};
+        doubt_mc *single, *ensemble;
+        const doubt_mc_maps *a = run_ensemble(ctx, &ensemble, (const doubt_safetensors *[]){w},
+                                              1, &desc, img, width, height);
+        TH_OK(ctx, doubt_mc_create(ctx, w, &desc, &single));
+        const doubt_mc_maps *b;
+        TH_OK(ctx, doubt_mc_run(ctx, single, img, width, height, &b));
+        assert_same_maps(a, b);
+        doubt_mc_destroy(single);
+        doubt_mc_destroy(ensemble);
+    }
+    doubt_safetensors_destroy(w);
+    free(img);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* A context, the two ensemble members (unet_tiny and MEMBER_B) and a test image. */
+typedef struct {
+    doubt_ctx *ctx;
+    const doubt_safetensors *members[2];
+    float *img;
+} two_members;
+
+static two_members two_members_open(int width, int height)
+{
+    return (two_members){th_ctx(0), {weights(), read_weights(MEMBER_B)},
+                         test_image(width, height)};
+}
+
+static void two_members_close(two_members *f)
+{
+    for (int i = 0; i < 2; i++)
+        doubt_safetensors_destroy((doubt_safetensors *)f->members[i]);
+    free(f->img);
+    doubt_ctx_destroy(f->ctx);
+}
+
+/* Writes each member's raw samples for tools/ensemble_golden.py (DOUBT_ENSEMBLE_RAW_DIR). */
+static void write_raw_samples(doubt_ctx *ctx, const char *dir,
+                              const doubt_safetensors *const *members, int count,
+                              const float *img, int width, int height, int samples)
+{
+    for (int m = 0; m < count; m++) {
+        float *raw = raw_samples(ctx, members[m], img, width, height, samples);
+        char path[512], name[32];
+        snprintf(name, sizeof name, "member_%d.npy", m);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        const int64_t shape[4] = {samples, members[m]->network.classes + 3, height, width};
+        doubt_error err;
+        ck_assert_msg(doubt_npy_write_f32(path, raw, 4, shape, &err) == DOUBT_OK, "%s", err.msg);
+        printf("  wrote %s\n", path);
+        free(raw);
+    }
+}
+
+/* Two members that differ in weights and dropout rate, T = 5 each stacked 2 at a time (so
+ * chunks straddle no member but end short), against the pooled statistics NumPy computes
+ * from each member's raw samples (tools/ensemble_golden.py). */
+START_TEST(ensemble_matches_numpy_reference)
+{
+    const int width = 16, height = 12, samples = 5;
+    two_members f = two_members_open(width, height);
+    doubt_ctx *ctx = f.ctx;
+    const char *raw_dir = getenv("DOUBT_ENSEMBLE_RAW_DIR");
+    if (raw_dir) {
+        write_raw_samples(ctx, raw_dir, f.members, 2, f.img, width, height, samples);
+    } else {
+        doubt_mc *mc;
+        const doubt_mc_desc desc = {.samples = samples, .chunk = 2};
+        const doubt_mc_maps *m =
+            run_ensemble(ctx, &mc, f.members, 2, &desc, f.img, width, height);
+        float *golden;
+        int nd;
+        int64_t shape[4];
+        doubt_error err;
+        ck_assert_msg(doubt_npy_read_f32(ENSEMBLE_MAPS, &golden, &nd, shape, &err) == DOUBT_OK,
+                      "%s", err.msg);
+        const int c = m->classes;
+        const int64_t hw = width * height;
+        ck_assert(nd == 3 && shape[0] == 7 + c && shape[1] == height && shape[2] == width);
+        const struct {
+            const char *name;
+            const float *got;
+            int64_t n;
+        } maps[] = {/* in the golden file's order (tools/ensemble_golden.py) */
+                    {"depth mean", m->depth_mean, hw},
+                    {"depth epistemic", m->depth_epistemic, hw},
+                    {"depth aleatoric", m->depth_aleatoric, hw},
+                    {"seg entropy", m->seg_entropy, hw},
+                    {"seg aleatoric", m->seg_aleatoric, hw},
+                    {"seg mutual info", m->seg_mutual_info, hw},
+                    {"seg logit var", m->seg_logit_var, hw},
+                    {"seg prob", m->seg_prob, hw * c}};
+        double *want = malloc((size_t)hw * c * sizeof *want);
+        const float *plane = golden;
+        for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++, plane += hw) {
+            for (int64_t p = 0; p < maps[i].n; p++)
+                want[p] = plane[p];
+            const double e = th_rel_err(maps[i].got, want, maps[i].n);
+            printf("  ensemble %-16s vs NumPy: rel err %.2e\n", maps[i].name, e);
+            ck_assert_msg(e < 1e-5, "%s: %g", maps[i].name, e);
+        }
+        free(want);
+        free(golden);
+        doubt_mc_destroy(mc);
+    }
+    two_members_close(&f);
+}
+END_TEST
+
+static float *copy_plane(const float *v, size_t n)
+{
+    float *copy = malloc(n * sizeof *copy);
+    memcpy(copy, v, n * sizeof *copy);
+    return copy;
+}
+
+/* With dropout off every member runs once: the depth mean is the members' mean and the
+ * epistemic variance the (population) variance of their deterministic depths. */
+START_TEST(deterministic_ensemble_is_the_spread_of_its_members)
+{
+    const int width = 16, height = 12;
+    const size_t hw = (size_t)width * height;
+    two_members f = two_members_open(width, height);
+    doubt_ctx *ctx = f.ctx;
+    const doubt_mc_desc desc = {.samples = 20, .deterministic = 1};
+    float *depth[2];
+    for (int i = 0; i < 2; i++) {
+        doubt_mc *one;
+        depth[i] = copy_plane(
+            run_ensemble(ctx, &one, &f.members[i], 1, &desc, f.img, width, height)->depth_mean,
+            hw);
+        doubt_mc_destroy(one);
+    }
+    doubt_mc *mc;
+    const doubt_mc_maps *m = run_ensemble(ctx, &mc, f.members, 2, &desc, f.img, width, height);
+    double *mean = malloc(hw * sizeof *mean), *var = malloc(hw * sizeof *var);
+    for (size_t p = 0; p < hw; p++) {
+        mean[p] = ((double)depth[0][p] + depth[1][p]) / 2;
+        const double half_gap = ((double)depth[0][p] - depth[1][p]) / 2;
+        var[p] = half_gap * half_gap;
+    }
+    double largest = 0;
+    for (size_t p = 0; p < hw; p++)
+        largest = fmax(largest, var[p]);
+    const double e_mean = th_rel_err(m->depth_mean, mean, (int64_t)hw);
+    const double e_var = th_rel_err(m->depth_epistemic, var, (int64_t)hw);
+    printf("  deterministic ensemble: depth mean rel err %.2e, epistemic %.2e (largest %.3g)\n",
+           e_mean, e_var, largest);
+    ck_assert_msg(e_mean < 1e-6 && e_var < 1e-5, "mean %g, variance %g", e_mean, e_var);
+    ck_assert_msg(largest > 1e-6, "the members agree everywhere (variance %g)", largest);
+    free(mean);
+    free(var);
+    free(depth[0]);
+    free(depth[1]);
+    doubt_mc_destroy(mc);
+    two_members_close(&f);
+}
+END_TEST
+
+/* Tiles run every member and keep the untiled ensemble's maps in their interiors. */
+START_TEST(ensemble_tiles_match_the_whole_image)
+{
+    const int width = 117, height = 98;
+    two_members f = two_members_open(width, height);
+    doubt_mc *whole, *tiled;
+    const doubt_mc_desc untiled = {.samples = 3},
+                        tiles = {.samples = 3, .tile = 72, .tile_margin = 28};
+    const doubt_mc_maps *a =
+        run_ensemble(f.ctx, &whole, f.members, 2, &untiled, f.img, width, height);
+    const doubt_mc_maps *b =
+        run_ensemble(f.ctx, &tiled, f.members, 2, &tiles, f.img, width, height);
+    const double diff = max_map_diff(b, a);
+    printf("  ensemble of 2 in tiles of 72, margin 28: differs from untiled by %.2e\n", diff);
+    ck_assert_msg(diff < 1e-5, "%g", diff);
+    doubt_mc_destroy(whole);
+    doubt_mc_destroy(tiled);
+    two_members_close(&f);
+}
+END_TEST
+
+/* Members must be one network but for dropout: another class count or other widths are
+ * refused naming both files and the field. */
+START_TEST(mismatched_members_are_refused_naming_files_and_field)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *tiny = weights();
+    doubt_netdesc classes = tiny->network, widths = tiny->network;
+    classes.classes = 4;
+    widths.widths[2] = 16;
+    const struct {
+        const doubt_netdesc *desc;
+        const char *field;
+    } cases[] = {{&classes, "differ in classes (3 and 4)"},
+                 {&widths, "differ in widths ([4,8,8] and [4,8,16])"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[32];
+        doubt_safetensors *other = random_weights(ctx, cases[i].desc, path);
+        doubt_mc *mc = (doubt_mc *)1;
+        ck_assert_int_eq(doubt_mc_create_ensemble(ctx, (const doubt_safetensors *[]){tiny, other},
+                                                  2, &(doubt_mc_desc){.samples = 2}, &mc),
+                         DOUBT_ERR_ARG);
+        ck_assert_ptr_null(mc);
+        const char *msg = doubt_ctx_error(ctx);
+        ck_assert_msg(strstr(msg, WEIGHTS) && strstr(msg, path) && strstr(msg, cases[i].field),
+                      "%s", msg);
+        unlink(path);
+        doubt_safetensors_destroy(other);
+    }
+    ck_assert_int_eq(doubt_mc_create_ensemble(ctx, (const doubt_safetensors *[]){tiny}, 0,
+                                              &(doubt_mc_desc){.samples = 2}, &(doubt_mc *){0}),
+                     DOUBT_ERR_ARG);
     doubt_safetensors_destroy(tiny);
     doubt_ctx_destroy(ctx);
 }
@@ -508,6 +794,13 @@ int main(void)
     tcase_add_test(tc, largest_log_variances_do_not_overflow_at_many_samples);
     tcase_add_test(tc, nan_log_variance_stays_nan_and_is_counted);
     tcase_add_test(tc, in_channels_other_than_three_is_refused);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("ensemble");
+    tcase_add_test(tc, ensemble_of_one_is_that_member);
+    tcase_add_test(tc, ensemble_matches_numpy_reference);
+    tcase_add_test(tc, deterministic_ensemble_is_the_spread_of_its_members);
+    tcase_add_test(tc, ensemble_tiles_match_the_whole_image);
+    tcase_add_test(tc, mismatched_members_are_refused_naming_files_and_field);
     suite_add_tcase(s, tc);
     return th_run(s);
 }

@@ -28,6 +28,8 @@
 #include "viz/inspect.h"
 
 #define WEIGHTS "tests/golden/model/unet_tiny.safetensors"
+/* unet_tiny perturbed, dropout 0.25: a second ensemble member (tools/ensemble_golden.py) */
+#define MEMBER_B "tests/golden/model/unet_tiny_b.safetensors"
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
@@ -1088,6 +1090,87 @@ START_TEST(command_usage_and_weights_errors)
 }
 END_TEST
 
+/* --weights A,B runs their deep ensemble: every map is written, the summary lists both
+ * members' files and hashes as arrays (a one-file run keeps its strings), the PNGs record
+ * both hashes, the maps are not A's alone, and --deterministic keeps the epistemic maps. A
+ * member that cannot be read or is another network fails naming its file. */
+START_TEST(command_ensemble_lists_every_member)
+{
+    char *in = make_tmpdir(), *alone = make_tmpdir(), *both = make_tmpdir();
+    char p[DOUBT_PATH_MAX], q[DOUBT_PATH_MAX], w[DOUBT_PATH_MAX];
+    path_in(p, in, "a.png");
+    write_photo(p, 16, 12, 1);
+    run_result r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS "," MEMBER_B, p,
+                                              "-o", both, "--npy", "--samples", "3", NULL});
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert_ptr_nonnull(j);
+    const char *files[] = {WEIGHTS, MEMBER_B};
+    char sha[2][65];
+    doubt_error err;
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(j, "weights");
+    const cJSON *hashes = cJSON_GetObjectItemCaseSensitive(j, "weights_sha256");
+    ck_assert(cJSON_GetArraySize(names) == 2 && cJSON_GetArraySize(hashes) == 2);
+    for (int m = 0; m < 2; m++) {
+        ck_assert(!doubt_sha256_file(files[m], sha[m], &err));
+        ck_assert_str_eq(cJSON_GetArrayItem(names, m)->valuestring, files[m]);
+        ck_assert_str_eq(cJSON_GetArrayItem(hashes, m)->valuestring, sha[m]);
+    }
+    ck_assert_double_eq(num(j, "samples"), 3);
+    cJSON_Delete(j);
+    free_result(&r);
+    const char *outputs[] = {"a.seg.png", "a.depth.png", "a.depth_epistemic.png",
+                             "a.seg_mutual_info.png", "a.seg_prob.npy", "a.depth_mean.npy"};
+    for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++)
+        ck_assert_msg(file_exists(both, outputs[i]), "%s not written", outputs[i]);
+    char joined[2 * 65];
+    snprintf(joined, sizeof joined, "%s,%s", sha[0], sha[1]);
+    path_in(q, both, "a.depth_epistemic.png");
+    char *text = png_text_of(q, "doubt.weights_sha256");
+    ck_assert_str_eq(text, joined);
+    free(text);
+
+    r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, p, "-o", alone, "--npy",
+                                   "--samples", "3", NULL});
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"weights\":\"" WEIGHTS "\""));
+    free_result(&r);
+    path_in(q, both, "a.depth_mean.npy");
+    path_in(w, alone, "a.depth_mean.npy");
+    ck_assert_msg(!same_file(q, w), "the ensemble's depth is member A's alone");
+    /* deterministic, an ensemble still has epistemic maps: the spread across its members */
+    th_remove_tree(alone); /* predict makes it again */
+    r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS "," MEMBER_B, p, "-o", alone,
+                                   "--deterministic", NULL});
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"depth_epistemic\":{"));
+    ck_assert(file_exists(alone, "a.depth_epistemic.png") &&
+              file_exists(alone, "a.seg_mutual_info.png"));
+    free_result(&r);
+
+    r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS ",/nonexistent/b.safetensors",
+                                   p, "-o", both, NULL});
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, "/nonexistent/b.safetensors"), "%s", r.err);
+    free_result(&r);
+    path_in(w, in, "sky.safetensors");
+    weights_copy(w, NULL, NULL, 0); /* the same network with class 0 as a no-depth class */
+    char list[2 * DOUBT_PATH_MAX];
+    snprintf(list, sizeof list, "%s,%s", WEIGHTS, w);
+    r = run_doubt((const char *[]){"predict", "--weights", list, p, "-o", both, NULL});
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, w) && strstr(r.err, "no_depth_classes"), "%s", r.err);
+    free_result(&r);
+    th_assert_usage_error((const char *[]){"predict", "--weights", WEIGHTS ",", p, "-o", both,
+                                           NULL},
+                          "--weights wants FILE or FILE,FILE,...: " WEIGHTS ",");
+    th_remove_tree(in);
+    th_remove_tree(alone);
+    th_remove_tree(both);
+    free(in), free(alone), free(both);
+}
+END_TEST
+
 
 /* ---- faults ---------------------------------------------------------------------------- */
 
@@ -1358,6 +1441,7 @@ static Suite *predict_suite(void)
     tcase_add_test(tc, command_identical_on_any_thread_count);
     tcase_add_test(tc, command_tiles_match_untiled);
     tcase_add_test(tc, command_usage_and_weights_errors);
+    tcase_add_test(tc, command_ensemble_lists_every_member);
     suite_add_tcase(s, tc);
     tc = tcase_create("faults");
     tcase_add_test(tc, unwritable_folder_is_found_before_inference);

@@ -15,3 +15,10 @@ void doubt_json_add_number(cJSON *o, const char *key, double v)
     if (!cJSON_AddItemToObject(o, key, x))
         cJSON_Delete(x);
 }
+
+void doubt_json_add_one_or_many(cJSON *o, const char *key, const char *const *strings, int n)
+{
+    cJSON *x = n == 1 ? cJSON_CreateString(strings[0]) : cJSON_CreateStringArray(strings, n);
+    if (!cJSON_AddItemToObject(o, key, x))
+        cJSON_Delete(x);
+}

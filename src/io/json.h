@@ -11,5 +11,8 @@
 cJSON *doubt_json_number(double v);
 /* o[key] = doubt_json_number(v). */
 void doubt_json_add_number(cJSON *o, const char *key, double v);
+/* o[key] = strings[0] when n is 1, else the array of the n strings: how the outputs name an
+ * ensemble's weights, so that a one-file run reads as it always did. */
+void doubt_json_add_one_or_many(cJSON *o, const char *key, const char *const *strings, int n);
 
 #endif

@@ -1,6 +1,7 @@
 #include "mc.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,13 @@ typedef struct {
     doubt_net *samples; /* batch = chunk; uncached: the whole network */
 } shape_nets;
 
+/* One weights file of the ensemble, with its own description (its dropout rates). */
+typedef struct {
+    const doubt_safetensors *weights;
+    doubt_netdesc net;
+    shape_nets shape;
+} mc_member;
+
 /* A rectangle of pixels in image coordinates. */
 typedef struct {
     int x, y, w, h;
@@ -66,11 +74,11 @@ typedef struct {
 struct doubt_mc {
     doubt_mc_desc desc;
     int grid; /* the graph's: padded sizes and tile origins are multiples of it */
-    const doubt_safetensors *weights;
-    doubt_netdesc net;
-    /* the networks of the last padded size only: every size's networks hold their own
-     * activations, so keeping several would multiply peak memory */
-    shape_nets shape;
+    int members;
+    /* each member's networks are those of the last padded size only: every size's networks
+     * hold their own activations, so keeping several would multiply peak memory */
+    mc_member *member;
+    doubt_netdesc net; /* what the members share: the first member's description */
     float *padded; /* [3, Hp, Wp] */
     size_t padded_cap;
     float *tile; /* [3, tile, tile]: the tile being run, when tiling */
@@ -88,14 +96,11 @@ static int round_up(int v, int step)
     return (v + step - 1) / step * step;
 }
 
-doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
-                             const doubt_mc_desc *desc, doubt_mc **out)
+/* A weights file the engine can run: a description, the tensors it names, RGB input. */
+static doubt_status check_member(doubt_ctx *ctx, const doubt_safetensors *weights)
 {
-    *out = NULL;
-    if (!weights || !desc || desc->samples < 1 || desc->chunk < 0 || desc->tile < 0 ||
-        desc->tile_margin < 0)
-        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
-                          "MC inference: needs weights, samples >= 1 and no negative sizes");
+    if (!weights)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "MC inference: needs weights");
     if (!weights->has_network)
         return doubt_fail(&ctx->err, DOUBT_ERR_FORMAT,
                           "%s: no network description in __metadata__", weights->path);
@@ -105,47 +110,139 @@ doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
     doubt_error inner;
     if (doubt_netdesc_check_image_input(&weights->network, &inner) != DOUBT_OK)
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "%s: %s", weights->path, inner.msg);
-    doubt_mc *mc = calloc(1, sizeof *mc);
-    if (!mc)
-        return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
-    mc->desc = *desc;
-    /* without dropout every sample is the same pass: one gives the same maps */
-    if (!doubt_netdesc_has_dropout(&weights->network))
-        mc->desc.deterministic = 1;
-    if (mc->desc.deterministic)
-        mc->desc.samples = 1;
+    return DOUBT_OK;
+}
+
+/* The description's fields ensemble members must share: all but the dropout rates. */
+enum {
+    FIELD_ARCH,
+    FIELD_IN_CHANNELS,
+    FIELD_CLASSES,
+    FIELD_WIDTHS,
+    FIELD_CONVS,
+    FIELD_DEPTH,
+    FIELD_NO_DEPTH,
+    SHARED_FIELDS
+};
+static const char *const shared_fields[SHARED_FIELDS] = {
+    "arch", "in_channels", "classes", "widths", "convs", "depth", "no_depth_classes"};
+
+/* A shared field as text, so one comparison and one message serve every field. */
+static void field_text(const doubt_netdesc *d, int field, char *buf, size_t cap)
+{
+    switch (field) {
+    case FIELD_ARCH: snprintf(buf, cap, "%s", d->arch); return;
+    case FIELD_IN_CHANNELS: snprintf(buf, cap, "%d", d->in_channels); return;
+    case FIELD_CLASSES: snprintf(buf, cap, "%d", d->classes); return;
+    case FIELD_DEPTH: snprintf(buf, cap, "%s", doubt_depth_param_name(d->depth)); return;
+    default: break;
+    }
+    const int n = field == FIELD_NO_DEPTH ? d->no_depth_count : d->levels;
+    size_t at = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < n && at < cap; i++) {
+        const int v = field == FIELD_WIDTHS  ? d->widths[i]
+                      : field == FIELD_CONVS ? d->convs[i]
+                                             : d->no_depth_classes[i];
+        at += (size_t)snprintf(buf + at, cap - at, "%s%d", i ? "," : "", v);
+    }
+    if (at < cap)
+        snprintf(buf + at, cap - at, "]");
+}
+
+/* Refuses a member whose network differs from the first member's but for dropout. */
+static doubt_status check_same_network(doubt_ctx *ctx, const doubt_safetensors *first,
+                                       const doubt_safetensors *other)
+{
+    /* room for the longest field, 254 no-depth classes of up to 4 characters */
+    char a[DOUBT_NETDESC_JSON_MAX], b[DOUBT_NETDESC_JSON_MAX];
+    for (int f = 0; f < SHARED_FIELDS; f++) {
+        field_text(&first->network, f, a, sizeof a);
+        field_text(&other->network, f, b, sizeof b);
+        if (strcmp(a, b))
+            return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                              "ensemble: %s and %s differ in %s (%s and %s); members may "
+                              "differ only in their dropout rates",
+                              first->path, other->path, shared_fields[f], a, b);
+    }
+    return DOUBT_OK;
+}
+
+/* The options as the runs use them: defaults filled in, tiles rounded to the grid. */
+static doubt_status settle_desc(doubt_ctx *ctx, doubt_mc *mc)
+{
+    doubt_mc_desc *d = &mc->desc;
+    if (d->deterministic)
+        d->samples = 1;
     /* one sample per pass by default: stacking 2 is ~13% faster at 256x256 but every
      * stacked sample adds a full set of activations (bench/README.md) */
-    if (mc->desc.chunk == 0)
-        mc->desc.chunk = 1;
-    if (mc->desc.chunk > mc->desc.samples)
-        mc->desc.chunk = mc->desc.samples;
-    mc->weights = weights;
-    mc->net = weights->network;
-    mc->grid = doubt_arch_grid(&mc->net);
-    if (!mc->grid) {
+    if (d->chunk == 0)
+        d->chunk = 1;
+    if (d->chunk > d->samples)
+        d->chunk = d->samples;
+    if (d->tile == 0)
+        return DOUBT_OK;
+    if (d->tile_margin == 0)
+        d->tile_margin = DOUBT_MC_DEFAULT_TILE_MARGIN;
+    d->tile = round_up(d->tile, mc->grid);
+    d->tile_margin = round_up(d->tile_margin, mc->grid);
+    if (d->tile < 2 * d->tile_margin + mc->grid)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "MC inference: tile %d too small for margin %d: needs >= %d", d->tile,
+                          d->tile_margin, 2 * d->tile_margin + mc->grid);
+    return DOUBT_OK;
+}
+
+doubt_status doubt_mc_create_ensemble(doubt_ctx *ctx, const doubt_safetensors *const *weights,
+                                      int members, const doubt_mc_desc *desc, doubt_mc **out)
+{
+    *out = NULL;
+    if (!weights || members < 1 || !desc || desc->samples < 1 || desc->chunk < 0 ||
+        desc->tile < 0 || desc->tile_margin < 0)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "MC inference: needs weights, samples >= 1 and no negative sizes");
+    doubt_status st = DOUBT_OK;
+    for (int m = 0; m < members && st == DOUBT_OK; m++) {
+        st = check_member(ctx, weights[m]);
+        if (st == DOUBT_OK && m > 0)
+            st = check_same_network(ctx, weights[0], weights[m]);
+    }
+    if (st != DOUBT_OK)
+        return st;
+    doubt_mc *mc = calloc(1, sizeof *mc);
+    mc_member *member = calloc((size_t)members, sizeof *member);
+    if (!mc || !member) {
         free(mc);
+        free(member);
         return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
     }
+    mc->member = member;
+    mc->members = members;
+    for (int m = 0; m < members; m++) {
+        member[m].weights = weights[m];
+        member[m].net = weights[m]->network;
+    }
+    mc->desc = *desc;
+    mc->net = weights[0]->network;
+    mc->grid = doubt_arch_grid(&mc->net);
+    if (!mc->grid) {
+        st = doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
+        goto done;
+    }
+    DOUBT_TRY(settle_desc(ctx, mc));
     if (mc->desc.mask_no_depth)
         for (int i = 0; i < mc->net.no_depth_count; i++)
             mc->no_depth[mc->net.no_depth_classes[i]] = 1;
-    if (mc->desc.tile > 0) {
-        const int grid = mc->grid;
-        if (mc->desc.tile_margin == 0)
-            mc->desc.tile_margin = DOUBT_MC_DEFAULT_TILE_MARGIN;
-        mc->desc.tile = round_up(mc->desc.tile, grid);
-        mc->desc.tile_margin = round_up(mc->desc.tile_margin, grid);
-        const int tile = mc->desc.tile, margin = mc->desc.tile_margin;
-        if (tile < 2 * margin + grid) {
-            free(mc);
-            return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
-                              "MC inference: tile %d too small for margin %d: needs >= %d", tile,
-                              margin, 2 * margin + grid);
-        }
-    }
     *out = mc;
-    return DOUBT_OK;
+done:
+    if (st != DOUBT_OK)
+        doubt_mc_destroy(mc);
+    return st;
+}
+
+doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
+                             const doubt_mc_desc *desc, doubt_mc **out)
+{
+    return doubt_mc_create_ensemble(ctx, &weights, 1, desc, out);
 }
 
 static void release_shape(shape_nets *s)
@@ -153,6 +250,12 @@ static void release_shape(shape_nets *s)
     doubt_net_destroy(s->samples);
     doubt_net_destroy(s->cache);
     memset(s, 0, sizeof *s);
+}
+
+static void release_shapes(doubt_mc *mc)
+{
+    for (int m = 0; m < mc->members; m++)
+        release_shape(&mc->member[m].shape);
 }
 
 static void release_maps(doubt_mc_maps *m)
@@ -170,7 +273,8 @@ void doubt_mc_destroy(doubt_mc *mc)
 {
     if (!mc)
         return;
-    release_shape(&mc->shape);
+    release_shapes(mc);
+    free(mc->member);
     release_maps(&mc->maps);
     free(mc->depth_m2);
     free(mc->padded);
@@ -184,41 +288,46 @@ const doubt_netdesc *doubt_mc_network(const doubt_mc *mc)
     return &mc->net;
 }
 
-static doubt_status build_shape(doubt_ctx *ctx, doubt_mc *mc, shape_nets *s, int width,
-                                int height)
+static doubt_status build_shape(doubt_ctx *ctx, const doubt_mc *mc, mc_member *member,
+                                int width, int height)
 {
     doubt_status st = DOUBT_OK;
+    shape_nets *s = &member->shape;
     s->width = width;
     s->height = height;
-    DOUBT_TRY(doubt_net_create_cache(ctx, &mc->net, height, width, &s->cache));
-    DOUBT_TRY(doubt_weights_load(ctx, s->cache, mc->weights));
-    if (mc->desc.uncached && !mc->desc.deterministic)
-        DOUBT_TRY(doubt_net_create(ctx, &mc->net, mc->desc.chunk, height, width,
+    DOUBT_TRY(doubt_net_create_cache(ctx, &member->net, height, width, &s->cache));
+    DOUBT_TRY(doubt_weights_load(ctx, s->cache, member->weights));
+    /* a member without dropout has nothing to sample: its every sample is the cache's pass */
+    if (mc->desc.deterministic || !doubt_netdesc_has_dropout(&member->net))
+        return DOUBT_OK;
+    if (mc->desc.uncached)
+        DOUBT_TRY(doubt_net_create(ctx, &member->net, mc->desc.chunk, height, width,
                                    DOUBT_MODE_INFER, &s->samples));
-    else if (!mc->desc.deterministic)
+    else
         DOUBT_TRY(doubt_net_create_samples(ctx, s->cache, mc->desc.chunk, &s->samples));
     if (s->samples) {
-        DOUBT_TRY(doubt_weights_load(ctx, s->samples, mc->weights));
+        DOUBT_TRY(doubt_weights_load(ctx, s->samples, member->weights));
         doubt_net_set_dropout_seed(s->samples, mc->desc.seed);
     }
 done:
     return st;
 }
 
-/* The networks for a padded size: those of the last run when the size is the same. */
-static doubt_status nets_for(doubt_ctx *ctx, doubt_mc *mc, int width, int height,
-                             shape_nets **out)
+/* Every member's networks for a padded size: those of the last run when the size is the
+ * same. */
+static doubt_status nets_for(doubt_ctx *ctx, doubt_mc *mc, int width, int height)
 {
-    shape_nets *s = &mc->shape;
-    if (!s->cache || s->width != width || s->height != height) {
-        release_shape(s);
-        doubt_status st = build_shape(ctx, mc, s, width, height);
+    const shape_nets *last = &mc->member[0].shape;
+    if (last->cache && last->width == width && last->height == height)
+        return DOUBT_OK;
+    release_shapes(mc);
+    for (int m = 0; m < mc->members; m++) {
+        doubt_status st = build_shape(ctx, mc, &mc->member[m], width, height);
         if (st != DOUBT_OK) {
-            release_shape(s);
+            release_shapes(mc);
             return st;
         }
     }
-    *out = s;
     return DOUBT_OK;
 }
 
@@ -289,8 +398,9 @@ static void reset_maps(doubt_mc *mc)
     memset(m->seg_logit_var, 0, pixels * sizeof(float));
 }
 
-/* Folds sample number t (0-based) of output row `out` ([C+3, tile.h, tile.w], the network's
- * output for the image window `tile`) into the maps at the pixels of `keep`. */
+/* Folds sample number t (0-based, counted over every member's samples) of output row `out`
+ * ([C+3, tile.h, tile.w], the network's output for the image window `tile`) into the maps at
+ * the pixels of `keep`. */
 static void accumulate(doubt_mc *mc, const float *out, pixel_rect tile, pixel_rect keep, int t)
 {
     doubt_mc_maps *m = &mc->maps;
@@ -378,25 +488,23 @@ static void finish_maps(doubt_mc *mc, int samples)
     m->nan_pixels = nan_pixels;
 }
 
-/* Runs the T samples of the padded image's window `tile` (its pixels in `input`, plain
- * [3, tile.h, tile.w]) and folds them into the maps at `keep`. */
-static doubt_status run_window(doubt_ctx *ctx, doubt_mc *mc, shape_nets *nets, const float *input,
-                               pixel_rect tile, pixel_rect keep, int pw, int ph)
+/* Runs one member's T samples of the padded image's window `tile` (its pixels in `input`,
+ * plain [3, tile.h, tile.w]; mc->stacked holds them repeated when uncached) and folds them
+ * into the maps at `keep` as samples first, first + 1, ... */
+static doubt_status run_member_window(doubt_ctx *ctx, doubt_mc *mc, shape_nets *nets,
+                                      const float *input, pixel_rect tile, pixel_rect keep,
+                                      int pw, int ph, int first)
 {
     doubt_status st = DOUBT_OK;
-    if (mc->desc.deterministic) {
+    if (!nets->samples) { /* deterministic, or a member without dropout: T equal samples */
         DOUBT_TRY(doubt_net_forward(ctx, nets->cache, input, 0, 0));
-        accumulate(mc, doubt_net_output(nets->cache), tile, keep, 0);
+        for (int t = 0; t < mc->desc.samples; t++)
+            accumulate(mc, doubt_net_output(nets->cache), tile, keep, first + t);
         return DOUBT_OK;
     }
     doubt_net *samples = nets->samples;
     const int chunk = mc->desc.chunk, row_floats = (mc->net.classes + 3) * tile.w * tile.h;
-    const size_t image_floats = (size_t)3 * tile.w * tile.h;
-    if (mc->desc.uncached) {
-        DOUBT_TRY(reserve(ctx, &mc->stacked, &mc->stacked_cap, image_floats * (size_t)chunk));
-        for (int r = 0; r < chunk; r++)
-            memcpy(mc->stacked + (size_t)r * image_floats, input, image_floats * sizeof(float));
-    } else
+    if (!mc->desc.uncached)
         DOUBT_TRY(doubt_net_forward_cached(ctx, nets->cache, input));
     DOUBT_TRY(doubt_net_set_dropout_window(ctx, samples, tile.x, tile.y, pw, ph));
     for (int t0 = 0; t0 < mc->desc.samples; t0 += chunk) {
@@ -405,8 +513,29 @@ static doubt_status run_window(doubt_ctx *ctx, doubt_mc *mc, shape_nets *nets, c
         else
             DOUBT_TRY(doubt_net_forward_samples(ctx, samples, (uint64_t)t0));
         for (int r = 0; r < chunk && t0 + r < mc->desc.samples; r++)
-            accumulate(mc, doubt_net_output(samples) + (size_t)r * row_floats, tile, keep, t0 + r);
+            accumulate(mc, doubt_net_output(samples) + (size_t)r * row_floats, tile, keep,
+                       first + t0 + r);
     }
+done:
+    return st;
+}
+
+/* Runs every member on the window `tile` (as run_member_window): member m's sample t is
+ * sample m·T + t of the pooled statistics. */
+static doubt_status run_window(doubt_ctx *ctx, doubt_mc *mc, const float *input,
+                               pixel_rect tile, pixel_rect keep, int pw, int ph)
+{
+    doubt_status st = DOUBT_OK;
+    if (mc->desc.uncached && !mc->desc.deterministic) {
+        const int chunk = mc->desc.chunk;
+        const size_t image_floats = (size_t)3 * tile.w * tile.h;
+        DOUBT_TRY(reserve(ctx, &mc->stacked, &mc->stacked_cap, image_floats * (size_t)chunk));
+        for (int r = 0; r < chunk; r++)
+            memcpy(mc->stacked + (size_t)r * image_floats, input, image_floats * sizeof(float));
+    }
+    for (int m = 0; m < mc->members; m++)
+        DOUBT_TRY(run_member_window(ctx, mc, &mc->member[m].shape, input, tile, keep, pw, ph,
+                                    m * mc->desc.samples));
 done:
     return st;
 }
@@ -455,9 +584,8 @@ static doubt_status run_tiles(doubt_ctx *ctx, doubt_mc *mc, int width, int heigh
     int *x_end = xs + most, *ys = xs + 2 * most, *y_end = xs + 3 * most;
     const int nx = tile_origins(pw, tile_w, margin, xs, x_end);
     const int ny = tile_origins(ph, tile_h, margin, ys, y_end);
-    shape_nets *nets;
     DOUBT_TRY(reserve(ctx, &mc->tile, &mc->tile_cap, (size_t)3 * tile_w * tile_h));
-    DOUBT_TRY(nets_for(ctx, mc, tile_w, tile_h, &nets));
+    DOUBT_TRY(nets_for(ctx, mc, tile_w, tile_h));
     for (int j = 0; j < ny; j++)
         for (int i = 0; i < nx; i++) {
             const pixel_rect tile = {xs[i], ys[j], tile_w, tile_h};
@@ -467,7 +595,7 @@ static doubt_status run_tiles(doubt_ctx *ctx, doubt_mc *mc, int width, int heigh
             if (keep.w <= 0 || keep.h <= 0)
                 continue; /* only padding */
             cut_window(mc->padded, pw, ph, tile, mc->tile);
-            DOUBT_TRY(run_window(ctx, mc, nets, mc->tile, tile, keep, pw, ph));
+            DOUBT_TRY(run_window(ctx, mc, mc->tile, tile, keep, pw, ph));
         }
 done:
     free(xs);
@@ -489,12 +617,11 @@ doubt_status doubt_mc_run(doubt_ctx *ctx, doubt_mc *mc, const float *image, int 
     if (mc->desc.tile > 0 && (pw > mc->desc.tile || ph > mc->desc.tile)) {
         DOUBT_TRY(run_tiles(ctx, mc, width, height, pw, ph));
     } else {
-        shape_nets *nets;
-        DOUBT_TRY(nets_for(ctx, mc, pw, ph, &nets));
+        DOUBT_TRY(nets_for(ctx, mc, pw, ph));
         const pixel_rect whole = {0, 0, pw, ph}, image_px = {0, 0, width, height};
-        DOUBT_TRY(run_window(ctx, mc, nets, mc->padded, whole, image_px, pw, ph));
+        DOUBT_TRY(run_window(ctx, mc, mc->padded, whole, image_px, pw, ph));
     }
-    finish_maps(mc, mc->desc.samples);
+    finish_maps(mc, mc->members * mc->desc.samples);
     *maps = &mc->maps;
 done:
     return st;

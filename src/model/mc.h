@@ -19,8 +19,9 @@
  *   kept as running means); a NaN output stays NaN in every map it reaches, and
  *   nan_pixels counts the pixels it spoiled.
  * With deterministic set, one pass with dropout off (the standard-dropout prediction):
- * the epistemic and mutual-information maps are then 0. A network without dropout always
- * runs so: its T samples would all be that pass.
+ * the epistemic and mutual-information maps are then 0. A network (or ensemble member)
+ * without dropout runs that one pass and counts it as each of its T samples, which they
+ * would all be.
  * With mask_no_depth set, the four depth maps are NaN (undefined) where seg_class is one of
  * the network's no_depth_classes (netdesc.h): a sky pixel has no depth to doubt. Without it
  * every pixel keeps the network's raw output, as evaluation against ground truth wants.
@@ -39,6 +40,25 @@
  * (doubt_net_set_dropout_window). The maps then differ from the untiled ones only by what
  * the network sees beyond `margin`, which vanishes once margin exceeds its receptive field.
  * Only the maps and the image scale with its size.
+ *
+ * Deep ensembles (doubt_mc_create_ensemble): M weights files as one uniform mixture. Each
+ * member runs its own T samples (its own networks; dropout streams t = 0..T-1 as above) and
+ * every member's sample t enters the same running statistics as sample m·T + t, so the maps
+ * above are taken over all M·T samples pooled:
+ *   depth_mean = mean over members of each member's MC mean;
+ *   depth_epistemic = Var over the M·T samples of μ = mean_m Var_t μ_{m,t} (the members'
+ *     MC variances) + Var_m mean_t μ_{m,t} (the spread of their means): the law of total
+ *     variance, so the members' disagreement adds to each member's own doubt;
+ *   depth_aleatoric, seg_logit_var = means over members and samples; seg_prob = p̄ over
+ *     members × samples, seg_entropy = H[p̄], seg_aleatoric = mean_{m,t} H[p_{m,t}],
+ *     seg_mutual_info their difference.
+ * With deterministic set, each member runs once with dropout off: a classic deep ensemble
+ * (Lakshminarayanan et al. 2017), whose epistemic maps are the variance across members.
+ * Members must share the network description but for the dropout rates (arch, in_channels,
+ * classes, widths, convs, depth, no_depth_classes): otherwise creation fails naming both
+ * files and the field. doubt_mc_create is the ensemble of one member: the same code, the
+ * same maps. Memory: the networks of the current padded size are kept for every member, M
+ * sets, so peak memory is M times one member's; the maps are shared.
  */
 #ifndef DOUBT_MODEL_MC_H
 #define DOUBT_MODEL_MC_H
@@ -76,10 +96,16 @@ typedef struct doubt_mc doubt_mc;
  * while it builds networks: it must outlive the engine). */
 doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
                              const doubt_mc_desc *desc, doubt_mc **out);
+/* An ensemble of `members` >= 1 weights files (above); each must outlive the engine, the
+ * array need not. */
+doubt_status doubt_mc_create_ensemble(doubt_ctx *ctx, const doubt_safetensors *const *weights,
+                                      int members, const doubt_mc_desc *desc, doubt_mc **out);
 void doubt_mc_destroy(doubt_mc *mc);
+/* The description the members share (the first member's, with its dropout rates). */
 const doubt_netdesc *doubt_mc_network(const doubt_mc *mc);
 
-/* Runs T samples on one image; maps stay owned by the engine and valid until the next run. */
+/* Runs T samples (of every member) on one image; maps stay owned by the engine and valid
+ * until the next run. */
 doubt_status doubt_mc_run(doubt_ctx *ctx, doubt_mc *mc, const float *image, int width,
                           int height, const doubt_mc_maps **maps);
 

@@ -692,12 +692,21 @@ doubt_eval_headline doubt_eval_headline_of(const cJSON *report)
 doubt_status doubt_eval_run(doubt_ctx *ctx, const doubt_safetensors *weights, const char *data,
                             const doubt_eval_opts *opts, cJSON **report, doubt_error *err)
 {
+    return doubt_eval_run_ensemble(ctx, &weights, 1, data, opts, report, err);
+}
+
+doubt_status doubt_eval_run_ensemble(doubt_ctx *ctx, const doubt_safetensors *const *members,
+                                     int count, const char *data, const doubt_eval_opts *opts,
+                                     cJSON **report, doubt_error *err)
+{
     *report = NULL;
-    if (!weights || !weights->has_network)
+    if (count < 1 || !members[0] || !members[0]->has_network)
         return doubt_fail(err, DOUBT_ERR_ARG, "the weights carry no network description");
     if (opts->samples < 1 || opts->sample_cap < 1)
         return doubt_fail(err, DOUBT_ERR_ARG, "samples %d and sample cap %lld must be >= 1",
                           opts->samples, (long long)opts->sample_cap);
+    /* the members share these (doubt_mc_create_ensemble refuses others) */
+    const doubt_safetensors *weights = members[0];
     const int classes = weights->network.classes;
     doubt_dataset *ds = NULL;
     doubt_mc *mc = NULL;
@@ -721,7 +730,7 @@ doubt_status doubt_eval_run(doubt_ctx *ctx, const doubt_safetensors *weights, co
                         .deterministic = opts->deterministic,
                         .seed = opts->seed,
                         .mask_no_depth = 1};
-    if ((st = doubt_mc_create(ctx, weights, &md, &mc))) {
+    if ((st = doubt_mc_create_ensemble(ctx, members, count, &md, &mc))) {
         st = doubt_fail(err, st, "%s", doubt_ctx_error(ctx));
         goto done;
     }

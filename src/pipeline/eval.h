@@ -8,7 +8,8 @@
  *
  * The report (NaN and undefined figures are JSON null; a section the dataset has no ground
  * truth for is null as a whole):
- *   images, samples (1 when deterministic), deterministic, seed, classes, sample_pixels
+ *   images, samples (1 when deterministic; per member for an ensemble), deterministic, seed,
+ *   classes, sample_pixels
  *   seg:   pixels, pixel_acc, miou, classes_present, iou [per class, null = class absent],
  *          nll, brier, ece, reliability {confidence[15], accuracy[15], count[15]}
  *   depth: pixels, abs_rel, sq_rel, rmse, rmse_log, log10, delta1, delta2, delta3,
@@ -86,5 +87,10 @@ doubt_eval_headline doubt_eval_headline_of(const cJSON *report);
  * label outside the network's classes or a dataset with neither labels nor depth. */
 doubt_status doubt_eval_run(doubt_ctx *ctx, const doubt_safetensors *weights, const char *data,
                             const doubt_eval_opts *opts, cJSON **report, doubt_error *err);
+/* The same for a deep ensemble of `count` >= 1 weights files (model/mc.h): the figures of
+ * its pooled maps; members whose networks differ but for dropout are refused naming both. */
+doubt_status doubt_eval_run_ensemble(doubt_ctx *ctx, const doubt_safetensors *const *members,
+                                     int count, const char *data, const doubt_eval_opts *opts,
+                                     cJSON **report, doubt_error *err);
 
 #endif

@@ -105,13 +105,16 @@ doubt_status doubt_predict_parse_range(const char *arg, doubt_predict_opts *o, d
 
 struct doubt_predictor {
     doubt_ctx *ctx;
-    doubt_safetensors *weights;
+    int members;                 /* weights files: 1, or an ensemble's (mc.h) */
+    doubt_safetensors **weights; /* [members], in the order given */
+    char (*sha256)[65];          /* [members] */
+    const char **paths, **hashes; /* [members]: each member's file and SHA-256, for JSON */
+    char *sha256_text;           /* the hashes joined by commas, for the tEXt chunks */
     doubt_mc *mc;
     doubt_predict_opts o; /* ranges resolved: lo < hi for every map */
     int classes;
     uint8_t (*palette)[3];
-    char sha256[65];
-    char samples_text[32], seed_text[32], scale_text[32];
+    char samples_text[96], seed_text[32], scale_text[32];
     doubt_png_text texts[5];
     int ntexts;
     float *sorted; /* scratch for percentiles */
@@ -155,7 +158,13 @@ void doubt_predict_destroy(doubt_predictor *p)
     if (!p)
         return;
     doubt_mc_destroy(p->mc);
-    doubt_safetensors_destroy(p->weights);
+    for (int m = 0; p->weights && m < p->members; m++)
+        doubt_safetensors_destroy(p->weights[m]);
+    free(p->weights);
+    free(p->sha256);
+    free(p->paths);
+    free(p->hashes);
+    free(p->sha256_text);
     free(p->palette);
     free(p->sorted);
     free(p->depth16);
@@ -163,50 +172,94 @@ void doubt_predict_destroy(doubt_predictor *p)
     free(p);
 }
 
+/* Reads and hashes member m's weights file. */
+static doubt_status load_member(doubt_predictor *p, int m, const char *path, doubt_error *err)
+{
+    doubt_status st = doubt_safetensors_read(path, &p->weights[m], err);
+    if (st)
+        return st;
+    p->paths[m] = p->weights[m]->path; /* the caller's list need not outlive the predictor */
+    p->hashes[m] = p->sha256[m];
+    return doubt_sha256_file(path, p->sha256[m], err);
+}
+
+/* The members' hashes joined by commas: 64 digits and a comma or the final NUL each. */
+static char *joined_hashes(const doubt_predictor *p)
+{
+    const size_t cap = (size_t)p->members * sizeof *p->sha256;
+    char *text = malloc(cap);
+    size_t at = 0;
+    for (int m = 0; text && m < p->members; m++)
+        at += (size_t)snprintf(text + at, cap - at, "%s%s", m ? "," : "", p->sha256[m]);
+    return text;
+}
+
+/* Every member loaded and the MC engine made from them. */
+static doubt_status load_members(doubt_predictor *p, const char *const *weights_paths,
+                                 doubt_error *err)
+{
+    const int n = p->members;
+    p->weights = calloc((size_t)n, sizeof *p->weights);
+    p->sha256 = calloc((size_t)n, sizeof *p->sha256);
+    p->paths = calloc((size_t)n, sizeof *p->paths);
+    p->hashes = calloc((size_t)n, sizeof *p->hashes);
+    if (!p->weights || !p->sha256 || !p->paths || !p->hashes)
+        return doubt_fail(err, DOUBT_ERR_NOMEM, "predict: out of memory");
+    doubt_status st = DOUBT_OK;
+    for (int m = 0; m < n && !st; m++)
+        st = load_member(p, m, weights_paths[m], err);
+    if (!st && !(p->sha256_text = joined_hashes(p)))
+        st = doubt_fail(err, DOUBT_ERR_NOMEM, "predict: out of memory");
+    if (st)
+        return st;
+    const doubt_predict_opts *o = &p->o;
+    doubt_mc_desc d = {.samples = o->samples,
+                       .deterministic = o->deterministic,
+                       .chunk = o->chunk,
+                       .seed = o->seed,
+                       .tile = o->tile,
+                       .tile_margin = o->tile_margin,
+                       .mask_no_depth = 1};
+    st = doubt_mc_create_ensemble(p->ctx, (const doubt_safetensors *const *)p->weights, n, &d,
+                                  &p->mc);
+    return st ? doubt_fail(err, st, "%s", p->ctx->err.msg) : DOUBT_OK;
+}
+
 doubt_status doubt_predict_create(doubt_ctx *ctx, const char *weights_path,
                                   const doubt_predict_opts *o, doubt_predictor **out,
                                   doubt_error *err)
 {
+    return doubt_predict_create_ensemble(ctx, &weights_path, 1, o, out, err);
+}
+
+doubt_status doubt_predict_create_ensemble(doubt_ctx *ctx, const char *const *weights_paths,
+                                           int members, const doubt_predict_opts *o,
+                                           doubt_predictor **out, doubt_error *err)
+{
     *out = NULL;
-    if (!o || o->samples < 1 || o->chunk < 0 || !(o->depth_scale > 0) ||
+    if (!o || members < 1 || o->samples < 1 || o->chunk < 0 || !(o->depth_scale > 0) ||
         !isfinite(o->depth_scale) || o->max_pixels < 0 || o->tile < 0 || o->tile_margin < 0)
         return doubt_fail(err, DOUBT_ERR_ARG,
-                          "predict: needs samples >= 1, chunk >= 0, tile sizes >= 0 and a "
-                          "positive depth scale");
+                          "predict: needs weights, samples >= 1, chunk >= 0, tile sizes >= 0 "
+                          "and a positive depth scale");
     doubt_predictor *p = calloc(1, sizeof *p);
     if (!p)
         return doubt_fail(err, DOUBT_ERR_NOMEM, "predict: out of memory");
     p->ctx = ctx;
     p->o = *o;
+    p->members = members;
     if (p->o.tile && !p->o.tile_margin)
         p->o.tile_margin = DOUBT_MC_DEFAULT_TILE_MARGIN;
-    doubt_status st = doubt_safetensors_read(weights_path, &p->weights, err);
-    if (!st)
-        st = doubt_sha256_file(weights_path, p->sha256, err);
-    if (!st && !p->weights->has_network)
-        st = doubt_fail(err, DOUBT_ERR_FORMAT, "%s: no network description in __metadata__",
-                        weights_path);
+    doubt_status st = load_members(p, weights_paths, err);
     if (!st) {
-        doubt_mc_desc d = {.samples = o->samples,
-                           .deterministic = o->deterministic,
-                           .chunk = o->chunk,
-                           .seed = o->seed,
-                           .tile = o->tile,
-                           .tile_margin = p->o.tile_margin,
-                           .mask_no_depth = 1};
-        st = doubt_mc_create(ctx, p->weights, &d, &p->mc);
-        if (st)
-            doubt_fail(err, st, "%s", ctx->err.msg);
-    }
-    if (!st) {
-        p->classes = p->weights->network.classes;
+        p->classes = doubt_mc_network(p->mc)->classes;
         p->palette = calloc((size_t)p->classes, sizeof *p->palette);
         if (!p->palette)
             st = doubt_fail(err, DOUBT_ERR_NOMEM, "predict: out of memory");
     }
     int found = 0;
     if (!st)
-        st = metadata_palette(p->weights, p->classes, p->palette, &found, err);
+        st = metadata_palette(p->weights[0], p->classes, p->palette, &found, err);
     if (!st && !found)
         doubt_palette_default(p->palette, p->classes);
     if (st) {
@@ -219,32 +272,42 @@ doubt_status doubt_predict_create(doubt_ctx *ctx, const char *weights_path,
                                             &p->o.hi[m]);
     if (p->o.deterministic)
         p->o.samples = 1;
-    snprintf(p->samples_text, sizeof p->samples_text, "%d%s", p->o.samples,
-             p->o.deterministic ? " (deterministic)" : "");
+    char members_text[48] = "";
+    if (members > 1)
+        snprintf(members_text, sizeof members_text, " per member, %d members", members);
+    snprintf(p->samples_text, sizeof p->samples_text, "%d%s%s", p->o.samples,
+             p->o.deterministic ? " (deterministic)" : "", members_text);
     snprintf(p->seed_text, sizeof p->seed_text, "%llu", (unsigned long long)p->o.seed);
     snprintf(p->scale_text, sizeof p->scale_text, "%.9g", (double)p->o.depth_scale);
     p->texts[p->ntexts++] = (doubt_png_text){"doubt.version", DOUBT_VERSION};
-    p->texts[p->ntexts++] = (doubt_png_text){"doubt.weights_sha256", p->sha256};
+    p->texts[p->ntexts++] = (doubt_png_text){"doubt.weights_sha256", p->sha256_text};
     p->texts[p->ntexts++] = (doubt_png_text){"doubt.samples", p->samples_text};
     p->texts[p->ntexts++] = (doubt_png_text){"doubt.seed", p->seed_text};
     *out = p;
     return DOUBT_OK;
 }
 
-const char *doubt_predict_weights_sha256(const doubt_predictor *p) { return p->sha256; }
+const char *doubt_predict_weights_sha256(const doubt_predictor *p) { return p->sha256_text; }
 
 int doubt_predict_classes(const doubt_predictor *p) { return p->classes; }
 
 /* ---- outputs --------------------------------------------------------------------------- */
 
+/* Map m has values: not an epistemic map of one deterministic pass, identically zero (a
+ * deterministic ensemble's are the spread across its members). */
+static int map_defined(const doubt_predictor *p, int m)
+{
+    return !(p->o.deterministic && p->members == 1 && doubt_maps[m].epistemic);
+}
+
 static int heatmap_wanted(const doubt_predictor *p, int m)
 {
-    return (p->o.maps >> m & 1u) && !(p->o.deterministic && doubt_maps[m].epistemic);
+    return (p->o.maps >> m & 1u) && map_defined(p, m);
 }
 
 static int npy_wanted(const doubt_predictor *p, int m)
 {
-    return p->o.npy && !(p->o.deterministic && doubt_maps[m].epistemic);
+    return p->o.npy && map_defined(p, m);
 }
 
 static doubt_status output_path(char *out, const char *outdir, const char *name,
@@ -329,7 +392,7 @@ static doubt_status write_outputs(doubt_predictor *p, const doubt_mc_maps *mm, c
         ho.units = doubt_maps[m].units;
         ho.log_scale = doubt_maps[m].log_scale;
         if (doubt_maps[m].kind != DOUBT_MAP_KIND_SEG_UNCERTAINTY &&
-            p->weights->network.no_depth_count)
+            doubt_mc_network(p->mc)->no_depth_count)
             ho.invalid_label = "no depth";
         ho.texts = p->texts;
         ho.ntexts = p->ntexts;
@@ -420,7 +483,7 @@ static char *summary(doubt_predictor *p, const doubt_mc_maps *mm, const char *pa
     cJSON *maps = cJSON_AddObjectToObject(o, "maps");
     /* each map's values, "threshold" three quarters up its heatmap's range */
     for (int m = 0; m < DOUBT_MAP_COUNT; m++) {
-        if (p->o.deterministic && doubt_maps[m].epistemic)
+        if (!map_defined(p, m))
             continue;
         const double lo = p->o.lo[m], hi = p->o.hi[m];
         const double thr =
@@ -446,8 +509,8 @@ static char *summary(doubt_predictor *p, const doubt_mc_maps *mm, const char *pa
                                                       : cJSON_CreateNull());
     cJSON_AddNumberToObject(o, "depth_scale", p->o.depth_scale);
     cJSON_AddItemToObject(o, "time_s", doubt_json_number(seconds));
-    cJSON_AddStringToObject(o, "weights", p->weights->path);
-    cJSON_AddStringToObject(o, "weights_sha256", p->sha256);
+    doubt_json_add_one_or_many(o, "weights", p->paths, p->members);
+    doubt_json_add_one_or_many(o, "weights_sha256", p->hashes, p->members);
     cJSON_AddStringToObject(o, "version", DOUBT_VERSION);
     char *text = count ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);

@@ -31,8 +31,9 @@
  *                     seg_mutual_info, seg_logit_var (float32): every heatmap's values
  * Depth is undefined on pixels predicted as one of the network's no_depth_classes
  * (netdesc.h): NaN in the depth .npy files, grey in the depth heatmaps, 0 in NAME.depth.png.
- * With opts.deterministic (one pass, dropout off) the epistemic parts are identically zero
- * and are not written: no depth_epistemic / seg_mutual_info heatmap, .npy or statistics.
+ * With opts.deterministic (one pass, dropout off) the epistemic parts of one weights file
+ * are identically zero and are not written: no depth_epistemic / seg_mutual_info heatmap,
+ * .npy or statistics. A deterministic ensemble writes them: the spread across its members.
  * Every file is written atomically, so "all outputs exist" (doubt_predict_done) means the
  * image is finished. Outputs depend only on the image, weights and options: no timestamps;
  * the tEXt chunks carry the version, the weights' SHA-256, T and the seed.
@@ -41,7 +42,10 @@
  * "p50", "p90", "p99", "threshold", "above", "defined"}}, "class_fraction": [C],
  * "nan_pixels" (pixels where the network gave NaN, NaN in their maps too), "samples",
  * "deterministic", "seed", "tile", "tile_margin" (null when not tiling), "depth_scale",
- * "time_s", "weights", "weights_sha256", "version"}.
+ * "time_s", "weights", "weights_sha256", "version"}. "weights" and "weights_sha256" are
+ * strings for one weights file, as they always were, and for an ensemble (several files,
+ * mc.h) arrays of every member's path and hash in the order given; "samples" is T per
+ * member. The tEXt chunks then carry the members' hashes joined by commas.
  * Percentiles interpolate linearly between order statistics (NumPy's default); "above" is
  * the fraction of pixels greater than "threshold", three quarters up the map's heatmap range
  * (lo + 0.75 (hi - lo); lo (hi/lo)^0.75 on a log scale; depth_mean uses depth_color's).
@@ -87,7 +91,14 @@ typedef struct doubt_predictor doubt_predictor;
 doubt_status doubt_predict_create(doubt_ctx *ctx, const char *weights_path,
                                   const doubt_predict_opts *o, doubt_predictor **out,
                                   doubt_error *err);
+/* The same for a deep ensemble of `members` >= 1 weights files (mc.h); the class palette is
+ * the first member's. A file that cannot be read, or whose network differs from the first
+ * one's but for dropout, fails naming it. */
+doubt_status doubt_predict_create_ensemble(doubt_ctx *ctx, const char *const *weights_paths,
+                                           int members, const doubt_predict_opts *o,
+                                           doubt_predictor **out, doubt_error *err);
 void doubt_predict_destroy(doubt_predictor *p);
+/* The weights' SHA-256 in hex; an ensemble's, every member's joined by commas. */
 const char *doubt_predict_weights_sha256(const doubt_predictor *p);
 int doubt_predict_classes(const doubt_predictor *p);
 
