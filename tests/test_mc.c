@@ -227,8 +227,8 @@ START_TEST(statistics_match_direct_computation)
 }
 END_TEST
 
-/* Stacking and prefix reuse change nothing: chunk 1 and chunk 3 give identical maps. */
-START_TEST(chunking_and_prefix_reuse_are_exact)
+/* Stacking and the cache change nothing: chunk 1 and chunk 3 give identical maps. */
+START_TEST(chunking_and_cache_reuse_are_exact)
 {
     doubt_ctx *ctx = th_ctx(0);
     doubt_safetensors *w = weights();
@@ -785,7 +785,7 @@ int main(void)
     TCase *tc = tcase_create("mc");
     tcase_add_loop_test(tc, statistics_match_direct_computation, DOUBT_DEPTH_METRIC,
                         DOUBT_DEPTH_INVERSE + 1);
-    tcase_add_test(tc, chunking_and_prefix_reuse_are_exact);
+    tcase_add_test(tc, chunking_and_cache_reuse_are_exact);
     tcase_add_test(tc, same_maps_on_any_thread_count);
     tcase_add_test(tc, odd_sizes_are_padded_and_cropped);
     tcase_add_test(tc, deterministic_mode_is_one_plain_pass);
