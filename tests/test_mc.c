@@ -339,6 +339,34 @@ START_TEST(deterministic_mode_is_one_plain_pass)
 }
 END_TEST
 
+/* One sample has no mutual information, exactly: with the shipped (trained) weights the
+ * two entropies' roundings differ by ~1e-8 at many pixels, which would rank images by
+ * noise. */
+START_TEST(one_sample_has_no_mutual_information)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = NULL;
+    doubt_error err = {{0}};
+    ck_assert_msg(doubt_safetensors_read("weights/unet-small.safetensors", &w, &err) == DOUBT_OK,
+                  "%s", err.msg);
+    const int width = 48, height = 32;
+    float *img = test_image(width, height);
+    for (int deterministic = 0; deterministic < 2; deterministic++) {
+        doubt_mc *mc;
+        doubt_mc_desc desc = {.samples = 1, .deterministic = deterministic};
+        TH_OK(ctx, doubt_mc_create(ctx, w, &desc, &mc));
+        const doubt_mc_maps *m;
+        TH_OK(ctx, doubt_mc_run(ctx, mc, img, width, height, &m));
+        for (int p = 0; p < width * height; p++)
+            ck_assert_float_eq(m->seg_mutual_info[p], 0);
+        doubt_mc_destroy(mc);
+    }
+    doubt_safetensors_destroy(w);
+    free(img);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
 static const doubt_mc_maps *run_tiled(doubt_ctx *ctx, doubt_mc **mc, const doubt_safetensors *w,
                                       const float *img, int width, int height, int tile,
                                       int margin)
@@ -789,6 +817,7 @@ int main(void)
     tcase_add_test(tc, same_maps_on_any_thread_count);
     tcase_add_test(tc, odd_sizes_are_padded_and_cropped);
     tcase_add_test(tc, deterministic_mode_is_one_plain_pass);
+    tcase_add_test(tc, one_sample_has_no_mutual_information);
     tcase_add_test(tc, tiles_match_the_whole_image_in_their_interiors);
     tcase_add_test(tc, tile_too_small_for_its_margin_is_refused);
     tcase_add_test(tc, largest_log_variances_do_not_overflow_at_many_samples);

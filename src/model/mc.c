@@ -481,9 +481,11 @@ static void finish_maps(doubt_mc *mc, int samples)
             m->depth_mean[p] = m->depth_epistemic[p] = m->depth_aleatoric[p] =
                 m->depth_total[p] = NAN;
         m->seg_entropy[p] = (float)entropy;
-        /* mutual information is non-negative; rounding can make it -1e-8 */
+        /* mutual information is non-negative; rounding can make it -1e-8, and with one
+         * sample it is 0 by definition, where the two entropies' roundings would leave
+         * noise of 1e-8 that ranks images at random */
         const float mi = (float)entropy - m->seg_aleatoric[p];
-        m->seg_mutual_info[p] = mi < 0.0f ? 0.0f : mi;
+        m->seg_mutual_info[p] = mi < 0.0f || samples == 1 ? 0.0f : mi;
     }
     m->nan_pixels = nan_pixels;
 }
