@@ -20,7 +20,8 @@ mkdir -p "$out/obj"
 # The readers and what they use; no oneDNN, no OpenMP: the harnesses never build a network.
 sources="src/core/status.c src/core/rng.c src/io/fsutil.c src/io/png.c src/io/npy.c
          src/io/image.c src/io/exif.c src/io/stb_guard.c src/data/dataset.c
-         src/model/netdesc.c src/model/safetensors.c tests/fuzz/fuzz_input.c"
+         src/model/netdesc.c src/model/arch.c src/model/graph.c src/model/safetensors.c
+         tests/fuzz/fuzz_input.c"
 flags="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_FILE_OFFSET_BITS=64 -DDOUBT_VERSION=\"fuzz\"
        -Wall -Wextra -Werror -Wno-unknown-pragmas
        -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
