@@ -394,8 +394,8 @@ START_TEST(netdesc_params_match_pytorch)
     }
     cJSON_Delete(golden);
 
-    /* the deepest segnet, every level at the most convolutions, fills the documented maximum
-     * exactly; the deepest unet stays within it */
+    /* the deepest segnet, every level at the most convolutions, with learned dropout rates,
+     * fills the documented maximum exactly; the deepest unet stays within it */
     doubt_netdesc d;
     ck_assert_int_eq(doubt_netdesc_preset("segnet-small", &d, NULL), DOUBT_OK);
     d.levels = DOUBT_NETDESC_MAX_LEVELS;
@@ -403,6 +403,8 @@ START_TEST(netdesc_params_match_pytorch)
         d.widths[i] = 8;
         d.convs[i] = DOUBT_NETDESC_MAX_CONVS;
     }
+    doubt_netdesc_set_concrete(&d);
+    ck_assert_int_eq(doubt_netdesc_validate(&d, NULL), DOUBT_OK);
     ck_assert_int_eq(doubt_netdesc_params(&d, NULL, 0), DOUBT_NETDESC_MAX_PARAMS);
     ck_assert_int_eq(doubt_netdesc_preset("unet", &d, NULL), DOUBT_OK);
     d.levels = DOUBT_NETDESC_MAX_LEVELS;

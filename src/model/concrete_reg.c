@@ -61,7 +61,13 @@ doubt_status doubt_concrete_reg_create(doubt_ctx *ctx, doubt_net *net, double we
         s->channels = net->shapes[i].channels;
         doubt_site_slice slices[MAX_SLICES];
         const int n = doubt_graph_site_slices(&net->graph, net->shapes, i, slices, MAX_SLICES);
-        for (int k = 0; k < n && k < MAX_SLICES; k++) {
+        if (n > MAX_SLICES) {
+            free(reg);
+            return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                              "concrete dropout: %s feeds %d convolutions, at most %d",
+                              net->graph.nodes[i].name, n, MAX_SLICES);
+        }
+        for (int k = 0; k < n; k++) {
             char name[DOUBT_PARAM_NAME_MAX + 8];
             snprintf(name, sizeof name, "%s.weight", net->graph.nodes[slices[k].conv].name);
             doubt_net_param *w = doubt_net_param_find(net, name);

@@ -372,17 +372,20 @@ static const doubt_tensor *input_grad(const doubt_net *net, int r, int slot)
     return NULL;
 }
 
-/* The (reader, slot) pairs that send node i a gradient. */
+/* The (reader, slot) pairs that send node i a gradient: the first MAX_GRAD_PARTS of them;
+ * returns how many there are. */
 static int grad_parts(const doubt_net *net, int i, int *readers, int *slots)
 {
     int count = 0;
     for (int r = i + 1; r < net->graph.n_nodes; r++) {
         const doubt_node *s = spec(net, r);
         for (int k = 0; k < s->n_inputs; k++)
-            if (s->inputs[k] == i && !(s->op == DOUBT_NODE_UNPOOL && k == 1) &&
-                count < MAX_GRAD_PARTS) {
-                readers[count] = r;
-                slots[count++] = k;
+            if (s->inputs[k] == i && !(s->op == DOUBT_NODE_UNPOOL && k == 1)) {
+                if (count < MAX_GRAD_PARTS) {
+                    readers[count] = r;
+                    slots[count] = k;
+                }
+                count++;
             }
     }
     return count;
@@ -394,6 +397,10 @@ static doubt_status create_grad_sum(doubt_ctx *ctx, doubt_net *net, int i)
     doubt_status st = DOUBT_OK;
     int readers[MAX_GRAD_PARTS], slots[MAX_GRAD_PARTS];
     const int parts = grad_parts(net, i, readers, slots);
+    if (parts > MAX_GRAD_PARTS)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "network: %s is read by %d nodes, training sums at most %d gradients",
+                          spec(net, i)->name, parts, MAX_GRAD_PARTS);
     if (parts < 2)
         return DOUBT_OK;
     doubt_net_node *n = &net->nodes[i];
@@ -458,6 +465,9 @@ static doubt_status bind_params(doubt_ctx *ctx, doubt_net *net)
 {
     doubt_param_info infos[DOUBT_NETDESC_MAX_PARAMS];
     const int n = doubt_graph_params(&net->graph, net->shapes, infos, DOUBT_NETDESC_MAX_PARAMS);
+    if (n > DOUBT_NETDESC_MAX_PARAMS)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "network: %d tensors, more than %d", n,
+                          DOUBT_NETDESC_MAX_PARAMS);
     int at = 0;
     net->n_params = 0;
     for (int i = 0; i < net->graph.n_nodes; i++) {
@@ -841,8 +851,10 @@ doubt_status doubt_net_forward(doubt_ctx *ctx, doubt_net *net, const float *imag
                                int dropout_on, uint64_t sample_base)
 {
     doubt_status st = load_input(ctx, net, images);
-    if (st == DOUBT_OK && net->role == DOUBT_NET_SAMPLES)
-        st = doubt_fail(&ctx->err, DOUBT_ERR_ARG, "network: a samples network runs its samples");
+    if (st != DOUBT_OK)
+        return st;
+    if (net->role == DOUBT_NET_SAMPLES)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "network: a samples network runs its samples");
     net->dropout_on = dropout_on;
     for (int i = 1; i < net->graph.n_nodes && st == DOUBT_OK; i++)
         st = run_node(ctx, net, i, sample_base);
@@ -852,8 +864,10 @@ doubt_status doubt_net_forward(doubt_ctx *ctx, doubt_net *net, const float *imag
 doubt_status doubt_net_forward_cached(doubt_ctx *ctx, doubt_net *cache, const float *images)
 {
     doubt_status st = load_input(ctx, cache, images);
-    if (st == DOUBT_OK && cache->role != DOUBT_NET_CACHE)
-        st = doubt_fail(&ctx->err, DOUBT_ERR_ARG, "network: not a cache network");
+    if (st != DOUBT_OK)
+        return st;
+    if (cache->role != DOUBT_NET_CACHE)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "network: not a cache network");
     cache->dropout_on = 0;
     for (int i = 1; i < cache->graph.n_nodes && st == DOUBT_OK; i++) {
         doubt_net_node *n = &cache->nodes[i];
@@ -862,7 +876,8 @@ doubt_status doubt_net_forward_cached(doubt_ctx *ctx, doubt_net *cache, const fl
         else if (n->partial)
             st = doubt_conv_forward(ctx, n->partial, node_output(cache, n->partial_from));
     }
-    cache->generation++;
+    if (st == DOUBT_OK) /* a samples network copies only a cache that ran to the end */
+        cache->generation++;
     return st;
 }
 

@@ -516,7 +516,8 @@ int doubt_netdesc_params(const doubt_netdesc *d, doubt_param_info *out, int cap)
 int64_t doubt_netdesc_param_count(const doubt_netdesc *d)
 {
     doubt_param_info p[DOUBT_NETDESC_MAX_PARAMS];
-    int n = doubt_netdesc_params(d, p, DOUBT_NETDESC_MAX_PARAMS);
+    const int listed = doubt_netdesc_params(d, p, DOUBT_NETDESC_MAX_PARAMS);
+    const int n = listed < DOUBT_NETDESC_MAX_PARAMS ? listed : DOUBT_NETDESC_MAX_PARAMS;
     int64_t total = 0;
     for (int k = 0; k < n; k++)
         if (p[k].kind == DOUBT_PARAM_LEARNED)

@@ -44,9 +44,11 @@
 #define DOUBT_NETDESC_MAX_CLASSES 254
 #define DOUBT_NETDESC_MAX_CONVS 4
 #define DOUBT_NETDESC_MAX_SITES 6 /* dropout sites: three in the encoder, three in the decoder */
-/* segnet's most: five tensors per conv, 2L stages of 4 convs; head weight and bias,
- * task.log_var (unet's most, ten per block and 2L-1 blocks, is fewer) */
-#define DOUBT_NETDESC_MAX_PARAMS (5 * 2 * DOUBT_NETDESC_MAX_LEVELS * DOUBT_NETDESC_MAX_CONVS + 3)
+/* segnet's most: five tensors per conv, 2L stages of 4 convs; a learned rate per dropout
+ * site; head weight and bias, task.log_var (unet's most, ten per block and 2L-1 blocks, is
+ * fewer) */
+#define DOUBT_NETDESC_MAX_PARAMS                                                               \
+    (5 * 2 * DOUBT_NETDESC_MAX_LEVELS * DOUBT_NETDESC_MAX_CONVS + DOUBT_NETDESC_MAX_SITES + 3)
 /* Longest canonical JSON: 8 widths of 5 digits, 8 convs, 6 dropout rates of 17 digits, 254
  * no-depth classes of up to 3 digits and a comma, the flags; with room to spare. */
 #define DOUBT_NETDESC_JSON_MAX 1536

@@ -558,6 +558,9 @@ doubt_status doubt_safetensors_check(const doubt_safetensors *f, const doubt_net
         return st;
     doubt_param_info p[DOUBT_NETDESC_MAX_PARAMS];
     int n = doubt_netdesc_params(net, p, DOUBT_NETDESC_MAX_PARAMS);
+    if (n > DOUBT_NETDESC_MAX_PARAMS)
+        return doubt_fail(err, DOUBT_ERR_ARG, "%s: the network has %d tensors, more than %d",
+                          f->path, n, DOUBT_NETDESC_MAX_PARAMS);
     problems pr = {{0}, 0};
     char got[128], want[128];
     for (int k = 0; k < n; k++) {
