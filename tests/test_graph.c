@@ -162,12 +162,14 @@ static int row_differs(const float *a, const float *b, int64_t n, double tol)
 
 /* The cache and samples networks give, sample for sample, what the whole network gives
  * with dropout on at the same stream; the deterministic pass is the whole one's exactly. */
-static void check_split_matches_whole(const char *preset, int size)
+static void check_split_matches_whole(const char *preset, int size, int concrete)
 {
     doubt_ctx *ctx = th_ctx(0);
     doubt_netdesc d;
     doubt_error err;
     ck_assert_int_eq(doubt_netdesc_preset(preset, &d, &err), DOUBT_OK);
+    if (concrete)
+        doubt_netdesc_set_concrete(&d); /* channel-wise masks at rates read from p_logit */
     doubt_net *whole, *cache, *samples;
     TH_OK(ctx, doubt_net_create(ctx, &d, 1, size, size, DOUBT_MODE_INFER, &whole));
     char path[] = "/tmp/doubt_graph_XXXXXX";
@@ -213,13 +215,19 @@ static void check_split_matches_whole(const char *preset, int size)
 
 START_TEST(unet_split_matches_whole)
 {
-    check_split_matches_whole("unet-small", 32);
+    check_split_matches_whole("unet-small", 32, 0);
+}
+END_TEST
+
+START_TEST(concrete_split_matches_whole)
+{
+    check_split_matches_whole("unet-small", 32, 1);
 }
 END_TEST
 
 START_TEST(segnet_split_matches_whole)
 {
-    check_split_matches_whole("segnet-small", 64);
+    check_split_matches_whole("segnet-small", 64, 0);
 }
 END_TEST
 
@@ -406,6 +414,7 @@ int main(void)
     tcase_add_test(tc, segnet_small_graph);
     tcase_add_test(tc, unet_split_matches_whole);
     tcase_add_test(tc, segnet_split_matches_whole);
+    tcase_add_test(tc, concrete_split_matches_whole);
     tcase_add_test(tc, relu_and_add_nodes_backward);
     tcase_add_test(tc, info_prints_the_graph);
     tcase_add_test(tc, mc_cached_equals_uncached);
