@@ -52,8 +52,7 @@ typedef struct {
 
 static int view_graph(const doubt_netdesc *d, graph_view *v)
 {
-    if (doubt_arch_graph(d, &v->graph, NULL) != DOUBT_OK ||
-        doubt_graph_check(&v->graph, v->shapes, NULL) != DOUBT_OK)
+    if (doubt_arch_graph(d, &v->graph, v->shapes, NULL) != DOUBT_OK)
         return 0;
     doubt_graph_stochastic(&v->graph, v->stochastic);
     for (int i = 0; i < v->graph.n_nodes; i++) {
@@ -61,7 +60,7 @@ static int view_graph(const doubt_netdesc *d, graph_view *v)
         v->split[i] = (uint8_t)doubt_graph_split(&v->graph, v->stochastic, v->shapes, i, &s,
                                                  &s_off, &dn, &d_off);
     }
-    doubt_graph_flops(&v->graph, FLOP_SIZE, FLOP_SIZE, &v->flops, &v->deterministic);
+    doubt_graph_flops(&v->graph, v->shapes, FLOP_SIZE, FLOP_SIZE, &v->flops, &v->deterministic);
     return 1;
 }
 

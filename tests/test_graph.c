@@ -18,7 +18,7 @@ static doubt_graph *preset_graph(const char *preset, doubt_netdesc *d)
     doubt_error err;
     doubt_graph *g = malloc(sizeof *g);
     ck_assert_int_eq(doubt_netdesc_preset(preset, d, &err), DOUBT_OK);
-    ck_assert_msg(doubt_arch_graph(d, g, &err) == DOUBT_OK, "%s", err.msg);
+    ck_assert_msg(doubt_arch_graph(d, g, NULL, &err) == DOUBT_OK, "%s", err.msg);
     return g;
 }
 
@@ -77,7 +77,7 @@ START_TEST(unet_small_deterministic_part)
                     2 * 9 * px[2] * (w[1] * w[2] + w[2] * w[2]);
     cached += 2 * 9 * px[1] * (double)w[1] * w[1] + 2 * 9 * px[0] * (double)w[0] * w[0];
     double total, deterministic;
-    doubt_graph_flops(g, 256, 256, &total, &deterministic);
+    doubt_graph_flops(g, shapes, 256, 256, &total, &deterministic);
     ck_assert_double_eq_tol(deterministic, cached, 1);
     printf("  unet-small at 256x256: %.2f GFLOP per pass, %.1f%% computed once per image\n",
            total / 1e9, 100 * deterministic / total);
@@ -388,7 +388,7 @@ START_TEST(info_prints_the_graph)
         }
     ck_assert_int_eq(splits, 2);
     double total, deterministic;
-    doubt_graph_flops(g, 256, 256, &total, &deterministic);
+    doubt_arch_flops(&d, 256, 256, &total, &deterministic);
     ck_assert_double_eq_tol(cJSON_GetObjectItem(graph, "flops_per_pass")->valuedouble, total, 1);
     ck_assert_double_eq_tol(cJSON_GetObjectItem(graph, "deterministic_flops")->valuedouble,
                             deterministic, 1);

@@ -278,28 +278,38 @@ START_TEST(non_finite_step_keeps_weights)
 }
 END_TEST
 
+/* Trains cfg's network for its steps and gives the mean segmentation loss of the first and
+ * the last 10 steps; the learned task sigmas must stay finite and sensible throughout. */
+static doubt_trainer *train_and_compare(doubt_ctx *ctx, const doubt_train_config *cfg,
+                                        double *early, double *late)
+{
+    doubt_trainer *tr;
+    TH_OK(ctx, doubt_trainer_create(ctx, cfg, &tr));
+    TH_OK(ctx, doubt_trainer_init(ctx, tr));
+    doubt_train_stats stats;
+    const int64_t steps = cfg->optim.total_steps;
+    *early = *late = 0;
+    for (int64_t s = 0; s < steps; s++) {
+        TH_OK(ctx, doubt_trainer_step(ctx, tr, &stats));
+        for (int k = 0; k < 2; k++)
+            ck_assert_msg(stats.task_sigma[k] > expf(-5) && stats.task_sigma[k] < expf(5),
+                          "step %lld: task sigma %d = %g", (long long)s, k, stats.task_sigma[k]);
+        *early += s < 10 ? stats.loss_seg / 10 : 0;
+        *late += s >= steps - 10 ? stats.loss_seg / 10 : 0;
+    }
+    printf("  %s segmentation loss: first 10 steps %.3f, last 10 %.3f\n", cfg->net.arch, *early,
+           *late);
+    return tr;
+}
+
 START_TEST(loss_goes_down)
 {
     make_dataset();
     doubt_ctx *ctx = th_ctx(0);
     /* without dropout, so 200 steps of a 4-channel network show it clearly */
     doubt_train_config cfg = tiny_config(200, 0);
-    doubt_trainer *tr;
-    TH_OK(ctx, doubt_trainer_create(ctx, &cfg, &tr));
-    TH_OK(ctx, doubt_trainer_init(ctx, tr));
-    doubt_train_stats stats;
-    double early = 0, late = 0;
-    for (int s = 0; s < cfg.optim.total_steps; s++) {
-        TH_OK(ctx, doubt_trainer_step(ctx, tr, &stats));
-        for (int k = 0; k < 2; k++) /* the learned task sigmas stay finite and sensible */
-            ck_assert_msg(stats.task_sigma[k] > expf(-5) && stats.task_sigma[k] < expf(5),
-                          "step %d: task sigma %d = %g", s, k, stats.task_sigma[k]);
-        if (s < 10)
-            early += stats.loss_seg / 10;
-        if (s >= 190)
-            late += stats.loss_seg / 10;
-    }
-    printf("  segmentation loss: first 10 steps %.3f, last 10 %.3f\n", early, late);
+    double early, late;
+    doubt_trainer *tr = train_and_compare(ctx, &cfg, &early, &late);
     ck_assert_double_lt(late, 0.7 * early);
     doubt_trainer_destroy(tr);
     doubt_ctx_destroy(ctx);
@@ -319,17 +329,8 @@ START_TEST(segnet_learns_and_predicts)
     const char *json = "{\"arch\":\"segnet\",\"in_channels\":3,\"classes\":3,"
                        "\"widths\":[4,8],\"convs\":[1,2],\"dropout\":0}";
     ck_assert(doubt_netdesc_parse(json, strlen(json), &cfg.net, &err) == DOUBT_OK);
-    doubt_trainer *tr;
-    TH_OK(ctx, doubt_trainer_create(ctx, &cfg, &tr));
-    TH_OK(ctx, doubt_trainer_init(ctx, tr));
-    doubt_train_stats stats;
-    double early = 0, late = 0;
-    for (int s = 0; s < cfg.optim.total_steps; s++) {
-        TH_OK(ctx, doubt_trainer_step(ctx, tr, &stats));
-        early += s < 10 ? stats.loss_seg / 10 : 0;
-        late += s >= 190 ? stats.loss_seg / 10 : 0;
-    }
-    printf("  segnet segmentation loss: first 10 steps %.3f, last 10 %.3f\n", early, late);
+    double early, late;
+    doubt_trainer *tr = train_and_compare(ctx, &cfg, &early, &late);
     ck_assert_double_lt(late, 0.8 * early);
     char weights[96];
     snprintf(weights, sizeof weights, "%s/segnet.safetensors", dataset_dir);

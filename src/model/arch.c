@@ -144,7 +144,8 @@ int doubt_arch_dropout_sites(const doubt_netdesc *d)
     return encoder + decoder;
 }
 
-doubt_status doubt_arch_graph(const doubt_netdesc *d, doubt_graph *g, doubt_error *err)
+doubt_status doubt_arch_graph(const doubt_netdesc *d, doubt_graph *g, doubt_node_shape *shapes,
+                              doubt_error *err)
 {
     memset(g, 0, sizeof *g);
     g->in_channels = d->in_channels;
@@ -153,13 +154,13 @@ doubt_status doubt_arch_graph(const doubt_netdesc *d, doubt_graph *g, doubt_erro
         build_segnet(d, g);
     else
         build_unet(d, g);
-    return doubt_graph_check(g, NULL, err);
+    return doubt_graph_check(g, shapes, err);
 }
 
 int doubt_arch_grid(const doubt_netdesc *d)
 {
     doubt_graph *g = malloc(sizeof *g);
-    const int grid = g && doubt_arch_graph(d, g, NULL) == DOUBT_OK ? g->grid : 0;
+    const int grid = g && doubt_arch_graph(d, g, NULL, NULL) == DOUBT_OK ? g->grid : 0;
     free(g);
     return grid;
 }
@@ -168,8 +169,9 @@ void doubt_arch_flops(const doubt_netdesc *d, int height, int width, double *tot
                       double *deterministic)
 {
     doubt_graph *g = malloc(sizeof *g);
+    doubt_node_shape shapes[DOUBT_GRAPH_MAX_NODES];
     *total = *deterministic = 0;
-    if (g && doubt_arch_graph(d, g, NULL) == DOUBT_OK)
-        doubt_graph_flops(g, height, width, total, deterministic);
+    if (g && doubt_arch_graph(d, g, shapes, NULL) == DOUBT_OK)
+        doubt_graph_flops(g, shapes, height, width, total, deterministic);
     free(g);
 }

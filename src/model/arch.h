@@ -23,8 +23,10 @@
  * and min(3, L-1) in the decoder; segnet: min(3, L) in each), numbered 0.. in node order. */
 int doubt_arch_dropout_sites(const doubt_netdesc *d);
 
-/* Builds and checks the graph of a valid description. */
-doubt_status doubt_arch_graph(const doubt_netdesc *d, doubt_graph *g, doubt_error *err);
+/* Builds and checks (doubt_graph_check, which fills shapes unless it is NULL) the graph of a
+ * valid description. */
+doubt_status doubt_arch_graph(const doubt_netdesc *d, doubt_graph *g, doubt_node_shape *shapes,
+                              doubt_error *err);
 
 /* The graph's grid (input sides are multiples of it) of a valid description; 0 when out of
  * memory. */

@@ -272,15 +272,11 @@ int doubt_graph_params(const doubt_graph *g, const doubt_node_shape *shapes,
     return n;
 }
 
-void doubt_graph_flops(const doubt_graph *g, int height, int width, double *total,
-                       double *deterministic)
+void doubt_graph_flops(const doubt_graph *g, const doubt_node_shape *shapes, int height,
+                       int width, double *total, double *deterministic)
 {
-    doubt_node_shape shapes[DOUBT_GRAPH_MAX_NODES];
     uint8_t stochastic[DOUBT_GRAPH_MAX_NODES];
-    doubt_graph copy = *g;
     *total = *deterministic = 0;
-    if (doubt_graph_check(&copy, shapes, NULL) != DOUBT_OK)
-        return;
     doubt_graph_stochastic(g, stochastic);
     for (int i = 0; i < g->n_nodes; i++) {
         const doubt_node *n = &g->nodes[i];

@@ -3,8 +3,8 @@
  * builds it on the layers of src/conv for one input shape and runs it.
  *
  *   doubt_graph g;
- *   doubt_arch_graph(&desc, &g, &err);
- *   doubt_graph_shapes(&g, 256, 256, shapes);       // channels and size of every node
+ *   doubt_node_shape shapes[DOUBT_GRAPH_MAX_NODES];
+ *   doubt_arch_graph(&desc, &g, shapes, &err);      // channels and scale of every node
  *   uint8_t stochastic[DOUBT_GRAPH_MAX_NODES];
  *   doubt_graph_stochastic(&g, stochastic);         // depends on a dropout node?
  *
@@ -106,9 +106,10 @@ int doubt_graph_params(const doubt_graph *g, const doubt_node_shape *shapes,
 /* Floating-point operations (2 per multiply-add) of the convolutions of one pass for one
  * height × width image: in all, and the part a Monte Carlo engine computes once per image
  * because it depends on no dropout (a convolution over a concatenation of a stochastic and
- * a deterministic tensor counts its deterministic input channels there: net.h splits it). */
-void doubt_graph_flops(const doubt_graph *g, int height, int width, double *total,
-                       double *deterministic);
+ * a deterministic tensor counts its deterministic input channels there: net.h splits it);
+ * shapes are doubt_graph_check's. */
+void doubt_graph_flops(const doubt_graph *g, const doubt_node_shape *shapes, int height,
+                       int width, double *total, double *deterministic);
 
 const char *doubt_node_op_name(doubt_node_op op);
 

@@ -556,12 +556,12 @@ static doubt_status create(doubt_ctx *ctx, const doubt_netdesc *desc, const doub
     net->height = height;
     net->width = width;
     net->dropout_on = role == DOUBT_NET_SAMPLES;
-    if (graph)
+    if (graph) {
         net->graph = *graph;
-    else
-        st = doubt_arch_graph(desc, &net->graph, &ctx->err);
-    if (st != DOUBT_OK ||
-        (st = doubt_graph_check(&net->graph, net->shapes, &ctx->err)) != DOUBT_OK) {
+        st = doubt_graph_check(&net->graph, net->shapes, &ctx->err);
+    } else
+        st = doubt_arch_graph(desc, &net->graph, net->shapes, &ctx->err);
+    if (st != DOUBT_OK) {
         free(net);
         return st;
     }
