@@ -31,6 +31,7 @@ static void usage(FILE *to)
             "                  T samples, all pooled; networks alike but for dropout)\n"
             "  --data DIR      dataset folder\n"
             "  --samples T     MC samples per image (default %d)\n"
+            "  --method M      sample (default) or propagate: one moment-propagation pass\n"
             "  --deterministic one pass with dropout off, the standard-dropout prediction\n"
             "                  (epistemic figures are then 0, an ensemble's the spread\n"
             "                  across its members)\n"
@@ -167,7 +168,7 @@ int doubt_cmd_eval(int argc, char **argv)
         }
         int takes = !strcmp(a, "--weights") || !strcmp(a, "--data") || !strcmp(a, "--samples") ||
                     !strcmp(a, "--seed") || !strcmp(a, "--threads") || !strcmp(a, "--json") ||
-                    !strcmp(a, "--plots");
+                    !strcmp(a, "--plots") || !strcmp(a, "--method");
         if (!takes) {
             fprintf(stderr, "doubt eval: unknown option '%s'\n", a);
             usage(stderr);
@@ -186,7 +187,12 @@ int doubt_cmd_eval(int argc, char **argv)
             json = v;
         else if (!strcmp(a, "--plots"))
             o.plots = v;
-        else if (!strcmp(a, "--samples")) {
+        else if (!strcmp(a, "--method")) {
+            if (!doubt_mc_method_parse(v, &o.method)) {
+                fprintf(stderr, "doubt eval: --method '%s': sample or propagate\n", v);
+                return DOUBT_EXIT_USAGE;
+            }
+        } else if (!strcmp(a, "--samples")) {
             if (!doubt_arg_int(v, 1, 100000, &o.samples)) {
                 fprintf(stderr, "doubt eval: --samples '%s': an integer 1..100000\n", v);
                 return DOUBT_EXIT_USAGE;

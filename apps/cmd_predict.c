@@ -53,6 +53,9 @@ static const char usage_text[] =
     "                        " DEFAULT_WEIGHTS ")\n"
     "  -o, --out OUTDIR      output folder (created if missing)\n"
     "  --samples T           Monte Carlo samples (default 20)\n"
+    "  --method M            sample (default: T dropout samples) or propagate (one pass that\n"
+    "                        carries each activation's mean and variance instead: faster,\n"
+    "                        approximate; see README)\n"
     "  --batch K             samples stacked per pass (default 1; 2 is faster, more memory)\n"
     "  --deterministic       one pass with dropout off (no epistemic maps; an ensemble's\n"
     "                        are then the spread across its members)\n"
@@ -131,7 +134,10 @@ static int parse_args(int argc, char **argv, options *o)
                                          val);
         } else if (!strcmp(a, "-o") || !strcmp(a, "--out"))
             o->out_dir = val;
-        else if (!strcmp(a, "--samples")) {
+        else if (!strcmp(a, "--method")) {
+            if (!doubt_mc_method_parse(val, &o->p.method))
+                return doubt_usage_error("predict", "--method wants sample or propagate", val);
+        } else if (!strcmp(a, "--samples")) {
             if (!doubt_arg_int(val, 1, 100000, &o->p.samples))
                 return doubt_usage_error("predict", "--samples wants 1..100000", val);
         } else if (!strcmp(a, "--batch")) {

@@ -565,8 +565,10 @@ static doubt_status build_report(eval_acc *a, const doubt_eval_opts *o, int imag
                                  cJSON *root, doubt_error *err)
 {
     doubt_json_add_number(root, "images", images);
-    doubt_json_add_number(root, "samples", o->deterministic ? 1 : o->samples);
+    doubt_json_add_number(root, "samples",
+                          o->deterministic || o->method == DOUBT_MC_PROPAGATE ? 1 : o->samples);
     cJSON_AddBoolToObject(root, "deterministic", o->deterministic != 0);
+    cJSON_AddStringToObject(root, "method", doubt_mc_method_name(o->method));
     doubt_json_add_number(root, "seed", (double)o->seed);
     doubt_json_add_number(root, "classes", classes);
     doubt_json_add_number(root, "sample_pixels", (double)o->sample_cap);
@@ -728,6 +730,7 @@ doubt_status doubt_eval_run_ensemble(doubt_ctx *ctx, const doubt_safetensors *co
     /* the maps a user gets from predict: depth undefined where a no-depth class is predicted */
     doubt_mc_desc md = {.samples = opts->samples,
                         .deterministic = opts->deterministic,
+                        .method = opts->method,
                         .seed = opts->seed,
                         .mask_no_depth = 1};
     if ((st = doubt_mc_create_ensemble(ctx, members, count, &md, &mc))) {

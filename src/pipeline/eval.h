@@ -49,11 +49,13 @@
 #include <stdint.h>
 
 #include "core/ctx.h"
+#include "model/mc.h"
 #include "model/safetensors.h"
 
 typedef struct {
     int samples;        /* MC samples T >= 1 */
     int deterministic;  /* 1: one pass with dropout off (the standard-dropout prediction) */
+    doubt_mc_method method; /* samples, or one moment-propagation pass (mc.h) */
     uint64_t seed;      /* dropout and pixel-subsample seed */
     int64_t sample_cap; /* pixels kept per task for the ranking figures */
     const char *plots;  /* folder for the PNG plots, or NULL for none */
