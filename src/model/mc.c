@@ -238,10 +238,12 @@ doubt_status doubt_mc_create_ensemble(doubt_ctx *ctx, const doubt_safetensors *c
                                       int members, const doubt_mc_desc *desc, doubt_mc **out)
 {
     *out = NULL;
-    if (!weights || members < 1 || !desc || desc->samples < 1 || desc->chunk < 0 ||
+    if (!weights || members < 1 || !desc ||
+        (desc->samples < 1 && desc->method != DOUBT_MC_PROPAGATE) || desc->chunk < 0 ||
         desc->tile < 0 || desc->tile_margin < 0)
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
-                          "MC inference: needs weights, samples >= 1 and no negative sizes");
+                          "MC inference: needs weights, samples >= 1 (unless propagating) and no "
+                          "negative sizes");
     doubt_status st = DOUBT_OK;
     for (int m = 0; m < members && st == DOUBT_OK; m++) {
         st = check_member(ctx, weights[m]);

@@ -38,9 +38,9 @@ struct doubt_propagate_node {
  * of x·log2(e) − 1/2 (<= 0), which needs no rounding instruction the baseline ISA lacks. */
 static inline float exp_nonpositive(float x)
 {
-    x = x < -87.0f ? -87.0f : x;
-    const float n = (float)(int32_t)(x * 1.44269504f - 0.5f);
-    const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    const float clamped = x < -87.0f ? -87.0f : x;
+    const float n = (float)(int32_t)(clamped * 1.44269504f - 0.5f);
+    const float r = clamped - n * 0.693359375f + n * 2.12194440e-4f;
     float e = 1.9875691500e-4f;
     e = e * r + 1.3981999507e-3f;
     e = e * r + 8.3334519073e-3f;
@@ -52,7 +52,7 @@ static inline float exp_nonpositive(float x)
         int32_t i;
         float f;
     } scale = {.i = ((int32_t)n + 127) << 23};
-    return e * scale.f;
+    return x > -87.0f ? e * scale.f : 0.0f;
 }
 
 /* Φ(z) and φ(z) together: A&S 7.1.26 for the tail, which shares φ's exponential. */
@@ -112,32 +112,46 @@ void doubt_propagate_max_moments(float mean_a, float var_a, float mean_b, float 
     max_moments(mean_a, var_a, mean_b, var_b, out_mean, out_var);
 }
 
-/* ---- layouts: the pass's own kernels read plain nchw or channel-blocked nChw{8,16}c ---- */
+/* ---- layouts: the pass's own kernels read nchw, nhwc and channel-blocked nChw{8,16}c ---- */
 
+/* Element (n, c, h, w) lives at n·sn + (c / block)·sc + h·sh + w·sw + c % block. */
 typedef struct {
-    int64_t n, blocks, h, w, block; /* [n][blocks][h][w][block]; block 1 is nchw */
-} block_layout;
+    int64_t n, blocks, h, w, block;
+    int64_t sn, sc, sh, sw;
+    dnnl_format_tag_t tag; /* to make another tensor of this layout */
+} act_layout;
 
-static int layout_of(const dnnl_memory_desc_t *md, block_layout *out)
+static int layout_of(const dnnl_memory_desc_t *md, act_layout *out)
 {
     if (md->ndims != 4 || md->format_kind != dnnl_blocked || md->offset0 != 0)
         return 0;
     const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
-    int64_t block = 1;
-    if (b->inner_nblks == 1 && b->inner_idxs[0] == 1)
-        block = b->inner_blks[0];
-    else if (b->inner_nblks != 0)
+    const int64_t *pd = md->padded_dims, *st = b->strides;
+    act_layout l = {pd[0], pd[1], pd[2], pd[3], 1, st[0], st[1], st[2], st[3], dnnl_abcd};
+    if (b->inner_nblks == 1 && b->inner_idxs[0] == 1 &&
+        (b->inner_blks[0] == 8 || b->inner_blks[0] == 16)) {
+        l.block = b->inner_blks[0];
+        l.blocks = pd[1] / l.block;
+        l.tag = l.block == 8 ? dnnl_aBcd8b : dnnl_aBcd16b;
+        if (l.sw != l.block || l.sh != l.w * l.block || l.sc != l.h * l.sh ||
+            l.sn != l.blocks * l.sc)
+            return 0;
+    } else if (b->inner_nblks != 0) {
         return 0;
-    const int64_t *pd = md->padded_dims;
-    *out = (block_layout){pd[0], pd[1] / block, pd[2], pd[3], block};
-    const int64_t hwb = pd[2] * pd[3] * block;
-    return b->strides[3] == block && b->strides[2] == pd[3] * block && b->strides[1] == hwb &&
-           b->strides[0] == out->blocks * hwb;
+    } else if (l.sw == 1 && l.sh == l.w && l.sc == l.h * l.w && l.sn == l.blocks * l.sc) {
+        l.tag = dnnl_abcd;
+    } else if (l.sc == 1 && l.sw == l.blocks && l.sh == l.w * l.sw && l.sn == l.h * l.sh) {
+        l.tag = dnnl_acdb;
+    } else {
+        return 0;
+    }
+    *out = l;
+    return 1;
 }
 
-static dnnl_format_tag_t tag_of(int64_t block)
+static size_t at(const act_layout *l, int64_t n, int64_t cb, int64_t y, int64_t x)
 {
-    return block == 16 ? dnnl_aBcd16b : block == 8 ? dnnl_aBcd8b : dnnl_abcd;
+    return (size_t)(n * l->sn + cb * l->sc + y * l->sh + x * l->sw);
 }
 
 static size_t floats_of(const doubt_tensor *t)
@@ -157,12 +171,12 @@ static doubt_status tensor_like(doubt_ctx *ctx, doubt_tensor *t, const dnnl_memo
 static doubt_status tensor_sized(doubt_ctx *ctx, doubt_tensor *t, const doubt_tensor *like,
                                  int64_t channels, int64_t h, int64_t w, const char *what)
 {
-    block_layout l;
+    act_layout l;
     if (!layout_of(&like->md, &l))
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "moment propagation: %s: input in a layout it cannot read", what);
     const int64_t dims[4] = {1, channels, h, w};
-    const dnnl_memory_desc_t md = doubt_md_make(4, dims, tag_of(l.block));
+    const dnnl_memory_desc_t md = doubt_md_make(4, dims, l.tag);
     return tensor_like(ctx, t, &md, what);
 }
 
@@ -363,9 +377,9 @@ static doubt_status build_node(doubt_ctx *ctx, doubt_propagate *p, doubt_net *ne
     }
     case DOUBT_NODE_UNPOOL: {
         const doubt_propagate_node *pool = moments(p, node->inputs[1]);
-        block_layout a, b;
-        if (!layout_of(&in->mean.md, &a) || !layout_of(&pool->mean.md, &b) || a.block != b.block ||
-            a.blocks != b.blocks || !pool->argmax)
+        act_layout a, b;
+        if (!layout_of(&in->mean.md, &a) || !layout_of(&pool->mean.md, &b) || a.tag != b.tag ||
+            !dnnl_memory_desc_equal(&in->mean.md, &pool->mean.md) || !pool->argmax)
             return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                               "moment propagation: %s: values and pool indices disagree in layout",
                               node->name);
@@ -488,51 +502,53 @@ static void add_into(const float *a, const float *b, float *out, size_t count)
         out[k] = (a ? a[k] : 0.0f) + (b ? b[k] : 0.0f);
 }
 
-/* 2×2 max pool of (mean, var) in layout l (of the input); var NULL: the exact max. */
-static void pool_moments(const float *m, const float *v, const block_layout *l, float *om,
-                         float *ov, uint8_t *argmax)
+/* 2×2 max pool of (mean, var) from layout li into lo; var NULL: the exact max. argmax (in
+ * lo's positions) records the window position of the largest mean, when wanted. */
+static void pool_moments(const float *m, const float *v, const act_layout *li, float *om,
+                         float *ov, uint8_t *argmax, const act_layout *lo)
 {
-    const int64_t oh = l->h / 2, ow = l->w / 2, b = l->block;
 #pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t nb = 0; nb < l->n * l->blocks; nb++)
-        for (int64_t y = 0; y < oh; y++)
-            for (int64_t x = 0; x < ow; x++)
-                for (int64_t k = 0; k < b; k++) {
-                    const size_t in0 = (size_t)(((nb * l->h + 2 * y) * l->w + 2 * x) * b + k);
-                    const size_t at[4] = {in0, in0 + (size_t)b, in0 + (size_t)(l->w * b),
-                                          in0 + (size_t)(l->w * b + b)};
-                    const size_t o = (size_t)(((nb * oh + y) * ow + x) * b + k);
+    for (int64_t nb = 0; nb < lo->n * lo->blocks; nb++)
+        for (int64_t y = 0; y < lo->h; y++)
+            for (int64_t x = 0; x < lo->w; x++)
+                for (int64_t k = 0; k < lo->block; k++) {
+                    const int64_t n = nb / lo->blocks, cb = nb % lo->blocks;
+                    const size_t in0 = at(li, n, cb, 2 * y, 2 * x) + (size_t)k;
+                    const size_t q[4] = {in0, in0 + (size_t)li->sw, in0 + (size_t)li->sh,
+                                         in0 + (size_t)(li->sh + li->sw)};
+                    const size_t o = at(lo, n, cb, y, x) + (size_t)k;
                     int best = 0;
-                    for (int q = 1; q < 4; q++)
-                        if (m[at[q]] > m[at[best]])
-                            best = q;
+                    for (int j = 1; j < 4; j++)
+                        if (m[q[j]] > m[q[best]])
+                            best = j;
                     if (argmax)
                         argmax[o] = (uint8_t)best;
                     if (!v) {
-                        om[o] = m[at[best]];
+                        om[o] = m[q[best]];
                         continue;
                     }
                     float m01, v01, m23, v23;
-                    max_moments(m[at[0]], v[at[0]], m[at[1]], v[at[1]], &m01, &v01);
-                    max_moments(m[at[2]], v[at[2]], m[at[3]], v[at[3]], &m23, &v23);
+                    max_moments(m[q[0]], v[q[0]], m[q[1]], v[q[1]], &m01, &v01);
+                    max_moments(m[q[2]], v[q[2]], m[q[3]], v[q[3]], &m23, &v23);
                     max_moments(m01, v01, m23, v23, &om[o], &ov[o]);
                 }
 }
 
-/* Places pooled values at their window's argmax (output layout l, of the unpool's output). */
-static void unpool_values(const float *in, const uint8_t *argmax, const block_layout *l,
-                          float *out)
+/* Places pooled values (layout li, the pool's output's) at their window's argmax in the
+ * unpool's output (layout lo, twice the size). */
+static void unpool_values(const float *in, const uint8_t *argmax, const act_layout *li,
+                          float *out, const act_layout *lo, size_t out_floats)
 {
-    const int64_t ih = l->h / 2, iw = l->w / 2, b = l->block;
-    memset(out, 0, (size_t)(l->n * l->blocks * l->h * l->w * b) * sizeof(float));
+    memset(out, 0, out_floats * sizeof(float));
 #pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t nb = 0; nb < l->n * l->blocks; nb++)
-        for (int64_t y = 0; y < ih; y++)
-            for (int64_t x = 0; x < iw; x++)
-                for (int64_t k = 0; k < b; k++) {
-                    const size_t i = (size_t)(((nb * ih + y) * iw + x) * b + k);
+    for (int64_t nb = 0; nb < li->n * li->blocks; nb++)
+        for (int64_t y = 0; y < li->h; y++)
+            for (int64_t x = 0; x < li->w; x++)
+                for (int64_t k = 0; k < li->block; k++) {
+                    const int64_t n = nb / li->blocks, cb = nb % li->blocks;
+                    const size_t i = at(li, n, cb, y, x) + (size_t)k;
                     const int q = argmax[i];
-                    out[((nb * l->h + 2 * y + q / 2) * l->w + 2 * x + q % 2) * b + k] = in[i];
+                    out[at(lo, n, cb, 2 * y + q / 2, 2 * x + q % 2) + (size_t)k] = in[i];
                 }
 }
 
@@ -553,35 +569,35 @@ static void upsample_taps(int64_t o, int64_t n, int64_t *r0, int64_t *r1, float 
     }
 }
 
-/* Bilinear ×2 of `in` (layout l, the input's) through the weights, or their squares. */
-static void upsample(const float *in, const block_layout *l, float *out, int squared)
+/* Bilinear ×2 of `in` (layout li) into lo through the weights, or their squares. */
+static void upsample(const float *in, const act_layout *li, float *out, const act_layout *lo,
+                     int squared)
 {
-    const int64_t oh = l->h * 2, ow = l->w * 2, b = l->block;
 #pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t nb = 0; nb < l->n * l->blocks; nb++)
-        for (int64_t y = 0; y < oh; y++) {
+    for (int64_t nb = 0; nb < lo->n * lo->blocks; nb++)
+        for (int64_t y = 0; y < lo->h; y++) {
+            const int64_t n = nb / lo->blocks, cb = nb % lo->blocks;
             int64_t y0, y1;
             float wy0, wy1;
-            upsample_taps(y, l->h, &y0, &y1, &wy0, &wy1);
+            upsample_taps(y, li->h, &y0, &y1, &wy0, &wy1);
             if (squared) {
                 wy0 *= wy0;
                 wy1 *= wy1;
             }
-            for (int64_t x = 0; x < ow; x++) {
+            for (int64_t x = 0; x < lo->w; x++) {
                 int64_t x0, x1;
                 float wx0, wx1;
-                upsample_taps(x, l->w, &x0, &x1, &wx0, &wx1);
+                upsample_taps(x, li->w, &x0, &x1, &wx0, &wx1);
                 if (squared) {
                     wx0 *= wx0;
                     wx1 *= wx1;
                 }
-                const float *a = in + ((nb * l->h + y0) * l->w) * b;
-                const float *c = in + ((nb * l->h + y1) * l->w) * b;
-                float *o = out + ((nb * oh + y) * ow + x) * b;
+                const float *a0 = in + at(li, n, cb, y0, x0), *a1 = in + at(li, n, cb, y0, x1);
+                const float *c0 = in + at(li, n, cb, y1, x0), *c1 = in + at(li, n, cb, y1, x1);
+                float *o = out + at(lo, n, cb, y, x);
 #pragma omp simd
-                for (int64_t k = 0; k < b; k++)
-                    o[k] = wy0 * (wx0 * a[x0 * b + k] + wx1 * a[x1 * b + k]) +
-                           wy1 * (wx0 * c[x0 * b + k] + wx1 * c[x1 * b + k]);
+                for (int64_t k = 0; k < lo->block; k++)
+                    o[k] = wy0 * (wx0 * a0[k] + wx1 * a1[k]) + wy1 * (wx0 * c0[k] + wx1 * c1[k]);
             }
         }
 }
@@ -621,7 +637,7 @@ static doubt_status run_node(doubt_ctx *ctx, doubt_propagate *p, int i)
         return DOUBT_OK;
     const doubt_propagate_node *in = node->n_inputs ? moments(p, node->inputs[0]) : NULL;
     const float *in_var = in && in->var.mem ? in->var.data : NULL;
-    block_layout l;
+    act_layout li, lo;
     switch (node->op) {
     case DOUBT_NODE_CONV: return run_conv(ctx, p, i);
     case DOUBT_NODE_CONCAT: return run_concat(ctx, p, i);
@@ -646,45 +662,49 @@ static doubt_status run_node(doubt_ctx *ctx, doubt_propagate *p, int i)
         return DOUBT_OK;
     }
     case DOUBT_NODE_POOL:
-        layout_of(&in->mean.md, &l);
-        pool_moments(in->mean.data, in_var, &l, n->mean.data, n->var.mem ? n->var.data : NULL,
-                     n->argmax);
+        layout_of(&in->mean.md, &li);
+        layout_of(&n->mean.md, &lo);
+        pool_moments(in->mean.data, in_var, &li, n->mean.data, n->var.mem ? n->var.data : NULL,
+                     n->argmax, &lo);
         return DOUBT_OK;
     case DOUBT_NODE_UNPOOL: {
         const doubt_propagate_node *pool = moments(p, node->inputs[1]);
-        layout_of(&n->mean.md, &l);
-        unpool_values(in->mean.data, pool->argmax, &l, n->mean.data);
+        layout_of(&in->mean.md, &li);
+        layout_of(&n->mean.md, &lo);
+        unpool_values(in->mean.data, pool->argmax, &li, n->mean.data, &lo, floats_of(&n->mean));
         if (n->var.mem) {
             if (in_var)
-                unpool_values(in_var, pool->argmax, &l, n->var.data);
+                unpool_values(in_var, pool->argmax, &li, n->var.data, &lo, floats_of(&n->var));
             else
                 memset(n->var.data, 0, doubt_tensor_bytes(&n->var));
         }
         return DOUBT_OK;
     }
     case DOUBT_NODE_UPSAMPLE:
-        layout_of(&in->mean.md, &l);
-        upsample(in->mean.data, &l, n->mean.data, 0);
+        layout_of(&in->mean.md, &li);
+        layout_of(&n->mean.md, &lo);
+        upsample(in->mean.data, &li, n->mean.data, &lo, 0);
         if (n->var.mem)
-            upsample(in_var, &l, n->var.data, 1);
+            upsample(in_var, &li, n->var.data, &lo, 1);
         return DOUBT_OK;
     default: return DOUBT_OK;
     }
 }
 
 /* The output's moments into plain [C, H, W] arrays. */
-static void read_out(const doubt_propagate_node *o, const block_layout *l, int channels,
+static void read_out(const doubt_propagate_node *o, const act_layout *l, int channels,
                      float *mean, float *var)
 {
     const size_t plane = (size_t)(l->h * l->w);
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < channels; c++)
-        for (size_t q = 0; q < plane; q++) {
-            const size_t at = ((size_t)(c / l->block) * plane + q) * (size_t)l->block +
-                              (size_t)(c % l->block);
-            mean[(size_t)c * plane + q] = o->mean.data[at];
-            var[(size_t)c * plane + q] = o->var.mem ? o->var.data[at] : 0.0f;
-        }
+        for (int64_t y = 0; y < l->h; y++)
+            for (int64_t x = 0; x < l->w; x++) {
+                const size_t from = at(l, 0, c / l->block, y, x) + (size_t)(c % l->block);
+                const size_t to = (size_t)c * plane + (size_t)(y * l->w + x);
+                mean[to] = o->mean.data[from];
+                var[to] = o->var.mem ? o->var.data[from] : 0.0f;
+            }
 }
 
 doubt_status doubt_propagate_run(doubt_ctx *ctx, doubt_propagate *p, const float *image)
@@ -696,7 +716,7 @@ doubt_status doubt_propagate_run(doubt_ctx *ctx, doubt_propagate *p, const float
     for (int i = 1; i < p->graph.n_nodes; i++)
         TRY_RETURN(run_node(ctx, p, i));
     const doubt_propagate_node *o = moments(p, p->graph.n_nodes - 1);
-    block_layout l;
+    act_layout l;
     if (!layout_of(&o->mean.md, &l))
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "moment propagation: output in a layout it cannot read");
