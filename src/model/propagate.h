@@ -31,6 +31,7 @@ typedef struct doubt_propagate_node doubt_propagate_node; /* propagate.c */
 
 typedef struct {
     doubt_graph graph;
+    doubt_node_shape shapes[DOUBT_GRAPH_MAX_NODES];
     uint8_t stochastic[DOUBT_GRAPH_MAX_NODES];
     int height, width, out_channels;
     doubt_propagate_node *nodes;
