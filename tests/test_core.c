@@ -1,7 +1,9 @@
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fastmath.h"
 #include "core/rng.h"
 #include "core/tensor.h"
 #include "harness.h"
@@ -158,6 +160,37 @@ START_TEST(rng_moments)
 }
 END_TEST
 
+/* The inline float functions against libm in double, over their documented ranges. */
+START_TEST(fastmath_matches_libm)
+{
+    double exp_err = 0, log_err = 0, cdf_err = 0, pdf_err = 0;
+    for (int i = 0; i <= 200000; i++) {
+        const float x = -100.0f + 100.0f * (float)i / 200000;
+        const double want = exp((double)x);
+        if (x > -87.0f)
+            exp_err = fmax(exp_err, fabs(doubt_exp_nonpositive(x) - want) / want);
+        else
+            ck_assert(doubt_exp_nonpositive(x) == 0.0f);
+        const float z = -10.0f + 20.0f * (float)i / 200000;
+        float cdf, pdf;
+        doubt_normal_cdf_pdf(z, &cdf, &pdf);
+        cdf_err = fmax(cdf_err, fabs(cdf - 0.5 * erfc(-(double)z / sqrt(2.0))));
+        pdf_err = fmax(pdf_err, fabs(pdf - exp(-0.5 * (double)z * z) / sqrt(2 * 3.14159265358979)));
+    }
+    for (int i = 0; i <= 200000; i++) {
+        const float x = powf(10.0f, -30.0f + 60.0f * (float)i / 200000);
+        log_err = fmax(log_err, fabs(doubt_log_positive(x) - log((double)x)) /
+                                    fmax(1.0, fabs(log((double)x))));
+    }
+    printf("  fast exp rel %.2e, log %.2e, Phi abs %.2e, phi abs %.2e\n", exp_err, log_err,
+           cdf_err, pdf_err);
+    ck_assert_double_lt(exp_err, 5e-7);
+    ck_assert_double_lt(log_err, 5e-7);
+    ck_assert_double_lt(cdf_err, 4e-7);
+    ck_assert_double_lt(pdf_err, 1e-7);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -174,5 +207,8 @@ int main(void)
     tcase_add_test(rng, rng_is_a_function_of_its_key);
     tcase_add_test(rng, rng_moments);
     suite_add_tcase(s, rng);
+    TCase *fastmath = tcase_create("fastmath");
+    tcase_add_test(fastmath, fastmath_matches_libm);
+    suite_add_tcase(s, fastmath);
     return th_run(s);
 }

@@ -7,6 +7,7 @@
 
 #include "conv/concat.h"
 #include "conv/conv.h"
+#include "core/fastmath.h"
 
 #define BN_EPS 1e-5
 /* Standard deviations below this count as none: the max and the ReLU are then exact. */
@@ -37,41 +38,6 @@ struct doubt_propagate_node {
 
 /* ---- Gaussian moments, written so that loops over them vectorise ---- */
 
-/* e^x for x <= 0 (0 below -87), Cephes-style: 2^n · e^r with |r| <= ln2/2; n by truncation
- * of x·log2(e) − 1/2 (<= 0), which needs no rounding instruction the baseline ISA lacks. */
-static inline float exp_nonpositive(float x)
-{
-    const float clamped = x < -87.0f ? -87.0f : x;
-    const float n = (float)(int32_t)(clamped * 1.44269504f - 0.5f);
-    const float r = clamped - n * 0.693359375f + n * 2.12194440e-4f;
-    float e = 1.9875691500e-4f;
-    e = e * r + 1.3981999507e-3f;
-    e = e * r + 8.3334519073e-3f;
-    e = e * r + 4.1665795894e-2f;
-    e = e * r + 1.6666665459e-1f;
-    e = e * r + 5.0000001201e-1f;
-    e = e * r * r + r + 1.0f;
-    union {
-        int32_t i;
-        float f;
-    } scale = {.i = ((int32_t)n + 127) << 23};
-    return x > -87.0f ? e * scale.f : 0.0f;
-}
-
-/* Φ(z) and φ(z) together: A&S 7.1.26 for the tail, which shares φ's exponential. */
-static inline void normal_cdf_pdf(float z, float *cdf, float *pdf)
-{
-    const float az = fabsf(z) * 0.70710678f; /* |z|/√2 */
-    const float t = 1.0f / (1.0f + 0.3275911f * az);
-    const float e = exp_nonpositive(-az * az); /* e^(−z²/2) */
-    const float poly =
-        t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f +
-                                                                           t * 1.061405429f))));
-    const float tail = 0.5f * poly * e; /* Φ(−|z|) */
-    *cdf = z >= 0 ? 1.0f - tail : tail;
-    *pdf = 0.39894228f * e;
-}
-
 static inline void relu_moments(float m, float v, float *om, float *ov)
 {
     const float s = sqrtf(v > 0 ? v : 0);
@@ -79,7 +45,7 @@ static inline void relu_moments(float m, float v, float *om, float *ov)
     float z = m / safe;
     z = z > 40.0f ? 40.0f : z < -40.0f ? -40.0f : z;
     float cdf, pdf;
-    normal_cdf_pdf(z, &cdf, &pdf);
+    doubt_normal_cdf_pdf(z, &cdf, &pdf);
     float mean = m * cdf + s * pdf;
     mean = mean > 0 ? mean : 0;
     const float second = (m * m + v) * cdf + m * s * pdf;
@@ -95,7 +61,7 @@ static inline void max_moments(float ma, float va, float mb, float vb, float *om
     float a = (ma - mb) / safe;
     a = a > 40.0f ? 40.0f : a < -40.0f ? -40.0f : a;
     float cdf, pdf;
-    normal_cdf_pdf(a, &cdf, &pdf);
+    doubt_normal_cdf_pdf(a, &cdf, &pdf);
     const float other = 1.0f - cdf;
     const float mean = ma * cdf + mb * other + theta * pdf;
     const float second = (ma * ma + va) * cdf + (mb * mb + vb) * other + (ma + mb) * theta * pdf;
