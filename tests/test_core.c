@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/isa.h"
+#include "core/peak.h"
 #include "core/rng.h"
 #include "core/tensor.h"
 #include "harness.h"
@@ -158,6 +160,110 @@ START_TEST(rng_moments)
 }
 END_TEST
 
+/* Each kernel the CPU runs does exactly `iterations` steps of acc = acc·a + b on each of its
+ * lanes, from acc[k] = k, and writes no more than its lanes: checked against the closed form
+ * x_n = a^n (x_0 - b/(1-a)) + b/(1-a), exact in float for these a, b, n. */
+START_TEST(fma_kernels_match_closed_form)
+{
+    int ran = 0;
+    for (int i = 0; i < DOUBT_FMA_ISA_COUNT; i++) {
+        const doubt_fma_isa isa = (doubt_fma_isa)i;
+        if (!doubt_fma_isa_supported(isa))
+            continue;
+        ran++;
+        const int lanes = doubt_fma_kernel_lanes(isa);
+        ck_assert_int_gt(lanes, 0);
+        ck_assert_int_le(lanes, DOUBT_FMA_MAX_LANES);
+        float acc[DOUBT_FMA_MAX_LANES + 1];
+        for (int k = 0; k <= DOUBT_FMA_MAX_LANES; k++)
+            acc[k] = -7.0f;
+        doubt_fma_kernel(isa, 1000, 1.0f, 1.0f, acc); /* x_n = k + n */
+        for (int k = 0; k < lanes; k++)
+            ck_assert_msg(acc[k] == (float)(k + 1000), "%s lane %d: %g != %d",
+                          doubt_fma_isa_name(isa), k, acc[k], k + 1000);
+        for (int k = lanes; k <= DOUBT_FMA_MAX_LANES; k++)
+            ck_assert_msg(acc[k] == -7.0f, "%s wrote past its %d lanes", doubt_fma_isa_name(isa),
+                          lanes);
+        doubt_fma_kernel(isa, 3, 0.5f, 1.0f, acc); /* x_n = 2 + (k - 2) / 8 */
+        for (int k = 0; k < lanes; k++)
+            ck_assert_msg(acc[k] == 2.0f + (float)(k - 2) / 8.0f, "%s lane %d: %g",
+                          doubt_fma_isa_name(isa), k, acc[k]);
+        /* one multiply and one add per lane per iteration, as the closed form needed */
+        ck_assert(doubt_fma_kernel_flops(isa, 1000) == 2.0 * lanes * 1000);
+    }
+    ck_assert_int_ge(ran, 1); /* SSE at least */
+    ck_assert(doubt_fma_isa_supported(doubt_fma_isa_best()));
+}
+END_TEST
+
+START_TEST(fma_peak_reports_the_best_isa)
+{
+    double gflops = 0;
+    const char *isa = NULL;
+    doubt_fma_peak(1, &gflops, &isa);
+    ck_assert_double_gt(gflops, 0);
+    ck_assert_str_eq(isa, doubt_fma_isa_name(doubt_fma_isa_best()));
+}
+END_TEST
+
+/* Which precision each oneDNN ISA allows, for CPUs other than this one too. */
+START_TEST(precision_support_by_isa)
+{
+    static const struct {
+        dnnl_cpu_isa_t isa;
+        int bf16, int8;
+    } cases[] = {
+        {dnnl_cpu_isa_sse41, 0, 0},
+        {dnnl_cpu_isa_avx2, 0, 0},
+        {dnnl_cpu_isa_avx512_core, 0, 0},
+        {dnnl_cpu_isa_avx2_vnni, 0, 1},
+        {dnnl_cpu_isa_avx512_core_vnni, 0, 1},
+        {dnnl_cpu_isa_avx512_core_bf16, 1, 1},
+        {dnnl_cpu_isa_avx512_core_amx, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *name = doubt_dnnl_isa_name(cases[i].isa);
+        ck_assert_msg(doubt_precision_supported(DOUBT_PRECISION_F32, cases[i].isa), "%s f32",
+                      name);
+        ck_assert_msg(doubt_precision_supported(DOUBT_PRECISION_BF16, cases[i].isa) ==
+                          cases[i].bf16, "%s bf16", name);
+        ck_assert_msg(doubt_precision_supported(DOUBT_PRECISION_INT8, cases[i].isa) ==
+                          cases[i].int8, "%s int8", name);
+    }
+    doubt_precision p;
+    ck_assert(doubt_precision_parse("bf16", &p) && p == DOUBT_PRECISION_BF16);
+    ck_assert(doubt_precision_parse("int8", &p) && p == DOUBT_PRECISION_INT8);
+    ck_assert(doubt_precision_parse("f32", &p) && p == DOUBT_PRECISION_F32);
+    ck_assert(!doubt_precision_parse("fp16", &p) && !doubt_precision_parse(NULL, &p));
+    ck_assert_str_eq(doubt_precision_name(DOUBT_PRECISION_INT8), "int8");
+}
+END_TEST
+
+/* On this machine: the check agrees with the pure function on oneDNN's ISA, and a refusal
+ * names the precision, its needs and what the CPU has. */
+START_TEST(precision_check_on_this_cpu)
+{
+    const dnnl_cpu_isa_t isa = doubt_dnnl_isa();
+    for (int i = 0; i <= DOUBT_PRECISION_INT8; i++) {
+        const doubt_precision p = (doubt_precision)i;
+        char msg[256] = "";
+        const int ok = doubt_precision_check(p, msg, sizeof msg);
+        ck_assert_int_eq(ok, doubt_precision_supported(p, isa));
+        if (ok)
+            continue;
+        ck_assert_msg(strstr(msg, doubt_precision_name(p)) && strstr(msg, doubt_precision_needs(p)) &&
+                          strstr(msg, doubt_dnnl_isa_name(isa)) && strstr(msg, doubt_cpu_widest()),
+                      "%s", msg);
+    }
+    char features[256];
+    doubt_cpu_features(features, sizeof features);
+    ck_assert_ptr_nonnull(strstr(features, "sse4.2")); /* oneDNN needs SSE4.1 */
+    char tiny[5];
+    doubt_cpu_features(tiny, sizeof tiny);
+    ck_assert_uint_lt(strlen(tiny), sizeof tiny);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -174,5 +280,11 @@ int main(void)
     tcase_add_test(rng, rng_is_a_function_of_its_key);
     tcase_add_test(rng, rng_moments);
     suite_add_tcase(s, rng);
+    TCase *peak = tcase_create("peak+isa");
+    tcase_add_test(peak, fma_kernels_match_closed_form);
+    tcase_add_test(peak, fma_peak_reports_the_best_isa);
+    tcase_add_test(peak, precision_support_by_isa);
+    tcase_add_test(peak, precision_check_on_this_cpu);
+    suite_add_tcase(s, peak);
     return th_run(s);
 }
