@@ -62,6 +62,9 @@ static const char usage_text[] =
     "                        (default 96, about the network's reach; tiles need\n"
     "                        PX >= 2 x margin + 16)\n"
     "  --seed S              dropout seed, 0 .. 2^53-1 (default 0)\n"
+    "  --precision P         f32 (default); bf16 (needs AVX-512 BF16 or AMX) and int8\n"
+    "                        (needs VNNI) are refused where the CPU lacks them, and\n"
+    "                        elsewhere too for now: only the f32 path is built\n"
     "  --maps LIST           heatmaps to write: comma list of the names above, all or none\n"
     "                        (default all)\n"
     "  --range NAME=LO:HI    fixed range of a heatmap (repeatable)\n"
@@ -150,6 +153,10 @@ static int parse_args(int argc, char **argv, options *o)
             if (!doubt_arg_int64(val, 0, (INT64_C(1) << 53) - 1, &seed))
                 return doubt_usage_error("predict", "--seed wants an integer in 0 .. 2^53-1", val);
             o->p.seed = (uint64_t)seed;
+        } else if (!strcmp(a, "--precision")) {
+            int rc = doubt_arg_precision("predict", val, &o->p.precision);
+            if (rc)
+                return rc;
         } else if (!strcmp(a, "--threads")) {
             if (!doubt_arg_int(val, 1, 1024, &o->threads))
                 return doubt_usage_error("predict", "--threads wants 1..1024", val);

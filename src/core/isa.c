@@ -31,7 +31,7 @@ const char *doubt_precision_needs(doubt_precision p)
     case DOUBT_PRECISION_BF16:
         return "AVX-512 BF16 or AMX";
     case DOUBT_PRECISION_INT8:
-        return "VNNI (AVX512_VNNI or AVX_VNNI)";
+        return "AVX512_VNNI or AVX_VNNI";
     }
     return "an ISA doubt does not know";
 }

@@ -63,6 +63,7 @@
 #ifndef DOUBT_MODEL_MC_H
 #define DOUBT_MODEL_MC_H
 
+#include "core/isa.h"
 #include "model/safetensors.h"
 #include "model/net.h"
 
@@ -77,6 +78,9 @@ typedef struct {
     int mask_no_depth; /* 1: depth maps NaN on pixels predicted as a no-depth class */
     int uncached;      /* 1: every sample runs the whole network (what caching saves, for
                         * benchmarks: the maps are the same up to rounding) */
+    doubt_precision precision; /* DOUBT_PRECISION_F32 (0), the only path built so far;
+                                * creation refuses bf16 and int8, naming what the CPU
+                                * lacks (core/isa.h) or, where it has them, the missing path */
 } doubt_mc_desc;
 
 #define DOUBT_MC_DEFAULT_TILE_MARGIN 96

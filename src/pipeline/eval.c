@@ -729,7 +729,8 @@ doubt_status doubt_eval_run_ensemble(doubt_ctx *ctx, const doubt_safetensors *co
     doubt_mc_desc md = {.samples = opts->samples,
                         .deterministic = opts->deterministic,
                         .seed = opts->seed,
-                        .mask_no_depth = 1};
+                        .mask_no_depth = 1,
+                        .precision = opts->precision};
     if ((st = doubt_mc_create_ensemble(ctx, members, count, &md, &mc))) {
         st = doubt_fail(err, st, "%s", doubt_ctx_error(ctx));
         goto done;

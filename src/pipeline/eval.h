@@ -49,12 +49,14 @@
 #include <stdint.h>
 
 #include "core/ctx.h"
+#include "core/isa.h"
 #include "model/safetensors.h"
 
 typedef struct {
     int samples;        /* MC samples T >= 1 */
     int deterministic;  /* 1: one pass with dropout off (the standard-dropout prediction) */
     uint64_t seed;      /* dropout and pixel-subsample seed */
+    doubt_precision precision; /* mc.h: f32 (the default) is the only path so far */
     int64_t sample_cap; /* pixels kept per task for the ranking figures */
     const char *plots;  /* folder for the PNG plots, or NULL for none */
     /* Called after each image (may be NULL), e.g. for a progress line. */
