@@ -112,6 +112,66 @@ START_TEST(philox_known_answers)
 }
 END_TEST
 
+/* Philox4x32-10 written out plainly from Salmon et al. (checked on the known answers below),
+ * with rng.h's counter layout: (index / 4 low word, layer, stream low, stream high ^ index / 4
+ * high word), key = seed. */
+static uint32_t reference_bits(doubt_rng_key key, uint64_t index)
+{
+    const uint64_t block = index >> 2;
+    uint32_t c[4] = {(uint32_t)block, key.layer, (uint32_t)key.stream,
+                     (uint32_t)(key.stream >> 32) ^ (uint32_t)(block >> 32)};
+    uint32_t k0 = (uint32_t)key.seed, k1 = (uint32_t)(key.seed >> 32);
+    for (int round = 0; round < 10; round++) {
+        const uint64_t p0 = (uint64_t)0xD2511F53u * c[0], p1 = (uint64_t)0xCD9E8D57u * c[2];
+        const uint32_t next[4] = {(uint32_t)(p1 >> 32) ^ c[1] ^ k0, (uint32_t)p1,
+                                  (uint32_t)(p0 >> 32) ^ c[3] ^ k1, (uint32_t)p0};
+        memcpy(c, next, sizeof c);
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    return c[index & 3];
+}
+
+/* The bulk fill (eight blocks at a time where the CPU has AVX2) gives exactly the reference's
+ * bits for every start alignment and length around the eight-block boundary, for keys whose
+ * every word matters, and where the block number's low word wraps inside a batch. */
+START_TEST(bits_fill_matches_reference_philox)
+{
+    const doubt_rng_key kat_key = {.seed = 0xffffffffffffffffull, .stream = 0xffffffffffffffffull,
+                                   .layer = 0xffffffffu};
+    ck_assert_uint_eq(reference_bits(kat_key, 4ull * 0xffffffffu + 2), 0xa20bc7c6u);
+    const doubt_rng_key keys[] = {
+        {.seed = 0, .stream = 0, .layer = 0},
+        {.seed = 42, .stream = 3, .layer = 7},
+        {.seed = 0x0123456789abcdefull, .stream = 0xfedcba9876543210ull, .layer = 0x80000001u},
+        {.seed = 0xffffffffffffffffull, .stream = 1ull << 40, .layer = 12},
+    };
+    const uint64_t firsts[] = {0, 1, 2, 3, 5, 31, 32, 33, 1000003,
+                               4 * (0xffffffffull - 3),     /* block low word wraps at +12 */
+                               4 * (0xffffffffull - 3) + 1, (1ull << 34) + 7};
+    const int64_t counts[] = {0, 1, 3, 4, 31, 32, 33, 35, 64, 100, 257};
+    uint32_t out[300];
+    int64_t checked = 0;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        for (size_t f = 0; f < sizeof firsts / sizeof firsts[0]; f++)
+            for (size_t n = 0; n < sizeof counts / sizeof counts[0]; n++) {
+                out[counts[n]] = 0xdeadbeefu;
+                doubt_rng_bits_fill(keys[k], firsts[f], counts[n], out);
+                for (int64_t i = 0; i < counts[n]; i++, checked++) {
+                    const uint64_t index = firsts[f] + (uint64_t)i;
+                    ck_assert_msg(out[i] == reference_bits(keys[k], index),
+                                  "key %zu index %llu: %08x != %08x", k,
+                                  (unsigned long long)index, out[i],
+                                  reference_bits(keys[k], index));
+                    ck_assert(out[i] == doubt_rng_bits(keys[k], index));
+                }
+                ck_assert_msg(out[counts[n]] == 0xdeadbeefu, "wrote past %lld words",
+                              (long long)counts[n]);
+            }
+    ck_assert_int_gt(checked, 20000);
+}
+END_TEST
+
 START_TEST(rng_is_a_function_of_its_key)
 {
     doubt_rng_key key = {.seed = 42, .stream = 3, .layer = 7};
@@ -277,6 +337,7 @@ int main(void)
     suite_add_tcase(s, tensor);
     TCase *rng = tcase_create("rng");
     tcase_add_test(rng, philox_known_answers);
+    tcase_add_test(rng, bits_fill_matches_reference_philox);
     tcase_add_test(rng, rng_is_a_function_of_its_key);
     tcase_add_test(rng, rng_moments);
     suite_add_tcase(s, rng);
