@@ -708,6 +708,45 @@ START_TEST(dropout_window_uses_the_plane_indices)
 }
 END_TEST
 
+/* Rows long enough for the bulk generator (eight Philox blocks at once) and for more than one
+ * 256-element chunk, starting at every alignment through a window: the applied mask is still
+ * doubt_dropout_keep's per element, element-wise and channel-wise, in both layouts. */
+START_TEST(dropout_wide_rows_match_per_element_keep)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    ref_shape s = {2, 11, 4, 300};
+    const long plane_w = 307, plane_h = 5, per_batch = 11 * 4 * 300;
+    long n = ref_count(s);
+    double *x = dalloc(n);
+    th_fill_d(x, n, 74, 0.5, 1.5);
+    uint64_t *index = malloc((size_t)n * sizeof *index);
+    for (int channelwise = 0; channelwise < 2; channelwise++)
+        for (long x0 = 0; x0 < 4; x0++) {
+            for (long i = 0; i < n; i++) {
+                long c = i / (4 * 300) % 11, h = i / 300 % 4, w = i % 300;
+                index[i] = channelwise ? (uint64_t)c
+                                       : (uint64_t)((c * plane_h + 1 + h) * plane_w + x0 + w);
+            }
+            for (int l = 0; l < 2; l++) {
+                doubt_tensor src;
+                input_from(ctx, &src, s, layouts[l], x);
+                doubt_dropout_desc d = {.name = "t.drop", .p = 0.3f, .seed = 77, .layer_id = 9,
+                                        .channelwise = channelwise};
+                doubt_dropout *drop;
+                TH_OK(ctx, doubt_dropout_create(ctx, &d, &src.md, DOUBT_MODE_TRAIN, &drop));
+                const doubt_dropout_window win = {x0, 1, plane_w, plane_h};
+                TH_OK(ctx, doubt_dropout_set_window(ctx, drop, &win));
+                assert_masks(ctx, drop, &src, x, x, n, per_batch, 5 + (uint64_t)x0, index);
+                doubt_dropout_destroy(drop);
+                doubt_tensor_release(&src);
+            }
+        }
+    free(index);
+    free(x);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
 /* Returns the output of one dropout forward on a fixed input with the given thread count. */
 static float *dropout_run(int threads, uint64_t sample, long *count)
 {
@@ -859,6 +898,7 @@ int main(void)
     TCase *drop = tcase_create("dropout");
     tcase_add_test(drop, dropout_masks_and_scales);
     tcase_add_test(drop, dropout_window_uses_the_plane_indices);
+    tcase_add_test(drop, dropout_wide_rows_match_per_element_keep);
     tcase_add_test(drop, dropout_same_on_any_thread_count);
     tcase_add_test(drop, dropout_keep_rate_and_mean);
     tcase_add_test(drop, dropout_channelwise_masks);
