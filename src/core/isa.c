@@ -1,5 +1,6 @@
 #include "isa.h"
 
+#include <cpuid.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -91,6 +92,16 @@ dnnl_cpu_isa_t doubt_dnnl_isa(void)
     return dnnl_get_effective_cpu_isa();
 }
 
+/* Bit `bit` of register `reg` (0 eax .. 3 edx) of cpuid leaf 7, subleaf `sub`: for the
+ * features older compilers' __builtin_cpu_supports does not name (clang 14: AMX, AVX-VNNI). */
+static int cpuid7_bit(unsigned sub, int reg, int bit)
+{
+    unsigned r[4] = {0};
+    if (!__get_cpuid_count(7, sub, &r[0], &r[1], &r[2], &r[3]))
+        return 0;
+    return (r[reg] >> bit) & 1;
+}
+
 void doubt_cpu_features(char *buf, size_t cap)
 {
     /* __builtin_cpu_supports wants string literals, hence one line per feature */
@@ -98,13 +109,13 @@ void doubt_cpu_features(char *buf, size_t cap)
         const char *name;
         int has;
     } features[] = {
-        {"amx-bf16", __builtin_cpu_supports("amx-bf16")},
-        {"amx-int8", __builtin_cpu_supports("amx-int8")},
+        {"amx-bf16", cpuid7_bit(0, 3, 22)},
+        {"amx-int8", cpuid7_bit(0, 3, 25)},
         {"avx512bf16", __builtin_cpu_supports("avx512bf16")},
         {"avx512vnni", __builtin_cpu_supports("avx512vnni")},
         {"avx512bw", __builtin_cpu_supports("avx512bw")},
         {"avx512f", __builtin_cpu_supports("avx512f")},
-        {"avxvnni", __builtin_cpu_supports("avxvnni")},
+        {"avxvnni", cpuid7_bit(1, 0, 4)},
         {"avx2", __builtin_cpu_supports("avx2")},
         {"fma", __builtin_cpu_supports("fma")},
         {"avx", __builtin_cpu_supports("avx")},
