@@ -41,8 +41,9 @@ int doubt_usage_error(const char *command, const char *what, const char *value);
 
 /* The value of --precision for a command that runs a network: 0 with *out set. Otherwise
  * prints why on stderr and returns the exit status: DOUBT_EXIT_USAGE for a name other than
- * f32, bf16, int8; DOUBT_EXIT_FAILURE for a precision this CPU lacks ("doubt predict:
- * --precision bf16 needs AVX-512 BF16 or AMX; this CPU has avx2 (oneDNN: avx2)"). */
+ * f32, bf16, int8; DOUBT_EXIT_FAILURE for one doubt cannot run here, with
+ * doubt_precision_check's reason ("doubt predict: --precision bf16 needs AVX-512 BF16 or
+ * AMX; this CPU has avx2 (oneDNN: avx2)"). */
 int doubt_arg_precision(const char *command, const char *name, doubt_precision *out);
 
 /* The same with a printf message, for commands that quote the value inside the text. */

@@ -45,7 +45,7 @@ static const char usage_text[] =
     "  --json        one JSON object on stdout instead of text\n";
 
 typedef struct {
-    int train, predict, peak, json, threads, uncached;
+    int train, predict, peak, json, threads, uncached, precision_given;
     int batch, size, samples, images, steps;
     const char *config, *weights;
     doubt_precision precision;
@@ -89,6 +89,7 @@ static int parse_args(int argc, char **argv, options *o)
                 int rc = doubt_arg_precision("bench", v, &o->precision);
                 if (rc)
                     return rc;
+                o->precision_given = 1;
             } else
                 return doubt_usage_error("bench", "unknown option or missing value", a);
             i++;
@@ -97,7 +98,7 @@ static int parse_args(int argc, char **argv, options *o)
     if (o->train + o->predict + o->peak != 1)
         return doubt_usage_error("bench", "give exactly one of --train, --predict and --peak",
                                  NULL);
-    if (o->precision != DOUBT_PRECISION_F32 && !o->predict)
+    if (o->precision_given && !o->predict)
         return doubt_usage_error("bench", "--precision applies to --predict", NULL);
     if (!o->size)
         o->size = o->train ? 128 : 256;

@@ -142,11 +142,15 @@ const char *doubt_cpu_widest(void)
 
 int doubt_precision_check(doubt_precision p, char *buf, size_t cap)
 {
+    if (p == DOUBT_PRECISION_F32)
+        return 1;
     const dnnl_cpu_isa_t isa = doubt_dnnl_isa();
     if (doubt_precision_supported(p, isa))
-        return 1;
-    snprintf(buf, cap, "precision %s needs %s; this CPU has %s (oneDNN: %s)",
-             doubt_precision_name(p), doubt_precision_needs(p), doubt_cpu_widest(),
-             doubt_dnnl_isa_name(isa));
+        snprintf(buf, cap, "precision %s: this CPU has %s, but doubt's networks run only in f32 "
+                           "so far", doubt_precision_name(p), doubt_precision_needs(p));
+    else
+        snprintf(buf, cap, "precision %s needs %s; this CPU has %s (oneDNN: %s)",
+                 doubt_precision_name(p), doubt_precision_needs(p), doubt_cpu_widest(),
+                 doubt_dnnl_isa_name(isa));
     return 0;
 }

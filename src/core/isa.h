@@ -8,8 +8,8 @@
  *   f32   always;
  *   bf16  needs AVX-512 BF16 or AMX     (oneDNN avx512_core_bf16 or avx512_core_amx);
  *   int8  needs VNNI: AVX512_VNNI or AVX_VNNI (oneDNN avx512_core_vnni and up, or avx2_vnni).
- * doubt has only the f32 network path so far: a supported bf16/int8 is still refused where a
- * network is built (mc.h), with a message saying the path is missing rather than the ISA.
+ * doubt has only the f32 network path so far: doubt_precision_check refuses a bf16 or int8
+ * the CPU has too, saying the path is missing rather than the ISA.
  */
 #ifndef DOUBT_CORE_ISA_H
 #define DOUBT_CORE_ISA_H
@@ -40,9 +40,11 @@ void doubt_cpu_features(char *buf, size_t cap);
 /* The widest of them in one word: "avx512f", "avx2", "avx" or "sse". */
 const char *doubt_cpu_widest(void);
 
-/* Writes "precision bf16 needs AVX-512 BF16 or AMX; this CPU has avx2 (oneDNN: avx2)" into
- * buf and returns 0 when p is unsupported on this machine; returns 1 (buf untouched) when
- * it is supported. */
+/* 1 (buf untouched) when doubt can run p here: f32. Otherwise 0 with the reason in buf (always
+ * terminated): "precision bf16 needs AVX-512 BF16 or AMX; this CPU has avx2 (oneDNN: avx2)"
+ * where oneDNN's ISA lacks it, else "precision bf16: this CPU has AVX-512 BF16 or AMX, but
+ * doubt's networks run only in f32 so far". Where a network is built (mc.h) and where a
+ * command reads --precision. */
 int doubt_precision_check(doubt_precision p, char *buf, size_t cap);
 
 #endif

@@ -200,16 +200,9 @@ doubt_status doubt_mc_create_ensemble(doubt_ctx *ctx, const doubt_safetensors *c
         desc->tile < 0 || desc->tile_margin < 0)
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "MC inference: needs weights, samples >= 1 and no negative sizes");
-    if (desc->precision != DOUBT_PRECISION_F32) {
-        char why[256];
-        if (!doubt_precision_check(desc->precision, why, sizeof why))
-            return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "MC inference: %s", why);
-        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
-                          "MC inference: precision %s: this CPU has %s, but doubt's networks "
-                          "run only in f32 so far",
-                          doubt_precision_name(desc->precision),
-                          doubt_precision_needs(desc->precision));
-    }
+    char why[256];
+    if (!doubt_precision_check(desc->precision, why, sizeof why))
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "MC inference: %s", why);
     doubt_status st = DOUBT_OK;
     for (int m = 0; m < members && st == DOUBT_OK; m++) {
         st = check_member(ctx, weights[m]);
