@@ -35,7 +35,7 @@ static const char usage_text[] =
     "--precision f32 (default; bf16 and int8 are refused: core/isa.h).\n"
     "--peak measures the single-precision FMA peak (all threads, the widest vector ISA\n"
     "the CPU has) and lists the CPU's vector features, oneDNN's ISA and the precisions\n"
-    "they allow. --train and --predict measure it too, after the warm-up, and report\n"
+    "that ISA allows. --train and --predict measure it too, after the warm-up, and report\n"
     "their GFLOP/s as a share of it. GFLOP/s count the convolutions only, 2 FLOPs per\n"
     "multiply-add: --predict the part run once per image plus T times the rest (all of\n"
     "it T times with --uncached); --train 3 forward passes per image (forward, backward\n"
@@ -165,7 +165,7 @@ static int bench_peak(const doubt_ctx *ctx, const options *o)
                                           DOUBT_PRECISION_INT8};
     if (o->json) {
         printf("{\"bench\":\"peak\",\"threads\":%d,\"peak_gflops\":%.2f,\"peak_isa\":\"%s\","
-               "\"accumulators\":%d,\"cpu_features\":\"%s\",\"onednn_isa\":\"%s\",\"precisions\":{",
+               "\"accumulators\":%d,\"cpu_features\":\"%s\",\"onednn_isa\":\"%s\",\"isa_allows\":{",
                ctx->threads, r.gflops, r.isa, doubt_fma_kernel_lanes(isa), features, r.onednn_isa);
         for (int i = 0; i < 3; i++)
             printf("%s\"%s\":%s", i ? "," : "", doubt_precision_name(precisions[i]),
@@ -174,13 +174,16 @@ static int bench_peak(const doubt_ctx *ctx, const options *o)
         return DOUBT_EXIT_OK;
     }
     printf("FMA peak: %.1f GFLOP/s on %d threads (%s loop, %d float accumulators per thread)\n"
-           "CPU vector features: %s\noneDNN ISA: %s\nprecisions:",
+           "CPU vector features: %s\noneDNN ISA: %s\n"
+           "precisions the ISA allows (doubt runs f32 only so far):",
            r.gflops, ctx->threads, r.isa, doubt_fma_kernel_lanes(isa), features, r.onednn_isa);
     for (int i = 0; i < 3; i++) {
-        const int ok = doubt_precision_supported(precisions[i], dnnl_isa);
-        printf(" %s %s%s%s%s", doubt_precision_name(precisions[i]), ok ? "yes" : "no",
-               ok ? "" : " (needs ", ok ? "" : doubt_precision_needs(precisions[i]), ok ? "" : ")");
-        printf(i < 2 ? "," : "\n");
+        if (doubt_precision_supported(precisions[i], dnnl_isa))
+            printf(" %s yes", doubt_precision_name(precisions[i]));
+        else
+            printf(" %s no (needs %s)", doubt_precision_name(precisions[i]),
+                   doubt_precision_needs(precisions[i]));
+        fputs(i < 2 ? "," : "\n", stdout);
     }
     return DOUBT_EXIT_OK;
 }

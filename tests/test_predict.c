@@ -1146,7 +1146,7 @@ START_TEST(command_precision_and_peak)
                      doubt_fma_isa_name(doubt_fma_isa_best()));
     ck_assert_str_eq(cJSON_GetObjectItem(peak, "onednn_isa")->valuestring,
                      doubt_dnnl_isa_name(doubt_dnnl_isa()));
-    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(peak, "precisions"), "f32")));
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(peak, "isa_allows"), "f32")));
     cJSON_Delete(peak);
     free_result(&r);
     r = run_doubt((const char *[]){"bench", "--predict", "--size", "32", "--samples", "2",
