@@ -39,8 +39,8 @@ static const char usage_text[] =
     "their GFLOP/s as a share of it. GFLOP/s count the convolutions only, 2 FLOPs per\n"
     "multiply-add: --predict the part run once per image plus T times the rest (all of\n"
     "it T times with --uncached); --train 3 forward passes per image (forward, backward\n"
-    "data, backward weights), a slight over-count since the first layer needs no\n"
-    "backward data.\n"
+    "data, backward weights), a slight over-count: the first layer skips backward\n"
+    "data.\n"
     "  --threads K   threads (default: OpenMP's)\n"
     "  --json        one JSON object on stdout instead of text\n";
 
