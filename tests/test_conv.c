@@ -708,6 +708,84 @@ START_TEST(dropout_window_uses_the_plane_indices)
 }
 END_TEST
 
+/* Rows long enough for the bulk generator (eight Philox blocks at once) and for more than one
+ * 256-element chunk, starting at every alignment through a window: the applied mask is still
+ * doubt_dropout_keep's per element, element-wise and channel-wise, in both layouts. */
+START_TEST(dropout_wide_rows_match_per_element_keep)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    ref_shape s = {2, 11, 4, 300};
+    const long plane_w = 307, plane_h = 5, per_batch = 11 * 4 * 300;
+    long n = ref_count(s);
+    double *x = dalloc(n);
+    th_fill_d(x, n, 74, 0.5, 1.5);
+    uint64_t *index = malloc((size_t)n * sizeof *index);
+    for (int channelwise = 0; channelwise < 2; channelwise++)
+        for (long x0 = 0; x0 < 4; x0++) {
+            for (long i = 0; i < n; i++) {
+                long c = i / (4 * 300) % 11, h = i / 300 % 4, w = i % 300;
+                index[i] = channelwise ? (uint64_t)c
+                                       : (uint64_t)((c * plane_h + 1 + h) * plane_w + x0 + w);
+            }
+            for (int l = 0; l < 2; l++) {
+                doubt_tensor src;
+                input_from(ctx, &src, s, layouts[l], x);
+                doubt_dropout_desc d = {.name = "t.drop", .p = 0.3f, .seed = 77, .layer_id = 9,
+                                        .channelwise = channelwise};
+                doubt_dropout *drop;
+                TH_OK(ctx, doubt_dropout_create(ctx, &d, &src.md, DOUBT_MODE_TRAIN, &drop));
+                const doubt_dropout_window win = {x0, 1, plane_w, plane_h};
+                TH_OK(ctx, doubt_dropout_set_window(ctx, drop, &win));
+                assert_masks(ctx, drop, &src, x, x, n, per_batch, 5 + (uint64_t)x0, index);
+                doubt_dropout_destroy(drop);
+                doubt_tensor_release(&src);
+            }
+        }
+    free(index);
+    free(x);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* A dropped element is +0 whatever the input, NaN and infinities included (a mask applied by
+ * multiplying with 0 would keep NaN); a kept one is in / (1 - p): NaN stays NaN. */
+START_TEST(dropout_drops_nan_and_inf_to_zero)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    ref_shape s = {1, 3, 2, 64};
+    long n = ref_count(s);
+    double *x = dalloc(n);
+    for (long i = 0; i < n; i++)
+        x[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -1.5;
+    for (int l = 0; l < 2; l++) {
+        doubt_tensor src;
+        input_from(ctx, &src, s, layouts[l], x);
+        doubt_dropout *drop = make_dropout(ctx, &src, 0.5f, 4);
+        TH_OK(ctx, doubt_dropout_forward(ctx, drop, &src, 1));
+        float *y = values(ctx, &drop->dst);
+        long dropped = 0;
+        for (long i = 0; i < n; i++) {
+            const uint64_t index = (uint64_t)(i % (3 * 2 * 64));
+            if (doubt_dropout_keep(&drop->desc, 1, index)) {
+                ck_assert(i % 3 == 0 ? isnan(y[i]) : y[i] == (float)x[i] / 0.5f);
+                continue;
+            }
+            uint32_t word;
+            memcpy(&word, &y[i], sizeof word);
+            ck_assert_msg(word == 0, "%s element %ld (input %g): %g", layout_names[l], i, x[i],
+                          y[i]);
+            dropped++;
+        }
+        ck_assert(dropped > 0 && dropped < n);
+        free(y);
+        doubt_dropout_destroy(drop);
+        doubt_tensor_release(&src);
+    }
+    free(x);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
 /* Returns the output of one dropout forward on a fixed input with the given thread count. */
 static float *dropout_run(int threads, uint64_t sample, long *count)
 {
@@ -859,6 +937,8 @@ int main(void)
     TCase *drop = tcase_create("dropout");
     tcase_add_test(drop, dropout_masks_and_scales);
     tcase_add_test(drop, dropout_window_uses_the_plane_indices);
+    tcase_add_test(drop, dropout_wide_rows_match_per_element_keep);
+    tcase_add_test(drop, dropout_drops_nan_and_inf_to_zero);
     tcase_add_test(drop, dropout_same_on_any_thread_count);
     tcase_add_test(drop, dropout_keep_rate_and_mean);
     tcase_add_test(drop, dropout_channelwise_masks);

@@ -245,6 +245,9 @@ doubt_status doubt_mc_create_ensemble(doubt_ctx *ctx, const doubt_safetensors *c
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "MC inference: needs weights, samples >= 1 (unless propagating) and no "
                           "negative sizes");
+    char why[256];
+    if (!doubt_precision_check(desc->precision, why, sizeof why))
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "MC inference: %s", why);
     doubt_status st = DOUBT_OK;
     for (int m = 0; m < members && st == DOUBT_OK; m++) {
         st = check_member(ctx, weights[m]);
