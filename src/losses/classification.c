@@ -4,6 +4,7 @@
 
 #include "chunks.h"
 #include "losses.h"
+#include "noise.h"
 
 /* Pixels of one attenuated-loss tile: the noise of a tile is drawn with one bulk fill per
  * (sample, class), since consecutive w are consecutive RNG indices. */
@@ -205,7 +206,7 @@ static double attn_rows(const attn_job *job, attn_scratch *sc, int64_t r0, int64
             for (int64_t t = 0; t < T; t++)
                 for (int64_t k = 0; k < C; k++) {
                     const uint64_t first = (uint64_t)((((ni * T + t) * C + k) * H + hi) * W + w0);
-                    doubt_rng_normal_fill(job->key, first, len, sc->eps + (t * C + k) * ATTN_TILE);
+                    losses_normal_fill(job->key, first, len, sc->eps + (t * C + k) * ATTN_TILE);
                 }
             for (int64_t j = 0; j < len; j++)
                 acc += attn_pixel(job, sc, sc->eps + j, ni, hi, w0 + j);
