@@ -10,6 +10,7 @@
 
 #include "core/rng.h"
 #include "harness.h"
+#include "losses/exp.h"
 #include "losses/losses.h"
 #include "losses/noise.h"
 #include "model/optim.h"
@@ -709,6 +710,37 @@ START_TEST(box_muller_lanes_match_libm)
 }
 END_TEST
 
+/* The softmaxes' exp against libm's over [-708, 0] (every binade and a fine sweep), and
+ * its edges: 1 at ±0, a tiny positive number below -708, NaN for NaN and -Inf. */
+START_TEST(exp_nonpositive_matches_libm)
+{
+    double worst = 0, worst_x = 0;
+    for (long i = 0; i <= 2000000; i++) {
+        const double x = -708.0 * (double)i / 2000000.0;
+        const double got = losses_exp_nonpositive(x), want = exp(x);
+        const double rel = fabs(got - want) / want;
+        if (rel > worst)
+            worst = rel, worst_x = x;
+    }
+    for (double x = -1e-300; x > -708; x *= 1.7) {
+        const double rel = fabs(losses_exp_nonpositive(x) - exp(x)) / exp(x);
+        if (rel > worst)
+            worst = rel, worst_x = x;
+    }
+    printf("  exp_nonpositive vs libm: worst relative error %.3g (%.3g ulp) at x = %.17g\n",
+           worst, worst / 2.220446049250313e-16, worst_x);
+    ck_assert_msg(worst < 4 * 2.220446049250313e-16, "off by %g at %.17g", worst, worst_x);
+    ck_assert(losses_exp_nonpositive(0.0) == 1.0 && losses_exp_nonpositive(-0.0) == 1.0);
+    const double below[] = {-708.5, -745.2, -1e4, -1e300};
+    for (size_t i = 0; i < sizeof below / sizeof below[0]; i++) {
+        const double e = losses_exp_nonpositive(below[i]);
+        ck_assert_msg(e >= 0 && e < 4e-308, "exp(%g) gave %g", below[i], e);
+    }
+    ck_assert(isnan(losses_exp_nonpositive(NAN)));
+    ck_assert(isnan(losses_exp_nonpositive(-INFINITY)));
+}
+END_TEST
+
 START_TEST(attenuated_errors)
 {
     enum { N = 2, C = 8, H = 3, W = 5 };
@@ -1399,6 +1431,7 @@ int main(void)
     tcase_add_test(attn, attenuated_noise_follows_key);
     tcase_add_test(attn, attenuated_noise_is_rng_normal);
     tcase_add_test(attn, box_muller_lanes_match_libm);
+    tcase_add_test(attn, exp_nonpositive_matches_libm);
     tcase_add_test(attn, attenuated_errors);
     suite_add_tcase(suite, attn);
     TCase *det = tcase_create("determinism");
