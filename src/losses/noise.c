@@ -100,10 +100,10 @@ void losses_box_muller_lanes(const uint32_t *a, const uint32_t *b, int pairs, fl
 
 /* Philox4x32-10 on blocks first_block .. first_block + NOISE_BLOCKS - 1 (all of them, even
  * past the caller's end: fixed trip counts vectorise), counter layout as core/rng.c's
- * block_at; word w of block first_block + l goes to v[w][l]. */
+ * block_at; word w of block first_block + l ends in v[w][l]. */
 static void philox_lanes(doubt_rng_key key, uint64_t first_block, uint32_t v[4][NOISE_BLOCKS])
 {
-    uint32_t c0[NOISE_BLOCKS], c1[NOISE_BLOCKS], c2[NOISE_BLOCKS], c3[NOISE_BLOCKS];
+    uint32_t *c0 = v[0], *c1 = v[1], *c2 = v[2], *c3 = v[3];
     for (int l = 0; l < NOISE_BLOCKS; l++) {
         const uint64_t block = first_block + (uint64_t)l;
         c0[l] = (uint32_t)block;
@@ -115,7 +115,8 @@ static void philox_lanes(doubt_rng_key key, uint64_t first_block, uint32_t v[4][
     for (int round = 0; round < 10; round++) {
         for (int l = 0; l < NOISE_BLOCKS; l++) {
             const uint64_t p0 = (uint64_t)PHILOX_M0 * c0[l], p1 = (uint64_t)PHILOX_M1 * c2[l];
-            const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[l] ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3[l] ^ k1;
+            const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[l] ^ k0;
+            const uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3[l] ^ k1;
             c1[l] = (uint32_t)p1;
             c3[l] = (uint32_t)p0;
             c0[l] = n0;
@@ -124,10 +125,6 @@ static void philox_lanes(doubt_rng_key key, uint64_t first_block, uint32_t v[4][
         k0 += PHILOX_W0;
         k1 += PHILOX_W1;
     }
-    memcpy(v[0], c0, sizeof c0);
-    memcpy(v[1], c1, sizeof c1);
-    memcpy(v[2], c2, sizeof c2);
-    memcpy(v[3], c3, sizeof c3);
 }
 
 void losses_normal_fill(doubt_rng_key key, uint64_t first, int64_t count, float *out)
