@@ -5,7 +5,7 @@
  * Box-Muller's log, sqrt and sincos as loops over 32 pairs that the compiler vectorises,
  * instead of one libm call per value. Exactness: the lane code's log and sincos are within
  * about 1e-15 (relative) of libm's, and each output pair is checked for being that close to a
- * float rounding boundary (LOSSES_NOISE_TOL); the rare pairs that are (about 3 in 10^5) are
+ * float rounding boundary (LOSSES_NOISE_TOL); the rare pairs that are (about 5 in 10^5) are
  * recomputed with doubt_rng_normal itself.
  */
 #ifndef DOUBT_LOSSES_NOISE_H
