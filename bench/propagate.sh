@@ -7,8 +7,8 @@
 #    (default 3), then the same with the weights' own network.
 # 2. Fidelity on doubt-synth test sets made here (TEST images each, default 50, seed 3: in
 #    distribution, --ood objects, --ood geometry): Spearman of each map against MC at T = 100
-#    over valid pixels (tools/propagate_compare.py), and `doubt eval`'s AUSE for propagate,
-#    MC at T = 20 and MC at T = 100.
+#    over valid pixels (tools/propagate_compare.py; MC at T = 20 against T = 100 too, for
+#    scale), and `doubt eval`'s AUSE for propagate and MC at T = 20.
 # DOUBT (binary, default build/apps/doubt), THREADS (default 2). Appends the bench JSON to
 # WORKDIR/bench.jsonl and writes WORKDIR/{compare,eval}_*.json.
 set -eu
@@ -48,8 +48,9 @@ for kind in id objects geometry; do
                 -o "$out" "$set_dir/images" > "$out.jsonl"
             touch "$out/done"
         }
-        $doubt eval --weights "$weights" --data "$set_dir" $opt --threads "$threads" \
-            --json "$work/eval_${name}_$kind.json" > /dev/null
+        [ "$name" = mc100 ] || [ -f "$work/eval_${name}_$kind.json" ] ||
+            $doubt eval --weights "$weights" --data "$set_dir" $opt --threads "$threads" \
+                --json "$work/eval_${name}_$kind.json" > /dev/null
     done
     /usr/bin/python3 tools/propagate_compare.py "$work/pred_propagate_$kind" \
         "$work/pred_mc100_$kind" --json "$work/compare_$kind.json"
