@@ -195,9 +195,9 @@ static int concat_folded_into(const doubt_graph *g, int cat)
                : -1;
 }
 
-/* One convolution over the input channels [offset, offset + channels) of w ([O, I, k, k]):
- * the first part writes dst, the others add onto it (`dst`, when given, is the first's);
- * the last takes the bias and the exact ReLU. */
+/* One convolution over the input channels [offset, offset + channels) of w ([O, I, k, k]),
+ * with the bias and the ReLU post-op when given; without `first` it writes its output, with
+ * it it adds onto `first`'s output, in place. */
 static doubt_status make_part(doubt_ctx *ctx, const doubt_node *node, const float *w,
                               int64_t in_total, int offset, int channels, const float *bias,
                               int relu, const doubt_tensor *src, doubt_conv *first,
@@ -271,8 +271,11 @@ static doubt_status build_conv(doubt_ctx *ctx, doubt_propagate *p, doubt_net *ne
                         node->name);
         goto done;
     }
-    if (node->bias)
-        bias = read_param(ctx, net, node->name, "bias", &c_bias);
+    if (node->bias && !(bias = read_param(ctx, net, node->name, "bias", &c_bias))) {
+        st = doubt_fail(&ctx->err, DOUBT_ERR_FORMAT, "moment propagation: %s: no bias",
+                        node->name);
+        goto done;
+    }
     if (bn >= 0) {
         static const char *const fields[4] = {"weight", "bias", "running_mean", "running_var"};
         for (int k = 0; k < 4; k++)
