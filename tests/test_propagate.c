@@ -230,8 +230,8 @@ START_TEST(exact_case_matches_many_samples)
     doubt_ctx *ctx = th_ctx(0);
     doubt_net *net = tiny_network(ctx, 0, 8);
     double z, ratio, worst;
-    compare_with_samples(ctx, net, 20000, &z, &ratio, &worst);
-    printf("  dropout before a linear head, T = 20000: mean within %.2f standard errors, "
+    compare_with_samples(ctx, net, 6000, &z, &ratio, &worst);
+    printf("  dropout before a linear head, T = 6000: mean within %.2f standard errors, "
            "summed variance ratio %.4f, worst element %.3f\n", z, ratio, worst);
     ck_assert_double_lt(z, 5.0);
     ck_assert_double_lt(fabs(ratio - 1), 0.02);
@@ -248,8 +248,8 @@ START_TEST(approximate_case_stays_close_to_many_samples)
     doubt_ctx *ctx = th_ctx(0);
     doubt_net *net = tiny_network(ctx, 1, 8);
     double z, ratio, worst;
-    compare_with_samples(ctx, net, 20000, &z, &ratio, &worst);
-    printf("  two dropouts with a ReLU between, T = 20000: summed variance ratio %.4f, worst "
+    compare_with_samples(ctx, net, 6000, &z, &ratio, &worst);
+    printf("  two dropouts with a ReLU between, T = 6000: summed variance ratio %.4f, worst "
            "element %.3f\n", ratio, worst);
     ck_assert_double_lt(fabs(ratio - 1), 0.15);
     doubt_net_destroy(net);
