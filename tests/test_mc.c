@@ -551,7 +551,7 @@ END_TEST
 
 static const doubt_mc_maps *run_adaptive(doubt_ctx *ctx, doubt_mc **mc, const doubt_safetensors *w,
                                          const float *img, int width, int height, int cap,
-                                         float tol, int chunk)
+                                         double tol, int chunk)
 {
     doubt_mc_desc desc = {.samples = cap, .adaptive = 1, .converge = tol, .chunk = chunk};
     TH_OK(ctx, doubt_mc_create(ctx, w, &desc, mc));
@@ -680,7 +680,7 @@ START_TEST(adaptive_stops_where_direct_batch_means_converge)
     doubt_mc *adaptive, *fixed;
     for (int i = 0; i < 2; i++) {
         const doubt_mc_maps *a =
-            run_adaptive(ctx, &adaptive, w, img, width, height, cap, (float)tols[i], 3);
+            run_adaptive(ctx, &adaptive, w, img, width, height, cap, tols[i], 3);
         ck_assert_int_eq(a->samples, want[i]);
         const doubt_mc_maps *b = run_fixed(ctx, &fixed, w, img, width, height, want[i]);
         assert_same_maps(a, b);
@@ -706,7 +706,7 @@ START_TEST(adaptive_stops_alike_on_any_thread_count)
     for (int i = 0; i < 2; i++) {
         omp_set_num_threads(i + 1);
         ctx[i] = th_ctx(i + 1);
-        m[i] = run_adaptive(ctx[i], &mc[i], w, img, width, height, 100, 0.05f, 0);
+        m[i] = run_adaptive(ctx[i], &mc[i], w, img, width, height, 100, 0.05, 0);
     }
     printf("  adaptive, 40x28, tol 0.05: T %d on 1 thread, %d on 2\n", m[0]->samples,
            m[1]->samples);
@@ -731,7 +731,7 @@ START_TEST(adaptive_without_dropout_takes_one_pass)
     const int width = 16, height = 12;
     float *img = test_image(width, height);
     doubt_mc *adaptive, *fixed;
-    const doubt_mc_maps *a = run_adaptive(ctx, &adaptive, w, img, width, height, 40, 0.05f, 0);
+    const doubt_mc_maps *a = run_adaptive(ctx, &adaptive, w, img, width, height, 40, 0.05, 0);
     const doubt_mc_maps *b = run_fixed(ctx, &fixed, w, img, width, height, 1);
     ck_assert_int_eq(a->samples, 1);
     for (int p = 0; p < width * height; p++) {
@@ -769,7 +769,7 @@ START_TEST(adaptive_refusals_and_deterministic)
                             "does not tile");
     assert_adaptive_refused(ctx, one, 1, (doubt_mc_desc){.samples = 11},
                             "a cap of at least 12 samples");
-    assert_adaptive_refused(ctx, one, 1, (doubt_mc_desc){.samples = 40, .converge = -0.1f},
+    assert_adaptive_refused(ctx, one, 1, (doubt_mc_desc){.samples = 40, .converge = -0.1},
                             "tolerance -0.1 must be >= 0");
     assert_adaptive_refused(ctx, one, 1, (doubt_mc_desc){.samples = 40, .converge = NAN},
                             "must be >= 0");

@@ -233,7 +233,7 @@ static doubt_status check_adaptive(doubt_ctx *ctx, const doubt_mc *mc)
     if (!(d->converge >= 0))
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "MC inference: convergence tolerance %g must be >= 0",
-                          (double)d->converge);
+                          d->converge);
     return DOUBT_OK;
 }
 

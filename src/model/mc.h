@@ -93,13 +93,13 @@ typedef struct {
     int uncached;      /* 1: every sample runs the whole network (what caching saves, for
                         * benchmarks: the maps are the same up to rounding) */
     int adaptive;      /* 1: samples is the cap; stop once converged (above) */
-    float converge;    /* adaptive: the tolerance, >= 0 (0: never before the cap) */
+    double converge;   /* adaptive: the tolerance, >= 0 (0: never before the cap) */
 } doubt_mc_desc;
 
 #define DOUBT_MC_DEFAULT_TILE_MARGIN 96
 /* what `--samples auto` means: a cap of 100 samples and a tolerance of 5 % */
 #define DOUBT_MC_DEFAULT_AUTO_SAMPLES 100
-#define DOUBT_MC_DEFAULT_CONVERGE 0.05f
+#define DOUBT_MC_DEFAULT_CONVERGE 0.05
 
 typedef struct {
     int width, height, classes;
