@@ -19,7 +19,7 @@
 static const char usage_text[] =
     "usage: doubt bench --train [--batch B] [--size PX] [--config NET] [--steps N] [--json]\n"
     "       doubt bench --predict [--weights FILE] [--size PX] [--samples T] [--images N]\n"
-    "                   [--batch K] [--config NET] [--uncached] [--json]\n"
+    "                   [--batch K] [--config NET] [--uncached] [--method M] [--json]\n"
     "\n"
     "--train times one training step (forward with dropout, attenuated losses with T = 10,\n"
     "learned task weighting, backward, Adam) of the network (default unet) at batch 8 and\n"
@@ -27,7 +27,8 @@ static const char usage_text[] =
     "--predict times MC inference (default T = 20) on --images (default 5) random 256x256\n"
     "images with --weights, or with random weights of --config when none are given;\n"
     "--batch K stacks K samples per pass (default automatic); --uncached runs the whole\n"
-    "network for every sample instead of computing what depends on no dropout once.\n"
+    "network for every sample instead of computing what depends on no dropout once;\n"
+    "--method propagate times one moment-propagation pass per image instead of T samples.\n"
     "  --threads K   threads (default: OpenMP's)\n"
     "  --json        one JSON object on stdout instead of text\n";
 
@@ -35,6 +36,7 @@ typedef struct {
     int train, predict, json, threads, uncached;
     int batch, size, samples, images, steps;
     const char *config, *weights;
+    doubt_mc_method method;
 } options;
 
 static int parse_args(int argc, char **argv, options *o)
@@ -69,6 +71,10 @@ static int parse_args(int argc, char **argv, options *o)
                 o->config = v;
             else if (!strcmp(a, "--weights") && v)
                 o->weights = v;
+            else if (!strcmp(a, "--method") && v) {
+                if (!doubt_mc_method_parse(v, &o->method))
+                    return doubt_usage_error("bench", "--method wants sample or propagate", v);
+            }
             else
                 return doubt_usage_error("bench", "unknown option or missing value", a);
             i++;
@@ -187,7 +193,8 @@ static int bench_predict(doubt_ctx *ctx, const options *o, const doubt_netdesc *
             goto done;
         path = tmp_path;
     }
-    doubt_mc_desc desc = {.samples = o->samples, .chunk = o->batch, .uncached = o->uncached};
+    doubt_mc_desc desc = {.samples = o->samples, .chunk = o->batch, .uncached = o->uncached,
+                          .method = o->method};
     if (doubt_safetensors_read(path, &w, &ctx->err) != DOUBT_OK ||
         doubt_mc_create(ctx, w, &desc, &mc) != DOUBT_OK)
         goto done;
@@ -207,19 +214,24 @@ static int bench_predict(doubt_ctx *ctx, const options *o, const doubt_netdesc *
     doubt_arch_flops(net, o->size, o->size, &full, &cached);
     if (o->uncached)
         cached = 0;
-    const double done_flops = cached + o->samples * (full - cached);
+    /* moment propagation: the means through every convolution, the variances through the
+     * ones that depend on dropout */
+    const double done_flops = o->method == DOUBT_MC_PROPAGATE ? 2 * full - cached
+                                                              : cached + o->samples * (full - cached);
     if (o->json)
-        printf("{\"bench\":\"predict\",\"weights\":\"%s\",\"uncached\":%s,\"size\":%d,\"samples\":%d,"
+        printf("{\"bench\":\"predict\",\"method\":\"%s\",\"weights\":\"%s\",\"uncached\":%s,\"size\":%d,\"samples\":%d,"
                "\"images\":%d,\"threads\":%d,\"image_s\":%.6f,\"images_per_s\":%.4f,"
                "\"gflops\":%.2f,\"naive_gflop_per_image\":%.2f,\"peak_rss_mb\":%.1f}\n",
-               path, o->uncached ? "true" : "false", o->size, o->samples, o->images,
+               doubt_mc_method_name(o->method), path, o->uncached ? "true" : "false", o->size,
+               o->samples, o->images,
                ctx->threads, image_s, 1 / image_s,
                done_flops / image_s / 1e9, o->samples * full / 1e9, peak_rss_mb());
     else
-        printf("MC predict (%dx%d, T = %d, %d threads%s): median %.3f s per image, %.3f images/s, "
+        printf("%s (%dx%d, T = %d, %d threads%s): median %.3f s per image, %.3f images/s, "
                "%.1f GFLOP/s (%.1f GFLOP done per image; T full passes would be %.1f), "
                "peak RSS %.0f MB\n",
-               o->size, o->size, o->samples, ctx->threads, o->uncached ? ", uncached" : "",
+               o->method == DOUBT_MC_PROPAGATE ? "moment propagation" : "MC predict", o->size,
+               o->size, o->samples, ctx->threads, o->uncached ? ", uncached" : "",
                image_s, 1 / image_s,
                done_flops / image_s / 1e9, done_flops / 1e9, o->samples * full / 1e9,
                peak_rss_mb());

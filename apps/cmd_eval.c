@@ -42,6 +42,7 @@ static void usage(FILE *to)
             "                  their mean, min and max (samples_taken). One weights file\n"
             "  --converge TOL  the tolerance of --samples auto (default 0.05; 0 = never stop\n"
             "                  before MAX)\n"
+            "  --method M      sample (default) or propagate: one moment-propagation pass\n"
             "  --deterministic one pass with dropout off, the standard-dropout prediction\n"
             "                  (epistemic figures are then 0, an ensemble's the spread\n"
             "                  across its members)\n"
@@ -181,7 +182,8 @@ int doubt_cmd_eval(int argc, char **argv)
         }
         int takes = !strcmp(a, "--weights") || !strcmp(a, "--data") || !strcmp(a, "--samples") ||
                     !strcmp(a, "--seed") || !strcmp(a, "--threads") || !strcmp(a, "--json") ||
-                    !strcmp(a, "--plots") || !strcmp(a, "--converge");
+                    !strcmp(a, "--plots") || !strcmp(a, "--method") ||
+                    !strcmp(a, "--converge");
         if (!takes) {
             fprintf(stderr, "doubt eval: unknown option '%s'\n", a);
             usage(stderr);
@@ -200,7 +202,12 @@ int doubt_cmd_eval(int argc, char **argv)
             json = v;
         else if (!strcmp(a, "--plots"))
             o.plots = v;
-        else if (!strcmp(a, "--samples")) {
+        else if (!strcmp(a, "--method")) {
+            if (!doubt_mc_method_parse(v, &o.method)) {
+                fprintf(stderr, "doubt eval: --method '%s': sample or propagate\n", v);
+                return DOUBT_EXIT_USAGE;
+            }
+        } else if (!strcmp(a, "--samples")) {
             if (!doubt_arg_samples(v, &o.samples, &o.adaptive)) {
                 fprintf(stderr, "doubt eval: --samples '%s': " DOUBT_ARG_SAMPLES_FORMS "\n", v);
                 return DOUBT_EXIT_USAGE;

@@ -65,6 +65,9 @@ static const char options_text[] =
     "                        (the JSON's \"samples\"). One weights file, no --tile\n"
     "  --converge TOL        the tolerance of --samples auto (default 0.05; 0 = never stop\n"
     "                        before MAX)\n"
+    "  --method M            sample (default: T dropout samples) or propagate (one pass that\n"
+    "                        carries each activation's mean and variance instead: faster,\n"
+    "                        approximate; see README)\n"
     "  --batch K             samples stacked per pass (default 1; 2 is faster, more memory)\n"
     "  --deterministic       one pass with dropout off (no epistemic maps; an ensemble's\n"
     "                        are then the spread across its members)\n"
@@ -145,7 +148,10 @@ static int parse_args(int argc, char **argv, options *o)
                                          val);
         } else if (!strcmp(a, "-o") || !strcmp(a, "--out"))
             o->out_dir = val;
-        else if (!strcmp(a, "--samples")) {
+        else if (!strcmp(a, "--method")) {
+            if (!doubt_mc_method_parse(val, &o->p.method))
+                return doubt_usage_error("predict", "--method wants sample or propagate", val);
+        } else if (!strcmp(a, "--samples")) {
             if (!doubt_arg_samples(val, &o->p.samples, &o->p.adaptive))
                 return doubt_usage_error("predict", "--samples wants " DOUBT_ARG_SAMPLES_FORMS,
                                          val);

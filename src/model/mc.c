@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "model/arch.h"
 #include "model/converge.h"
 #include "model/weights.h"
@@ -52,12 +53,16 @@ static void sample_in_metres(doubt_depth_param kind, double m, double s, double 
     }
 }
 
+/* The rng layer of moment propagation's logit draws: far from every dropout site's. */
+#define LOGIT_DRAWS_LAYER 0x10617u
+
 /* The networks for one padded input size (net.h): the cache runs what depends on no dropout
  * once per image, the samples network the rest for `chunk` stacked samples. */
 typedef struct {
     int width, height; /* padded */
     doubt_net *cache;   /* batch 1; also the deterministic pass */
     doubt_net *samples; /* batch = chunk; uncached: the whole network */
+    doubt_propagate *moments; /* moment propagation instead of samples */
 } shape_nets;
 
 /* One weights file of the ensemble, with its own description (its dropout rates). */
@@ -103,8 +108,25 @@ struct doubt_mc {
     size_t maps_cap; /* pixels the map buffers hold */
     double *depth_m2; /* Welford's running sum of squared deviations */
     sample_groups groups; /* desc.adaptive only */
+    float *logit_draws; /* moment propagation: [DOUBT_MC_LOGIT_DRAWS, classes] standard normals */
     uint8_t no_depth[256]; /* by class: 1 = depth maps undefined there (when masking) */
 };
+
+const char *doubt_mc_method_name(doubt_mc_method method)
+{
+    return method == DOUBT_MC_PROPAGATE ? "propagate" : "sample";
+}
+
+int doubt_mc_method_parse(const char *name, doubt_mc_method *out)
+{
+    if (!strcmp(name, "sample"))
+        *out = DOUBT_MC_SAMPLE;
+    else if (!strcmp(name, "propagate"))
+        *out = DOUBT_MC_PROPAGATE;
+    else
+        return 0;
+    return 1;
+}
 
 static int round_up(int v, int step)
 {
@@ -186,7 +208,13 @@ static doubt_status check_same_network(doubt_ctx *ctx, const doubt_safetensors *
 static doubt_status settle_desc(doubt_ctx *ctx, doubt_mc *mc)
 {
     doubt_mc_desc *d = &mc->desc;
-    if (d->deterministic) { /* one pass, whatever the count or its cap */
+    if (d->method == DOUBT_MC_PROPAGATE && (d->deterministic || mc->members > 1))
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "moment propagation: runs one network with its dropout on; it does "
+                          "not combine with %s",
+                          d->deterministic ? "the deterministic pass" : "an ensemble");
+    if (d->deterministic || d->method == DOUBT_MC_PROPAGATE) { /* one pass, whatever the
+                                                                * count or its cap */
         d->samples = 1;
         d->adaptive = 0;
     }
@@ -237,14 +265,31 @@ static doubt_status check_adaptive(doubt_ctx *ctx, const doubt_mc *mc)
     return DOUBT_OK;
 }
 
+/* Half the draws from the seed's normal stream, the other half their negatives: the draws'
+ * mean is exactly 0, so a logit's mean is kept exactly. */
+static doubt_status make_logit_draws(doubt_ctx *ctx, doubt_mc *mc)
+{
+    const int classes = mc->net.classes, half = DOUBT_MC_LOGIT_DRAWS / 2;
+    mc->logit_draws = malloc((size_t)DOUBT_MC_LOGIT_DRAWS * classes * sizeof(float));
+    if (!mc->logit_draws)
+        return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
+    const doubt_rng_key key = {.seed = mc->desc.seed, .stream = 0, .layer = LOGIT_DRAWS_LAYER};
+    doubt_rng_normal_fill(key, 0, (int64_t)half * classes, mc->logit_draws);
+    for (int k = 0; k < half * classes; k++)
+        mc->logit_draws[half * classes + k] = -mc->logit_draws[k];
+    return DOUBT_OK;
+}
+
 doubt_status doubt_mc_create_ensemble(doubt_ctx *ctx, const doubt_safetensors *const *weights,
                                       int members, const doubt_mc_desc *desc, doubt_mc **out)
 {
     *out = NULL;
-    if (!weights || members < 1 || !desc || desc->samples < 1 || desc->chunk < 0 ||
+    if (!weights || members < 1 || !desc ||
+        (desc->samples < 1 && desc->method != DOUBT_MC_PROPAGATE) || desc->chunk < 0 ||
         desc->tile < 0 || desc->tile_margin < 0)
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
-                          "MC inference: needs weights, samples >= 1 and no negative sizes");
+                          "MC inference: needs weights, samples >= 1 (unless propagating) and no "
+                          "negative sizes");
     doubt_status st = DOUBT_OK;
     for (int m = 0; m < members && st == DOUBT_OK; m++) {
         st = check_member(ctx, weights[m]);
@@ -287,6 +332,8 @@ doubt_status doubt_mc_create_ensemble(doubt_ctx *ctx, const doubt_safetensors *c
     if (mc->desc.mask_no_depth)
         for (int i = 0; i < mc->net.no_depth_count; i++)
             mc->no_depth[mc->net.no_depth_classes[i]] = 1;
+    if (mc->desc.method == DOUBT_MC_PROPAGATE)
+        DOUBT_TRY(make_logit_draws(ctx, mc));
     *out = mc;
 done:
     if (st != DOUBT_OK)
@@ -302,6 +349,7 @@ doubt_status doubt_mc_create(doubt_ctx *ctx, const doubt_safetensors *weights,
 
 static void release_shape(shape_nets *s)
 {
+    doubt_propagate_destroy(s->moments);
     doubt_net_destroy(s->samples);
     doubt_net_destroy(s->cache);
     memset(s, 0, sizeof *s);
@@ -345,6 +393,7 @@ void doubt_mc_destroy(doubt_mc *mc)
     release_groups(&mc->groups);
     free(mc->groups.rows);
     free(mc->groups.epistemic);
+    free(mc->logit_draws);
     free(mc->padded);
     free(mc->tile);
     free(mc->stacked);
@@ -365,6 +414,8 @@ static doubt_status build_shape(doubt_ctx *ctx, const doubt_mc *mc, mc_member *m
     s->height = height;
     DOUBT_TRY(doubt_net_create_cache(ctx, &member->net, height, width, &s->cache));
     DOUBT_TRY(doubt_weights_load(ctx, s->cache, member->weights));
+    if (mc->desc.method == DOUBT_MC_PROPAGATE)
+        return doubt_propagate_create(ctx, s->cache, &s->moments);
     /* a member without dropout has nothing to sample: its every sample is the cache's pass */
     if (mc->desc.deterministic || !doubt_netdesc_has_dropout(&member->net))
         return DOUBT_OK;
@@ -631,6 +682,122 @@ static int group_converged(doubt_mc *mc, pixel_rect keep)
            doubt_converged(g->mutual_info, g->finished, tol);
 }
 
+/* Depth maps (mc.h) of one pixel from the depth head's moments: mean and variance of the
+ * depth m and of its log-variance s. */
+static void depth_from_moments(doubt_depth_param kind, double mm, double vm, double ms, double vs,
+                               float *mean, float *epistemic, float *aleatoric)
+{
+    const double a = exp(at_most(ms + vs / 2, MAX_LOG_VAR));
+    double e, v, al;
+    if (kind == DOUBT_DEPTH_METRIC) {
+        e = mm;
+        v = vm;
+        al = a;
+    } else if (kind == DOUBT_DEPTH_LOG) {
+        mm = at_least(at_most(mm, MAX_LOG_DEPTH), -MAX_LOG_DEPTH);
+        vm = at_most(vm, MAX_LOG_DEPTH);
+        e = exp(at_most(mm + a / 2 + vm / 2, 2 * MAX_LOG_DEPTH));
+        v = at_most(expm1(vm) * exp(at_most(2 * mm + a + vm, 2 * MAX_LOG_DEPTH)), MAX_SAMPLE_VAR);
+        al = at_most(expm1(at_most(a, 2 * MAX_LOG_DEPTH)) *
+                         exp(at_most(2 * mm + 2 * vm + a, 2 * MAX_LOG_DEPTH)),
+                     MAX_SAMPLE_VAR);
+    } else {
+        const double q = at_least(mm, MIN_INVERSE_DEPTH), q4 = q * q * q * q;
+        e = 1 / q;
+        v = at_most(vm / q4, MAX_SAMPLE_VAR);
+        al = at_most(a / q4, MAX_SAMPLE_VAR);
+    }
+    *mean = (float)e;
+    *epistemic = (float)v;
+    *aleatoric = (float)al;
+}
+
+/* Writes the maps at the pixels of `keep` from the moments of the output of window `tile`
+ * (mc.h, moment propagation). */
+static void summarise_moments(doubt_mc *mc, const doubt_propagate *p, pixel_rect tile,
+                              pixel_rect keep)
+{
+    doubt_mc_maps *m = &mc->maps;
+    const int classes = m->classes, width = m->width;
+    const size_t plane = (size_t)tile.w * tile.h, pixels = (size_t)m->width * m->height;
+    const float *mu = p->mean, *var = p->var;
+#pragma omp parallel for schedule(static)
+    for (int y = keep.y; y < keep.y + keep.h; y++)
+        for (int x = keep.x; x < keep.x + keep.w; x++) {
+            const size_t px = (size_t)y * width + x;
+            const size_t q = (size_t)(y - tile.y) * tile.w + (x - tile.x);
+            float mean_c[256], std_c[256];
+            int uncertain = 0;
+            for (int c = 0; c < classes; c++) {
+                mean_c[c] = mu[(size_t)c * plane + q];
+                std_c[c] = sqrtf(var[(size_t)c * plane + q]);
+                uncertain |= std_c[c] > 0;
+            }
+            double prob[256] = {0}, expected_entropy = 0;
+            for (int k = 0; k < DOUBT_MC_LOGIT_DRAWS; k++) {
+                const float *eps = mc->logit_draws + (size_t)k * classes;
+                float z[256], top = -INFINITY;
+                for (int c = 0; c < classes; c++) {
+                    z[c] = mean_c[c] + std_c[c] * eps[c];
+                    top = fmaxf(top, z[c]);
+                }
+                double sum = 0, weighted = 0;
+                for (int c = 0; c < classes; c++) {
+                    const double e = exp((double)z[c] - top);
+                    z[c] = (float)e;
+                    sum += e;
+                    weighted += e * ((double)mean_c[c] + std_c[c] * eps[c] - top);
+                }
+                for (int c = 0; c < classes; c++)
+                    prob[c] += z[c] / sum;
+                expected_entropy += log(sum) - weighted / sum;
+            }
+            double entropy = 0, best = -1;
+            int best_class = 0;
+            for (int c = 0; c < classes; c++) {
+                const double pc = prob[c] / DOUBT_MC_LOGIT_DRAWS;
+                m->seg_prob[(size_t)c * pixels + px] = (float)pc;
+                if (pc > 0)
+                    entropy -= pc * log(pc);
+                if (pc > best) {
+                    best = pc;
+                    best_class = c;
+                }
+            }
+            expected_entropy /= DOUBT_MC_LOGIT_DRAWS;
+            m->seg_class[px] = (uint8_t)best_class;
+            m->seg_entropy[px] = (float)entropy;
+            m->seg_aleatoric[px] = (float)expected_entropy;
+            const double mi = entropy - expected_entropy;
+            m->seg_mutual_info[px] = uncertain && mi > 0 ? (float)mi : 0.0f;
+            m->seg_logit_var[px] =
+                (float)exp(at_most(mu[(size_t)classes * plane + q] +
+                                       var[(size_t)classes * plane + q] / 2.0,
+                                   MAX_LOG_VAR));
+            const size_t d = (size_t)(classes + 1) * plane + q, s = d + plane;
+            depth_from_moments(mc->net.depth, mu[d], var[d], mu[s], var[s], &m->depth_mean[px],
+                               &m->depth_epistemic[px], &m->depth_aleatoric[px]);
+            m->depth_total[px] = m->depth_epistemic[px] + m->depth_aleatoric[px];
+        }
+}
+
+/* Counts the NaN pixels and masks the no-depth classes' depth (as finish_maps does). */
+static void finish_moment_maps(doubt_mc *mc)
+{
+    doubt_mc_maps *m = &mc->maps;
+    const size_t pixels = (size_t)m->width * m->height;
+    int64_t nan_pixels = 0;
+#pragma omp parallel for schedule(static) reduction(+ : nan_pixels)
+    for (size_t p = 0; p < pixels; p++) {
+        nan_pixels += isnan(m->depth_total[p]) || isnan(m->seg_logit_var[p]) ||
+                      isnan(m->seg_aleatoric[p]);
+        if (mc->no_depth[m->seg_class[p]])
+            m->depth_mean[p] = m->depth_epistemic[p] = m->depth_aleatoric[p] =
+                m->depth_total[p] = NAN;
+    }
+    m->nan_pixels = nan_pixels;
+}
+
 /* Runs one member's T samples of the padded image's window `tile` (its pixels in `input`,
  * plain [3, tile.h, tile.w]; mc->stacked holds them repeated when uncached) and folds them
  * into the maps at `keep` as samples first, first + 1, ... */
@@ -639,6 +806,11 @@ static doubt_status run_member_window(doubt_ctx *ctx, doubt_mc *mc, shape_nets *
                                       int pw, int ph, int first)
 {
     doubt_status st = DOUBT_OK;
+    if (nets->moments) {
+        DOUBT_TRY(doubt_propagate_run(ctx, nets->moments, input));
+        summarise_moments(mc, nets->moments, tile, keep);
+        return DOUBT_OK;
+    }
     if (!nets->samples) { /* deterministic, or a member without dropout: T equal samples */
         DOUBT_TRY(doubt_net_forward(ctx, nets->cache, input, 0, 0));
         if (mc->desc.adaptive) /* nothing to converge: one pass is all of them */
@@ -775,7 +947,10 @@ doubt_status doubt_mc_run(doubt_ctx *ctx, doubt_mc *mc, const float *image, int 
         const pixel_rect whole = {0, 0, pw, ph}, image_px = {0, 0, width, height};
         DOUBT_TRY(run_window(ctx, mc, mc->padded, whole, image_px, pw, ph));
     }
-    finish_maps(mc, mc->members * mc->maps.samples);
+    if (mc->desc.method == DOUBT_MC_PROPAGATE)
+        finish_moment_maps(mc);
+    else
+        finish_maps(mc, mc->members * mc->maps.samples);
     *maps = &mc->maps;
 done:
     return st;

@@ -51,8 +51,9 @@
  * values is below `converge` × their mean (a mean of exactly 0 counts as converged), else at
  * MAX. Its maps are exactly those of a fixed run with the T it took (maps->samples): the
  * same dropout streams 0..T-1, and with chunk > 1 the samples of a chunk past T are dropped.
- * A network without dropout takes 1 pass (its epistemic maps are 0); deterministic takes 1
- * as always; a NaN output never converges, so it runs to MAX. Ensembles and tiling are
+ * A network without dropout takes 1 pass (its epistemic maps are 0); deterministic and
+ * moment propagation take their one pass as always; a NaN output never converges, so it
+ * runs to MAX. Ensembles and tiling are
  * refused at creation: members or tiles stopping at different T would weigh the mixture
  * unequally or give the maps a different T per region.
  *
@@ -69,6 +70,21 @@
  *     seg_mutual_info their difference.
  * With deterministic set, each member runs once with dropout off: a classic deep ensemble
  * (Lakshminarayanan et al. 2017), whose epistemic maps are the variance across members.
+ * Moment propagation (method DOUBT_MC_PROPAGATE): no samples; one pass gives every output
+ * channel a mean μ and a variance v (propagate.h), from which the same maps are made:
+ *   depth (metric): depth_mean = μ_m, depth_epistemic = v_m, depth_aleatoric = E[e^s] =
+ *     e^(μ_s + v_s/2) (s Gaussian: a log-normal mean); log depth: with that aleatoric
+ *     variance a of the log, the log-normal moments of e^(m + a/2) over m ~ N(μ_m, v_m):
+ *     mean e^(μ_m + a/2 + v_m/2), epistemic (e^(v_m) − 1)·e^(2μ_m + a + v_m), aleatoric
+ *     (e^a − 1)·e^(2μ_m + 2v_m + a); inverse depth: the delta method at q = max(μ_m, 1e-3):
+ *     mean 1/q, epistemic v_m/q⁴, aleatoric a/q⁴;
+ *   segmentation: the logits as independent Gaussians N(μ_c, v_c) summarised by
+ *     DOUBT_MC_LOGIT_DRAWS fixed draws (antithetic pairs of one standard-normal table drawn
+ *     from the seed, the same for every pixel, so the maps are smooth, not speckled):
+ *     seg_prob = mean softmax, seg_entropy = H[p̄], seg_aleatoric = mean H, mutual information
+ *     their difference (0 where no logit has variance); seg_logit_var = e^(μ_r + v_r/2).
+ * Tiles work as for sampling; ensembles and `deterministic` are refused with it.
+ *
  * Members must share the network description but for the dropout rates (arch, in_channels,
  * classes, widths, convs, depth, no_depth_classes): otherwise creation fails naming both
  * files and the field. doubt_mc_create is the ensemble of one member: the same code, the
@@ -78,8 +94,14 @@
 #ifndef DOUBT_MODEL_MC_H
 #define DOUBT_MODEL_MC_H
 
-#include "model/safetensors.h"
 #include "model/net.h"
+#include "model/propagate.h"
+#include "model/safetensors.h"
+
+typedef enum {
+    DOUBT_MC_SAMPLE,   /* T dropout samples (the default) */
+    DOUBT_MC_PROPAGATE /* one moment-propagation pass (propagate.h) instead of samples */
+} doubt_mc_method;
 
 typedef struct {
     int samples;       /* T >= 1 */
@@ -92,6 +114,7 @@ typedef struct {
     int mask_no_depth; /* 1: depth maps NaN on pixels predicted as a no-depth class */
     int uncached;      /* 1: every sample runs the whole network (what caching saves, for
                         * benchmarks: the maps are the same up to rounding) */
+    doubt_mc_method method;
     int adaptive;      /* 1: samples is the cap; stop once converged (above) */
     double converge;   /* adaptive: the tolerance, >= 0 (0: never before the cap) */
 } doubt_mc_desc;
@@ -100,6 +123,9 @@ typedef struct {
 /* what `--samples auto` means: a cap of 100 samples and a tolerance of 5 % */
 #define DOUBT_MC_DEFAULT_AUTO_SAMPLES 100
 #define DOUBT_MC_DEFAULT_CONVERGE 0.05
+
+/* Draws that summarise each pixel's Gaussian logits under moment propagation. */
+#define DOUBT_MC_LOGIT_DRAWS 32
 
 typedef struct {
     int width, height, classes;
@@ -113,6 +139,10 @@ typedef struct {
 } doubt_mc_maps;
 
 typedef struct doubt_mc doubt_mc;
+
+/* "sample" or "propagate", as the command line and the JSON name them; and back (0: unknown). */
+const char *doubt_mc_method_name(doubt_mc_method method);
+int doubt_mc_method_parse(const char *name, doubt_mc_method *out);
 
 /* weights: a loaded safetensors file with a "network" description (kept by the engine only
  * while it builds networks: it must outlive the engine). */

@@ -1053,6 +1053,14 @@ void doubt_net_store_rates(doubt_net *net)
         net->desc.dropout = largest;
 }
 
+double doubt_net_dropout_rate(const doubt_net *net, int node)
+{
+    const doubt_net_node *n = &net->nodes[node];
+    if (n->drop)
+        return n->drop->desc.p;
+    return spec(net, node)->p;
+}
+
 int doubt_net_built_nodes(const doubt_net *net)
 {
     int built = 0;

@@ -122,6 +122,10 @@ doubt_concrete *doubt_net_concrete(doubt_net *net, int node);
  * rates and dropout), so saved weights carry them; nothing without such layers. */
 void doubt_net_store_rates(doubt_net *net);
 
+/* The rate dropout node `node` drops at: a learned one once loaded (Concrete), else the
+ * description's. */
+double doubt_net_dropout_rate(const doubt_net *net, int node);
+
 /* Number of nodes this network built (a SAMPLES network leaves the deterministic ones to
  * its cache), for tests and `doubt info`. */
 int doubt_net_built_nodes(const doubt_net *net);

@@ -573,7 +573,8 @@ static doubt_status build_report(eval_acc *a, const doubt_eval_opts *o, int imag
                                  cJSON *root, doubt_error *err)
 {
     doubt_json_add_number(root, "images", images);
-    doubt_json_add_number(root, "samples", o->deterministic ? 1 : o->samples);
+    doubt_json_add_number(root, "samples",
+                          o->deterministic || o->method == DOUBT_MC_PROPAGATE ? 1 : o->samples);
     const int adaptive = o->adaptive && !o->deterministic;
     cJSON *automatic = adaptive ? cJSON_CreateObject() : cJSON_CreateNull();
     if (adaptive) {
@@ -586,6 +587,7 @@ static doubt_status build_report(eval_acc *a, const doubt_eval_opts *o, int imag
     doubt_json_add_number(taken, "min", images ? a->samples_min : NAN);
     doubt_json_add_number(taken, "max", images ? a->samples_max : NAN);
     cJSON_AddBoolToObject(root, "deterministic", o->deterministic != 0);
+    cJSON_AddStringToObject(root, "method", doubt_mc_method_name(o->method));
     doubt_json_add_number(root, "seed", (double)o->seed);
     doubt_json_add_number(root, "classes", classes);
     doubt_json_add_number(root, "sample_pixels", (double)o->sample_cap);
@@ -749,6 +751,7 @@ doubt_status doubt_eval_run_ensemble(doubt_ctx *ctx, const doubt_safetensors *co
                         .adaptive = opts->adaptive,
                         .converge = opts->converge,
                         .deterministic = opts->deterministic,
+                        .method = opts->method,
                         .seed = opts->seed,
                         .mask_no_depth = 1};
     if ((st = doubt_mc_create_ensemble(ctx, members, count, &md, &mc))) {

@@ -11,7 +11,7 @@
  *   images, samples (1 when deterministic; per member for an ensemble; the cap when
  *   adaptive), samples_auto ({max, converge} of adaptive sampling, null for a fixed T),
  *   samples_taken {mean, min, max} (the T the images took: all T for a fixed T),
- *   deterministic, seed, classes, sample_pixels
+ *   deterministic, method, seed, classes, sample_pixels
  *   seg:   pixels, pixel_acc, miou, classes_present, iou [per class, null = class absent],
  *          nll, brier, ece, reliability {confidence[15], accuracy[15], count[15]}
  *   depth: pixels, abs_rel, sq_rel, rmse, rmse_log, log10, delta1, delta2, delta3,
@@ -33,8 +33,8 @@
  *          seg_aleatoric_labelnoise_auroc: the AUROC of the mean logit variance and of the
  *          expected entropy for flagging labelled pixels whose labelnoise/ truth is above 0
  *          (null without labelnoise/)
- *   per_image: [{name, samples (the T it took), seg_mutual_info_mean, seg_aleatoric_mean, depth_epistemic_mean,
- *          depth_aleatoric_mean}] in dataset order, the depth ones over valid ground truth
+ *   per_image: [{name, samples (the T it took), seg_mutual_info_mean, seg_aleatoric_mean,
+ *          depth_epistemic_mean, depth_aleatoric_mean}] in dataset order, the depth ones over valid ground truth
  *          (all pixels without depth/): for image-level figures such as telling OOD images
  *          apart (tools/kendall_gal_table.py).
  * For segmentation "total" is the predictive entropy H[p̄], "aleatoric" the expected entropy
@@ -51,6 +51,7 @@
 #include <stdint.h>
 
 #include "core/ctx.h"
+#include "model/mc.h"
 #include "model/safetensors.h"
 
 typedef struct {
@@ -58,6 +59,7 @@ typedef struct {
     int adaptive;       /* stop each image once converged (model/mc.h): one weights file */
     double converge;    /* adaptive: the tolerance (default DOUBT_MC_DEFAULT_CONVERGE) */
     int deterministic;  /* 1: one pass with dropout off (the standard-dropout prediction) */
+    doubt_mc_method method; /* samples, or one moment-propagation pass (mc.h) */
     uint64_t seed;      /* dropout and pixel-subsample seed */
     int64_t sample_cap; /* pixels kept per task for the ranking figures */
     const char *plots;  /* folder for the PNG plots, or NULL for none */

@@ -222,7 +222,8 @@ static doubt_status load_members(doubt_predictor *p, const char *const *weights_
                        .seed = o->seed,
                        .tile = o->tile,
                        .tile_margin = o->tile_margin,
-                       .mask_no_depth = 1};
+                       .mask_no_depth = 1,
+                       .method = o->method};
     st = doubt_mc_create_ensemble(p->ctx, (const doubt_safetensors *const *)p->weights, n, &d,
                                   &p->mc);
     return st ? doubt_fail(err, st, "%s", p->ctx->err.msg) : DOUBT_OK;
@@ -273,7 +274,7 @@ doubt_status doubt_predict_create_ensemble(doubt_ctx *ctx, const char *const *we
         if (!(p->o.lo[m] < p->o.hi[m]))
             doubt_map_default_range((doubt_map)m, p->classes, &p->o.lo[m],
                                             &p->o.hi[m]);
-    if (p->o.deterministic) {
+    if (p->o.deterministic || p->o.method == DOUBT_MC_PROPAGATE) {
         p->o.samples = 1;
         p->o.adaptive = 0;
     }
@@ -284,8 +285,10 @@ doubt_status doubt_predict_create_ensemble(doubt_ctx *ctx, const char *const *we
         snprintf(p->samples_text, sizeof p->samples_text, "auto (at most %d, converge %g)",
                  p->o.samples, p->o.converge);
     else
-        snprintf(p->samples_text, sizeof p->samples_text, "%d%s%s", p->o.samples,
-                 p->o.deterministic ? " (deterministic)" : "", members_text);
+        snprintf(p->samples_text, sizeof p->samples_text, "%d%s%s%s", p->o.samples,
+                 p->o.deterministic ? " (deterministic)" : "",
+                 p->o.method == DOUBT_MC_PROPAGATE ? " (moment propagation)" : "",
+                 members_text);
     snprintf(p->seed_text, sizeof p->seed_text, "%llu", (unsigned long long)p->o.seed);
     snprintf(p->scale_text, sizeof p->scale_text, "%.9g", (double)p->o.depth_scale);
     p->texts[p->ntexts++] = (doubt_png_text){"doubt.version", DOUBT_VERSION};
@@ -517,6 +520,7 @@ static char *summary(doubt_predictor *p, const doubt_mc_maps *mm, const char *pa
     }
     cJSON_AddItemToObject(o, "samples_auto", automatic);
     cJSON_AddBoolToObject(o, "deterministic", p->o.deterministic);
+    cJSON_AddStringToObject(o, "method", doubt_mc_method_name(p->o.method));
     cJSON_AddNumberToObject(o, "seed", (double)p->o.seed);
     cJSON_AddItemToObject(o, "tile",
                           p->o.tile ? cJSON_CreateNumber(p->o.tile) : cJSON_CreateNull());

@@ -63,6 +63,7 @@
 
 #include "core/ctx.h"
 #include "core/status.h"
+#include "model/mc.h"
 #include "viz/maps.h"
 
 /* Bit (1u << m) of opts.maps for each map m of viz/maps.h. */
@@ -82,6 +83,7 @@ typedef struct {
     float lo[DOUBT_MAP_COUNT], hi[DOUBT_MAP_COUNT]; /* lo == hi: the default range */
     int64_t max_pixels;   /* larger images are refused; 0 = DOUBT_IMAGE_MAX_PIXELS_DEFAULT */
     int tile, tile_margin; /* overlapping tiles for large images (mc.h); tile 0 = off */
+    doubt_mc_method method; /* samples (default) or one moment-propagation pass (mc.h) */
 } doubt_predict_opts;
 
 doubt_predict_opts doubt_predict_defaults(void);

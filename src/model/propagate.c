@@ -1,0 +1,725 @@
+#include "propagate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv/concat.h"
+#include "conv/conv.h"
+
+#define BN_EPS 1e-5
+/* Standard deviations below this count as none: the max and the ReLU are then exact. */
+#define TINY_STD 1e-30f
+
+#define TRY_RETURN(call)                                                                     \
+    do {                                                                                     \
+        const doubt_status try_status = (call);                                              \
+        if (try_status != DOUBT_OK)                                                          \
+            return try_status;                                                               \
+    } while (0)
+
+struct doubt_propagate_node {
+    /* the output's moments; var.mem is NULL where the node depends on no dropout (var 0) */
+    doubt_tensor mean, var;
+    doubt_conv *mean_conv, *var_conv; /* CONV: W' and bias; W'² */
+    int relu;                         /* CONV: a ReLU follows (a folded batch norm's) */
+    int alias;                        /* the node's moments are those of node `alias` */
+    doubt_concat *mean_cat, *var_cat;
+    doubt_tensor zero_var[DOUBT_NODE_MAX_INPUTS]; /* CONCAT: a deterministic input's var */
+    uint8_t *argmax;                              /* POOL read by an unpool: 0..3 per output */
+    double p;                                     /* DROPOUT */
+    int own_mean, own_var; /* tensors made here rather than a layer's dst */
+};
+
+/* ---- Gaussian moments, written so that loops over them vectorise ---- */
+
+/* e^x for x <= 0 (0 below -87), Cephes-style: 2^n · e^r with |r| <= ln2/2; n by truncation
+ * of x·log2(e) − 1/2 (<= 0), which needs no rounding instruction the baseline ISA lacks. */
+static inline float exp_nonpositive(float x)
+{
+    const float clamped = x < -87.0f ? -87.0f : x;
+    const float n = (float)(int32_t)(clamped * 1.44269504f - 0.5f);
+    const float r = clamped - n * 0.693359375f + n * 2.12194440e-4f;
+    float e = 1.9875691500e-4f;
+    e = e * r + 1.3981999507e-3f;
+    e = e * r + 8.3334519073e-3f;
+    e = e * r + 4.1665795894e-2f;
+    e = e * r + 1.6666665459e-1f;
+    e = e * r + 5.0000001201e-1f;
+    e = e * r * r + r + 1.0f;
+    union {
+        int32_t i;
+        float f;
+    } scale = {.i = ((int32_t)n + 127) << 23};
+    return x > -87.0f ? e * scale.f : 0.0f;
+}
+
+/* Φ(z) and φ(z) together: A&S 7.1.26 for the tail, which shares φ's exponential. */
+static inline void normal_cdf_pdf(float z, float *cdf, float *pdf)
+{
+    const float az = fabsf(z) * 0.70710678f; /* |z|/√2 */
+    const float t = 1.0f / (1.0f + 0.3275911f * az);
+    const float e = exp_nonpositive(-az * az); /* e^(−z²/2) */
+    const float poly =
+        t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f +
+                                                                           t * 1.061405429f))));
+    const float tail = 0.5f * poly * e; /* Φ(−|z|) */
+    *cdf = z >= 0 ? 1.0f - tail : tail;
+    *pdf = 0.39894228f * e;
+}
+
+static inline void relu_moments(float m, float v, float *om, float *ov)
+{
+    const float s = sqrtf(v > 0 ? v : 0);
+    const float safe = s > TINY_STD ? s : TINY_STD;
+    float z = m / safe;
+    z = z > 40.0f ? 40.0f : z < -40.0f ? -40.0f : z;
+    float cdf, pdf;
+    normal_cdf_pdf(z, &cdf, &pdf);
+    float mean = m * cdf + s * pdf;
+    mean = mean > 0 ? mean : 0;
+    const float second = (m * m + v) * cdf + m * s * pdf;
+    const float var = second - mean * mean;
+    *om = mean;
+    *ov = var > 0 ? var : 0;
+}
+
+static inline void max_moments(float ma, float va, float mb, float vb, float *om, float *ov)
+{
+    const float theta = sqrtf(va + vb > 0 ? va + vb : 0);
+    const float safe = theta > TINY_STD ? theta : TINY_STD;
+    float a = (ma - mb) / safe;
+    a = a > 40.0f ? 40.0f : a < -40.0f ? -40.0f : a;
+    float cdf, pdf;
+    normal_cdf_pdf(a, &cdf, &pdf);
+    const float other = 1.0f - cdf;
+    const float mean = ma * cdf + mb * other + theta * pdf;
+    const float second = (ma * ma + va) * cdf + (mb * mb + vb) * other + (ma + mb) * theta * pdf;
+    const float var = second - mean * mean;
+    *om = mean;
+    *ov = var > 0 ? var : 0;
+}
+
+void doubt_propagate_relu_moments(float mean, float var, float *out_mean, float *out_var)
+{
+    relu_moments(mean, var, out_mean, out_var);
+}
+
+void doubt_propagate_max_moments(float mean_a, float var_a, float mean_b, float var_b,
+                                 float *out_mean, float *out_var)
+{
+    max_moments(mean_a, var_a, mean_b, var_b, out_mean, out_var);
+}
+
+/* ---- layouts: the pass's own kernels read nchw, nhwc and channel-blocked nChw{8,16}c ---- */
+
+/* Element (n, c, h, w) lives at n·sn + (c / block)·sc + h·sh + w·sw + c % block. */
+typedef struct {
+    int64_t n, blocks, h, w, block;
+    int64_t sn, sc, sh, sw;
+    dnnl_format_tag_t tag; /* to make another tensor of this layout */
+} act_layout;
+
+static int layout_of(const dnnl_memory_desc_t *md, act_layout *out)
+{
+    if (md->ndims != 4 || md->format_kind != dnnl_blocked || md->offset0 != 0)
+        return 0;
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    const int64_t *pd = md->padded_dims, *st = b->strides;
+    act_layout l = {pd[0], pd[1], pd[2], pd[3], 1, st[0], st[1], st[2], st[3], dnnl_abcd};
+    if (b->inner_nblks == 1 && b->inner_idxs[0] == 1 &&
+        (b->inner_blks[0] == 8 || b->inner_blks[0] == 16)) {
+        l.block = b->inner_blks[0];
+        l.blocks = pd[1] / l.block;
+        l.tag = l.block == 8 ? dnnl_aBcd8b : dnnl_aBcd16b;
+        if (l.sw != l.block || l.sh != l.w * l.block || l.sc != l.h * l.sh ||
+            l.sn != l.blocks * l.sc)
+            return 0;
+    } else if (b->inner_nblks != 0) {
+        return 0;
+    } else if (l.sw == 1 && l.sh == l.w && l.sc == l.h * l.w && l.sn == l.blocks * l.sc) {
+        l.tag = dnnl_abcd;
+    } else if (l.sc == 1 && l.sw == l.blocks && l.sh == l.w * l.sw && l.sn == l.h * l.sh) {
+        l.tag = dnnl_acdb;
+    } else {
+        return 0;
+    }
+    *out = l;
+    return 1;
+}
+
+static size_t at(const act_layout *l, int64_t n, int64_t cb, int64_t y, int64_t x)
+{
+    return (size_t)(n * l->sn + cb * l->sc + y * l->sh + x * l->sw);
+}
+
+static size_t floats_of(const doubt_tensor *t)
+{
+    return doubt_tensor_bytes(t) / sizeof(float);
+}
+
+/* ---- building ---- */
+
+static doubt_status tensor_like(doubt_ctx *ctx, doubt_tensor *t, const dnnl_memory_desc_t *md,
+                                const char *what)
+{
+    return doubt_tensor_init(ctx, t, md, DOUBT_TENSOR_ARENA, what);
+}
+
+/* A tensor of `channels` at height × width in the layout family of `like`. */
+static doubt_status tensor_sized(doubt_ctx *ctx, doubt_tensor *t, const doubt_tensor *like,
+                                 int64_t channels, int64_t h, int64_t w, const char *what)
+{
+    act_layout l;
+    if (!layout_of(&like->md, &l))
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "moment propagation: %s: input in a layout it cannot read", what);
+    const int64_t dims[4] = {1, channels, h, w};
+    const dnnl_memory_desc_t md = doubt_md_make(4, dims, l.tag);
+    return tensor_like(ctx, t, &md, what);
+}
+
+/* Where node i's moments live once built: its own tensors, or those of the node it aliases. */
+static doubt_propagate_node *moments(doubt_propagate *p, int i)
+{
+    while (p->nodes[i].alias >= 0)
+        i = p->nodes[i].alias;
+    return &p->nodes[i];
+}
+
+/* A parameter of the source network as a plain float array (malloc'ed), or NULL. */
+static float *read_param(doubt_ctx *ctx, doubt_net *net, const char *prefix, const char *field,
+                         int64_t *count)
+{
+    char name[DOUBT_PARAM_NAME_MAX + 16];
+    snprintf(name, sizeof name, "%s.%s", prefix, field);
+    doubt_net_param *p = doubt_net_param_find(net, name);
+    if (!p)
+        return NULL;
+    *count = doubt_tensor_count(p->value);
+    float *plain = malloc((size_t)*count * sizeof *plain);
+    if (plain && doubt_tensor_read(ctx, p->value, plain) != DOUBT_OK) {
+        free(plain);
+        return NULL;
+    }
+    return plain;
+}
+
+/* The node that reads conv `i` when that reader is a batch norm and the only one. */
+static int folded_bnorm(const doubt_graph *g, int i)
+{
+    int readers[2];
+    if (doubt_graph_consumers(g, i, readers, 2) != 1)
+        return -1;
+    return g->nodes[readers[0]].op == DOUBT_NODE_BNORM ? readers[0] : -1;
+}
+
+/* Mean and variance convolutions with W' = W·γ/√(var+ε), b' = β + (b − mean)·γ/√(var+ε). */
+static doubt_status build_conv(doubt_ctx *ctx, doubt_propagate *p, doubt_net *net, int i)
+{
+    doubt_status st = DOUBT_OK;
+    const doubt_node *node = &p->graph.nodes[i];
+    doubt_propagate_node *n = &p->nodes[i];
+    const doubt_propagate_node *in = moments(p, node->inputs[0]);
+    const int bn = folded_bnorm(&p->graph, i);
+    float *w = NULL, *bias = NULL, *bnp[4] = {0};
+    int64_t count = 0, c_bias = 0, c_bn = 0;
+    w = read_param(ctx, net, node->name, "weight", &count);
+    if (!w) {
+        st = doubt_fail(&ctx->err, DOUBT_ERR_FORMAT, "moment propagation: %s: no weights",
+                        node->name);
+        goto done;
+    }
+    if (node->bias)
+        bias = read_param(ctx, net, node->name, "bias", &c_bias);
+    if (bn >= 0) {
+        static const char *const fields[4] = {"weight", "bias", "running_mean", "running_var"};
+        for (int k = 0; k < 4; k++)
+            if (!(bnp[k] = read_param(ctx, net, p->graph.nodes[bn].name, fields[k], &c_bn))) {
+                st = doubt_fail(&ctx->err, DOUBT_ERR_FORMAT,
+                                "moment propagation: %s: batch norm %s missing",
+                                node->name, fields[k]);
+                goto done;
+            }
+        n->relu = p->graph.nodes[bn].relu;
+        p->nodes[bn].alias = i;
+    }
+    const int out = node->channels;
+    const int64_t per_out = count / out;
+    float *folded_bias = calloc((size_t)out, sizeof *folded_bias);
+    if (!folded_bias) {
+        st = doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "moment propagation: out of memory");
+        goto done;
+    }
+    for (int o = 0; o < out; o++) {
+        const double scale = bn >= 0 ? bnp[0][o] / sqrt((double)bnp[3][o] + BN_EPS) : 1.0;
+        const double b = bias ? bias[o] : 0.0;
+        for (int64_t k = 0; k < per_out; k++)
+            w[o * per_out + k] = (float)(w[o * per_out + k] * scale);
+        folded_bias[o] = (float)(bn >= 0 ? bnp[1][o] + (b - bnp[2][o]) * scale : b);
+    }
+    /* a deterministic input runs exactly, with the ReLU as the convolution's post-op */
+    const int exact = !in->var.mem;
+    doubt_conv_desc cd = {.name = node->name,
+                          .in_channels = (int)(per_out / (node->kernel * node->kernel)),
+                          .out_channels = out,
+                          .kernel = node->kernel,
+                          .bias = 1,
+                          .fuse_relu = exact && n->relu};
+    st = doubt_conv_create(ctx, &cd, &in->mean.md, DOUBT_MODE_INFER, &n->mean_conv);
+    if (st == DOUBT_OK)
+        st = doubt_tensor_write(ctx, &n->mean_conv->weight, w);
+    if (st == DOUBT_OK)
+        memcpy(n->mean_conv->bias.data, folded_bias, (size_t)out * sizeof(float));
+    free(folded_bias);
+    if (st != DOUBT_OK || exact)
+        goto done;
+    for (int64_t k = 0; k < count; k++)
+        w[k] *= w[k];
+    cd.bias = 0;
+    cd.fuse_relu = 0;
+    cd.dst_md = &n->mean_conv->dst.md;
+    DOUBT_TRY(doubt_conv_create(ctx, &cd, &in->var.md, DOUBT_MODE_INFER, &n->var_conv));
+    DOUBT_TRY(doubt_tensor_write(ctx, &n->var_conv->weight, w));
+done:
+    free(w);
+    free(bias);
+    for (int k = 0; k < 4; k++)
+        free(bnp[k]);
+    return st;
+}
+
+static doubt_status build_concat(doubt_ctx *ctx, doubt_propagate *p, int i)
+{
+    const doubt_node *node = &p->graph.nodes[i];
+    doubt_propagate_node *n = &p->nodes[i];
+    const dnnl_memory_desc_t *mds[DOUBT_NODE_MAX_INPUTS];
+    for (int k = 0; k < node->n_inputs; k++)
+        mds[k] = &moments(p, node->inputs[k])->mean.md;
+    TRY_RETURN(
+        doubt_concat_create(ctx, node->name, node->n_inputs, mds, DOUBT_MODE_INFER, &n->mean_cat));
+    if (!p->stochastic[i])
+        return DOUBT_OK;
+    for (int k = 0; k < node->n_inputs; k++)
+        if (!moments(p, node->inputs[k])->var.mem)
+            TRY_RETURN(tensor_like(ctx, &n->zero_var[k], mds[k], node->name));
+    TRY_RETURN(
+        doubt_concat_create(ctx, node->name, node->n_inputs, mds, DOUBT_MODE_INFER, &n->var_cat));
+    if (!dnnl_memory_desc_equal(&n->mean_cat->dst.md, &n->var_cat->dst.md))
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "moment propagation: %s: mean and variance layouts differ", node->name);
+    return DOUBT_OK;
+}
+
+static int read_by_unpool(const doubt_graph *g, int pool)
+{
+    for (int i = pool + 1; i < g->n_nodes; i++)
+        if (g->nodes[i].op == DOUBT_NODE_UNPOOL && g->nodes[i].inputs[1] == pool)
+            return 1;
+    return 0;
+}
+
+static doubt_status build_node(doubt_ctx *ctx, doubt_propagate *p, doubt_net *net, int i)
+{
+    const doubt_node *node = &p->graph.nodes[i];
+    doubt_propagate_node *n = &p->nodes[i];
+    const doubt_propagate_node *in = node->n_inputs ? moments(p, node->inputs[0]) : NULL;
+    const int stochastic = p->stochastic[i];
+    switch (node->op) {
+    case DOUBT_NODE_INPUT: {
+        const int64_t dims[4] = {1, p->graph.in_channels, p->height, p->width};
+        return doubt_tensor_init_plain(ctx, &n->mean, 4, dims, DOUBT_TENSOR_ARENA, "input");
+    }
+    case DOUBT_NODE_CONV:
+        TRY_RETURN(build_conv(ctx, p, net, i));
+        n->mean = n->mean_conv->dst;
+        if (n->var_conv)
+            n->var = n->var_conv->dst;
+        return DOUBT_OK;
+    case DOUBT_NODE_BNORM:
+        if (n->alias < 0)
+            return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                              "moment propagation: batch norm %s does not follow a convolution "
+                              "read only by it",
+                              node->name);
+        return DOUBT_OK;
+    case DOUBT_NODE_DROPOUT:
+        n->p = doubt_net_dropout_rate(net, i);
+        if (n->p <= 0) {
+            n->alias = node->inputs[0];
+            return DOUBT_OK;
+        }
+        n->mean = in->mean;
+        return tensor_like(ctx, &n->var, &in->mean.md, node->name);
+    case DOUBT_NODE_RELU:
+    case DOUBT_NODE_ADD:
+        TRY_RETURN(tensor_like(ctx, &n->mean, &in->mean.md, node->name));
+        if (node->op == DOUBT_NODE_ADD &&
+            !dnnl_memory_desc_equal(&in->mean.md, &moments(p, node->inputs[1])->mean.md))
+            return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                              "moment propagation: %s: inputs in different layouts", node->name);
+        return stochastic ? tensor_like(ctx, &n->var, &in->mean.md, node->name) : DOUBT_OK;
+    case DOUBT_NODE_POOL:
+    case DOUBT_NODE_UPSAMPLE: {
+        const int64_t c = in->mean.md.dims[1], h = in->mean.md.dims[2], w = in->mean.md.dims[3];
+        const int64_t oh = node->op == DOUBT_NODE_POOL ? h / 2 : h * 2;
+        const int64_t ow = node->op == DOUBT_NODE_POOL ? w / 2 : w * 2;
+        TRY_RETURN(tensor_sized(ctx, &n->mean, &in->mean, c, oh, ow, node->name));
+        if (stochastic)
+            TRY_RETURN(tensor_sized(ctx, &n->var, &in->mean, c, oh, ow, node->name));
+        if (node->op == DOUBT_NODE_POOL && read_by_unpool(&p->graph, i)) {
+            n->argmax = doubt_arena_alloc(&ctx->arena, floats_of(&n->mean));
+            if (!n->argmax)
+                return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "moment propagation: out of memory");
+        }
+        return DOUBT_OK;
+    }
+    case DOUBT_NODE_UNPOOL: {
+        const doubt_propagate_node *pool = moments(p, node->inputs[1]);
+        act_layout a, b;
+        if (!layout_of(&in->mean.md, &a) || !layout_of(&pool->mean.md, &b) || a.tag != b.tag ||
+            !dnnl_memory_desc_equal(&in->mean.md, &pool->mean.md) || !pool->argmax)
+            return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                              "moment propagation: %s: values and pool indices disagree in layout",
+                              node->name);
+        const int64_t c = in->mean.md.dims[1], h = in->mean.md.dims[2] * 2,
+                      w = in->mean.md.dims[3] * 2;
+        TRY_RETURN(tensor_sized(ctx, &n->mean, &in->mean, c, h, w, node->name));
+        return stochastic ? tensor_sized(ctx, &n->var, &in->mean, c, h, w, node->name) : DOUBT_OK;
+    }
+    case DOUBT_NODE_CONCAT:
+        TRY_RETURN(build_concat(ctx, p, i));
+        n->mean = n->mean_cat->dst;
+        if (n->var_cat)
+            n->var = n->var_cat->dst;
+        return DOUBT_OK;
+    }
+    return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "moment propagation: %s: unknown node",
+                      node->name);
+}
+
+doubt_status doubt_propagate_create(doubt_ctx *ctx, doubt_net *net, doubt_propagate **out)
+{
+    doubt_status st = DOUBT_OK;
+    *out = NULL;
+    if (!net || net->batch < 1)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "moment propagation: needs a network");
+    doubt_propagate *p = calloc(1, sizeof *p);
+    if (!p)
+        return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "moment propagation: out of memory");
+    p->graph = net->graph;
+    memcpy(p->stochastic, net->stochastic, sizeof p->stochastic);
+    p->height = net->height;
+    p->width = net->width;
+    p->out_channels = net->shapes[p->graph.n_nodes - 1].channels;
+    p->nodes = calloc((size_t)p->graph.n_nodes, sizeof *p->nodes);
+    const size_t plane = (size_t)p->out_channels * p->height * p->width;
+    p->mean = malloc(plane * sizeof(float));
+    p->var = malloc(plane * sizeof(float));
+    /* the moments' memory is the engine's own, as a network's is (net.c) */
+    const doubt_arena context_arena = ctx->arena;
+    ctx->arena = (doubt_arena){0};
+    if (!p->nodes || !p->mean || !p->var) {
+        st = doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "moment propagation: out of memory");
+        goto done;
+    }
+    for (int i = 0; i < p->graph.n_nodes; i++)
+        p->nodes[i].alias = -1;
+    for (int i = 0; i < p->graph.n_nodes && st == DOUBT_OK; i++) {
+        st = build_node(ctx, p, net, i);
+        const doubt_node_op op = p->graph.nodes[i].op;
+        doubt_propagate_node *n = &p->nodes[i];
+        const int layer_dst = op == DOUBT_NODE_CONV || op == DOUBT_NODE_CONCAT;
+        n->own_mean = !layer_dst && op != DOUBT_NODE_DROPOUT && n->mean.mem;
+        n->own_var = !layer_dst && n->var.mem;
+    }
+done:
+    p->arena = ctx->arena;
+    ctx->arena = context_arena;
+    if (st != DOUBT_OK)
+        doubt_propagate_destroy(p);
+    else
+        *out = p;
+    return st;
+}
+
+void doubt_propagate_destroy(doubt_propagate *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; p->nodes && i < p->graph.n_nodes; i++) {
+        doubt_propagate_node *n = &p->nodes[i];
+        if (n->own_mean)
+            doubt_tensor_release(&n->mean);
+        if (n->own_var)
+            doubt_tensor_release(&n->var);
+        for (int k = 0; k < DOUBT_NODE_MAX_INPUTS; k++)
+            doubt_tensor_release(&n->zero_var[k]);
+        doubt_conv_destroy(p->nodes[i].mean_conv);
+        doubt_conv_destroy(p->nodes[i].var_conv);
+        doubt_concat_destroy(p->nodes[i].mean_cat);
+        doubt_concat_destroy(p->nodes[i].var_cat);
+    }
+    free(p->nodes);
+    free(p->mean);
+    free(p->var);
+    doubt_arena_release(&p->arena);
+    free(p);
+}
+
+/* ---- running ---- */
+
+static void relu_in_place(float *m, float *v, size_t count)
+{
+#pragma omp parallel for simd schedule(static)
+    for (size_t k = 0; k < count; k++)
+        relu_moments(m[k], v[k], &m[k], &v[k]);
+}
+
+static void relu_exact(const float *in, float *out, size_t count)
+{
+#pragma omp parallel for simd schedule(static)
+    for (size_t k = 0; k < count; k++)
+        out[k] = in[k] > 0 ? in[k] : 0;
+}
+
+static void dropout_variance(const float *m, const float *v, float *out, size_t count, double p)
+{
+    const float keep = (float)(1.0 / (1.0 - p));
+#pragma omp parallel for simd schedule(static)
+    for (size_t k = 0; k < count; k++) {
+        const float second = (v ? v[k] : 0.0f) + m[k] * m[k];
+        const float var = second * keep - m[k] * m[k];
+        out[k] = var > 0 ? var : 0;
+    }
+}
+
+static void add_into(const float *a, const float *b, float *out, size_t count)
+{
+#pragma omp parallel for simd schedule(static)
+    for (size_t k = 0; k < count; k++)
+        out[k] = (a ? a[k] : 0.0f) + (b ? b[k] : 0.0f);
+}
+
+/* 2×2 max pool of (mean, var) from layout li into lo; var NULL: the exact max. argmax (in
+ * lo's positions) records the window position of the largest mean, when wanted. */
+static void pool_moments(const float *m, const float *v, const act_layout *li, float *om,
+                         float *ov, uint8_t *argmax, const act_layout *lo)
+{
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t nb = 0; nb < lo->n * lo->blocks; nb++)
+        for (int64_t y = 0; y < lo->h; y++)
+            for (int64_t x = 0; x < lo->w; x++)
+                for (int64_t k = 0; k < lo->block; k++) {
+                    const int64_t n = nb / lo->blocks, cb = nb % lo->blocks;
+                    const size_t in0 = at(li, n, cb, 2 * y, 2 * x) + (size_t)k;
+                    const size_t q[4] = {in0, in0 + (size_t)li->sw, in0 + (size_t)li->sh,
+                                         in0 + (size_t)(li->sh + li->sw)};
+                    const size_t o = at(lo, n, cb, y, x) + (size_t)k;
+                    int best = 0;
+                    for (int j = 1; j < 4; j++)
+                        if (m[q[j]] > m[q[best]])
+                            best = j;
+                    if (argmax)
+                        argmax[o] = (uint8_t)best;
+                    if (!v) {
+                        om[o] = m[q[best]];
+                        continue;
+                    }
+                    float m01, v01, m23, v23;
+                    max_moments(m[q[0]], v[q[0]], m[q[1]], v[q[1]], &m01, &v01);
+                    max_moments(m[q[2]], v[q[2]], m[q[3]], v[q[3]], &m23, &v23);
+                    max_moments(m01, v01, m23, v23, &om[o], &ov[o]);
+                }
+}
+
+/* Places pooled values (layout li, the pool's output's) at their window's argmax in the
+ * unpool's output (layout lo, twice the size). */
+static void unpool_values(const float *in, const uint8_t *argmax, const act_layout *li,
+                          float *out, const act_layout *lo, size_t out_floats)
+{
+    memset(out, 0, out_floats * sizeof(float));
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t nb = 0; nb < li->n * li->blocks; nb++)
+        for (int64_t y = 0; y < li->h; y++)
+            for (int64_t x = 0; x < li->w; x++)
+                for (int64_t k = 0; k < li->block; k++) {
+                    const int64_t n = nb / li->blocks, cb = nb % li->blocks;
+                    const size_t i = at(li, n, cb, y, x) + (size_t)k;
+                    const int q = argmax[i];
+                    out[at(lo, n, cb, 2 * y + q / 2, 2 * x + q % 2) + (size_t)k] = in[i];
+                }
+}
+
+/* Source rows of output row o of a half-pixel ×2 bilinear upsampling of `n` rows and their
+ * weights; a clamped border puts all the weight on one row. */
+static void upsample_taps(int64_t o, int64_t n, int64_t *r0, int64_t *r1, float *w0, float *w1)
+{
+    const int64_t i = o / 2, j = o % 2 ? i + 1 : i - 1;
+    *r0 = i;
+    if (j < 0 || j >= n) {
+        *r1 = i;
+        *w0 = 1.0f;
+        *w1 = 0.0f;
+    } else {
+        *r1 = j;
+        *w0 = 0.75f;
+        *w1 = 0.25f;
+    }
+}
+
+/* Bilinear ×2 of `in` (layout li) into lo through the weights, or their squares. */
+static void upsample(const float *in, const act_layout *li, float *out, const act_layout *lo,
+                     int squared)
+{
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t nb = 0; nb < lo->n * lo->blocks; nb++)
+        for (int64_t y = 0; y < lo->h; y++) {
+            const int64_t n = nb / lo->blocks, cb = nb % lo->blocks;
+            int64_t y0, y1;
+            float wy0, wy1;
+            upsample_taps(y, li->h, &y0, &y1, &wy0, &wy1);
+            if (squared) {
+                wy0 *= wy0;
+                wy1 *= wy1;
+            }
+            for (int64_t x = 0; x < lo->w; x++) {
+                int64_t x0, x1;
+                float wx0, wx1;
+                upsample_taps(x, li->w, &x0, &x1, &wx0, &wx1);
+                if (squared) {
+                    wx0 *= wx0;
+                    wx1 *= wx1;
+                }
+                const float *a0 = in + at(li, n, cb, y0, x0), *a1 = in + at(li, n, cb, y0, x1);
+                const float *c0 = in + at(li, n, cb, y1, x0), *c1 = in + at(li, n, cb, y1, x1);
+                float *o = out + at(lo, n, cb, y, x);
+#pragma omp simd
+                for (int64_t k = 0; k < lo->block; k++)
+                    o[k] = wy0 * (wx0 * a0[k] + wx1 * a1[k]) + wy1 * (wx0 * c0[k] + wx1 * c1[k]);
+            }
+        }
+}
+
+static doubt_status run_conv(doubt_ctx *ctx, doubt_propagate *p, int i)
+{
+    doubt_propagate_node *n = &p->nodes[i];
+    const doubt_propagate_node *in = moments(p, p->graph.nodes[i].inputs[0]);
+    TRY_RETURN(doubt_conv_forward(ctx, n->mean_conv, &in->mean));
+    if (!n->var_conv)
+        return DOUBT_OK;
+    TRY_RETURN(doubt_conv_forward(ctx, n->var_conv, &in->var));
+    if (n->relu)
+        relu_in_place(n->mean.data, n->var.data, floats_of(&n->mean));
+    return DOUBT_OK;
+}
+
+static doubt_status run_concat(doubt_ctx *ctx, doubt_propagate *p, int i)
+{
+    const doubt_node *node = &p->graph.nodes[i];
+    doubt_propagate_node *n = &p->nodes[i];
+    const doubt_tensor *means[DOUBT_NODE_MAX_INPUTS], *vars[DOUBT_NODE_MAX_INPUTS];
+    for (int k = 0; k < node->n_inputs; k++) {
+        const doubt_propagate_node *in = moments(p, node->inputs[k]);
+        means[k] = &in->mean;
+        vars[k] = in->var.mem ? &in->var : &n->zero_var[k];
+    }
+    TRY_RETURN(doubt_concat_forward(ctx, n->mean_cat, means));
+    return n->var_cat ? doubt_concat_forward(ctx, n->var_cat, vars) : DOUBT_OK;
+}
+
+static doubt_status run_node(doubt_ctx *ctx, doubt_propagate *p, int i)
+{
+    const doubt_node *node = &p->graph.nodes[i];
+    doubt_propagate_node *n = &p->nodes[i];
+    if (n->alias >= 0 || node->op == DOUBT_NODE_INPUT)
+        return DOUBT_OK;
+    const doubt_propagate_node *in = node->n_inputs ? moments(p, node->inputs[0]) : NULL;
+    const float *in_var = in && in->var.mem ? in->var.data : NULL;
+    act_layout li, lo;
+    switch (node->op) {
+    case DOUBT_NODE_CONV: return run_conv(ctx, p, i);
+    case DOUBT_NODE_CONCAT: return run_concat(ctx, p, i);
+    case DOUBT_NODE_DROPOUT:
+        dropout_variance(in->mean.data, in_var, n->var.data, floats_of(&n->var), n->p);
+        return DOUBT_OK;
+    case DOUBT_NODE_RELU:
+        if (!n->var.mem) {
+            relu_exact(in->mean.data, n->mean.data, floats_of(&n->mean));
+            return DOUBT_OK;
+        }
+        memcpy(n->mean.data, in->mean.data, doubt_tensor_bytes(&n->mean));
+        memcpy(n->var.data, in_var, doubt_tensor_bytes(&n->var));
+        relu_in_place(n->mean.data, n->var.data, floats_of(&n->mean));
+        return DOUBT_OK;
+    case DOUBT_NODE_ADD: {
+        const doubt_propagate_node *other = moments(p, node->inputs[1]);
+        add_into(in->mean.data, other->mean.data, n->mean.data, floats_of(&n->mean));
+        if (n->var.mem)
+            add_into(in_var, other->var.mem ? other->var.data : NULL, n->var.data,
+                     floats_of(&n->var));
+        return DOUBT_OK;
+    }
+    case DOUBT_NODE_POOL:
+        layout_of(&in->mean.md, &li);
+        layout_of(&n->mean.md, &lo);
+        pool_moments(in->mean.data, in_var, &li, n->mean.data, n->var.mem ? n->var.data : NULL,
+                     n->argmax, &lo);
+        return DOUBT_OK;
+    case DOUBT_NODE_UNPOOL: {
+        const doubt_propagate_node *pool = moments(p, node->inputs[1]);
+        layout_of(&in->mean.md, &li);
+        layout_of(&n->mean.md, &lo);
+        unpool_values(in->mean.data, pool->argmax, &li, n->mean.data, &lo, floats_of(&n->mean));
+        if (n->var.mem) {
+            if (in_var)
+                unpool_values(in_var, pool->argmax, &li, n->var.data, &lo, floats_of(&n->var));
+            else
+                memset(n->var.data, 0, doubt_tensor_bytes(&n->var));
+        }
+        return DOUBT_OK;
+    }
+    case DOUBT_NODE_UPSAMPLE:
+        layout_of(&in->mean.md, &li);
+        layout_of(&n->mean.md, &lo);
+        upsample(in->mean.data, &li, n->mean.data, &lo, 0);
+        if (n->var.mem)
+            upsample(in_var, &li, n->var.data, &lo, 1);
+        return DOUBT_OK;
+    default: return DOUBT_OK;
+    }
+}
+
+/* The output's moments into plain [C, H, W] arrays. */
+static void read_out(const doubt_propagate_node *o, const act_layout *l, int channels,
+                     float *mean, float *var)
+{
+    const size_t plane = (size_t)(l->h * l->w);
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < channels; c++)
+        for (int64_t y = 0; y < l->h; y++)
+            for (int64_t x = 0; x < l->w; x++) {
+                const size_t from = at(l, 0, c / l->block, y, x) + (size_t)(c % l->block);
+                const size_t to = (size_t)c * plane + (size_t)(y * l->w + x);
+                mean[to] = o->mean.data[from];
+                var[to] = o->var.mem ? o->var.data[from] : 0.0f;
+            }
+}
+
+doubt_status doubt_propagate_run(doubt_ctx *ctx, doubt_propagate *p, const float *image)
+{
+    if (!p || !image)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "moment propagation: NULL engine or image");
+    doubt_propagate_node *input = &p->nodes[0];
+    memcpy(input->mean.data, image, doubt_tensor_bytes(&input->mean));
+    for (int i = 1; i < p->graph.n_nodes; i++)
+        TRY_RETURN(run_node(ctx, p, i));
+    const doubt_propagate_node *o = moments(p, p->graph.n_nodes - 1);
+    act_layout l;
+    if (!layout_of(&o->mean.md, &l))
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "moment propagation: output in a layout it cannot read");
+    read_out(o, &l, p->out_channels, p->mean, p->var);
+    return DOUBT_OK;
+}
