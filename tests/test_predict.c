@@ -1143,9 +1143,12 @@ START_TEST(command_usage_and_weights_errors)
     static const struct {
         const char *option, *value, *message;
     } numbers[] = {
-        {"--samples", "abc", "--samples wants T (1..100000), auto or auto:MAX (MAX 12..100000): abc"},
-        {"--samples", "100001", "--samples wants T (1..100000), auto or auto:MAX (MAX 12..100000): 100001"},
-        {"--samples", "3x", "--samples wants T (1..100000), auto or auto:MAX (MAX 12..100000): 3x"},
+        {"--samples", "abc",
+         "--samples wants T (1..100000), auto or auto:MAX (MAX 12..100000): abc"},
+        {"--samples", "100001",
+         "--samples wants T (1..100000), auto or auto:MAX (MAX 12..100000): 100001"},
+        {"--samples", "3x",
+         "--samples wants T (1..100000), auto or auto:MAX (MAX 12..100000): 3x"},
         {"--seed", "9007199254740992", "--seed wants an integer in 0 .. 2^53-1: 9007199254740992"},
         {"--threads", "99999999999999999999", "--threads wants 1..1024: 99999999999999999999"},
         {"--depth-scale", "0", "--depth-scale wants a positive number: 0"},

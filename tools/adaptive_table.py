@@ -75,7 +75,8 @@ def main(args):
             for s in SETS:
                 report = load(os.path.join(work, f"eval_{name}_{mode}_{s}.json"))
                 row = [name, mode, s]
-                row += [cell(lookup(report, ("samples_taken", k)), 3) for k in ("mean", "min", "max")]
+                row += [cell(lookup(report, ("samples_taken", k)), 3)
+                        for k in ("mean", "min", "max")]
                 row.append(cell(seconds(os.path.join(work, f"seconds_{name}_{mode}_{s}.txt")), 3))
                 row += [cell(lookup(report, keys)) for _, keys in FIGURES]
                 for _, key in OOD_SCORES:

@@ -575,7 +575,7 @@ static doubt_status build_report(eval_acc *a, const doubt_eval_opts *o, int imag
     doubt_json_add_number(root, "images", images);
     doubt_json_add_number(root, "samples",
                           o->deterministic || o->method == DOUBT_MC_PROPAGATE ? 1 : o->samples);
-    const int adaptive = o->adaptive && !o->deterministic;
+    const int adaptive = o->adaptive && !o->deterministic && o->method != DOUBT_MC_PROPAGATE;
     cJSON *automatic = adaptive ? cJSON_CreateObject() : cJSON_CreateNull();
     if (adaptive) {
         doubt_json_add_number(automatic, "max", o->samples);

@@ -34,9 +34,9 @@
  *          expected entropy for flagging labelled pixels whose labelnoise/ truth is above 0
  *          (null without labelnoise/)
  *   per_image: [{name, samples (the T it took), seg_mutual_info_mean, seg_aleatoric_mean,
- *          depth_epistemic_mean, depth_aleatoric_mean}] in dataset order, the depth ones over valid ground truth
- *          (all pixels without depth/): for image-level figures such as telling OOD images
- *          apart (tools/kendall_gal_table.py).
+ *          depth_epistemic_mean, depth_aleatoric_mean}] in dataset order, the depth ones over
+ *          valid ground truth (all pixels without depth/): for image-level figures such as
+ *          telling OOD images apart (tools/kendall_gal_table.py).
  * For segmentation "total" is the predictive entropy H[p̄], "aleatoric" the expected entropy
  * and "epistemic" the mutual information; for depth the variances of mc.h.
  *

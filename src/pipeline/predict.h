@@ -44,9 +44,9 @@
  * "nan_pixels" (pixels where the network gave NaN, NaN in their maps too), "samples" (the
  * T this image took: with opts.adaptive where its estimates converged, mc.h),
  * "samples_auto" ({"max", "converge"}: the cap and tolerance of adaptive sampling; null for
- * a fixed T), "deterministic", "seed", "tile", "tile_margin" (null when not tiling), "depth_scale",
- * "time_s", "weights", "weights_sha256", "version"}. "weights" and "weights_sha256" are
- * strings for one weights file, as they always were, and for an ensemble (several files,
+ * a fixed T), "deterministic", "seed", "tile", "tile_margin" (null when not tiling),
+ * "depth_scale", "time_s", "weights", "weights_sha256", "version"}. "weights" and
+ * "weights_sha256" are strings for one weights file, as they always were, and for an ensemble (several files,
  * mc.h) arrays of every member's path and hash in the order given; "samples" is T per
  * member. The tEXt chunks then carry the members' hashes joined by commas.
  * Percentiles interpolate linearly between order statistics (NumPy's default); "above" is
