@@ -127,3 +127,15 @@ int doubt_usage_error(const char *command, const char *what, const char *value)
 {
     return doubt_usage_errorf(command, "%s%s%s", what, value ? ": " : "", value ? value : "");
 }
+
+int doubt_arg_precision(const char *command, const char *name, doubt_precision *out)
+{
+    if (!doubt_precision_parse(name, out))
+        return doubt_usage_error(command, "--precision wants f32, bf16 or int8", name);
+    char why[256];
+    if (!doubt_precision_check(*out, why, sizeof why)) {
+        fprintf(stderr, "doubt %s: --%s\n", command, why); /* why starts "precision NAME" */
+        return DOUBT_EXIT_FAILURE;
+    }
+    return 0;
+}

@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "core/isa.h"
+
 /* The whole string s as a base-10 integer in [lo, hi]: 1 with *out set, else 0 with *out
  * untouched. Refused: NULL (an option given last, without its value), an empty string,
  * trailing characters ("12x", "1.5"), values beyond int64_t. Leading spaces and a sign are
@@ -47,6 +49,13 @@ void doubt_arg_list_free(doubt_arg_list *l);
  * pointing to 'doubt COMMAND --help' on stderr; returns DOUBT_EXIT_USAGE, so that a caller
  * can `return doubt_usage_error(...)`. */
 int doubt_usage_error(const char *command, const char *what, const char *value);
+
+/* The value of --precision for a command that runs a network: 0 with *out set. Otherwise
+ * prints why on stderr and returns the exit status: DOUBT_EXIT_USAGE for a name other than
+ * f32, bf16, int8; DOUBT_EXIT_FAILURE for one doubt cannot run here, with
+ * doubt_precision_check's reason ("doubt predict: --precision bf16 needs AVX-512 BF16 or
+ * AMX; this CPU has avx2 (oneDNN: avx2)"). */
+int doubt_arg_precision(const char *command, const char *name, doubt_precision *out);
 
 /* The same with a printf message, for commands that quote the value inside the text. */
 int doubt_usage_errorf(const char *command, const char *fmt, ...)

@@ -20,7 +20,8 @@ static void usage(FILE *to)
             "usage: doubt eval --weights FILE[,FILE...] --data DIR\n"
             "                  [--samples T | --samples auto[:MAX] [--converge TOL] |\n"
             "                   --deterministic]\n"
-            "                  [--seed S] [--threads K] [--json OUT] [--plots DIR]\n"
+            "                  [--seed S] [--precision P] [--threads K] [--json OUT]\n"
+            "                  [--plots DIR]\n"
             "\n"
             "Runs Monte Carlo dropout inference over a dataset folder (images/ with labels/\n"
             "and/or depth/, optionally noise/ and labelnoise/ from 'doubt synth') and reports\n"
@@ -47,6 +48,9 @@ static void usage(FILE *to)
             "                  (epistemic figures are then 0, an ensemble's the spread\n"
             "                  across its members)\n"
             "  --seed S        dropout and pixel-subsample seed (default 0)\n"
+            "  --precision P   f32 (default); bf16 (needs AVX-512 BF16 or AMX) and int8\n"
+            "                  (needs VNNI) are refused where the CPU lacks them, and\n"
+            "                  elsewhere too for now: only the f32 path is built\n"
             "  --threads K     threads (default: all cores)\n"
             "  --json OUT      also write the JSON report to OUT\n"
             "  --plots DIR     write reliability.png, sparsification_depth.png,\n"
@@ -183,7 +187,7 @@ int doubt_cmd_eval(int argc, char **argv)
         int takes = !strcmp(a, "--weights") || !strcmp(a, "--data") || !strcmp(a, "--samples") ||
                     !strcmp(a, "--seed") || !strcmp(a, "--threads") || !strcmp(a, "--json") ||
                     !strcmp(a, "--plots") || !strcmp(a, "--method") ||
-                    !strcmp(a, "--converge");
+                    !strcmp(a, "--converge") || !strcmp(a, "--precision");
         if (!takes) {
             fprintf(stderr, "doubt eval: unknown option '%s'\n", a);
             usage(stderr);
@@ -207,6 +211,10 @@ int doubt_cmd_eval(int argc, char **argv)
                 fprintf(stderr, "doubt eval: --method '%s': sample or propagate\n", v);
                 return DOUBT_EXIT_USAGE;
             }
+        } else if (!strcmp(a, "--precision")) {
+            int rc = doubt_arg_precision("eval", v, &o.precision);
+            if (rc)
+                return rc;
         } else if (!strcmp(a, "--samples")) {
             if (!doubt_arg_samples(v, &o.samples, &o.adaptive)) {
                 fprintf(stderr, "doubt eval: --samples '%s': " DOUBT_ARG_SAMPLES_FORMS "\n", v);

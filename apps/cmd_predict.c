@@ -45,10 +45,9 @@ static const char usage_text[] =
     "samples and the maps pool all of them, so the epistemic maps add the members'\n"
     "disagreement to their MC dropout spread (with --deterministic: one pass per member,\n"
     "the classic deep ensemble). Members must be the same network but for dropout rates;\n"
-    "the JSON then lists every member's file and SHA-256 as arrays.\n"
-    "\n";
+    "the JSON then lists every member's file and SHA-256 as arrays.\n";
 
-/* the options apart: C11 promises string literals of 4095 characters only */
+/* the options, apart: C99 compilers need support string literals only up to 4095 bytes */
 static const char options_text[] =
     "  --weights FILE[,FILE...]\n"
     "                        safetensors weights; several are a deep ensemble (above)\n"
@@ -77,6 +76,9 @@ static const char options_text[] =
     "                        (default 96, about the network's reach; tiles need\n"
     "                        PX >= 2 x margin + 16)\n"
     "  --seed S              dropout seed, 0 .. 2^53-1 (default 0)\n"
+    "  --precision P         f32 (default); bf16 (needs AVX-512 BF16 or AMX) and int8\n"
+    "                        (needs VNNI) are refused where the CPU lacks them, and\n"
+    "                        elsewhere too for now: only the f32 path is built\n"
     "  --maps LIST           heatmaps to write: comma list of the names above, all or none\n"
     "                        (default all)\n"
     "  --range NAME=LO:HI    fixed range of a heatmap (repeatable)\n"
@@ -128,6 +130,7 @@ static int parse_args(int argc, char **argv, options *o)
             return doubt_usage_error("predict", "missing value after", a);
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage_text, stdout);
+            fputs("\n", stdout);
             fputs(options_text, stdout);
             return -1;
         } else if (!strcmp(a, "--version")) {
@@ -175,6 +178,10 @@ static int parse_args(int argc, char **argv, options *o)
             if (!doubt_arg_int64(val, 0, (INT64_C(1) << 53) - 1, &seed))
                 return doubt_usage_error("predict", "--seed wants an integer in 0 .. 2^53-1", val);
             o->p.seed = (uint64_t)seed;
+        } else if (!strcmp(a, "--precision")) {
+            int rc = doubt_arg_precision("predict", val, &o->p.precision);
+            if (rc)
+                return rc;
         } else if (!strcmp(a, "--threads")) {
             if (!doubt_arg_int(val, 1, 1024, &o->threads))
                 return doubt_usage_error("predict", "--threads wants 1..1024", val);

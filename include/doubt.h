@@ -22,6 +22,8 @@
 
 #include "core/arena.h"
 #include "core/ctx.h"
+#include "core/isa.h"
+#include "core/peak.h"
 #include "core/rng.h"
 #include "core/status.h"
 #include "core/tensor.h"

@@ -405,6 +405,7 @@ START_TEST(simple_layers_match_reference)
     static const simple_case cases[] = {
         {OP_RELU, {3, 5, 3, 5}},     {OP_RELU, {1, 19, 1, 1}}, {OP_POOL, {3, 5, 3, 5}},
         {OP_POOL, {1, 19, 4, 6}},    {OP_UPSAMPLE, {3, 5, 3, 5}}, {OP_UPSAMPLE, {1, 19, 1, 1}},
+        {OP_UPSAMPLE, {1, 5, 1, 2}}, {OP_UPSAMPLE, {2, 5, 2, 1}},
     };
     static const char *names[] = {"relu", "maxpool 2x2", "upsample x2"};
     doubt_ctx *ctx = th_ctx(0);
@@ -464,6 +465,99 @@ START_TEST(simple_layers_match_reference)
         free(dy);
         free(dx);
     }
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* The upsample's own backward loop (nchw, nChw8c, nChw16c) against oneDNN's resampling
+ * backward made here as the reference, and against the double reference that
+ * simple_layers_match_reference checks with central differences; an nhwc input takes
+ * oneDNN's path. Channel counts not a multiple of 8 leave padded lanes in the blocks. */
+START_TEST(upsample_backward_matches_onednn)
+{
+    static const ref_shape shapes[] = {{2, 5, 1, 1}, {1, 5, 1, 2}, {2, 19, 2, 1},
+                                       {2, 19, 3, 5}, {1, 8, 3, 5},  {1, 16, 4, 4}};
+    static const dnnl_format_tag_t tags[] = {dnnl_abcd, dnnl_aBcd8b, dnnl_aBcd16b, dnnl_acdb};
+    static const char *tag_names[] = {"nchw", "nChw8c", "nChw16c", "nhwc"};
+    doubt_ctx *ctx = th_ctx(0);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        for (size_t l = 0; l < sizeof tags / sizeof tags[0]; l++) {
+            const ref_shape s = shapes[k], o = {s.n, s.c, 2 * s.h, 2 * s.w};
+            const long nx = ref_count(s), ny = ref_count(o);
+            double *x = dalloc(nx), *dy = dalloc(ny), *dx = dalloc(nx);
+            th_fill_d(x, nx, 60 + (uint32_t)k, -1, 1);
+            th_fill_d(dy, ny, 70 + (uint32_t)k, -1, 1);
+            ref_upsample_bwd(s, dy, dx);
+            doubt_tensor src, diff_dst, want;
+            input_from(ctx, &src, s, tags[l], x);
+            doubt_upsample *up = NULL;
+            TH_OK(ctx, doubt_upsample_create(ctx, "t.up", &src.md, DOUBT_MODE_TRAIN, &up));
+            /* with one pixel per plane nhwc has nchw's strides, so it is nchw */
+            const int loop = tags[l] != dnnl_acdb || s.h * s.w == 1;
+            ck_assert_msg((up->bwd == NULL) == loop,
+                          "%s: the backward loop should run exactly for nchw, nChw8c, nChw16c",
+                          tag_names[l]);
+            TH_OK(ctx, doubt_upsample_forward(ctx, up, &src));
+            tensor_from(ctx, &diff_dst, &up->dst.md, dy);
+            TH_OK(ctx, doubt_upsample_backward(ctx, up, &diff_dst));
+
+            const float factors[2] = {2.f, 2.f};
+            dnnl_resampling_desc_t fwd_desc, bwd_desc;
+            dnnl_primitive_desc_t fwd_pd, bwd_pd;
+            dnnl_primitive_t bwd;
+            ck_assert(dnnl_resampling_forward_desc_init(&fwd_desc, dnnl_forward_training,
+                                                        dnnl_resampling_linear, factors, &src.md,
+                                                        &up->dst.md) == dnnl_success);
+            ck_assert(dnnl_primitive_desc_create(&fwd_pd, &fwd_desc, NULL, ctx->engine, NULL) ==
+                      dnnl_success);
+            ck_assert(dnnl_resampling_backward_desc_init(&bwd_desc, dnnl_resampling_linear,
+                                                         factors, &src.md, &up->dst.md) ==
+                      dnnl_success);
+            ck_assert(dnnl_primitive_desc_create(&bwd_pd, &bwd_desc, NULL, ctx->engine, fwd_pd) ==
+                      dnnl_success);
+            ck_assert(dnnl_primitive_create(&bwd, bwd_pd) == dnnl_success);
+            TH_OK(ctx, doubt_tensor_init(ctx, &want, &src.md, DOUBT_TENSOR_OWNED, "want"));
+            dnnl_exec_arg_t args[2] = {{DNNL_ARG_DIFF_DST, diff_dst.mem},
+                                       {DNNL_ARG_DIFF_SRC, want.mem}};
+            TH_OK(ctx, doubt_ctx_execute(ctx, bwd, 2, args, "reference resampling backward"));
+
+            char what[96];
+            snprintf(what, sizeof what, "upsample bwd %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+            float *got = values(ctx, &up->diff_src), *ref = values(ctx, &want);
+            double *ref_d = dalloc(nx);
+            for (long i = 0; i < nx; i++)
+                ref_d[i] = ref[i];
+            const double vs_onednn = th_rel_err(got, ref_d, nx), vs_double = th_rel_err(got, dx, nx);
+            printf("  %-28s %-8s vs oneDNN %.2e, vs double %.2e\n", what, tag_names[l], vs_onednn,
+                   vs_double);
+            ck_assert_msg(vs_onednn < 1e-6, "%s %s: %g from oneDNN's backward", what,
+                          tag_names[l], vs_onednn);
+            ck_assert_msg(vs_double < 1e-6, "%s %s: %g from the double reference", what,
+                          tag_names[l], vs_double);
+            /* the padded lanes of a block stay zero, as oneDNN's layouts require */
+            const size_t floats = doubt_tensor_bytes(&up->diff_src) / sizeof(float);
+            double padded = 0;
+            for (size_t i = 0; i < floats; i++)
+                padded += fabs(up->diff_src.data[i]);
+            double logical = 0;
+            for (long i = 0; i < nx; i++)
+                logical += fabs(got[i]);
+            ck_assert_msg(fabs(padded - logical) <= 1e-5 * logical,
+                          "%s %s: nonzero padding in diff_src", what, tag_names[l]);
+            free(got);
+            free(ref);
+            free(ref_d);
+            dnnl_primitive_destroy(bwd);
+            dnnl_primitive_desc_destroy(bwd_pd);
+            dnnl_primitive_desc_destroy(fwd_pd);
+            doubt_tensor_release(&want);
+            doubt_tensor_release(&diff_dst);
+            doubt_tensor_release(&src);
+            doubt_upsample_destroy(up);
+            free(x);
+            free(dy);
+            free(dx);
+        }
     doubt_ctx_destroy(ctx);
 }
 END_TEST
@@ -708,6 +802,84 @@ START_TEST(dropout_window_uses_the_plane_indices)
 }
 END_TEST
 
+/* Rows long enough for the bulk generator (eight Philox blocks at once) and for more than one
+ * 256-element chunk, starting at every alignment through a window: the applied mask is still
+ * doubt_dropout_keep's per element, element-wise and channel-wise, in both layouts. */
+START_TEST(dropout_wide_rows_match_per_element_keep)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    ref_shape s = {2, 11, 4, 300};
+    const long plane_w = 307, plane_h = 5, per_batch = 11 * 4 * 300;
+    long n = ref_count(s);
+    double *x = dalloc(n);
+    th_fill_d(x, n, 74, 0.5, 1.5);
+    uint64_t *index = malloc((size_t)n * sizeof *index);
+    for (int channelwise = 0; channelwise < 2; channelwise++)
+        for (long x0 = 0; x0 < 4; x0++) {
+            for (long i = 0; i < n; i++) {
+                long c = i / (4 * 300) % 11, h = i / 300 % 4, w = i % 300;
+                index[i] = channelwise ? (uint64_t)c
+                                       : (uint64_t)((c * plane_h + 1 + h) * plane_w + x0 + w);
+            }
+            for (int l = 0; l < 2; l++) {
+                doubt_tensor src;
+                input_from(ctx, &src, s, layouts[l], x);
+                doubt_dropout_desc d = {.name = "t.drop", .p = 0.3f, .seed = 77, .layer_id = 9,
+                                        .channelwise = channelwise};
+                doubt_dropout *drop;
+                TH_OK(ctx, doubt_dropout_create(ctx, &d, &src.md, DOUBT_MODE_TRAIN, &drop));
+                const doubt_dropout_window win = {x0, 1, plane_w, plane_h};
+                TH_OK(ctx, doubt_dropout_set_window(ctx, drop, &win));
+                assert_masks(ctx, drop, &src, x, x, n, per_batch, 5 + (uint64_t)x0, index);
+                doubt_dropout_destroy(drop);
+                doubt_tensor_release(&src);
+            }
+        }
+    free(index);
+    free(x);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* A dropped element is +0 whatever the input, NaN and infinities included (a mask applied by
+ * multiplying with 0 would keep NaN); a kept one is in / (1 - p): NaN stays NaN. */
+START_TEST(dropout_drops_nan_and_inf_to_zero)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    ref_shape s = {1, 3, 2, 64};
+    long n = ref_count(s);
+    double *x = dalloc(n);
+    for (long i = 0; i < n; i++)
+        x[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -1.5;
+    for (int l = 0; l < 2; l++) {
+        doubt_tensor src;
+        input_from(ctx, &src, s, layouts[l], x);
+        doubt_dropout *drop = make_dropout(ctx, &src, 0.5f, 4);
+        TH_OK(ctx, doubt_dropout_forward(ctx, drop, &src, 1));
+        float *y = values(ctx, &drop->dst);
+        long dropped = 0;
+        for (long i = 0; i < n; i++) {
+            const uint64_t index = (uint64_t)(i % (3 * 2 * 64));
+            if (doubt_dropout_keep(&drop->desc, 1, index)) {
+                ck_assert(i % 3 == 0 ? isnan(y[i]) : y[i] == (float)x[i] / 0.5f);
+                continue;
+            }
+            uint32_t word;
+            memcpy(&word, &y[i], sizeof word);
+            ck_assert_msg(word == 0, "%s element %ld (input %g): %g", layout_names[l], i, x[i],
+                          y[i]);
+            dropped++;
+        }
+        ck_assert(dropped > 0 && dropped < n);
+        free(y);
+        doubt_dropout_destroy(drop);
+        doubt_tensor_release(&src);
+    }
+    free(x);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
 /* Returns the output of one dropout forward on a fixed input with the given thread count. */
 static float *dropout_run(int threads, uint64_t sample, long *count)
 {
@@ -854,11 +1026,14 @@ int main(void)
     suite_add_tcase(s, bn);
     TCase *simple = tcase_create("relu+pool+upsample+concat");
     tcase_add_test(simple, simple_layers_match_reference);
+    tcase_add_test(simple, upsample_backward_matches_onednn);
     tcase_add_test(simple, concat_and_split);
     suite_add_tcase(s, simple);
     TCase *drop = tcase_create("dropout");
     tcase_add_test(drop, dropout_masks_and_scales);
     tcase_add_test(drop, dropout_window_uses_the_plane_indices);
+    tcase_add_test(drop, dropout_wide_rows_match_per_element_keep);
+    tcase_add_test(drop, dropout_drops_nan_and_inf_to_zero);
     tcase_add_test(drop, dropout_same_on_any_thread_count);
     tcase_add_test(drop, dropout_keep_rate_and_mean);
     tcase_add_test(drop, dropout_channelwise_masks);

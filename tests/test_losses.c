@@ -10,7 +10,9 @@
 
 #include "core/rng.h"
 #include "harness.h"
+#include "losses/exp.h"
 #include "losses/losses.h"
+#include "losses/noise.h"
 #include "model/optim.h"
 
 /* The library rounds each gradient to float once; central differences of a double reference
@@ -597,6 +599,145 @@ START_TEST(attenuated_noise_follows_key)
     L_OK(doubt_losses_attenuated_ce(n, c, h, w, 4, f, s, labels, key, &b, NULL, NULL, &terr));
     ck_assert(a == again);
     ck_assert(a != b);
+}
+END_TEST
+
+/* The loss's lane noise is doubt_rng_normal's, bit for bit: at block-unaligned starts and
+ * odd counts, across the 2^32-block boundary of the counter, and over a million draws. */
+START_TEST(attenuated_noise_is_rng_normal)
+{
+    static const uint64_t firsts[] = {0, 1, 2, 3, 5, 63, 64, 65, 1000003, (1ull << 34) - 7};
+    static const int64_t counts[] = {1, 2, 3, 4, 5, 63, 64, 65, 129, 1000};
+    static const doubt_rng_key keys[] = {{.seed = 0, .stream = 0, .layer = 0},
+                                         {.seed = 0x123456789abcdefull, .stream = 77,
+                                          .layer = DOUBT_LOSSES_RNG_LAYER},
+                                         {.seed = 5, .stream = 0xfedcba9876ull << 20, .layer = 9}};
+    float got[1000];
+    long checked = 0;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        for (size_t f = 0; f < sizeof firsts / sizeof firsts[0]; f++)
+            for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+                losses_normal_fill(keys[k], firsts[f], counts[c], got);
+                for (int64_t i = 0; i < counts[c]; i++, checked++) {
+                    const float want = doubt_rng_normal(keys[k], firsts[f] + (uint64_t)i);
+                    ck_assert_msg(memcmp(&got[i], &want, sizeof want) == 0,
+                                  "key %zu index %llu: lane noise %.9g, doubt_rng_normal %.9g", k,
+                                  (unsigned long long)(firsts[f] + (uint64_t)i), (double)got[i],
+                                  (double)want);
+                }
+            }
+    enum { MANY = 1 << 20 };
+    float *lanes = malloc(MANY * sizeof *lanes), *ref = malloc(MANY * sizeof *ref);
+    ck_assert(lanes && ref);
+    losses_normal_fill(keys[1], 12345, MANY, lanes);
+    doubt_rng_normal_fill(keys[1], 12345, MANY, ref);
+    long differ = 0;
+    for (long i = 0; i < MANY; i++)
+        differ += memcmp(&lanes[i], &ref[i], sizeof ref[i]) != 0;
+    printf("  lane noise vs doubt_rng_normal: %ld + %d draws, %ld differ\n", checked, MANY, differ);
+    ck_assert_int_eq(differ, 0);
+    free(lanes);
+    free(ref);
+}
+END_TEST
+
+/* rng.c's Box-Muller with libm, written out as the reference for the lane code */
+static void libm_box_muller(uint32_t a, uint32_t b, float *z0, float *z1)
+{
+    const double u1 = ((double)(a >> 8) + 1.0) * (1.0 / 16777216.0);
+    const double u2 = (double)(b >> 8) * (1.0 / 16777216.0);
+    const double r = sqrt(-2.0 * log(u1)), theta = 6.283185307179586 * u2;
+    *z0 = (float)(r * cos(theta));
+    *z1 = (float)(r * sin(theta));
+}
+
+/* Every pair the lane Box-Muller is sure of equals libm's, at the edges (u1 = 1 and 2^-24,
+ * u2 = 0 and the quadrant points and the midpoints where the quadrant changes) and over
+ * random words; and it is sure of nearly all (else the lanes would buy nothing). */
+START_TEST(box_muller_lanes_match_libm)
+{
+    static const uint32_t u1s[] = {0, 1, 2, 3, 1u << 23, (1u << 24) - 2, (1u << 24) - 1};
+    static const uint32_t u2s[] = {0,
+                                   1,
+                                   (1u << 21) - 1,
+                                   1u << 21,
+                                   (1u << 21) + 1,
+                                   (1u << 22) - 1,
+                                   1u << 22,
+                                   (1u << 22) + 1,
+                                   3u << 21,
+                                   1u << 23,
+                                   (1u << 23) + 1,
+                                   3u << 22,
+                                   (3u << 22) + 1,
+                                   (7u << 21) - 1,
+                                   7u << 21,
+                                   (1u << 24) - 1};
+    enum { EDGES = 7 * 16, RANDOM = 1 << 20 };
+    uint32_t a[LOSSES_NOISE_PAIRS], b[LOSSES_NOISE_PAIRS];
+    float z0[LOSSES_NOISE_PAIRS], z1[LOSSES_NOISE_PAIRS];
+    int sure[LOSSES_NOISE_PAIRS];
+    uint32_t state = 2463534242u;
+    long unsure = 0;
+    for (long start = 0; start < EDGES + RANDOM; start += LOSSES_NOISE_PAIRS) {
+        for (int i = 0; i < LOSSES_NOISE_PAIRS; i++) {
+            const long p = start + i;
+            if (p < EDGES) {
+                a[i] = u1s[p / 16] << 8 | (uint32_t)(p & 0xff);
+                b[i] = u2s[p % 16] << 8 | (uint32_t)(p * 7 & 0xff);
+            } else {
+                state ^= state << 13, state ^= state >> 17, state ^= state << 5;
+                a[i] = state;
+                state ^= state << 13, state ^= state >> 17, state ^= state << 5;
+                b[i] = state;
+            }
+        }
+        losses_box_muller_lanes(a, b, LOSSES_NOISE_PAIRS, z0, z1, sure);
+        for (int i = 0; i < LOSSES_NOISE_PAIRS; i++) {
+            float w0, w1;
+            libm_box_muller(a[i], b[i], &w0, &w1);
+            if (!sure[i]) {
+                unsure++;
+                continue;
+            }
+            ck_assert_msg(memcmp(&z0[i], &w0, sizeof w0) == 0 && memcmp(&z1[i], &w1, sizeof w1) == 0,
+                          "words %08x %08x: lanes (%.9g, %.9g), libm (%.9g, %.9g)", a[i], b[i],
+                          (double)z0[i], (double)z1[i], (double)w0, (double)w1);
+        }
+    }
+    printf("  lane Box-Muller: %d pairs, %ld left to libm\n", EDGES + RANDOM, unsure);
+    ck_assert_msg(unsure < (EDGES + RANDOM) / 1000, "%ld pairs unsure", unsure);
+}
+END_TEST
+
+/* The softmaxes' exp against libm's over [-708, 0] (every binade and a fine sweep), and
+ * its edges: 1 at ±0, a tiny positive number below -708, NaN for NaN and -Inf. */
+START_TEST(exp_nonpositive_matches_libm)
+{
+    double worst = 0, worst_x = 0;
+    for (long i = 0; i <= 2000000; i++) {
+        const double x = -708.0 * (double)i / 2000000.0;
+        const double got = losses_exp_nonpositive(x), want = exp(x);
+        const double rel = fabs(got - want) / want;
+        if (rel > worst)
+            worst = rel, worst_x = x;
+    }
+    for (double x = -1e-300; x > -708; x *= 1.7) {
+        const double rel = fabs(losses_exp_nonpositive(x) - exp(x)) / exp(x);
+        if (rel > worst)
+            worst = rel, worst_x = x;
+    }
+    printf("  exp_nonpositive vs libm: worst relative error %.3g (%.3g ulp) at x = %.17g\n",
+           worst, worst / 2.220446049250313e-16, worst_x);
+    ck_assert_msg(worst < 4 * 2.220446049250313e-16, "off by %g at %.17g", worst, worst_x);
+    ck_assert(losses_exp_nonpositive(0.0) == 1.0 && losses_exp_nonpositive(-0.0) == 1.0);
+    const double below[] = {-708.5, -745.2, -1e4, -1e300};
+    for (size_t i = 0; i < sizeof below / sizeof below[0]; i++) {
+        const double e = losses_exp_nonpositive(below[i]);
+        ck_assert_msg(e >= 0 && e < 4e-308, "exp(%g) gave %g", below[i], e);
+    }
+    ck_assert(isnan(losses_exp_nonpositive(NAN)));
+    ck_assert(isnan(losses_exp_nonpositive(-INFINITY)));
 }
 END_TEST
 
@@ -1288,6 +1429,9 @@ int main(void)
     tcase_add_test(attn, attenuated_is_cross_entropy_without_noise);
     tcase_add_test(attn, attenuated_extremes);
     tcase_add_test(attn, attenuated_noise_follows_key);
+    tcase_add_test(attn, attenuated_noise_is_rng_normal);
+    tcase_add_test(attn, box_muller_lanes_match_libm);
+    tcase_add_test(attn, exp_nonpositive_matches_libm);
     tcase_add_test(attn, attenuated_errors);
     suite_add_tcase(suite, attn);
     TCase *det = tcase_create("determinism");

@@ -441,6 +441,30 @@ START_TEST(tile_too_small_for_its_margin_is_refused)
 }
 END_TEST
 
+/* Only the f32 path exists: bf16 and int8 are refused on any CPU, naming the precision (and,
+ * where oneDNN's ISA lacks it, what it needs); f32 is built. */
+START_TEST(reduced_precisions_are_refused)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights();
+    const doubt_precision reduced[] = {DOUBT_PRECISION_BF16, DOUBT_PRECISION_INT8};
+    for (int i = 0; i < 2; i++) {
+        doubt_mc *mc = NULL;
+        doubt_mc_desc desc = {.samples = 2, .precision = reduced[i]};
+        ck_assert_int_eq(doubt_mc_create(ctx, w, &desc, &mc), DOUBT_ERR_ARG);
+        ck_assert_ptr_null(mc);
+        const char *msg = doubt_ctx_error(ctx);
+        ck_assert_msg(strstr(msg, doubt_precision_name(reduced[i])) &&
+                          strstr(msg, doubt_precision_needs(reduced[i])),
+                      "%s", msg);
+    }
+    doubt_mc *mc = NULL;
+    TH_OK(ctx, doubt_mc_create(ctx, w, &(doubt_mc_desc){.samples = 2, .precision = DOUBT_PRECISION_F32}, &mc));
+    doubt_mc_destroy(mc);
+    doubt_safetensors_destroy(w);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
 
 /* The tiny network with its head's output channel `channel` forced to `value` everywhere:
  * that channel's weights zeroed and its bias set (in memory: the reader refuses NaN). */
@@ -1062,6 +1086,7 @@ int main(void)
     tcase_add_test(tc, one_sample_has_no_mutual_information);
     tcase_add_test(tc, tiles_match_the_whole_image_in_their_interiors);
     tcase_add_test(tc, tile_too_small_for_its_margin_is_refused);
+    tcase_add_test(tc, reduced_precisions_are_refused);
     tcase_add_test(tc, largest_log_variances_do_not_overflow_at_many_samples);
     tcase_add_test(tc, nan_log_variance_stays_nan_and_is_counted);
     tcase_add_test(tc, in_channels_other_than_three_is_refused);

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/isa.h"
+#include "core/peak.h"
 #include "harness.h"
 #include "io/fsutil.h"
 #include "io/image.h"
@@ -1186,6 +1188,83 @@ START_TEST(command_usage_and_weights_errors)
 }
 END_TEST
 
+/* --precision on predict, eval and bench --predict: an unknown name is a usage error; bf16
+ * and int8 fail (exit 1) with what they need and what this CPU has where oneDNN's ISA lacks
+ * them, or saying only f32 is built where it has them (so this holds on any machine); f32
+ * runs. bench reports the FMA peak, the ISAs and the share of peak. */
+START_TEST(command_precision_and_peak)
+{
+    char *in = make_inputs(), *out = make_tmpdir(), p[DOUBT_PATH_MAX];
+    path_in(p, in, "a.png");
+    th_assert_usage_error((const char *[]){"predict", p, "-o", out, "--precision", "fp16", NULL},
+                          "--precision wants f32, bf16 or int8: fp16");
+    th_assert_usage_error((const char *[]){"bench", "--train", "--precision", "f32", NULL},
+                          "--precision applies to --predict");
+    const char *reduced[] = {"bf16", "int8"};
+    for (int i = 0; i < 2; i++) {
+        doubt_precision prec;
+        ck_assert(doubt_precision_parse(reduced[i], &prec));
+        const int has = doubt_precision_supported(prec, doubt_dnnl_isa());
+        const char *const *runs[] = {
+            (const char *[]){"predict", "--weights", WEIGHTS, p, "-o", out, "--precision",
+                             reduced[i], NULL},
+            (const char *[]){"eval", "--weights", WEIGHTS, "--data", in, "--precision",
+                             reduced[i], NULL},
+            (const char *[]){"bench", "--predict", "--size", "32", "--samples", "2", "--images",
+                             "1", "--precision", reduced[i], NULL},
+        };
+        for (int k = 0; k < 3; k++) {
+            run_result r = run_doubt(runs[k]);
+            char expected[256];
+            if (has)
+                snprintf(expected, sizeof expected, "precision %s: this CPU has %s, but",
+                         reduced[i], doubt_precision_needs(prec));
+            else
+                snprintf(expected, sizeof expected,
+                         "doubt %s: --precision %s needs %s; this CPU has %s (oneDNN: %s)\n",
+                         runs[k][0], reduced[i], doubt_precision_needs(prec), doubt_cpu_widest(),
+                         doubt_dnnl_isa_name(doubt_dnnl_isa()));
+            ck_assert_msg(r.status == 1 && strstr(r.err, expected), "%s %s: exit %d, %s",
+                          runs[k][0], reduced[i], r.status, r.err);
+            free_result(&r);
+        }
+    }
+    run_result r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, p, "-o", out,
+                                              "--samples", "2", "--precision", "f32", NULL});
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    free_result(&r);
+    r = run_doubt((const char *[]){"bench", "--peak", "--json", NULL});
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    cJSON *peak = cJSON_Parse(r.out);
+    ck_assert_ptr_nonnull(peak);
+    ck_assert_double_gt(cJSON_GetObjectItem(peak, "peak_gflops")->valuedouble, 0);
+    ck_assert_str_eq(cJSON_GetObjectItem(peak, "peak_isa")->valuestring,
+                     doubt_fma_isa_name(doubt_fma_isa_best()));
+    ck_assert_str_eq(cJSON_GetObjectItem(peak, "onednn_isa")->valuestring,
+                     doubt_dnnl_isa_name(doubt_dnnl_isa()));
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(peak, "isa_allows"), "f32")));
+    cJSON_Delete(peak);
+    free_result(&r);
+    r = run_doubt((const char *[]){"bench", "--predict", "--size", "32", "--samples", "2",
+                                   "--images", "1", "--json", NULL});
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    cJSON *run = cJSON_Parse(r.out);
+    ck_assert_ptr_nonnull(run);
+    const double gflops = cJSON_GetObjectItem(run, "gflops")->valuedouble;
+    const double peak_gflops = cJSON_GetObjectItem(run, "peak_gflops")->valuedouble;
+    ck_assert_double_gt(peak_gflops, 0);
+    /* printed to 4 decimals: share = gflops / peak up to the rounding of all three */
+    ck_assert_double_eq_tol(cJSON_GetObjectItem(run, "share_of_peak")->valuedouble,
+                            gflops / peak_gflops, 1e-3 + 0.01 / peak_gflops);
+    ck_assert_str_eq(cJSON_GetObjectItem(run, "precision")->valuestring, "f32");
+    cJSON_Delete(run);
+    free_result(&r);
+    th_remove_tree(in);
+    th_remove_tree(out);
+    free(in), free(out);
+}
+END_TEST
+
 /* --weights A,B runs their deep ensemble: every map is written, the summary lists both
  * members' files and hashes as arrays (a one-file run keeps its strings), the PNGs record
  * both hashes, the maps are not A's alone, and --deterministic keeps the epistemic maps. A
@@ -1538,6 +1617,7 @@ static Suite *predict_suite(void)
     tcase_add_test(tc, command_identical_on_any_thread_count);
     tcase_add_test(tc, command_tiles_match_untiled);
     tcase_add_test(tc, command_usage_and_weights_errors);
+    tcase_add_test(tc, command_precision_and_peak);
     tcase_add_test(tc, command_ensemble_lists_every_member);
     suite_add_tcase(s, tc);
     tc = tcase_create("faults");

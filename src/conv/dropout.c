@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/rng.h"
 
@@ -69,48 +70,84 @@ doubt_status doubt_dropout_set_window(doubt_ctx *ctx, doubt_dropout *d,
     return DOUBT_OK;
 }
 
-/* out = in · mask / (1 - p) over the logical elements of md; in and out share md. */
+/* The channels a blocked layout interleaves (8 in nChw8c; 1 in plain layouts): one row of
+ * them shares cache lines, so they are masked together while the row is in cache. */
+static int64_t channel_block(const dnnl_memory_desc_t *md)
+{
+    const dnnl_blocking_desc_t *blocking = &md->format_desc.blocking;
+    for (int i = 0; i < blocking->inner_nblks; i++)
+        if (blocking->inner_idxs[i] == 1)
+            return blocking->inner_blks[i];
+    return 1;
+}
+
+/* in · scale where kept, else +0 (also for an input that is NaN or infinite), as bit
+ * operations: a branch on random bits would be mispredicted at every other element. */
+static inline float masked(float in, float scale, uint32_t bits, uint32_t threshold)
+{
+    const float scaled = in * scale;
+    uint32_t word;
+    memcpy(&word, &scaled, sizeof word);
+    word &= -(uint32_t)(bits >= threshold);
+    float result;
+    memcpy(&result, &word, sizeof result);
+    return result;
+}
+
+/* out[k·stride] = in[k·stride] · scale where bits[k] >= threshold, else 0, for k < count. */
+static void mask_row(const uint32_t *bits, uint32_t threshold, float scale, const float *in,
+                     float *out, int64_t count, int64_t stride)
+{
+    if (stride == 1) { /* plain layouts: contiguous, so the compiler vectorises it */
+        for (int64_t k = 0; k < count; k++)
+            out[k] = masked(in[k], scale, bits[k], threshold);
+        return;
+    }
+    for (int64_t k = 0; k < count; k++)
+        out[k * stride] = masked(in[k * stride], scale, bits[k], threshold);
+}
+
+/* out = in · mask / (1 - p) over the logical elements of md; in and out share md. Work is
+ * split by (row of the batch, block of channels, image row): each task masks one image row
+ * of every channel in its block, so a blocked layout's row is read once, not once per
+ * channel. */
 static void apply_mask(const doubt_dropout_desc *desc, const doubt_dropout_window *win,
                        const dnnl_memory_desc_t *md, const float *in, float *out,
                        uint64_t sample_base)
 {
     const int64_t n = md->dims[0], c = md->dims[1], h = md->dims[2], w = md->dims[3];
     const int64_t w_stride = md->format_desc.blocking.strides[3];
+    const int64_t block = channel_block(md), blocks = (c + block - 1) / block;
     const uint32_t threshold = keep_threshold(desc->p);
     const float scale = 1.0f / (1.0f - desc->p);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(3) schedule(static)
     for (int64_t b = 0; b < n; b++)
-        for (int64_t ch = 0; ch < c; ch++) {
-            doubt_rng_key key = {.seed = desc->seed,
-                                 .stream = sample_base + (uint64_t)b,
-                                 .layer = desc->layer_id};
-            uint32_t bits[ROW_CHUNK];
-            if (desc->channelwise) {
-                const int kept = doubt_rng_bits(key, (uint64_t)ch) >= threshold;
-                for (int64_t y = 0; y < h; y++) {
+        for (int64_t cb = 0; cb < blocks; cb++)
+            for (int64_t y = 0; y < h; y++) {
+                const doubt_rng_key key = {.seed = desc->seed,
+                                           .stream = sample_base + (uint64_t)b,
+                                           .layer = desc->layer_id};
+                uint32_t bits[ROW_CHUNK];
+                const int64_t ch_end = (cb + 1) * block < c ? (cb + 1) * block : c;
+                for (int64_t ch = cb * block; ch < ch_end; ch++) {
+                    /* W is never blocked in activation layouts, so a row is strided */
                     const int64_t row_index[4] = {b, ch, y, 0};
                     const int64_t row = doubt_md_offset(md, row_index);
-                    for (int64_t x = 0; x < w; x++)
-                        out[row + x * w_stride] = kept ? in[row + x * w_stride] * scale : 0.0f;
-                }
-                continue;
-            }
-            for (int64_t y = 0; y < h; y++) {
-                /* W is never blocked in activation layouts, so a row is strided */
-                const int64_t row_index[4] = {b, ch, y, 0};
-                const int64_t row = doubt_md_offset(md, row_index);
-                const uint64_t first = (uint64_t)((ch * win->plane_h + win->origin_y + y) *
-                                                      win->plane_w + win->origin_x);
-                for (int64_t x0 = 0; x0 < w; x0 += ROW_CHUNK) {
-                    const int64_t n_bits = w - x0 < ROW_CHUNK ? w - x0 : ROW_CHUNK;
-                    doubt_rng_bits_fill(key, first + (uint64_t)x0, n_bits, bits);
-                    for (int64_t k = 0; k < n_bits; k++) {
-                        const int64_t at = row + (x0 + k) * w_stride;
-                        out[at] = bits[k] >= threshold ? in[at] * scale : 0.0f;
+                    const uint64_t first = (uint64_t)((ch * win->plane_h + win->origin_y + y) *
+                                                          win->plane_w + win->origin_x);
+                    for (int64_t x0 = 0; x0 < w; x0 += ROW_CHUNK) {
+                        const int64_t count = w - x0 < ROW_CHUNK ? w - x0 : ROW_CHUNK;
+                        if (desc->channelwise) { /* one draw for the whole channel */
+                            const uint32_t channel_bits = doubt_rng_bits(key, (uint64_t)ch);
+                            for (int64_t k = 0; k < count; k++)
+                                bits[k] = channel_bits;
+                        } else
+                            doubt_rng_bits_fill(key, first + (uint64_t)x0, count, bits);
+                        mask_row(bits, threshold, scale, in + row + x0 * w_stride,
+                                 out + row + x0 * w_stride, count, w_stride);
                     }
                 }
             }
-        }
 }
 
 static doubt_status check_layout(doubt_ctx *ctx, const doubt_dropout *d, const doubt_tensor *t,

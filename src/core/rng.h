@@ -35,7 +35,8 @@ float doubt_rng_uniform(doubt_rng_key key, uint64_t index);
 float doubt_rng_normal(doubt_rng_key key, uint64_t index);
 
 /* Fill out[0..count) with draws for indices first .. first+count-1: the same values as the
- * one-element calls, with a quarter of the Philox calls. */
+ * one-element calls, with a quarter of the Philox calls (bits_fill: eight counters per call
+ * with AVX2 where the CPU has it, found at run time). */
 void doubt_rng_bits_fill(doubt_rng_key key, uint64_t first, int64_t count, uint32_t *out);
 void doubt_rng_uniform_fill(doubt_rng_key key, uint64_t first, int64_t count, float *out);
 void doubt_rng_normal_fill(doubt_rng_key key, uint64_t first, int64_t count, float *out);

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 
 #include "chunks.h"
+#include "exp.h"
 #include "losses.h"
+#include "noise.h"
 
 /* Pixels of one attenuated-loss tile: the noise of a tile is drawn with one bulk fill per
  * (sample, class), since consecutive w are consecutive RNG indices. */
@@ -129,12 +131,13 @@ typedef struct {
     float *eps; /* [T][C][ATTN_TILE] */
     double *p;  /* [T][C] */
     double *lw; /* [T]: log p_t[y], then the sample weights w_t */
+    double *mx; /* [T]: max_k of each noisy sample */
 } attn_scratch;
 
 /* Loss sum (not yet divided) of one pixel; writes its gradients. eps points at the pixel's
  * noise, stride ATTN_TILE between (t, k). */
-static double attn_pixel(const attn_job *job, attn_scratch *sc, const float *eps, int64_t ni,
-                         int64_t hi, int64_t wi)
+LOSSES_LANES static double attn_pixel(const attn_job *job, attn_scratch *sc, const float *eps,
+                                      int64_t ni, int64_t hi, int64_t wi)
 {
     const int64_t C = job->c, T = job->samples, hw = job->h * job->w;
     const int64_t pix = (ni * job->h + hi) * job->w + wi;
@@ -149,25 +152,35 @@ static double attn_pixel(const attn_job *job, attn_scratch *sc, const float *eps
         return 0;
     }
     const double sigma = exp(0.5 * (double)job->log_var[pix]);
-    double *p = sc->p, *lw = sc->lw;
-    double top = -INFINITY; /* max_t log p_t[y] */
+    double *p = sc->p, *lw = sc->lw, *mx = sc->mx;
     for (int64_t t = 0; t < T; t++) {
-        double *pt = p + t * C, m = -INFINITY, sum = 0;
+        double *pt = p + t * C, m = -INFINITY;
         for (int64_t k = 0; k < C; k++) {
             pt[k] = (double)f[k * hw] + sigma * (double)eps[(t * C + k) * ATTN_TILE];
-            m = fmax(m, pt[k]);
+            m = pt[k] > m ? pt[k] : m; /* fmax(m, pt[k]): m is never NaN */
         }
-        const double xy = pt[y] - m;
+        mx[t] = m;
+        lw[t] = pt[y] - m;
+    }
+    /* the exponentials of all samples in one pass of straight loops, which vectorise */
+    for (int64_t t = 0; t < T; t++)
         for (int64_t k = 0; k < C; k++)
-            sum += pt[k] = exp(pt[k] - m);
+            p[t * C + k] = losses_exp_nonpositive(p[t * C + k] - mx[t]);
+    double top = -INFINITY; /* max_t log p_t[y] */
+    for (int64_t t = 0; t < T; t++) {
+        double *pt = p + t * C, sum = 0;
+        for (int64_t k = 0; k < C; k++)
+            sum += pt[k];
         for (int64_t k = 0; k < C; k++)
             pt[k] /= sum;
-        lw[t] = xy - log(sum);
-        top = fmax(top, lw[t]);
+        lw[t] = lw[t] - log(sum);
+        top = lw[t] > top ? lw[t] : top;
     }
+    for (int64_t t = 0; t < T; t++)
+        lw[t] = losses_exp_nonpositive(lw[t] - top);
     double wsum = 0;
     for (int64_t t = 0; t < T; t++)
-        wsum += lw[t] = exp(lw[t] - top);
+        wsum += lw[t];
     const double loss = log((double)T) - (top + log(wsum));
     for (int64_t t = 0; t < T; t++)
         lw[t] /= wsum;
@@ -205,7 +218,7 @@ static double attn_rows(const attn_job *job, attn_scratch *sc, int64_t r0, int64
             for (int64_t t = 0; t < T; t++)
                 for (int64_t k = 0; k < C; k++) {
                     const uint64_t first = (uint64_t)((((ni * T + t) * C + k) * H + hi) * W + w0);
-                    doubt_rng_normal_fill(job->key, first, len, sc->eps + (t * C + k) * ATTN_TILE);
+                    losses_normal_fill(job->key, first, len, sc->eps + (t * C + k) * ATTN_TILE);
                 }
             for (int64_t j = 0; j < len; j++)
                 acc += attn_pixel(job, sc, sc->eps + j, ni, hi, w0 + j);
@@ -258,8 +271,9 @@ doubt_status doubt_losses_attenuated_ce(int64_t n, int64_t c, int64_t h, int64_t
     {
         attn_scratch sc = {malloc((size_t)(samples * c * ATTN_TILE) * sizeof(float)),
                            malloc((size_t)(samples * c) * sizeof(double)),
+                           malloc((size_t)samples * sizeof(double)),
                            malloc((size_t)samples * sizeof(double))};
-        const int ok = sc.eps && sc.p && sc.lw;
+        const int ok = sc.eps && sc.p && sc.lw && sc.mx;
         if (!ok) {
 #pragma omp atomic write
             failed = 1;
@@ -272,6 +286,7 @@ doubt_status doubt_losses_attenuated_ce(int64_t n, int64_t c, int64_t h, int64_t
         free(sc.eps);
         free(sc.p);
         free(sc.lw);
+        free(sc.mx);
     }
     if (failed)
         return doubt_fail(err, DOUBT_ERR_NOMEM,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fastmath.h"
 #include "core/rng.h"
 #include "model/arch.h"
 #include "model/converge.h"
@@ -290,6 +291,9 @@ doubt_status doubt_mc_create_ensemble(doubt_ctx *ctx, const doubt_safetensors *c
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "MC inference: needs weights, samples >= 1 (unless propagating) and no "
                           "negative sizes");
+    char why[256];
+    if (!doubt_precision_check(desc->precision, why, sizeof why))
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "MC inference: %s", why);
     doubt_status st = DOUBT_OK;
     for (int m = 0; m < members && st == DOUBT_OK; m++) {
         st = check_member(ctx, weights[m]);
@@ -712,6 +716,63 @@ static void depth_from_moments(doubt_depth_param kind, double mm, double vm, dou
     *aleatoric = (float)al;
 }
 
+/* Pixels of a row summarised together, so the loops over them vectorise. */
+#define MOMENT_LANES 16
+
+/* The segmentation maps of up to MOMENT_LANES pixels from their logits' moments: mean[c][l]
+ * and std[c][l] for class c of lane l; writes the mean softmax, H[p̄] and the mean entropy
+ * over the draws. */
+static void summarise_logits(const float *draws, int classes, int lanes,
+                             float mean[][MOMENT_LANES], float std[][MOMENT_LANES],
+                             float prob[][MOMENT_LANES], float *entropy, float *expected)
+{
+    float e[256][MOMENT_LANES];
+    float expected_sum[MOMENT_LANES] = {0};
+    for (int c = 0; c < classes; c++)
+        for (int l = 0; l < MOMENT_LANES; l++)
+            prob[c][l] = 0;
+    for (int k = 0; k < DOUBT_MC_LOGIT_DRAWS; k++) {
+        const float *eps = draws + (size_t)k * classes;
+        float top[MOMENT_LANES], sum[MOMENT_LANES] = {0}, weighted[MOMENT_LANES] = {0};
+        for (int l = 0; l < MOMENT_LANES; l++)
+            top[l] = -INFINITY;
+        for (int c = 0; c < classes; c++)
+#pragma omp simd
+            for (int l = 0; l < MOMENT_LANES; l++) {
+                e[c][l] = mean[c][l] + std[c][l] * eps[c];
+                top[l] = e[c][l] > top[l] ? e[c][l] : top[l];
+            }
+        for (int c = 0; c < classes; c++)
+#pragma omp simd
+            for (int l = 0; l < MOMENT_LANES; l++) {
+                const float shifted = e[c][l] - top[l];
+                e[c][l] = doubt_exp_nonpositive(shifted);
+                sum[l] += e[c][l];
+                weighted[l] += e[c][l] * shifted;
+            }
+#pragma omp simd
+        for (int l = 0; l < MOMENT_LANES; l++) {
+            /* H[p] = log Z − Σ p·(z − top) */
+            expected_sum[l] += doubt_log_positive(sum[l]) - weighted[l] / sum[l];
+            sum[l] = 1.0f / sum[l];
+        }
+        for (int c = 0; c < classes; c++)
+#pragma omp simd
+            for (int l = 0; l < MOMENT_LANES; l++)
+                prob[c][l] += e[c][l] * sum[l];
+    }
+    for (int l = 0; l < lanes; l++) {
+        double h = 0;
+        for (int c = 0; c < classes; c++) {
+            prob[c][l] /= DOUBT_MC_LOGIT_DRAWS;
+            if (prob[c][l] > 0)
+                h -= prob[c][l] * log(prob[c][l]);
+        }
+        entropy[l] = (float)h;
+        expected[l] = expected_sum[l] / DOUBT_MC_LOGIT_DRAWS;
+    }
+}
+
 /* Writes the maps at the pixels of `keep` from the moments of the output of window `tile`
  * (mc.h, moment propagation). */
 static void summarise_moments(doubt_mc *mc, const doubt_propagate *p, pixel_rect tile,
@@ -721,63 +782,49 @@ static void summarise_moments(doubt_mc *mc, const doubt_propagate *p, pixel_rect
     const int classes = m->classes, width = m->width;
     const size_t plane = (size_t)tile.w * tile.h, pixels = (size_t)m->width * m->height;
     const float *mu = p->mean, *var = p->var;
-#pragma omp parallel for schedule(static)
+    const int chunks = (keep.w + MOMENT_LANES - 1) / MOMENT_LANES;
+#pragma omp parallel for collapse(2) schedule(static)
     for (int y = keep.y; y < keep.y + keep.h; y++)
-        for (int x = keep.x; x < keep.x + keep.w; x++) {
-            const size_t px = (size_t)y * width + x;
-            const size_t q = (size_t)(y - tile.y) * tile.w + (x - tile.x);
-            float mean_c[256], std_c[256];
-            int uncertain = 0;
-            for (int c = 0; c < classes; c++) {
-                mean_c[c] = mu[(size_t)c * plane + q];
-                std_c[c] = sqrtf(var[(size_t)c * plane + q]);
-                uncertain |= std_c[c] > 0;
-            }
-            double prob[256] = {0}, expected_entropy = 0;
-            for (int k = 0; k < DOUBT_MC_LOGIT_DRAWS; k++) {
-                const float *eps = mc->logit_draws + (size_t)k * classes;
-                float z[256], top = -INFINITY;
+        for (int chunk = 0; chunk < chunks; chunk++) {
+            const int x0 = keep.x + chunk * MOMENT_LANES;
+            const int lanes = keep.x + keep.w - x0 < MOMENT_LANES ? keep.x + keep.w - x0
+                                                                  : MOMENT_LANES;
+            const size_t q0 = (size_t)(y - tile.y) * tile.w + (size_t)(x0 - tile.x);
+            float mean[256][MOMENT_LANES], std[256][MOMENT_LANES], prob[256][MOMENT_LANES];
+            float entropy[MOMENT_LANES], expected[MOMENT_LANES];
+            int uncertain[MOMENT_LANES] = {0};
+            for (int c = 0; c < classes; c++)
+                for (int l = 0; l < MOMENT_LANES; l++) {
+                    const size_t q = (size_t)c * plane + q0 + (size_t)(l < lanes ? l : 0);
+                    mean[c][l] = mu[q];
+                    std[c][l] = sqrtf(var[q]);
+                    uncertain[l] |= std[c][l] > 0;
+                }
+            summarise_logits(mc->logit_draws, classes, lanes, mean, std, prob, entropy,
+                             expected);
+            for (int l = 0; l < lanes; l++) {
+                const size_t px = (size_t)y * width + (size_t)(x0 + l), q = q0 + (size_t)l;
+                int best_class = 0;
                 for (int c = 0; c < classes; c++) {
-                    z[c] = mean_c[c] + std_c[c] * eps[c];
-                    top = fmaxf(top, z[c]);
+                    m->seg_prob[(size_t)c * pixels + px] = prob[c][l];
+                    if (prob[c][l] > prob[best_class][l])
+                        best_class = c;
                 }
-                double sum = 0, weighted = 0;
-                for (int c = 0; c < classes; c++) {
-                    const double e = exp((double)z[c] - top);
-                    z[c] = (float)e;
-                    sum += e;
-                    weighted += e * ((double)mean_c[c] + std_c[c] * eps[c] - top);
-                }
-                for (int c = 0; c < classes; c++)
-                    prob[c] += z[c] / sum;
-                expected_entropy += log(sum) - weighted / sum;
+                m->seg_class[px] = (uint8_t)best_class;
+                m->seg_entropy[px] = entropy[l];
+                m->seg_aleatoric[px] = expected[l];
+                const float mi = entropy[l] - expected[l];
+                m->seg_mutual_info[px] = uncertain[l] && mi > 0 ? mi : 0.0f;
+                m->seg_logit_var[px] =
+                    (float)exp(at_most(mu[(size_t)classes * plane + q] +
+                                           var[(size_t)classes * plane + q] / 2.0,
+                                       MAX_LOG_VAR));
+                const size_t d = (size_t)(classes + 1) * plane + q, s = d + plane;
+                depth_from_moments(mc->net.depth, mu[d], var[d], mu[s], var[s],
+                                   &m->depth_mean[px], &m->depth_epistemic[px],
+                                   &m->depth_aleatoric[px]);
+                m->depth_total[px] = m->depth_epistemic[px] + m->depth_aleatoric[px];
             }
-            double entropy = 0, best = -1;
-            int best_class = 0;
-            for (int c = 0; c < classes; c++) {
-                const double pc = prob[c] / DOUBT_MC_LOGIT_DRAWS;
-                m->seg_prob[(size_t)c * pixels + px] = (float)pc;
-                if (pc > 0)
-                    entropy -= pc * log(pc);
-                if (pc > best) {
-                    best = pc;
-                    best_class = c;
-                }
-            }
-            expected_entropy /= DOUBT_MC_LOGIT_DRAWS;
-            m->seg_class[px] = (uint8_t)best_class;
-            m->seg_entropy[px] = (float)entropy;
-            m->seg_aleatoric[px] = (float)expected_entropy;
-            const double mi = entropy - expected_entropy;
-            m->seg_mutual_info[px] = uncertain && mi > 0 ? (float)mi : 0.0f;
-            m->seg_logit_var[px] =
-                (float)exp(at_most(mu[(size_t)classes * plane + q] +
-                                       var[(size_t)classes * plane + q] / 2.0,
-                                   MAX_LOG_VAR));
-            const size_t d = (size_t)(classes + 1) * plane + q, s = d + plane;
-            depth_from_moments(mc->net.depth, mu[d], var[d], mu[s], var[s], &m->depth_mean[px],
-                               &m->depth_epistemic[px], &m->depth_aleatoric[px]);
-            m->depth_total[px] = m->depth_epistemic[px] + m->depth_aleatoric[px];
         }
 }
 

@@ -94,6 +94,7 @@
 #ifndef DOUBT_MODEL_MC_H
 #define DOUBT_MODEL_MC_H
 
+#include "core/isa.h"
 #include "model/net.h"
 #include "model/propagate.h"
 #include "model/safetensors.h"
@@ -115,6 +116,9 @@ typedef struct {
     int uncached;      /* 1: every sample runs the whole network (what caching saves, for
                         * benchmarks: the maps are the same up to rounding) */
     doubt_mc_method method;
+    doubt_precision precision; /* DOUBT_PRECISION_F32 (0), the only path built so far;
+                                * creation refuses bf16 and int8 with doubt_precision_check's
+                                * reason (core/isa.h): what the CPU lacks, or the path */
     int adaptive;      /* 1: samples is the cap; stop once converged (above) */
     double converge;   /* adaptive: the tolerance, >= 0 (0: never before the cap) */
 } doubt_mc_desc;

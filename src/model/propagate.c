@@ -7,6 +7,7 @@
 
 #include "conv/concat.h"
 #include "conv/conv.h"
+#include "core/fastmath.h"
 
 #define BN_EPS 1e-5
 /* Standard deviations below this count as none: the max and the ReLU are then exact. */
@@ -22,7 +23,10 @@
 struct doubt_propagate_node {
     /* the output's moments; var.mem is NULL where the node depends on no dropout (var 0) */
     doubt_tensor mean, var;
-    doubt_conv *mean_conv, *var_conv; /* CONV: W' and bias; W'² */
+    /* CONV: one convolution per input part (conv_parts), each adding onto the first's output:
+     * W' and the bias for the mean, W'² for the parts that carry variance */
+    doubt_conv *mean_part[DOUBT_NODE_MAX_INPUTS], *var_part[DOUBT_NODE_MAX_INPUTS];
+    int part_from[DOUBT_NODE_MAX_INPUTS], n_parts;
     int relu;                         /* CONV: a ReLU follows (a folded batch norm's) */
     int alias;                        /* the node's moments are those of node `alias` */
     doubt_concat *mean_cat, *var_cat;
@@ -34,41 +38,6 @@ struct doubt_propagate_node {
 
 /* ---- Gaussian moments, written so that loops over them vectorise ---- */
 
-/* e^x for x <= 0 (0 below -87), Cephes-style: 2^n · e^r with |r| <= ln2/2; n by truncation
- * of x·log2(e) − 1/2 (<= 0), which needs no rounding instruction the baseline ISA lacks. */
-static inline float exp_nonpositive(float x)
-{
-    const float clamped = x < -87.0f ? -87.0f : x;
-    const float n = (float)(int32_t)(clamped * 1.44269504f - 0.5f);
-    const float r = clamped - n * 0.693359375f + n * 2.12194440e-4f;
-    float e = 1.9875691500e-4f;
-    e = e * r + 1.3981999507e-3f;
-    e = e * r + 8.3334519073e-3f;
-    e = e * r + 4.1665795894e-2f;
-    e = e * r + 1.6666665459e-1f;
-    e = e * r + 5.0000001201e-1f;
-    e = e * r * r + r + 1.0f;
-    union {
-        int32_t i;
-        float f;
-    } scale = {.i = ((int32_t)n + 127) << 23};
-    return x > -87.0f ? e * scale.f : 0.0f;
-}
-
-/* Φ(z) and φ(z) together: A&S 7.1.26 for the tail, which shares φ's exponential. */
-static inline void normal_cdf_pdf(float z, float *cdf, float *pdf)
-{
-    const float az = fabsf(z) * 0.70710678f; /* |z|/√2 */
-    const float t = 1.0f / (1.0f + 0.3275911f * az);
-    const float e = exp_nonpositive(-az * az); /* e^(−z²/2) */
-    const float poly =
-        t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f +
-                                                                           t * 1.061405429f))));
-    const float tail = 0.5f * poly * e; /* Φ(−|z|) */
-    *cdf = z >= 0 ? 1.0f - tail : tail;
-    *pdf = 0.39894228f * e;
-}
-
 static inline void relu_moments(float m, float v, float *om, float *ov)
 {
     const float s = sqrtf(v > 0 ? v : 0);
@@ -76,7 +45,7 @@ static inline void relu_moments(float m, float v, float *om, float *ov)
     float z = m / safe;
     z = z > 40.0f ? 40.0f : z < -40.0f ? -40.0f : z;
     float cdf, pdf;
-    normal_cdf_pdf(z, &cdf, &pdf);
+    doubt_normal_cdf_pdf(z, &cdf, &pdf);
     float mean = m * cdf + s * pdf;
     mean = mean > 0 ? mean : 0;
     const float second = (m * m + v) * cdf + m * s * pdf;
@@ -92,7 +61,7 @@ static inline void max_moments(float ma, float va, float mb, float vb, float *om
     float a = (ma - mb) / safe;
     a = a > 40.0f ? 40.0f : a < -40.0f ? -40.0f : a;
     float cdf, pdf;
-    normal_cdf_pdf(a, &cdf, &pdf);
+    doubt_normal_cdf_pdf(a, &cdf, &pdf);
     const float other = 1.0f - cdf;
     const float mean = ma * cdf + mb * other + theta * pdf;
     const float second = (ma * ma + va) * cdf + (mb * mb + vb) * other + (ma + mb) * theta * pdf;
@@ -215,15 +184,86 @@ static int folded_bnorm(const doubt_graph *g, int i)
     return g->nodes[readers[0]].op == DOUBT_NODE_BNORM ? readers[0] : -1;
 }
 
-/* Mean and variance convolutions with W' = W·γ/√(var+ε), b' = β + (b − mean)·γ/√(var+ε). */
+/* A concatenation read by nothing but convolution `conv`: the convolution runs on its parts
+ * instead (one per input, summed in place), so it is never built. */
+static int concat_folded_into(const doubt_graph *g, int cat)
+{
+    int readers[2];
+    return g->nodes[cat].op == DOUBT_NODE_CONCAT && doubt_graph_consumers(g, cat, readers, 2) == 1 &&
+                   g->nodes[readers[0]].op == DOUBT_NODE_CONV
+               ? readers[0]
+               : -1;
+}
+
+/* One convolution over the input channels [offset, offset + channels) of w ([O, I, k, k]):
+ * the first part writes dst, the others add onto it (`dst`, when given, is the first's);
+ * the last takes the bias and the exact ReLU. */
+static doubt_status make_part(doubt_ctx *ctx, const doubt_node *node, const float *w,
+                              int64_t in_total, int offset, int channels, const float *bias,
+                              int relu, const doubt_tensor *src, doubt_conv *first,
+                              doubt_conv **out)
+{
+    const int k2 = node->kernel * node->kernel, o_count = node->channels;
+    float *slice = malloc((size_t)o_count * channels * k2 * sizeof *slice);
+    if (!slice)
+        return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "moment propagation: out of memory");
+    for (int o = 0; o < o_count; o++)
+        memcpy(slice + (size_t)o * channels * k2, w + ((size_t)o * in_total + offset) * k2,
+               (size_t)channels * k2 * sizeof *slice);
+    doubt_conv_desc cd = {.name = node->name,
+                          .in_channels = channels,
+                          .out_channels = o_count,
+                          .kernel = node->kernel,
+                          .bias = bias != NULL,
+                          .fuse_relu = relu,
+                          .accumulate = first != NULL,
+                          .dst_md = first ? &first->dst.md : NULL};
+    doubt_status st = doubt_conv_create(ctx, &cd, &src->md, DOUBT_MODE_INFER, out);
+    if (st == DOUBT_OK)
+        st = doubt_tensor_write(ctx, &(*out)->weight, slice);
+    if (st == DOUBT_OK && bias)
+        memcpy((*out)->bias.data, bias, (size_t)o_count * sizeof(float));
+    if (st == DOUBT_OK && first) {
+        /* every part writes the first one's buffer */
+        if (dnnl_memory_set_data_handle((*out)->dst.mem, first->dst.data) != dnnl_success)
+            st = doubt_fail(&ctx->err, DOUBT_ERR_DNNL, "moment propagation: %s: dst handle",
+                            node->name);
+        (*out)->dst.data = first->dst.data;
+    }
+    free(slice);
+    return st;
+}
+
+/* The convolution's input parts: the inputs of a concatenation folded into it, or its input. */
+static int conv_parts(const doubt_propagate *p, int i, int *from, int *offset, int *channels)
+{
+    const doubt_node *node = &p->graph.nodes[i];
+    const int in = node->inputs[0];
+    if (concat_folded_into(&p->graph, in) != i) {
+        from[0] = in;
+        offset[0] = 0;
+        channels[0] = p->shapes[in].channels;
+        return 1;
+    }
+    const doubt_node *cat = &p->graph.nodes[in];
+    for (int k = 0, at = 0; k < cat->n_inputs; k++) {
+        from[k] = cat->inputs[k];
+        offset[k] = at;
+        channels[k] = p->shapes[from[k]].channels;
+        at += channels[k];
+    }
+    return cat->n_inputs;
+}
+
+/* Mean and variance convolutions with W' = W·γ/√(var+ε), b' = β + (b − mean)·γ/√(var+ε);
+ * the variance convolution (W'², no bias) reads only the parts that carry variance. */
 static doubt_status build_conv(doubt_ctx *ctx, doubt_propagate *p, doubt_net *net, int i)
 {
     doubt_status st = DOUBT_OK;
     const doubt_node *node = &p->graph.nodes[i];
     doubt_propagate_node *n = &p->nodes[i];
-    const doubt_propagate_node *in = moments(p, node->inputs[0]);
     const int bn = folded_bnorm(&p->graph, i);
-    float *w = NULL, *bias = NULL, *bnp[4] = {0};
+    float *w = NULL, *bias = NULL, *bnp[4] = {0}, *folded_bias = NULL;
     int64_t count = 0, c_bias = 0, c_bn = 0;
     w = read_param(ctx, net, node->name, "weight", &count);
     if (!w) {
@@ -246,8 +286,8 @@ static doubt_status build_conv(doubt_ctx *ctx, doubt_propagate *p, doubt_net *ne
         p->nodes[bn].alias = i;
     }
     const int out = node->channels;
-    const int64_t per_out = count / out;
-    float *folded_bias = calloc((size_t)out, sizeof *folded_bias);
+    const int64_t per_out = count / out, in_total = per_out / (node->kernel * node->kernel);
+    folded_bias = calloc((size_t)out, sizeof *folded_bias);
     if (!folded_bias) {
         st = doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "moment propagation: out of memory");
         goto done;
@@ -259,32 +299,40 @@ static doubt_status build_conv(doubt_ctx *ctx, doubt_propagate *p, doubt_net *ne
             w[o * per_out + k] = (float)(w[o * per_out + k] * scale);
         folded_bias[o] = (float)(bn >= 0 ? bnp[1][o] + (b - bnp[2][o]) * scale : b);
     }
+    int from[DOUBT_NODE_MAX_INPUTS], offset[DOUBT_NODE_MAX_INPUTS], channels[DOUBT_NODE_MAX_INPUTS];
+    n->n_parts = conv_parts(p, i, from, offset, channels);
+    int exact = 1;
+    for (int k = 0; k < n->n_parts; k++) {
+        n->part_from[k] = from[k];
+        exact &= !moments(p, from[k])->var.mem;
+    }
     /* a deterministic input runs exactly, with the ReLU as the convolution's post-op */
-    const int exact = !in->var.mem;
-    doubt_conv_desc cd = {.name = node->name,
-                          .in_channels = (int)(per_out / (node->kernel * node->kernel)),
-                          .out_channels = out,
-                          .kernel = node->kernel,
-                          .bias = 1,
-                          .fuse_relu = exact && n->relu};
-    st = doubt_conv_create(ctx, &cd, &in->mean.md, DOUBT_MODE_INFER, &n->mean_conv);
-    if (st == DOUBT_OK)
-        st = doubt_tensor_write(ctx, &n->mean_conv->weight, w);
-    if (st == DOUBT_OK)
-        memcpy(n->mean_conv->bias.data, folded_bias, (size_t)out * sizeof(float));
-    free(folded_bias);
-    if (st != DOUBT_OK || exact)
-        goto done;
+    for (int k = 0; k < n->n_parts; k++) {
+        const int last = k == n->n_parts - 1;
+        DOUBT_TRY(make_part(ctx, node, w, in_total, offset[k], channels[k],
+                            last ? folded_bias : NULL, last && exact && n->relu,
+                            &moments(p, from[k])->mean, k ? n->mean_part[0] : NULL,
+                            &n->mean_part[k]));
+    }
     for (int64_t k = 0; k < count; k++)
         w[k] *= w[k];
-    cd.bias = 0;
-    cd.fuse_relu = 0;
-    cd.dst_md = &n->mean_conv->dst.md;
-    DOUBT_TRY(doubt_conv_create(ctx, &cd, &in->var.md, DOUBT_MODE_INFER, &n->var_conv));
-    DOUBT_TRY(doubt_tensor_write(ctx, &n->var_conv->weight, w));
+    for (int k = 0; k < n->n_parts; k++) {
+        const doubt_propagate_node *src = moments(p, from[k]);
+        if (!src->var.mem)
+            continue;
+        doubt_conv *first = NULL;
+        for (int j = 0; j < k && !first; j++)
+            first = n->var_part[j];
+        DOUBT_TRY(make_part(ctx, node, w, in_total, offset[k], channels[k], NULL, 0, &src->var,
+                            first, &n->var_part[k]));
+        if (!first && !dnnl_memory_desc_equal(&n->var_part[k]->dst.md, &n->mean_part[0]->dst.md))
+            st = doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                            "moment propagation: %s: mean and variance layouts differ", node->name);
+    }
 done:
     free(w);
     free(bias);
+    free(folded_bias);
     for (int k = 0; k < 4; k++)
         free(bnp[k]);
     return st;
@@ -333,9 +381,10 @@ static doubt_status build_node(doubt_ctx *ctx, doubt_propagate *p, doubt_net *ne
     }
     case DOUBT_NODE_CONV:
         TRY_RETURN(build_conv(ctx, p, net, i));
-        n->mean = n->mean_conv->dst;
-        if (n->var_conv)
-            n->var = n->var_conv->dst;
+        n->mean = n->mean_part[0]->dst;
+        for (int k = 0; k < n->n_parts; k++)
+            if (n->var_part[k] && !n->var.mem)
+                n->var = n->var_part[k]->dst;
         return DOUBT_OK;
     case DOUBT_NODE_BNORM:
         if (n->alias < 0)
@@ -389,6 +438,8 @@ static doubt_status build_node(doubt_ctx *ctx, doubt_propagate *p, doubt_net *ne
         return stochastic ? tensor_sized(ctx, &n->var, &in->mean, c, h, w, node->name) : DOUBT_OK;
     }
     case DOUBT_NODE_CONCAT:
+        if (concat_folded_into(&p->graph, i) >= 0)
+            return DOUBT_OK;
         TRY_RETURN(build_concat(ctx, p, i));
         n->mean = n->mean_cat->dst;
         if (n->var_cat)
@@ -409,6 +460,7 @@ doubt_status doubt_propagate_create(doubt_ctx *ctx, doubt_net *net, doubt_propag
     if (!p)
         return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "moment propagation: out of memory");
     p->graph = net->graph;
+    memcpy(p->shapes, net->shapes, sizeof p->shapes);
     memcpy(p->stochastic, net->stochastic, sizeof p->stochastic);
     p->height = net->height;
     p->width = net->width;
@@ -456,8 +508,10 @@ void doubt_propagate_destroy(doubt_propagate *p)
             doubt_tensor_release(&n->var);
         for (int k = 0; k < DOUBT_NODE_MAX_INPUTS; k++)
             doubt_tensor_release(&n->zero_var[k]);
-        doubt_conv_destroy(p->nodes[i].mean_conv);
-        doubt_conv_destroy(p->nodes[i].var_conv);
+        for (int k = 0; k < DOUBT_NODE_MAX_INPUTS; k++) {
+            doubt_conv_destroy(n->mean_part[k]);
+            doubt_conv_destroy(n->var_part[k]);
+        }
         doubt_concat_destroy(p->nodes[i].mean_cat);
         doubt_concat_destroy(p->nodes[i].var_cat);
     }
@@ -605,12 +659,15 @@ static void upsample(const float *in, const act_layout *li, float *out, const ac
 static doubt_status run_conv(doubt_ctx *ctx, doubt_propagate *p, int i)
 {
     doubt_propagate_node *n = &p->nodes[i];
-    const doubt_propagate_node *in = moments(p, p->graph.nodes[i].inputs[0]);
-    TRY_RETURN(doubt_conv_forward(ctx, n->mean_conv, &in->mean));
-    if (!n->var_conv)
-        return DOUBT_OK;
-    TRY_RETURN(doubt_conv_forward(ctx, n->var_conv, &in->var));
-    if (n->relu)
+    for (int k = 0; k < n->n_parts; k++)
+        TRY_RETURN(doubt_conv_forward(ctx, n->mean_part[k], &moments(p, n->part_from[k])->mean));
+    int has_var = 0;
+    for (int k = 0; k < n->n_parts; k++)
+        if (n->var_part[k]) {
+            TRY_RETURN(doubt_conv_forward(ctx, n->var_part[k], &moments(p, n->part_from[k])->var));
+            has_var = 1;
+        }
+    if (has_var && n->relu)
         relu_in_place(n->mean.data, n->var.data, floats_of(&n->mean));
     return DOUBT_OK;
 }
@@ -620,6 +677,8 @@ static doubt_status run_concat(doubt_ctx *ctx, doubt_propagate *p, int i)
     const doubt_node *node = &p->graph.nodes[i];
     doubt_propagate_node *n = &p->nodes[i];
     const doubt_tensor *means[DOUBT_NODE_MAX_INPUTS], *vars[DOUBT_NODE_MAX_INPUTS];
+    if (!n->mean_cat) /* folded into the convolution that reads it */
+        return DOUBT_OK;
     for (int k = 0; k < node->n_inputs; k++) {
         const doubt_propagate_node *in = moments(p, node->inputs[k]);
         means[k] = &in->mean;

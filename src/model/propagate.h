@@ -20,7 +20,8 @@
  *   bilinear ×2 upsampling: the mean through its weights, the variance through their squares;
  *   concatenation and add as they are (variances add).
  * Nodes that depend on no dropout carry no variance and run exactly (the plain max, the ReLU).
- * Φ and φ come from Abramowitz & Stegun 7.1.26 (|error of Φ| < 1e-7), so the pass vectorises.
+ * Φ and φ come from Abramowitz & Stegun 7.1.26 (|error of Φ| < 4e-7 in float; core/fastmath.h),
+ * so the pass vectorises.
  */
 #ifndef DOUBT_MODEL_PROPAGATE_H
 #define DOUBT_MODEL_PROPAGATE_H
@@ -31,6 +32,7 @@ typedef struct doubt_propagate_node doubt_propagate_node; /* propagate.c */
 
 typedef struct {
     doubt_graph graph;
+    doubt_node_shape shapes[DOUBT_GRAPH_MAX_NODES];
     uint8_t stochastic[DOUBT_GRAPH_MAX_NODES];
     int height, width, out_channels;
     doubt_propagate_node *nodes;

@@ -753,7 +753,8 @@ doubt_status doubt_eval_run_ensemble(doubt_ctx *ctx, const doubt_safetensors *co
                         .deterministic = opts->deterministic,
                         .method = opts->method,
                         .seed = opts->seed,
-                        .mask_no_depth = 1};
+                        .mask_no_depth = 1,
+                        .precision = opts->precision};
     if ((st = doubt_mc_create_ensemble(ctx, members, count, &md, &mc))) {
         st = doubt_fail(err, st, "%s", doubt_ctx_error(ctx));
         goto done;

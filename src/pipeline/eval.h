@@ -51,6 +51,7 @@
 #include <stdint.h>
 
 #include "core/ctx.h"
+#include "core/isa.h"
 #include "model/mc.h"
 #include "model/safetensors.h"
 
@@ -61,6 +62,7 @@ typedef struct {
     int deterministic;  /* 1: one pass with dropout off (the standard-dropout prediction) */
     doubt_mc_method method; /* samples, or one moment-propagation pass (mc.h) */
     uint64_t seed;      /* dropout and pixel-subsample seed */
+    doubt_precision precision; /* mc.h: f32 (the default) is the only path so far */
     int64_t sample_cap; /* pixels kept per task for the ranking figures */
     const char *plots;  /* folder for the PNG plots, or NULL for none */
     /* Called after each image (may be NULL), e.g. for a progress line. */

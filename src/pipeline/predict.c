@@ -223,7 +223,8 @@ static doubt_status load_members(doubt_predictor *p, const char *const *weights_
                        .tile = o->tile,
                        .tile_margin = o->tile_margin,
                        .mask_no_depth = 1,
-                       .method = o->method};
+                       .method = o->method,
+                       .precision = o->precision};
     st = doubt_mc_create_ensemble(p->ctx, (const doubt_safetensors *const *)p->weights, n, &d,
                                   &p->mc);
     return st ? doubt_fail(err, st, "%s", p->ctx->err.msg) : DOUBT_OK;

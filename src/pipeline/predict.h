@@ -62,6 +62,7 @@
 #include <stdint.h>
 
 #include "core/ctx.h"
+#include "core/isa.h"
 #include "core/status.h"
 #include "model/mc.h"
 #include "viz/maps.h"
@@ -77,6 +78,7 @@ typedef struct {
     int chunk;            /* samples per stacked batch; 0 = automatic */
     int deterministic;    /* one pass, dropout off */
     uint64_t seed;        /* dropout seed */
+    doubt_precision precision; /* mc.h: f32 (the default) is the only path so far */
     float depth_scale;    /* NAME.depth.png value per metre, > 0 */
     unsigned maps;        /* bit (1u << m): write heatmap m */
     int npy;              /* write the .npy float maps */
