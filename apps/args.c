@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "commands.h"
+#include "model/converge.h"
+#include "model/mc.h"
 
 int doubt_arg_int64(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
@@ -40,6 +42,38 @@ int doubt_arg_float(const char *s, float lo, float hi, float *out)
     errno = 0;
     float v = strtof(s, &end);
     /* written so that NaN, which compares false, is refused */
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int doubt_arg_samples(const char *s, int *samples, int *adaptive)
+{
+    if (s && !strcmp(s, "auto")) {
+        *samples = DOUBT_MC_DEFAULT_AUTO_SAMPLES;
+        *adaptive = 1;
+        return 1;
+    }
+    if (s && !strncmp(s, "auto:", 5)) {
+        if (!doubt_arg_int(s + 5, DOUBT_CONVERGE_MIN_SAMPLES, 100000, samples))
+            return 0;
+        *adaptive = 1;
+        return 1;
+    }
+    if (!doubt_arg_int(s, 1, 100000, samples))
+        return 0;
+    *adaptive = 0;
+    return 1;
+}
+
+int doubt_arg_double(const char *s, double lo, double hi, double *out)
+{
+    if (!s)
+        return 0;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
     if (errno || end == s || *end || !(v >= lo && v <= hi))
         return 0;
     *out = v;

@@ -23,6 +23,17 @@ int doubt_arg_int(const char *s, int lo, int hi, int *out);
  * not a double, so the value checked against the range is the one the command stores. */
 int doubt_arg_float(const char *s, float lo, float hi, float *out);
 
+/* The same as a double, with strtod's syntax. */
+int doubt_arg_double(const char *s, double lo, double hi, double *out);
+
+/* --samples: "T" (a fixed count, 1..100000), "auto" (adaptive sampling, model/mc.h, capped
+ * at DOUBT_MC_DEFAULT_AUTO_SAMPLES) or "auto:MAX" (capped at MAX, DOUBT_CONVERGE_MIN_SAMPLES
+ * .. 100000: a smaller cap could never stop early): 1 with *samples (T or the cap) and
+ * *adaptive set, else 0 with both untouched. DOUBT_ARG_SAMPLES_FORMS words the forms for a
+ * usage error. */
+int doubt_arg_samples(const char *s, int *samples, int *adaptive);
+#define DOUBT_ARG_SAMPLES_FORMS "T (1..100000), auto or auto:MAX (MAX 12..100000)"
+
 /* A comma-separated list ("a,b,c"), split in place of a copy: items[0..count) point into
  * text. */
 typedef struct {

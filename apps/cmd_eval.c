@@ -18,7 +18,8 @@ static void usage(FILE *to)
 {
     fprintf(to,
             "usage: doubt eval --weights FILE[,FILE...] --data DIR\n"
-            "                  [--samples T | --deterministic]\n"
+            "                  [--samples T | --samples auto[:MAX] [--converge TOL] |\n"
+            "                   --deterministic]\n"
             "                  [--seed S] [--precision P] [--threads K] [--json OUT]\n"
             "                  [--plots DIR]\n"
             "\n"
@@ -32,6 +33,16 @@ static void usage(FILE *to)
             "                  T samples, all pooled; networks alike but for dropout)\n"
             "  --data DIR      dataset folder\n"
             "  --samples T     MC samples per image (default %d)\n"
+            "  --samples auto[:MAX]\n"
+            "                  sample each image until its estimates converge, at most MAX\n"
+            "                  (default 100, 12..100000): in groups of 4 samples, each giving\n"
+            "                  the image's mean depth epistemic variance and mean mutual\n"
+            "                  information from its own samples; after 3 groups or more it\n"
+            "                  stops when the standard error of both means is below TOL x\n"
+            "                  the mean. The report gives each image's T (per_image) and\n"
+            "                  their mean, min and max (samples_taken). One weights file\n"
+            "  --converge TOL  the tolerance of --samples auto (default 0.05; 0 = never stop\n"
+            "                  before MAX)\n"
             "  --method M      sample (default) or propagate: one moment-propagation pass\n"
             "  --deterministic one pass with dropout off, the standard-dropout prediction\n"
             "                  (epistemic figures are then 0, an ensemble's the spread\n"
@@ -76,6 +87,9 @@ static void row(const char *label, double v, const char *note)
 
 static void table(const cJSON *r)
 {
+    row("samples per image, mean", get(r, "samples_taken", "mean"), NULL);
+    row("samples per image, min", get(r, "samples_taken", "min"), NULL);
+    row("samples per image, max", get(r, "samples_taken", "max"), NULL);
     const cJSON *seg = cJSON_GetObjectItemCaseSensitive(r, "seg");
     if (cJSON_IsObject(seg)) {
         fprintf(stderr, "segmentation\n");
@@ -154,7 +168,7 @@ int doubt_cmd_eval(int argc, char **argv)
     const char *weights = NULL, *data = NULL, *json = NULL;
     doubt_arg_list members = {0};
     doubt_eval_opts o = doubt_eval_defaults();
-    int threads = 0;
+    int threads = 0, converge_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -173,7 +187,7 @@ int doubt_cmd_eval(int argc, char **argv)
         int takes = !strcmp(a, "--weights") || !strcmp(a, "--data") || !strcmp(a, "--samples") ||
                     !strcmp(a, "--seed") || !strcmp(a, "--threads") || !strcmp(a, "--json") ||
                     !strcmp(a, "--plots") || !strcmp(a, "--method") ||
-                    !strcmp(a, "--precision");
+                    !strcmp(a, "--converge") || !strcmp(a, "--precision");
         if (!takes) {
             fprintf(stderr, "doubt eval: unknown option '%s'\n", a);
             usage(stderr);
@@ -202,10 +216,16 @@ int doubt_cmd_eval(int argc, char **argv)
             if (rc)
                 return rc;
         } else if (!strcmp(a, "--samples")) {
-            if (!doubt_arg_int(v, 1, 100000, &o.samples)) {
-                fprintf(stderr, "doubt eval: --samples '%s': an integer 1..100000\n", v);
+            if (!doubt_arg_samples(v, &o.samples, &o.adaptive)) {
+                fprintf(stderr, "doubt eval: --samples '%s': " DOUBT_ARG_SAMPLES_FORMS "\n", v);
                 return DOUBT_EXIT_USAGE;
             }
+        } else if (!strcmp(a, "--converge")) {
+            if (!doubt_arg_double(v, 0, 1, &o.converge)) {
+                fprintf(stderr, "doubt eval: --converge '%s': a tolerance in 0..1\n", v);
+                return DOUBT_EXIT_USAGE;
+            }
+            converge_given = 1;
         } else if (!strcmp(a, "--seed")) {
             int64_t seed;
             if (!doubt_arg_int64(v, 0, INT64_MAX, &seed)) {
@@ -226,6 +246,17 @@ int doubt_cmd_eval(int argc, char **argv)
     if (!doubt_arg_split(weights, &members)) {
         fprintf(stderr, "doubt eval: --weights '%s': FILE or FILE,FILE,... without empty "
                         "names\n", weights);
+        return DOUBT_EXIT_USAGE;
+    }
+    if (converge_given && !o.adaptive) {
+        fprintf(stderr, "doubt eval: --converge applies to --samples auto\n");
+        doubt_arg_list_free(&members);
+        return DOUBT_EXIT_USAGE;
+    }
+    if (o.adaptive && members.count > 1 && !o.deterministic) {
+        fprintf(stderr, "doubt eval: --samples auto takes one weights file: an ensemble's "
+                        "members would stop at different T\n");
+        doubt_arg_list_free(&members);
         return DOUBT_EXIT_USAGE;
     }
     if (isatty(STDERR_FILENO))

@@ -55,6 +55,15 @@ static const char options_text[] =
     "                        " DEFAULT_WEIGHTS ")\n"
     "  -o, --out OUTDIR      output folder (created if missing)\n"
     "  --samples T           Monte Carlo samples (default 20)\n"
+    "  --samples auto[:MAX]  sample each image until its estimates converge, at most MAX\n"
+    "                        (default 100, 12..100000): in groups of 4 samples, each giving\n"
+    "                        the image's mean depth epistemic variance and mean mutual\n"
+    "                        information from its own samples; after 3 groups or more it\n"
+    "                        stops when the standard error of both means is below TOL x\n"
+    "                        the mean. The maps are those of --samples T for the T taken\n"
+    "                        (the JSON's \"samples\"). One weights file, no --tile\n"
+    "  --converge TOL        the tolerance of --samples auto (default 0.05; 0 = never stop\n"
+    "                        before MAX)\n"
     "  --method M            sample (default: T dropout samples) or propagate (one pass that\n"
     "                        carries each activation's mean and variance instead: faster,\n"
     "                        approximate; see README)\n"
@@ -106,6 +115,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->p = doubt_predict_defaults();
     o->threads = 0;
     o->shard_n = 1;
+    int converge_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || !a[1]) {
@@ -145,8 +155,13 @@ static int parse_args(int argc, char **argv, options *o)
             if (!doubt_mc_method_parse(val, &o->p.method))
                 return doubt_usage_error("predict", "--method wants sample or propagate", val);
         } else if (!strcmp(a, "--samples")) {
-            if (!doubt_arg_int(val, 1, 100000, &o->p.samples))
-                return doubt_usage_error("predict", "--samples wants 1..100000", val);
+            if (!doubt_arg_samples(val, &o->p.samples, &o->p.adaptive))
+                return doubt_usage_error("predict", "--samples wants " DOUBT_ARG_SAMPLES_FORMS,
+                                         val);
+        } else if (!strcmp(a, "--converge")) {
+            if (!doubt_arg_double(val, 0, 1, &o->p.converge))
+                return doubt_usage_error("predict", "--converge wants a tolerance in 0..1", val);
+            converge_given = 1;
         } else if (!strcmp(a, "--batch")) {
             if (!doubt_arg_int(val, 0, 100000, &o->p.chunk))
                 return doubt_usage_error("predict",
@@ -192,6 +207,17 @@ static int parse_args(int argc, char **argv, options *o)
     }
     if (!o->ninputs)
         return doubt_usage_error("predict", "no INPUT given", NULL);
+    if (converge_given && !o->p.adaptive)
+        return doubt_usage_error("predict", "--converge applies to --samples auto", NULL);
+    if (o->p.adaptive && o->p.tile)
+        return doubt_usage_error("predict",
+                                 "--samples auto does not tile: tiles would stop at different T",
+                                 NULL);
+    if (o->p.adaptive && !o->p.deterministic && o->weights.count > 1)
+        return doubt_usage_error("predict",
+                                 "--samples auto takes one weights file: an ensemble's members "
+                                 "would stop at different T",
+                                 NULL);
     if (o->p.tile_margin && !o->p.tile)
         return doubt_usage_error("predict", "--tile-margin applies to tiles: add --tile PX", NULL);
     if (!o->out_dir)

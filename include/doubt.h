@@ -53,6 +53,7 @@
 
 #include "model/arch.h"
 #include "model/concrete_reg.h"
+#include "model/converge.h"
 #include "model/graph.h"
 #include "model/mc.h"
 #include "model/net.h"

@@ -739,6 +739,88 @@ START_TEST(command_evaluates_an_ensemble)
 }
 END_TEST
 
+/* doubt eval --samples auto[:MAX]: each image's T in per_image, their mean, min and max in
+ * samples_taken, the cap and tolerance in samples_auto; a fixed T gives samples_taken all T
+ * and a null samples_auto; bad forms, --converge without auto and an ensemble are usage
+ * errors. */
+START_TEST(command_samples_auto_reports_each_image)
+{
+    char dir[64];
+    th_make_temp_dir("doubt_eval", dir, sizeof dir);
+    make_dataset(dir, WITH_LABELS | WITH_DEPTH, 0);
+    char *out, *err;
+    int status = th_run_doubt((const char *[]){"eval", "--weights", WEIGHTS, "--data", dir,
+                                               "--samples", "auto:40", "--converge", "0.3",
+                                               NULL},
+                              &out, &err);
+    ck_assert_msg(status == 0, "exit %d: %s", status, err);
+    cJSON *r = cJSON_Parse(out);
+    ck_assert_double_eq(num_at(r, "samples_auto.max"), 40);
+    ck_assert_double_eq(num_at(r, "samples_auto.converge"), 0.3);
+    ck_assert_double_eq(num_at(r, "samples"), 40);
+    const cJSON *images = at(r, "per_image");
+    double sum = 0, lo = 1e9, hi = 0;
+    const int n = cJSON_GetArraySize(images);
+    ck_assert_int_eq(n, 2);
+    for (int i = 0; i < n; i++) {
+        const double t = num_at(cJSON_GetArrayItem(images, i), "samples");
+        printf("  eval --samples auto:40 --converge 0.3: image %d took T %g\n", i, t);
+        ck_assert_msg(t >= 12 && t <= 40, "T %g", t);
+        sum += t, lo = fmin(lo, t), hi = fmax(hi, t);
+    }
+    ck_assert_double_eq(num_at(r, "samples_taken.mean"), sum / n);
+    ck_assert_double_eq(num_at(r, "samples_taken.min"), lo);
+    ck_assert_double_eq(num_at(r, "samples_taken.max"), hi);
+    ck_assert_msg(strstr(err, "samples per image, mean"), "%s", err);
+    cJSON_Delete(r);
+    free(out);
+    free(err);
+    status = th_run_doubt((const char *[]){"eval", "--weights", WEIGHTS, "--data", dir,
+                                           "--samples", "3", NULL},
+                          &out, &err);
+    ck_assert_msg(status == 0, "exit %d: %s", status, err);
+    r = cJSON_Parse(out);
+    ck_assert(cJSON_IsNull(at(r, "samples_auto")));
+    ck_assert_double_eq(num_at(r, "samples_taken.mean"), 3);
+    ck_assert_double_eq(num_at(cJSON_GetArrayItem(at(r, "per_image"), 1), "samples"), 3);
+    cJSON_Delete(r);
+    free(out);
+    free(err);
+    static const struct {
+        const char *a, *b, *c, *d, *message;
+    } usage[] = {
+        {"--samples", "auto:", NULL, NULL,
+         "doubt eval: --samples 'auto:': T (1..100000), auto or auto:MAX (MAX 12..100000)\n"},
+        {"--samples", "auto:0", NULL, NULL,
+         "doubt eval: --samples 'auto:0': T (1..100000), auto or auto:MAX (MAX 12..100000)\n"},
+        {"--samples", "autox", NULL, NULL,
+         "doubt eval: --samples 'autox': T (1..100000), auto or auto:MAX (MAX 12..100000)\n"},
+        {"--converge", "0.1", NULL, NULL, "doubt eval: --converge applies to --samples auto\n"},
+        {"--samples", "auto", "--converge", "-1",
+         "doubt eval: --converge '-1': a tolerance in 0..1\n"},
+    };
+    for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
+        status = th_run_doubt((const char *[]){"eval", "--weights", WEIGHTS, "--data", dir,
+                                               usage[i].a, usage[i].b, usage[i].c, usage[i].d,
+                                               NULL},
+                              &out, &err);
+        ck_assert_msg(status == 2, "case %zu: exit %d", i, status);
+        ck_assert_str_eq(err, usage[i].message);
+        free(out);
+        free(err);
+    }
+    status = th_run_doubt((const char *[]){"eval", "--weights", WEIGHTS "," MEMBER_B, "--data",
+                                           dir, "--samples", "auto", NULL},
+                          &out, &err);
+    ck_assert_int_eq(status, 2);
+    ck_assert_str_eq(err, "doubt eval: --samples auto takes one weights file: an ensemble's "
+                          "members would stop at different T\n");
+    free(out);
+    free(err);
+    th_remove_tree(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("eval");
@@ -752,6 +834,7 @@ int main(void)
     tcase_add_test(ev, plots_are_written);
     tcase_add_test(ev, bad_datasets_name_the_problem);
     tcase_add_test(ev, command_evaluates_an_ensemble);
+    tcase_add_test(ev, command_samples_auto_reports_each_image);
     suite_add_tcase(s, ev);
     TCase *pn = tcase_create("panel");
     tcase_add_test(pn, compose_scales_and_titles);

@@ -571,6 +571,248 @@ START_TEST(in_channels_other_than_three_is_refused)
 END_TEST
 
 
+/* ---- adaptive sampling (--samples auto) -------------------------------------------------- */
+
+static const doubt_mc_maps *run_adaptive(doubt_ctx *ctx, doubt_mc **mc, const doubt_safetensors *w,
+                                         const float *img, int width, int height, int cap,
+                                         double tol, int chunk)
+{
+    doubt_mc_desc desc = {.samples = cap, .adaptive = 1, .converge = tol, .chunk = chunk};
+    TH_OK(ctx, doubt_mc_create(ctx, w, &desc, mc));
+    const doubt_mc_maps *maps;
+    TH_OK(ctx, doubt_mc_run(ctx, *mc, img, width, height, &maps));
+    return maps;
+}
+
+static const doubt_mc_maps *run_fixed(doubt_ctx *ctx, doubt_mc **mc, const doubt_safetensors *w,
+                                      const float *img, int width, int height, int samples)
+{
+    TH_OK(ctx, doubt_mc_create(ctx, w, &(doubt_mc_desc){.samples = samples}, mc));
+    const doubt_mc_maps *maps;
+    TH_OK(ctx, doubt_mc_run(ctx, *mc, img, width, height, &maps));
+    return maps;
+}
+
+static void assert_same_maps(const doubt_mc_maps *a, const doubt_mc_maps *b);
+
+/* A zero tolerance never converges: auto with a cap of 100 is --samples 100, byte for byte,
+ * though it stacks 3 samples per pass (so chunks cross group boundaries). The default
+ * tolerance stops this image at 56 samples (adaptive_stops_alike_on_any_thread_count), so a
+ * zero taken for "the default" shows. */
+START_TEST(adaptive_with_zero_tolerance_runs_to_its_cap)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights();
+    const int width = 40, height = 28;
+    float *img = test_image(width, height);
+    doubt_mc *adaptive, *fixed;
+    const doubt_mc_maps *a = run_adaptive(ctx, &adaptive, w, img, width, height, 100, 0, 3);
+    const doubt_mc_maps *b = run_fixed(ctx, &fixed, w, img, width, height, 100);
+    ck_assert_int_eq(a->samples, 100);
+    ck_assert_int_eq(b->samples, 100);
+    assert_same_maps(a, b);
+    doubt_mc_destroy(adaptive);
+    doubt_mc_destroy(fixed);
+    doubt_safetensors_destroy(w);
+    free(img);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* se / |mean| of values[0..n), as converge.h defines it, in double from the raw samples. */
+static double relative_error(const double *v, int n)
+{
+    double mean = 0, squares = 0;
+    for (int i = 0; i < n; i++)
+        mean += v[i] / n;
+    for (int i = 0; i < n; i++)
+        squares += (v[i] - mean) * (v[i] - mean);
+    return sqrt(squares / (n - 1) / n) / fabs(mean);
+}
+
+/* Where adaptive sampling stops, against batch means computed here from every sample run in
+ * full through a batch-1 network: per group of 4, the image's mean Bessel-corrected
+ * variance of μ and its mean H[p̄_g] - mean H[p_t]. With the tolerance 0.1 % above the
+ * group values' relative standard error after `at` groups the run must stop there, 0.1 %
+ * below it at the next group count whose error is below that (or the cap), and the maps
+ * must be byte for byte those of --samples T. The depth series decides for the tiny network
+ * (its error is the larger); loop index 1 fixes the depth output, whose epistemic series is
+ * then 0 and converged, so that the mutual information decides. */
+START_TEST(adaptive_stops_where_direct_batch_means_converge)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights();
+    const int depth_fixed = _i;
+    if (depth_fixed)
+        force_head_channel(w, w->network.classes + 1, 3.0f);
+    const int width = depth_fixed ? 40 : 16, height = depth_fixed ? 28 : 12, cap = 40;
+    const int groups = cap / 4, c = w->network.classes;
+    const size_t hw = (size_t)width * height, row = (size_t)(c + 3) * hw;
+    float *img = test_image(width, height);
+    float *kept = raw_samples(ctx, w, img, width, height, cap);
+    double epi[10], mi[10], ratio[11] = {0};
+    for (int g = 0; g < groups; g++) {
+        epi[g] = mi[g] = 0;
+        for (size_t p = 0; p < hw; p++) {
+            double mu[4], var, mean = 0, sq = 0, pbar[16] = {0}, h_mean = 0, h_bar = 0;
+            for (int k = 0; k < 4; k++) {
+                const float *o = kept + (size_t)(4 * g + k) * row;
+                in_metres(w->network.depth, o[(c + 1) * hw + p], o[(c + 2) * hw + p], &mu[k],
+                          &var);
+                mean += mu[k] / 4;
+                double z = 0, top = o[p]; /* the untrained logits reach thousands */
+                for (int j = 1; j < c; j++)
+                    top = fmax(top, o[j * hw + p]);
+                for (int j = 0; j < c; j++)
+                    z += exp(o[j * hw + p] - top);
+                for (int j = 0; j < c; j++) {
+                    const double q = exp(o[j * hw + p] - top) / z;
+                    pbar[j] += q / 4;
+                    h_mean -= q > 0 ? q * log(q) / 4 : 0;
+                }
+            }
+            for (int k = 0; k < 4; k++)
+                sq += (mu[k] - mean) * (mu[k] - mean);
+            for (int j = 0; j < c; j++)
+                h_bar -= pbar[j] > 0 ? pbar[j] * log(pbar[j]) : 0;
+            epi[g] += sq / 3 / (double)hw;
+            mi[g] += (h_bar - h_mean) / (double)hw;
+        }
+        /* a series of zeros has converged (and its relative error is 0/0) */
+        if (g >= 2)
+            ratio[g + 1] = fmax(depth_fixed ? 0 : relative_error(epi, g + 1),
+                                relative_error(mi, g + 1));
+    }
+    /* the rule must flip right at the direct error after `at` groups: a tolerance 0.1 %
+     * above it stops there (or earlier), 0.1 % below it does not */
+    const int at = depth_fixed ? 3 : 5;
+    const double tols[2] = {ratio[at] * 1.001, ratio[at] * 0.999};
+    int want[2];
+    for (int i = 0; i < 2; i++) {
+        want[i] = cap;
+        for (int n = 3; n <= groups && want[i] == cap; n++)
+            if (ratio[n] < tols[i])
+                want[i] = 4 * n;
+    }
+    printf("  batch means%s: se/mean after 3..10 groups", depth_fixed ? " (depth fixed)" : "");
+    for (int n = 3; n <= groups; n++)
+        printf(" %.4f", ratio[n]);
+    printf("; tol %.5f -> T %d, tol %.5f -> T %d\n", tols[0], want[0], tols[1], want[1]);
+    fflush(stdout);
+    ck_assert_int_eq(want[0], 4 * at);
+    ck_assert_int_gt(want[1], want[0]);
+    doubt_mc *adaptive, *fixed;
+    for (int i = 0; i < 2; i++) {
+        const doubt_mc_maps *a =
+            run_adaptive(ctx, &adaptive, w, img, width, height, cap, tols[i], 3);
+        ck_assert_int_eq(a->samples, want[i]);
+        const doubt_mc_maps *b = run_fixed(ctx, &fixed, w, img, width, height, want[i]);
+        assert_same_maps(a, b);
+        doubt_mc_destroy(adaptive);
+        doubt_mc_destroy(fixed);
+    }
+    free(kept);
+    doubt_safetensors_destroy(w);
+    free(img);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* The stopping point and the maps do not depend on the thread count. */
+START_TEST(adaptive_stops_alike_on_any_thread_count)
+{
+    const int width = 40, height = 28;
+    float *img = test_image(width, height);
+    doubt_safetensors *w = weights();
+    doubt_mc *mc[2];
+    const doubt_mc_maps *m[2];
+    doubt_ctx *ctx[2];
+    for (int i = 0; i < 2; i++) {
+        omp_set_num_threads(i + 1);
+        ctx[i] = th_ctx(i + 1);
+        m[i] = run_adaptive(ctx[i], &mc[i], w, img, width, height, 100, 0.05, 0);
+    }
+    printf("  adaptive, 40x28, tol 0.05: T %d on 1 thread, %d on 2\n", m[0]->samples,
+           m[1]->samples);
+    ck_assert_int_eq(m[0]->samples, m[1]->samples);
+    assert_same_maps(m[0], m[1]);
+    for (int i = 0; i < 2; i++) {
+        doubt_mc_destroy(mc[i]);
+        doubt_ctx_destroy(ctx[i]);
+    }
+    doubt_safetensors_destroy(w);
+    free(img);
+}
+END_TEST
+
+/* A network without dropout has nothing to converge: one pass, zero epistemic maps, the
+ * maps of --samples 1. */
+START_TEST(adaptive_without_dropout_takes_one_pass)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights();
+    w->network.dropout = 0;
+    const int width = 16, height = 12;
+    float *img = test_image(width, height);
+    doubt_mc *adaptive, *fixed;
+    const doubt_mc_maps *a = run_adaptive(ctx, &adaptive, w, img, width, height, 40, 0.05, 0);
+    const doubt_mc_maps *b = run_fixed(ctx, &fixed, w, img, width, height, 1);
+    ck_assert_int_eq(a->samples, 1);
+    for (int p = 0; p < width * height; p++) {
+        ck_assert_float_eq(a->depth_epistemic[p], 0);
+        ck_assert_float_eq(a->seg_mutual_info[p], 0);
+    }
+    assert_same_maps(a, b);
+    doubt_mc_destroy(adaptive);
+    doubt_mc_destroy(fixed);
+    doubt_safetensors_destroy(w);
+    free(img);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+static void assert_adaptive_refused(doubt_ctx *ctx, const doubt_safetensors *const *members,
+                                    int count, doubt_mc_desc desc, const char *why)
+{
+    desc.adaptive = 1;
+    doubt_mc *mc = NULL;
+    ck_assert_int_eq(doubt_mc_create_ensemble(ctx, members, count, &desc, &mc), DOUBT_ERR_ARG);
+    ck_assert_ptr_null(mc);
+    ck_assert_msg(strstr(doubt_ctx_error(ctx), why), "%s", doubt_ctx_error(ctx));
+}
+
+/* Ensembles, tiles, a cap below the first check and a bad tolerance are refused; with
+ * deterministic set, auto is the one plain pass. */
+START_TEST(adaptive_refusals_and_deterministic)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    doubt_safetensors *w = weights(), *b = read_weights(MEMBER_B);
+    const doubt_safetensors *one[] = {w}, *two[] = {w, b};
+    assert_adaptive_refused(ctx, two, 2, (doubt_mc_desc){.samples = 40}, "not an ensemble of 2");
+    assert_adaptive_refused(ctx, one, 1, (doubt_mc_desc){.samples = 40, .tile = 256},
+                            "does not tile");
+    assert_adaptive_refused(ctx, one, 1, (doubt_mc_desc){.samples = 11},
+                            "a cap of at least 12 samples");
+    assert_adaptive_refused(ctx, one, 1, (doubt_mc_desc){.samples = 40, .converge = -0.1},
+                            "tolerance -0.1 must be >= 0");
+    assert_adaptive_refused(ctx, one, 1, (doubt_mc_desc){.samples = 40, .converge = NAN},
+                            "must be >= 0");
+    const int width = 16, height = 12;
+    float *img = test_image(width, height);
+    doubt_mc *mc;
+    doubt_mc_desc desc = {.samples = 40, .adaptive = 1, .converge = 0, .deterministic = 1};
+    TH_OK(ctx, doubt_mc_create_ensemble(ctx, two, 2, &desc, &mc));
+    const doubt_mc_maps *m;
+    TH_OK(ctx, doubt_mc_run(ctx, mc, img, width, height, &m));
+    ck_assert_int_eq(m->samples, 1);
+    doubt_mc_destroy(mc);
+    free(img);
+    doubt_safetensors_destroy(w);
+    doubt_safetensors_destroy(b);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
 /* ---- deep ensembles ---------------------------------------------------------------------- */
 
 static const doubt_mc_maps *run_ensemble(doubt_ctx *ctx, doubt_mc **mc,
@@ -855,6 +1097,13 @@ int main(void)
     tcase_add_test(tc, deterministic_ensemble_is_the_spread_of_its_members);
     tcase_add_test(tc, ensemble_tiles_match_the_whole_image);
     tcase_add_test(tc, mismatched_members_are_refused_naming_files_and_field);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("adaptive");
+    tcase_add_test(tc, adaptive_with_zero_tolerance_runs_to_its_cap);
+    tcase_add_loop_test(tc, adaptive_stops_where_direct_batch_means_converge, 0, 2);
+    tcase_add_test(tc, adaptive_stops_alike_on_any_thread_count);
+    tcase_add_test(tc, adaptive_without_dropout_takes_one_pass);
+    tcase_add_test(tc, adaptive_refusals_and_deterministic);
     suite_add_tcase(s, tc);
     return th_run(s);
 }

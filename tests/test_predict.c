@@ -972,6 +972,99 @@ static void assert_same_outputs(const char *a, const char *b, const char *name, 
     }
 }
 
+/* --samples auto[:MAX]: each image's JSON gives the T it took and the cap and tolerance; its
+ * float maps are byte for byte those of --samples T with that T; bad forms and the options
+ * it does not combine with are usage errors that say why. */
+START_TEST(command_samples_auto)
+{
+    char *in = make_inputs(), *adaptive = make_tmpdir(), *fixed = make_tmpdir();
+    char p[DOUBT_PATH_MAX];
+    path_in(p, in, "a.png");
+    static const struct {
+        const char *value, *message;
+    } bad[] = {
+        {"auto:", "--samples wants T (1..100000), auto or auto:MAX (MAX 12..100000): auto:"},
+        {"auto:0", "--samples wants T (1..100000), auto or auto:MAX (MAX 12..100000): auto:0"},
+        {"auto:11", "--samples wants T (1..100000), auto or auto:MAX (MAX 12..100000): auto:11"},
+        {"autox", "--samples wants T (1..100000), auto or auto:MAX (MAX 12..100000): autox"},
+        {"auto:40x", "--samples wants T (1..100000), auto or auto:MAX (MAX 12..100000): auto:40x"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        th_assert_usage_error(
+            (const char *[]){"predict", p, "-o", adaptive, "--samples", bad[i].value, NULL},
+            bad[i].message);
+    th_assert_usage_error((const char *[]){"predict", p, "-o", adaptive, "--converge", "0.1", NULL},
+                          "--converge applies to --samples auto");
+    th_assert_usage_error((const char *[]){"predict", p, "-o", adaptive, "--samples", "auto",
+                                           "--converge", "2", NULL},
+                          "--converge wants a tolerance in 0..1: 2");
+    th_assert_usage_error((const char *[]){"predict", p, "-o", adaptive, "--samples", "auto",
+                                           "--tile", "64", NULL},
+                          "--samples auto does not tile: tiles would stop at different T");
+    th_assert_usage_error((const char *[]){"predict", "--weights", WEIGHTS "," MEMBER_B, p, "-o",
+                                           adaptive, "--samples", "auto", NULL},
+                          "--samples auto takes one weights file: an ensemble's members would "
+                          "stop at different T");
+
+    run_result r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, p, "-o", adaptive,
+                                              "--npy", "--samples", "auto:40", "--converge",
+                                              "0.3", "--batch", "3", NULL});
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    cJSON *j = cJSON_Parse(r.out);
+    const int taken = (int)num(j, "samples");
+    const cJSON *automatic = cJSON_GetObjectItemCaseSensitive(j, "samples_auto");
+    ck_assert_double_eq(num(automatic, "max"), 40);
+    ck_assert_double_eq(num(automatic, "converge"), 0.3);
+    printf("  predict --samples auto:40 --converge 0.3 on a.png: T %d\n", taken);
+    ck_assert_msg(taken < 40 && taken >= 12 && taken % 4 == 0, "T %d", taken);
+    cJSON_Delete(j);
+    free_result(&r);
+    char t_text[16];
+    snprintf(t_text, sizeof t_text, "%d", taken);
+    r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, p, "-o", fixed, "--npy",
+                                   "--samples", t_text, NULL});
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    j = cJSON_Parse(r.out);
+    ck_assert_double_eq(num(j, "samples"), taken);
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "samples_auto")));
+    cJSON_Delete(j);
+    free_result(&r);
+    static const char *const npy[] = {"depth_mean", "depth_epistemic", "depth_aleatoric",
+                                      "seg_prob", "seg_entropy", "seg_mutual_info"};
+    char file[DOUBT_PATH_MAX], a[DOUBT_PATH_MAX], b[DOUBT_PATH_MAX];
+    for (size_t i = 0; i < sizeof npy / sizeof npy[0]; i++) {
+        snprintf(file, sizeof file, "a.%s.npy", npy[i]);
+        path_in(a, adaptive, file);
+        path_in(b, fixed, file);
+        ck_assert_msg(same_file(a, b), "%s differs between auto and --samples %d", file, taken);
+    }
+    /* plain auto is capped at 100 with a tolerance of 0.05; with --deterministic it is the
+     * one pass */
+    r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, p, "-o", adaptive,
+                                   "--samples", "auto", "--maps", "none", NULL});
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    j = cJSON_Parse(r.out);
+    automatic = cJSON_GetObjectItemCaseSensitive(j, "samples_auto");
+    ck_assert_double_eq(num(automatic, "max"), 100);
+    ck_assert_double_eq(num(automatic, "converge"), 0.05);
+    cJSON_Delete(j);
+    free_result(&r);
+    r = run_doubt((const char *[]){"predict", "--weights", WEIGHTS, p, "-o", adaptive,
+                                   "--samples", "auto", "--deterministic", "--maps", "none",
+                                   NULL});
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    j = cJSON_Parse(r.out);
+    ck_assert_double_eq(num(j, "samples"), 1);
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "samples_auto")));
+    cJSON_Delete(j);
+    free_result(&r);
+    th_remove_tree(in);
+    th_remove_tree(adaptive);
+    th_remove_tree(fixed);
+    free(in), free(adaptive), free(fixed);
+}
+END_TEST
+
 START_TEST(command_identical_on_any_thread_count)
 {
     char *in = make_inputs(), *out1 = make_tmpdir(), *out3 = make_tmpdir();
@@ -1052,9 +1145,12 @@ START_TEST(command_usage_and_weights_errors)
     static const struct {
         const char *option, *value, *message;
     } numbers[] = {
-        {"--samples", "abc", "--samples wants 1..100000: abc"},
-        {"--samples", "100001", "--samples wants 1..100000: 100001"},
-        {"--samples", "3x", "--samples wants 1..100000: 3x"},
+        {"--samples", "abc",
+         "--samples wants T (1..100000), auto or auto:MAX (MAX 12..100000): abc"},
+        {"--samples", "100001",
+         "--samples wants T (1..100000), auto or auto:MAX (MAX 12..100000): 100001"},
+        {"--samples", "3x",
+         "--samples wants T (1..100000), auto or auto:MAX (MAX 12..100000): 3x"},
         {"--seed", "9007199254740992", "--seed wants an integer in 0 .. 2^53-1: 9007199254740992"},
         {"--threads", "99999999999999999999", "--threads wants 1..1024: 99999999999999999999"},
         {"--depth-scale", "0", "--depth-scale wants a positive number: 0"},
@@ -1517,6 +1613,7 @@ static Suite *predict_suite(void)
     tc = tcase_create("command");
     tcase_add_test(tc, command_continues_past_bad_inputs);
     tcase_add_test(tc, command_shards_partition);
+    tcase_add_test(tc, command_samples_auto);
     tcase_add_test(tc, command_identical_on_any_thread_count);
     tcase_add_test(tc, command_tiles_match_untiled);
     tcase_add_test(tc, command_usage_and_weights_errors);

@@ -8,6 +8,7 @@
 #include "core/fastmath.h"
 #include "core/rng.h"
 #include "model/arch.h"
+#include "model/converge.h"
 #include "model/weights.h"
 
 /* exp(80) ~ 5.5e34: huge but finite. The learned variances are kept as running means, never
@@ -72,6 +73,19 @@ typedef struct {
     shape_nets shape;
 } mc_member;
 
+/* Adaptive sampling's state (converge.h): the current group's per-pixel statistics, written
+ * by its first sample and added to by the others, and every finished group's image values. */
+typedef struct {
+    double *mean, *m2; /* [H, W]: Welford over the group's depth means μ, in metres */
+    float *prob;       /* [C, H, W]: the sum of the group's softmaxes */
+    float *entropy;    /* [H, W]: the sum of their entropies H[p_t] */
+    double *rows;      /* [2 · rows_cap]: per-row sums, added in order so that the values do
+                        * not depend on the thread count */
+    size_t rows_cap;
+    double *epistemic, *mutual_info; /* [most groups]: the finished groups' values */
+    int finished;
+} sample_groups;
+
 /* A rectangle of pixels in image coordinates. */
 typedef struct {
     int x, y, w, h;
@@ -94,6 +108,7 @@ struct doubt_mc {
     doubt_mc_maps maps;
     size_t maps_cap; /* pixels the map buffers hold */
     double *depth_m2; /* Welford's running sum of squared deviations */
+    sample_groups groups; /* desc.adaptive only */
     float *logit_draws; /* moment propagation: [DOUBT_MC_LOGIT_DRAWS, classes] standard normals */
     uint8_t no_depth[256]; /* by class: 1 = depth maps undefined there (when masking) */
 };
@@ -199,8 +214,11 @@ static doubt_status settle_desc(doubt_ctx *ctx, doubt_mc *mc)
                           "moment propagation: runs one network with its dropout on; it does "
                           "not combine with %s",
                           d->deterministic ? "the deterministic pass" : "an ensemble");
-    if (d->deterministic || d->method == DOUBT_MC_PROPAGATE)
+    if (d->deterministic || d->method == DOUBT_MC_PROPAGATE) { /* one pass, whatever the
+                                                                * count or its cap */
         d->samples = 1;
+        d->adaptive = 0;
+    }
     /* one sample per pass by default: stacking 2 is ~13% faster at 256x256 but every
      * stacked sample adds a full set of activations (bench/README.md) */
     if (d->chunk == 0)
@@ -217,6 +235,34 @@ static doubt_status settle_desc(doubt_ctx *ctx, doubt_mc *mc)
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "MC inference: tile %d too small for margin %d: needs >= %d", d->tile,
                           d->tile_margin, 2 * d->tile_margin + mc->grid);
+    return DOUBT_OK;
+}
+
+/* What adaptive sampling can run: one member's samples over the whole image, a cap above its
+ * first check. */
+static doubt_status check_adaptive(doubt_ctx *ctx, const doubt_mc *mc)
+{
+    const doubt_mc_desc *d = &mc->desc;
+    if (mc->members > 1)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "MC inference: adaptive sampling takes one weights file, not an "
+                          "ensemble of %d: members stopping at different T would weigh the "
+                          "mixture unequally",
+                          mc->members);
+    if (d->tile > 0)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "MC inference: adaptive sampling does not tile: tiles stopping at "
+                          "different T would give the maps a different T per region");
+    if (d->samples < DOUBT_CONVERGE_MIN_SAMPLES)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "MC inference: adaptive sampling needs a cap of at least %d samples "
+                          "(%d groups of %d before the first check), not %d",
+                          DOUBT_CONVERGE_MIN_SAMPLES, DOUBT_CONVERGE_MIN_GROUPS,
+                          DOUBT_CONVERGE_GROUP, d->samples);
+    if (!(d->converge >= 0))
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "MC inference: convergence tolerance %g must be >= 0",
+                          d->converge);
     return DOUBT_OK;
 }
 
@@ -277,6 +323,16 @@ doubt_status doubt_mc_create_ensemble(doubt_ctx *ctx, const doubt_safetensors *c
         goto done;
     }
     DOUBT_TRY(settle_desc(ctx, mc));
+    if (mc->desc.adaptive) {
+        DOUBT_TRY(check_adaptive(ctx, mc));
+        const int most = (mc->desc.samples + DOUBT_CONVERGE_GROUP - 1) / DOUBT_CONVERGE_GROUP;
+        mc->groups.epistemic = malloc(2 * (size_t)most * sizeof(double));
+        if (!mc->groups.epistemic) {
+            st = doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
+            goto done;
+        }
+        mc->groups.mutual_info = mc->groups.epistemic + most;
+    }
     if (mc->desc.mask_no_depth)
         for (int i = 0; i < mc->net.no_depth_count; i++)
             mc->no_depth[mc->net.no_depth_classes[i]] = 1;
@@ -309,6 +365,16 @@ static void release_shapes(doubt_mc *mc)
         release_shape(&mc->member[m].shape);
 }
 
+static void release_groups(sample_groups *g)
+{
+    free(g->mean);
+    free(g->m2);
+    free(g->prob);
+    free(g->entropy);
+    g->mean = g->m2 = NULL;
+    g->prob = g->entropy = NULL;
+}
+
 static void release_maps(doubt_mc_maps *m)
 {
     void *buffers[] = {m->depth_mean,  m->depth_epistemic, m->depth_aleatoric,
@@ -328,6 +394,9 @@ void doubt_mc_destroy(doubt_mc *mc)
     free(mc->member);
     release_maps(&mc->maps);
     free(mc->depth_m2);
+    release_groups(&mc->groups);
+    free(mc->groups.rows);
+    free(mc->groups.epistemic);
     free(mc->logit_draws);
     free(mc->padded);
     free(mc->tile);
@@ -407,6 +476,7 @@ static doubt_status ensure_buffers(doubt_ctx *ctx, doubt_mc *mc, int width, int 
     if (pixels > mc->maps_cap) {
         release_maps(m);
         free(mc->depth_m2);
+        release_groups(&mc->groups);
         mc->maps_cap = 0;
         float **planes[] = {&m->depth_mean,  &m->depth_epistemic, &m->depth_aleatoric,
                             &m->depth_total, &m->seg_entropy,     &m->seg_aleatoric,
@@ -417,9 +487,25 @@ static doubt_status ensure_buffers(doubt_ctx *ctx, doubt_mc *mc, int width, int 
         m->seg_prob = malloc(pixels * (size_t)mc->net.classes * sizeof(float));
         m->seg_class = malloc(pixels);
         mc->depth_m2 = malloc(pixels * sizeof(double));
+        if (mc->desc.adaptive) {
+            sample_groups *g = &mc->groups;
+            g->mean = malloc(pixels * sizeof(double));
+            g->m2 = malloc(pixels * sizeof(double));
+            g->prob = malloc(pixels * (size_t)mc->net.classes * sizeof(float));
+            g->entropy = malloc(pixels * sizeof(float));
+            ok &= g->mean && g->m2 && g->prob && g->entropy;
+        }
         if (!ok || !m->seg_prob || !m->seg_class || !mc->depth_m2)
             return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
         mc->maps_cap = pixels;
+    }
+    sample_groups *g = &mc->groups;
+    if (mc->desc.adaptive && (size_t)height > g->rows_cap) {
+        free(g->rows);
+        g->rows = malloc(2 * (size_t)height * sizeof(double));
+        g->rows_cap = g->rows ? (size_t)height : 0;
+        if (!g->rows)
+            return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "MC inference: out of memory");
     }
     m->width = width;
     m->height = height;
@@ -450,6 +536,8 @@ static void reset_maps(doubt_mc *mc)
     memset(m->seg_prob, 0, pixels * (size_t)m->classes * sizeof(float));
     memset(m->seg_aleatoric, 0, pixels * sizeof(float));
     memset(m->seg_logit_var, 0, pixels * sizeof(float));
+    m->samples = mc->desc.samples;
+    mc->groups.finished = 0;
 }
 
 /* Folds sample number t (0-based, counted over every member's samples) of output row `out`
@@ -459,8 +547,10 @@ static void accumulate(doubt_mc *mc, const float *out, pixel_rect tile, pixel_re
 {
     doubt_mc_maps *m = &mc->maps;
     const int classes = m->classes, width = m->width;
-    const size_t plane = (size_t)tile.w * tile.h;
+    const size_t plane = (size_t)tile.w * tile.h, pixels = (size_t)m->height * width;
     const double n = t + 1;
+    sample_groups *g = mc->desc.adaptive ? &mc->groups : NULL;
+    const int k = t % DOUBT_CONVERGE_GROUP; /* the sample's place in its group */
 #pragma omp parallel for schedule(static)
     for (int y = keep.y; y < keep.y + keep.h; y++)
         for (int x = keep.x; x < keep.x + keep.w; x++) {
@@ -479,6 +569,11 @@ static void accumulate(doubt_mc *mc, const float *out, pixel_rect tile, pixel_re
             const double mean = m->depth_mean[p] + delta / n;
             mc->depth_m2[p] += delta * (mu - mean);
             m->depth_mean[p] = (float)mean;
+            if (g) {
+                const double group_delta = k ? mu - g->mean[p] : 0;
+                g->mean[p] = k ? g->mean[p] + group_delta / (k + 1) : mu;
+                g->m2[p] = k ? g->m2[p] + group_delta * (mu - g->mean[p]) : 0;
+            }
             const double logit_var = exp(at_most(out[(size_t)classes * plane + q], MAX_LOG_VAR));
             m->seg_logit_var[p] += (float)((logit_var - m->seg_logit_var[p]) / n);
             /* softmax and its entropy, stably */
@@ -493,11 +588,18 @@ static void accumulate(doubt_mc *mc, const float *out, pixel_rect tile, pixel_re
                 weighted += e * shifted;
             }
             const double log_z = log(z);
-            for (int c = 0; c < classes; c++)
-                m->seg_prob[(size_t)c * m->height * width + p] +=
-                    (float)(exp(out[(size_t)c * plane + q] - top - log_z));
+            for (int c = 0; c < classes; c++) {
+                const size_t at = (size_t)c * pixels + p;
+                const float prob = (float)exp(out[(size_t)c * plane + q] - top - log_z);
+                m->seg_prob[at] += prob;
+                if (g)
+                    g->prob[at] = k ? g->prob[at] + prob : prob;
+            }
             /* H[p] = log Z - Σ p·(x - top) */
-            m->seg_aleatoric[p] += (float)(log_z - weighted / z);
+            const float entropy = (float)(log_z - weighted / z);
+            m->seg_aleatoric[p] += entropy;
+            if (g)
+                g->entropy[p] = k ? g->entropy[p] + entropy : entropy;
         }
 }
 
@@ -542,6 +644,46 @@ static void finish_maps(doubt_mc *mc, int samples)
         m->seg_mutual_info[p] = mi < 0.0f || samples == 1 ? 0.0f : mi;
     }
     m->nan_pixels = nan_pixels;
+}
+
+/* Closes the group the last sample completed: its image values over the pixels of `keep`
+ * (the mean within-group variance of μ, Bessel-corrected, and the mean within-group mutual
+ * information H[p̄_g] - mean H[p_t]), and 1 when both series have converged (converge.h). */
+static int group_converged(doubt_mc *mc, pixel_rect keep)
+{
+    sample_groups *g = &mc->groups;
+    const doubt_mc_maps *m = &mc->maps;
+    const size_t pixels = (size_t)m->width * m->height;
+    const double n = DOUBT_CONVERGE_GROUP;
+#pragma omp parallel for schedule(static)
+    for (int y = keep.y; y < keep.y + keep.h; y++) {
+        double epistemic = 0, mutual_info = 0;
+        for (int x = keep.x; x < keep.x + keep.w; x++) {
+            const size_t p = (size_t)y * m->width + x;
+            epistemic += g->m2[p] / (n - 1);
+            double entropy = 0;
+            for (int c = 0; c < m->classes; c++) {
+                const double prob = g->prob[(size_t)c * pixels + p] / n;
+                if (prob > 0)
+                    entropy -= prob * log(prob);
+            }
+            mutual_info += entropy - g->entropy[p] / n;
+        }
+        g->rows[2 * (y - keep.y)] = epistemic;
+        g->rows[2 * (y - keep.y) + 1] = mutual_info;
+    }
+    double epistemic = 0, mutual_info = 0;
+    for (int r = 0; r < keep.h; r++) {
+        epistemic += g->rows[2 * r];
+        mutual_info += g->rows[2 * r + 1];
+    }
+    const double count = (double)keep.w * keep.h;
+    g->epistemic[g->finished] = epistemic / count;
+    g->mutual_info[g->finished] = mutual_info / count;
+    g->finished++;
+    const double tol = mc->desc.converge;
+    return doubt_converged(g->epistemic, g->finished, tol) &&
+           doubt_converged(g->mutual_info, g->finished, tol);
 }
 
 /* Depth maps (mc.h) of one pixel from the depth head's moments: mean and variance of the
@@ -718,7 +860,9 @@ static doubt_status run_member_window(doubt_ctx *ctx, doubt_mc *mc, shape_nets *
     }
     if (!nets->samples) { /* deterministic, or a member without dropout: T equal samples */
         DOUBT_TRY(doubt_net_forward(ctx, nets->cache, input, 0, 0));
-        for (int t = 0; t < mc->desc.samples; t++)
+        if (mc->desc.adaptive) /* nothing to converge: one pass is all of them */
+            mc->maps.samples = 1;
+        for (int t = 0; t < mc->maps.samples; t++)
             accumulate(mc, doubt_net_output(nets->cache), tile, keep, first + t);
         return DOUBT_OK;
     }
@@ -732,9 +876,18 @@ static doubt_status run_member_window(doubt_ctx *ctx, doubt_mc *mc, shape_nets *
             DOUBT_TRY(doubt_net_forward(ctx, samples, mc->stacked, 1, (uint64_t)t0));
         else
             DOUBT_TRY(doubt_net_forward_samples(ctx, samples, (uint64_t)t0));
-        for (int r = 0; r < chunk && t0 + r < mc->desc.samples; r++)
+        for (int r = 0; r < chunk && t0 + r < mc->desc.samples; r++) {
+            const int t = t0 + r;
             accumulate(mc, doubt_net_output(samples) + (size_t)r * row_floats, tile, keep,
-                       first + t0 + r);
+                       first + t);
+            /* a converged run stops here: the chunk's later samples are dropped, so the maps
+             * are those of a fixed run of t + 1 samples */
+            if (mc->desc.adaptive && (t + 1) % DOUBT_CONVERGE_GROUP == 0 &&
+                group_converged(mc, keep)) {
+                mc->maps.samples = t + 1;
+                return DOUBT_OK;
+            }
+        }
     }
 done:
     return st;
@@ -755,7 +908,7 @@ static doubt_status run_window(doubt_ctx *ctx, doubt_mc *mc, const float *input,
     }
     for (int m = 0; m < mc->members; m++)
         DOUBT_TRY(run_member_window(ctx, mc, &mc->member[m].shape, input, tile, keep, pw, ph,
-                                    m * mc->desc.samples));
+                                    m * mc->maps.samples));
 done:
     return st;
 }
@@ -844,7 +997,7 @@ doubt_status doubt_mc_run(doubt_ctx *ctx, doubt_mc *mc, const float *image, int 
     if (mc->desc.method == DOUBT_MC_PROPAGATE)
         finish_moment_maps(mc);
     else
-        finish_maps(mc, mc->members * mc->desc.samples);
+        finish_maps(mc, mc->members * mc->maps.samples);
     *maps = &mc->maps;
 done:
     return st;

@@ -41,6 +41,22 @@
  * the network sees beyond `margin`, which vanishes once margin exceeds its receptive field.
  * Only the maps and the image scale with its size.
  *
+ * Adaptive sampling (adaptive set; `--samples auto[:MAX]`): samples is then the cap MAX and
+ * an image stops sampling once its running estimates have converged, by batch means
+ * (converge.h): samples come in groups of 4 consecutive ones; each finished group gives the
+ * image's mean depth epistemic variance (the within-group variance of μ per pixel,
+ * Bessel-corrected) and its mean mutual information (the within-group H[p̄_g] - mean H[p_t])
+ * over every pixel of the image (depth masking comes after, in the maps only); after at
+ * least 3 groups the run stops when, for both, the standard error of the mean of the group
+ * values is below `converge` × their mean (a mean of exactly 0 counts as converged), else at
+ * MAX. Its maps are exactly those of a fixed run with the T it took (maps->samples): the
+ * same dropout streams 0..T-1, and with chunk > 1 the samples of a chunk past T are dropped.
+ * A network without dropout takes 1 pass (its epistemic maps are 0); deterministic and
+ * moment propagation take their one pass as always; a NaN output never converges, so it
+ * runs to MAX. Ensembles and tiling are
+ * refused at creation: members or tiles stopping at different T would weigh the mixture
+ * unequally or give the maps a different T per region.
+ *
  * Deep ensembles (doubt_mc_create_ensemble): M weights files as one uniform mixture. Each
  * member runs its own T samples (its own networks; dropout streams t = 0..T-1 as above) and
  * every member's sample t enters the same running statistics as sample m·T + t, so the maps
@@ -103,9 +119,14 @@ typedef struct {
     doubt_precision precision; /* DOUBT_PRECISION_F32 (0), the only path built so far;
                                 * creation refuses bf16 and int8 with doubt_precision_check's
                                 * reason (core/isa.h): what the CPU lacks, or the path */
+    int adaptive;      /* 1: samples is the cap; stop once converged (above) */
+    double converge;   /* adaptive: the tolerance, >= 0 (0: never before the cap) */
 } doubt_mc_desc;
 
 #define DOUBT_MC_DEFAULT_TILE_MARGIN 96
+/* what `--samples auto` means: a cap of 100 samples and a tolerance of 5 % */
+#define DOUBT_MC_DEFAULT_AUTO_SAMPLES 100
+#define DOUBT_MC_DEFAULT_CONVERGE 0.05
 
 /* Draws that summarise each pixel's Gaussian logits under moment propagation. */
 #define DOUBT_MC_LOGIT_DRAWS 32
@@ -117,6 +138,8 @@ typedef struct {
     uint8_t *seg_class;                                                  /* [H, W] */
     float *seg_entropy, *seg_aleatoric, *seg_mutual_info, *seg_logit_var; /* [H, W] */
     int64_t nan_pixels; /* pixels where the network gave NaN: their maps are NaN too */
+    int samples;        /* T each member took: desc.samples, 1 when deterministic, or where
+                         * adaptive sampling stopped */
 } doubt_mc_maps;
 
 typedef struct doubt_mc doubt_mc;

@@ -55,6 +55,8 @@ typedef struct {
     int64_t pixels, defined_pixels, valid_pixels;
     int64_t undefined_valid_pixels; /* valid ground truth, but predicted as a no-depth class */
     cJSON *per_image; /* one object per image, in dataset order */
+    int64_t samples_sum; /* the T the images took */
+    int samples_min, samples_max;
     /* per-image scratch, grown to the largest image */
     size_t cap;
     float *f_err, *f_wrong, *f_sigma, *s_wrong;
@@ -66,7 +68,8 @@ typedef struct {
 doubt_eval_opts doubt_eval_defaults(void)
 {
     return (doubt_eval_opts){
-        .samples = DOUBT_EVAL_DEFAULT_SAMPLES, .seed = 0, .sample_cap = DOUBT_EVAL_DEFAULT_CAP};
+        .samples = DOUBT_EVAL_DEFAULT_SAMPLES, .converge = DOUBT_MC_DEFAULT_CONVERGE, .seed = 0,
+        .sample_cap = DOUBT_EVAL_DEFAULT_CAP};
 }
 
 static void acc_free(eval_acc *a)
@@ -155,7 +158,7 @@ static doubt_status acc_init(eval_acc *a, const doubt_dataset *ds, int classes,
 /* The image's own means, for image-level figures (telling OOD images apart), from what
  * acc_add summed for it (the sums minus their values before the image): MI and expected
  * entropy over all pixels, depth variances over valid ground truth (all pixels without). */
-static doubt_status add_image_means(eval_acc *a, const char *name, int64_t hw,
+static doubt_status add_image_means(eval_acc *a, const char *name, int samples, int64_t hw,
                                     const double sum_before[NMEANS],
                                     const double valid_before[NVALID], int64_t valid_pixels_before,
                                     int64_t defined_before, doubt_error *err)
@@ -172,6 +175,7 @@ static doubt_status add_image_means(eval_acc *a, const char *name, int64_t hw,
         return doubt_fail(err, DOUBT_ERR_NOMEM, "out of memory for the report");
     }
     cJSON_AddStringToObject(o, "name", name);
+    doubt_json_add_number(o, "samples", samples);
     doubt_json_add_number(o, "seg_mutual_info_mean",
                           hw ? (a->sum[M_MI] - sum_before[M_MI]) / (double)hw : NAN);
     doubt_json_add_number(o, "seg_aleatoric_mean",
@@ -206,6 +210,10 @@ static doubt_status acc_add(eval_acc *a, const char *name, const doubt_sample *s
         a->sum[M_LVAR] += m->seg_logit_var[i];
     }
     a->pixels += hw;
+    const int first = a->samples_sum == 0;
+    a->samples_min = first || m->samples < a->samples_min ? m->samples : a->samples_min;
+    a->samples_max = first || m->samples > a->samples_max ? m->samples : a->samples_max;
+    a->samples_sum += m->samples;
 
     if (a->labels) {
         for (int64_t i = 0; i < hw; i++) {
@@ -285,7 +293,7 @@ static doubt_status acc_add(eval_acc *a, const char *name, const doubt_sample *s
                 return st;
         }
     }
-    return add_image_means(a, name, hw, sum_before, valid_before, valid_pixels_before,
+    return add_image_means(a, name, m->samples, hw, sum_before, valid_before, valid_pixels_before,
                            defined_before, err);
 }
 
@@ -567,6 +575,17 @@ static doubt_status build_report(eval_acc *a, const doubt_eval_opts *o, int imag
     doubt_json_add_number(root, "images", images);
     doubt_json_add_number(root, "samples",
                           o->deterministic || o->method == DOUBT_MC_PROPAGATE ? 1 : o->samples);
+    const int adaptive = o->adaptive && !o->deterministic && o->method != DOUBT_MC_PROPAGATE;
+    cJSON *automatic = adaptive ? cJSON_CreateObject() : cJSON_CreateNull();
+    if (adaptive) {
+        doubt_json_add_number(automatic, "max", o->samples);
+        doubt_json_add_number(automatic, "converge", o->converge);
+    }
+    cJSON_AddItemToObject(root, "samples_auto", automatic);
+    cJSON *taken = cJSON_AddObjectToObject(root, "samples_taken");
+    doubt_json_add_number(taken, "mean", images ? (double)a->samples_sum / images : NAN);
+    doubt_json_add_number(taken, "min", images ? a->samples_min : NAN);
+    doubt_json_add_number(taken, "max", images ? a->samples_max : NAN);
     cJSON_AddBoolToObject(root, "deterministic", o->deterministic != 0);
     cJSON_AddStringToObject(root, "method", doubt_mc_method_name(o->method));
     doubt_json_add_number(root, "seed", (double)o->seed);
@@ -729,6 +748,8 @@ doubt_status doubt_eval_run_ensemble(doubt_ctx *ctx, const doubt_safetensors *co
         a.no_depth[weights->network.no_depth_classes[k]] = 1;
     /* the maps a user gets from predict: depth undefined where a no-depth class is predicted */
     doubt_mc_desc md = {.samples = opts->samples,
+                        .adaptive = opts->adaptive,
+                        .converge = opts->converge,
                         .deterministic = opts->deterministic,
                         .method = opts->method,
                         .seed = opts->seed,

@@ -8,8 +8,10 @@
  *
  * The report (NaN and undefined figures are JSON null; a section the dataset has no ground
  * truth for is null as a whole):
- *   images, samples (1 when deterministic; per member for an ensemble), deterministic, seed,
- *   classes, sample_pixels
+ *   images, samples (1 when deterministic; per member for an ensemble; the cap when
+ *   adaptive), samples_auto ({max, converge} of adaptive sampling, null for a fixed T),
+ *   samples_taken {mean, min, max} (the T the images took: all T for a fixed T),
+ *   deterministic, method, seed, classes, sample_pixels
  *   seg:   pixels, pixel_acc, miou, classes_present, iou [per class, null = class absent],
  *          nll, brier, ece, reliability {confidence[15], accuracy[15], count[15]}
  *   depth: pixels, abs_rel, sq_rel, rmse, rmse_log, log10, delta1, delta2, delta3,
@@ -31,10 +33,10 @@
  *          seg_aleatoric_labelnoise_auroc: the AUROC of the mean logit variance and of the
  *          expected entropy for flagging labelled pixels whose labelnoise/ truth is above 0
  *          (null without labelnoise/)
- *   per_image: [{name, seg_mutual_info_mean, seg_aleatoric_mean, depth_epistemic_mean,
- *          depth_aleatoric_mean}] in dataset order, the depth ones over valid ground truth
- *          (all pixels without depth/): for image-level figures such as telling OOD images
- *          apart (tools/kendall_gal_table.py).
+ *   per_image: [{name, samples (the T it took), seg_mutual_info_mean, seg_aleatoric_mean,
+ *          depth_epistemic_mean, depth_aleatoric_mean}] in dataset order, the depth ones over
+ *          valid ground truth (all pixels without depth/): for image-level figures such as
+ *          telling OOD images apart (tools/kendall_gal_table.py).
  * For segmentation "total" is the predictive entropy H[p̄], "aleatoric" the expected entropy
  * and "epistemic" the mutual information; for depth the variances of mc.h.
  *
@@ -54,7 +56,9 @@
 #include "model/safetensors.h"
 
 typedef struct {
-    int samples;        /* MC samples T >= 1 */
+    int samples;        /* MC samples T >= 1; the cap when adaptive */
+    int adaptive;       /* stop each image once converged (model/mc.h): one weights file */
+    double converge;    /* adaptive: the tolerance (default DOUBT_MC_DEFAULT_CONVERGE) */
     int deterministic;  /* 1: one pass with dropout off (the standard-dropout prediction) */
     doubt_mc_method method; /* samples, or one moment-propagation pass (mc.h) */
     uint64_t seed;      /* dropout and pixel-subsample seed */

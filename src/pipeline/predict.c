@@ -28,6 +28,7 @@ doubt_predict_opts doubt_predict_defaults(void)
     doubt_predict_opts o;
     memset(&o, 0, sizeof o);
     o.samples = 20;
+    o.converge = DOUBT_MC_DEFAULT_CONVERGE;
     o.depth_scale = DOUBT_DEPTH_SCALE_DEFAULT;
     o.maps = DOUBT_PREDICT_ALL_MAPS;
     return o;
@@ -214,6 +215,8 @@ static doubt_status load_members(doubt_predictor *p, const char *const *weights_
         return st;
     const doubt_predict_opts *o = &p->o;
     doubt_mc_desc d = {.samples = o->samples,
+                       .adaptive = o->adaptive,
+                       .converge = o->converge,
                        .deterministic = o->deterministic,
                        .chunk = o->chunk,
                        .seed = o->seed,
@@ -272,14 +275,21 @@ doubt_status doubt_predict_create_ensemble(doubt_ctx *ctx, const char *const *we
         if (!(p->o.lo[m] < p->o.hi[m]))
             doubt_map_default_range((doubt_map)m, p->classes, &p->o.lo[m],
                                             &p->o.hi[m]);
-    if (p->o.deterministic || p->o.method == DOUBT_MC_PROPAGATE)
+    if (p->o.deterministic || p->o.method == DOUBT_MC_PROPAGATE) {
         p->o.samples = 1;
+        p->o.adaptive = 0;
+    }
     char members_text[48] = "";
     if (members > 1)
         snprintf(members_text, sizeof members_text, " per member, %d members", members);
-    snprintf(p->samples_text, sizeof p->samples_text, "%d%s%s%s", p->o.samples,
-             p->o.deterministic ? " (deterministic)" : "",
-             p->o.method == DOUBT_MC_PROPAGATE ? " (moment propagation)" : "", members_text);
+    if (p->o.adaptive)
+        snprintf(p->samples_text, sizeof p->samples_text, "auto (at most %d, converge %g)",
+                 p->o.samples, p->o.converge);
+    else
+        snprintf(p->samples_text, sizeof p->samples_text, "%d%s%s%s", p->o.samples,
+                 p->o.deterministic ? " (deterministic)" : "",
+                 p->o.method == DOUBT_MC_PROPAGATE ? " (moment propagation)" : "",
+                 members_text);
     snprintf(p->seed_text, sizeof p->seed_text, "%llu", (unsigned long long)p->o.seed);
     snprintf(p->scale_text, sizeof p->scale_text, "%.9g", (double)p->o.depth_scale);
     p->texts[p->ntexts++] = (doubt_png_text){"doubt.version", DOUBT_VERSION};
@@ -503,7 +513,13 @@ static char *summary(doubt_predictor *p, const doubt_mc_maps *mm, const char *pa
         free(count);
     }
     cJSON_AddNumberToObject(o, "nan_pixels", (double)mm->nan_pixels);
-    cJSON_AddNumberToObject(o, "samples", p->o.samples);
+    cJSON_AddNumberToObject(o, "samples", mm->samples);
+    cJSON *automatic = p->o.adaptive ? cJSON_CreateObject() : cJSON_CreateNull();
+    if (p->o.adaptive) {
+        cJSON_AddNumberToObject(automatic, "max", p->o.samples);
+        doubt_json_add_number(automatic, "converge", p->o.converge);
+    }
+    cJSON_AddItemToObject(o, "samples_auto", automatic);
     cJSON_AddBoolToObject(o, "deterministic", p->o.deterministic);
     cJSON_AddStringToObject(o, "method", doubt_mc_method_name(p->o.method));
     cJSON_AddNumberToObject(o, "seed", (double)p->o.seed);

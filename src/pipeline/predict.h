@@ -36,14 +36,17 @@
  * .npy or statistics. A deterministic ensemble writes them: the spread across its members.
  * Every file is written atomically, so "all outputs exist" (doubt_predict_done) means the
  * image is finished. Outputs depend only on the image, weights and options: no timestamps;
- * the tEXt chunks carry the version, the weights' SHA-256, T and the seed.
+ * the tEXt chunks carry the version, the weights' SHA-256, T (with opts.adaptive the cap and
+ * tolerance: the T each image took is in its JSON line) and the seed.
  *
  * The JSON line: {"name", "input", "width", "height", "classes", "maps": {MAP: {"mean",
  * "p50", "p90", "p99", "threshold", "above", "defined"}}, "class_fraction": [C],
- * "nan_pixels" (pixels where the network gave NaN, NaN in their maps too), "samples",
- * "deterministic", "seed", "tile", "tile_margin" (null when not tiling), "depth_scale",
- * "time_s", "weights", "weights_sha256", "version"}. "weights" and "weights_sha256" are
- * strings for one weights file, as they always were, and for an ensemble (several files,
+ * "nan_pixels" (pixels where the network gave NaN, NaN in their maps too), "samples" (the
+ * T this image took: with opts.adaptive where its estimates converged, mc.h),
+ * "samples_auto" ({"max", "converge"}: the cap and tolerance of adaptive sampling; null for
+ * a fixed T), "deterministic", "seed", "tile", "tile_margin" (null when not tiling),
+ * "depth_scale", "time_s", "weights", "weights_sha256", "version"}. "weights" and
+ * "weights_sha256" are strings for one weights file, as they always were, and for an ensemble (several files,
  * mc.h) arrays of every member's path and hash in the order given; "samples" is T per
  * member. The tEXt chunks then carry the members' hashes joined by commas.
  * Percentiles interpolate linearly between order statistics (NumPy's default); "above" is
@@ -68,7 +71,10 @@
 #define DOUBT_PREDICT_ALL_MAPS ((1u << DOUBT_MAP_COUNT) - 1)
 
 typedef struct {
-    int samples;          /* T >= 1 */
+    int samples;          /* T >= 1; the cap when adaptive */
+    int adaptive;         /* stop each image once converged (model/mc.h): one weights file,
+                           * no tiles */
+    double converge;      /* adaptive: the tolerance (default DOUBT_MC_DEFAULT_CONVERGE) */
     int chunk;            /* samples per stacked batch; 0 = automatic */
     int deterministic;    /* one pass, dropout off */
     uint64_t seed;        /* dropout seed */
