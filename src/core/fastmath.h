@@ -1,6 +1,7 @@
 /* Float elementary functions as inline code that loops vectorise (glibc's are calls), for
- * the per-element kernels of moment propagation. Errors are stated per function; none is
- * used where a result must match a reference bit for bit.
+ * the per-element kernels of moment propagation, and the mark for functions that get an AVX2
+ * copy. Errors are stated per function; none is used where a result must match a reference
+ * bit for bit.
  */
 #ifndef DOUBT_CORE_FASTMATH_H
 #define DOUBT_CORE_FASTMATH_H
@@ -8,6 +9,17 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+/* Marks a function whose loops vectorise (an OpenMP loop's body must be such a function of
+ * its own: the outlined loop is not cloned): on x86-64 GCC also builds an AVX2 copy of it and
+ * picks one at load time (target_clones, an ifunc). The copies run the same IEEE operations in
+ * the same order (C11 mode contracts nothing into FMAs, and AVX2 alone has none), so they give
+ * the same bits; the AVX2 one just has twice the lanes. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define DOUBT_LANES __attribute__((target_clones("avx2", "default")))
+#else
+#define DOUBT_LANES
+#endif
 
 /* e^x for x <= 0 (0 below -87), Cephes-style: 2^n · e^r with |r| <= ln2/2; n by truncation
  * of x·log2(e) − 1/2 (<= 0), which needs no rounding instruction the baseline ISA lacks. */

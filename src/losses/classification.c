@@ -136,7 +136,7 @@ typedef struct {
 
 /* Loss sum (not yet divided) of one pixel; writes its gradients. eps points at the pixel's
  * noise, stride ATTN_TILE between (t, k). */
-LOSSES_LANES static double attn_pixel(const attn_job *job, attn_scratch *sc, const float *eps,
+DOUBT_LANES static double attn_pixel(const attn_job *job, attn_scratch *sc, const float *eps,
                                       int64_t ni, int64_t hi, int64_t wi)
 {
     const int64_t C = job->c, T = job->samples, hw = job->h * job->w;

@@ -69,7 +69,7 @@ static inline int rounds_surely(double z)
     return (float)(z * (1.0 - LOSSES_NOISE_TOL)) == (float)(z * (1.0 + LOSSES_NOISE_TOL));
 }
 
-LOSSES_LANES void losses_box_muller_lanes(const uint32_t *a, const uint32_t *b, int pairs,
+DOUBT_LANES void losses_box_muller_lanes(const uint32_t *a, const uint32_t *b, int pairs,
                                           float *z0, float *z1, int *sure)
 {
     /* π/2 in three parts (fdlibm's pio2_1, pio2_1t's split): q·P1 and q·P2 are exact for the
@@ -101,7 +101,7 @@ LOSSES_LANES void losses_box_muller_lanes(const uint32_t *a, const uint32_t *b, 
 /* Philox4x32-10 on blocks first_block .. first_block + NOISE_BLOCKS - 1 (all of them, even
  * past the caller's end: fixed trip counts vectorise), counter layout as core/rng.c's
  * block_at; word w of block first_block + l ends in v[w][l]. */
-LOSSES_LANES static void philox_lanes(doubt_rng_key key, uint64_t first_block,
+DOUBT_LANES static void philox_lanes(doubt_rng_key key, uint64_t first_block,
                                       uint32_t v[4][NOISE_BLOCKS])
 {
     uint32_t *c0 = v[0], *c1 = v[1], *c2 = v[2], *c3 = v[3];

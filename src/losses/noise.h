@@ -13,17 +13,9 @@
 
 #include <stdint.h>
 
+#include "core/fastmath.h"
 #include "core/rng.h"
 
-/* Marks a function whose loops vectorise: on x86-64 GCC also builds an AVX2 copy of it and
- * picks one at load time (target_clones, an ifunc). The copies run the same IEEE operations in
- * the same order (C11 mode contracts nothing into FMAs, and AVX2 alone has none), so they give
- * the same bits; the AVX2 one just has twice the lanes. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define LOSSES_LANES __attribute__((target_clones("avx2", "default")))
-#else
-#define LOSSES_LANES
-#endif
 
 /* Pairs per lane batch: two per Philox block, 16 blocks. */
 #define LOSSES_NOISE_PAIRS 32

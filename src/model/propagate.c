@@ -559,36 +559,52 @@ static void add_into(const float *a, const float *b, float *out, size_t count)
         out[k] = (a ? a[k] : 0.0f) + (b ? b[k] : 0.0f);
 }
 
-/* 2×2 max pool of (mean, var) from layout li into lo; var NULL: the exact max. argmax (in
- * lo's positions) records the window position of the largest mean, when wanted. */
+/* One output row (n, cb, y) of the 2×2 max pool of (mean, var) from layout li into lo; var
+ * NULL: the exact max. argmax (in lo's positions) records the window position of the largest
+ * mean, when wanted. */
+DOUBT_LANES static void pool_row(const float *m, const float *v, const act_layout *li,
+                                 float *om, float *ov, uint8_t *argmax, const act_layout *lo,
+                                 int64_t n, int64_t cb, int64_t y)
+{
+    const int64_t b = lo->block;
+    for (int64_t x = 0; x < lo->w; x++) {
+        const size_t i0 = at(li, n, cb, 2 * y, 2 * x), i1 = i0 + (size_t)li->sw;
+        const size_t i2 = i0 + (size_t)li->sh, i3 = i2 + (size_t)li->sw;
+        const size_t o = at(lo, n, cb, y, x);
+        if (argmax)
+            for (int64_t k = 0; k < b; k++) {
+                const float a0 = m[i0 + k], a1 = m[i1 + k], a2 = m[i2 + k], a3 = m[i3 + k];
+                int best = a1 > a0;
+                float top = best ? a1 : a0;
+                best = a2 > top ? 2 : best;
+                top = a2 > top ? a2 : top;
+                argmax[o + k] = (uint8_t)(a3 > top ? 3 : best);
+            }
+        if (!v) {
+            for (int64_t k = 0; k < b; k++) {
+                const float a = m[i0 + k] > m[i1 + k] ? m[i0 + k] : m[i1 + k];
+                const float c = m[i2 + k] > m[i3 + k] ? m[i2 + k] : m[i3 + k];
+                om[o + k] = c > a ? c : a;
+            }
+            continue;
+        }
+#pragma omp simd
+        for (int64_t k = 0; k < b; k++) {
+            float m01, v01, m23, v23;
+            max_moments(m[i0 + k], v[i0 + k], m[i1 + k], v[i1 + k], &m01, &v01);
+            max_moments(m[i2 + k], v[i2 + k], m[i3 + k], v[i3 + k], &m23, &v23);
+            max_moments(m01, v01, m23, v23, &om[o + k], &ov[o + k]);
+        }
+    }
+}
+
 static void pool_moments(const float *m, const float *v, const act_layout *li, float *om,
                          float *ov, uint8_t *argmax, const act_layout *lo)
 {
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t nb = 0; nb < lo->n * lo->blocks; nb++)
         for (int64_t y = 0; y < lo->h; y++)
-            for (int64_t x = 0; x < lo->w; x++)
-                for (int64_t k = 0; k < lo->block; k++) {
-                    const int64_t n = nb / lo->blocks, cb = nb % lo->blocks;
-                    const size_t in0 = at(li, n, cb, 2 * y, 2 * x) + (size_t)k;
-                    const size_t q[4] = {in0, in0 + (size_t)li->sw, in0 + (size_t)li->sh,
-                                         in0 + (size_t)(li->sh + li->sw)};
-                    const size_t o = at(lo, n, cb, y, x) + (size_t)k;
-                    int best = 0;
-                    for (int j = 1; j < 4; j++)
-                        if (m[q[j]] > m[q[best]])
-                            best = j;
-                    if (argmax)
-                        argmax[o] = (uint8_t)best;
-                    if (!v) {
-                        om[o] = m[q[best]];
-                        continue;
-                    }
-                    float m01, v01, m23, v23;
-                    max_moments(m[q[0]], v[q[0]], m[q[1]], v[q[1]], &m01, &v01);
-                    max_moments(m[q[2]], v[q[2]], m[q[3]], v[q[3]], &m23, &v23);
-                    max_moments(m01, v01, m23, v23, &om[o], &ov[o]);
-                }
+            pool_row(m, v, li, om, ov, argmax, lo, nb / lo->blocks, nb % lo->blocks, y);
 }
 
 /* Places pooled values (layout li, the pool's output's) at their window's argmax in the
