@@ -13,12 +13,12 @@ tell its images from the in-distribution set's (same weights and mode), and the 
 T each image took for the same task (above 0.5: OOD images took more samples). Missing
 reports give "–". Standard library only.
 """
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kendall_gal_table import auroc, image_means  # noqa: E402
+from methods_table import load, lookup  # noqa: E402
 
 MODES = ["auto", "fixed20"]
 SETS = ["id", "objects", "geometry"]
@@ -32,21 +32,6 @@ OOD_SCORES = [("MI", "seg_mutual_info_mean"), ("depth epistemic", "depth_epistem
               ("T", "samples")]
 
 
-def load(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def lookup(report, keys):
-    value = report
-    for key in keys:
-        if not isinstance(value, dict) or key not in value:
-            return None
-        value = value[key]
-    return value
 
 
 def cell(value, digits=4):

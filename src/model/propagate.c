@@ -626,20 +626,16 @@ static void unpool_values(const float *in, const uint8_t *argmax, const act_layo
 }
 
 /* Source rows of output row o of a half-pixel ×2 bilinear upsampling of `n` rows and their
- * weights; a clamped border puts all the weight on one row. */
-static void upsample_taps(int64_t o, int64_t n, int64_t *r0, int64_t *r1, float *w0, float *w1)
+ * weights (squared, for variances); a clamped border puts all the weight on one row. */
+static void upsample_taps(int64_t o, int64_t n, int squared, int64_t *r0, int64_t *r1,
+                          float *w0, float *w1)
 {
     const int64_t i = o / 2, j = o % 2 ? i + 1 : i - 1;
+    const int border = j < 0 || j >= n;
     *r0 = i;
-    if (j < 0 || j >= n) {
-        *r1 = i;
-        *w0 = 1.0f;
-        *w1 = 0.0f;
-    } else {
-        *r1 = j;
-        *w0 = 0.75f;
-        *w1 = 0.25f;
-    }
+    *r1 = border ? i : j;
+    *w0 = border ? 1.0f : squared ? 0.5625f : 0.75f;
+    *w1 = border ? 0.0f : squared ? 0.0625f : 0.25f;
 }
 
 /* Bilinear ×2 of `in` (layout li) into lo through the weights, or their squares. */
@@ -652,19 +648,11 @@ static void upsample(const float *in, const act_layout *li, float *out, const ac
             const int64_t n = nb / lo->blocks, cb = nb % lo->blocks;
             int64_t y0, y1;
             float wy0, wy1;
-            upsample_taps(y, li->h, &y0, &y1, &wy0, &wy1);
-            if (squared) {
-                wy0 *= wy0;
-                wy1 *= wy1;
-            }
+            upsample_taps(y, li->h, squared, &y0, &y1, &wy0, &wy1);
             for (int64_t x = 0; x < lo->w; x++) {
                 int64_t x0, x1;
                 float wx0, wx1;
-                upsample_taps(x, li->w, &x0, &x1, &wx0, &wx1);
-                if (squared) {
-                    wx0 *= wx0;
-                    wx1 *= wx1;
-                }
+                upsample_taps(x, li->w, squared, &x0, &x1, &wx0, &wx1);
                 const float *a0 = in + at(li, n, cb, y0, x0), *a1 = in + at(li, n, cb, y0, x1);
                 const float *c0 = in + at(li, n, cb, y1, x0), *c1 = in + at(li, n, cb, y1, x1);
                 float *o = out + at(lo, n, cb, y, x);
