@@ -8,6 +8,8 @@
  *                          // or a deep ensemble of several weights files, pooled:
  *                          // doubt_mc_create_ensemble(ctx, (const doubt_safetensors *[]){w, v},
  *                          //                          2, &desc, &mc);
+ *                          // or one moment-propagation pass instead of samples:
+ *                          // &(doubt_mc_desc){.method = DOUBT_MC_PROPAGATE}
  *   const doubt_mc_maps *maps;
  *   doubt_mc_run(ctx, mc, image, width, height, &maps);   // image: [3, H, W] in [0, 1]
  *   ... maps->depth_epistemic, maps->seg_mutual_info ...
@@ -59,6 +61,7 @@
 #include "model/net.h"
 #include "model/netdesc.h"
 #include "model/optim.h"
+#include "model/propagate.h"
 #include "model/safetensors.h"
 #include "model/train.h"
 #include "model/weights.h"
