@@ -88,6 +88,17 @@ START_TEST(gaussian_moments_match_integration)
     }
     doubt_propagate_max_moments(1.0f, 0.0f, 2.0f, 0.0f, &m, &v);
     ck_assert(m == 2.0f && v == 0.0f);
+    /* a variance far below the squared mean keeps its digits: Var max(x, 0) = v for a
+     * mean 3000 sd above 0; the max of two equal N(10, v) has variance v·(1 − 1/π) */
+    doubt_propagate_relu_moments(10.0f, 1e-5f, &m, &v);
+    ck_assert_double_lt(fabs(v - 1e-5) / 1e-5, 1e-3);
+    doubt_propagate_max_moments(10.0f, 1e-5f, 10.0f, 1e-5f, &m, &v);
+    ck_assert_double_lt(fabs(v - 1e-5 * (1 - 1 / PI)) / 1e-5, 1e-3);
+    /* a NaN stays NaN, as in the Monte Carlo maps */
+    doubt_propagate_relu_moments(NAN, 1.0f, &m, &v);
+    ck_assert(isnan(m));
+    doubt_propagate_relu_moments(1.0f, NAN, &m, &v);
+    ck_assert(isnan(v));
 }
 END_TEST
 

@@ -22,10 +22,11 @@
 #endif
 
 /* e^x for x <= 0 (0 below -87), Cephes-style: 2^n · e^r with |r| <= ln2/2; n by truncation
- * of x·log2(e) − 1/2 (<= 0), which needs no rounding instruction the baseline ISA lacks. */
+ * of x·log2(e) − 1/2 (<= 0), which needs no rounding instruction the baseline ISA lacks. A NaN
+ * stays NaN (and is never converted to an integer). */
 static inline float doubt_exp_nonpositive(float x)
 {
-    const float clamped = x < -87.0f ? -87.0f : x;
+    const float clamped = x > -87.0f ? x : -87.0f;
     const float n = (float)(int32_t)(clamped * 1.44269504f - 0.5f);
     const float r = clamped - n * 0.693359375f + n * 2.12194440e-4f;
     float e = 1.9875691500e-4f;
@@ -38,12 +39,13 @@ static inline float doubt_exp_nonpositive(float x)
     const int32_t bits = ((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return x > -87.0f ? e * scale : 0.0f;
+    return x < -87.0f ? 0.0f : e * scale + (x - x);
 }
 
-/* Φ(z) and φ(z) together: A&S 7.1.26 for the tail, which shares φ's exponential; absolute
- * error below 4e-7 (the formula's 7.5e-8 and float rounding near 1). */
-static inline void doubt_normal_cdf_pdf(float z, float *cdf, float *pdf)
+/* Φ(z), 1 − Φ(z) (each from the tail directly, so neither loses digits near 1) and φ(z): A&S
+ * 7.1.26 for the tail, which shares φ's exponential; absolute error below 4e-7 (the
+ * formula's 7.5e-8 and float rounding near 1). A NaN z gives NaN. */
+static inline void doubt_normal_cdf_pdf(float z, float *cdf, float *upper, float *pdf)
 {
     const float az = fabsf(z) * 0.70710678f; /* |z|/√2 */
     const float t = 1.0f / (1.0f + 0.3275911f * az);
@@ -53,6 +55,7 @@ static inline void doubt_normal_cdf_pdf(float z, float *cdf, float *pdf)
                                                                            t * 1.061405429f))));
     const float tail = 0.5f * poly * e; /* Φ(−|z|) */
     *cdf = z >= 0 ? 1.0f - tail : tail;
+    *upper = z >= 0 ? tail : 1.0f - tail;
     *pdf = 0.39894228f * e;
 }
 

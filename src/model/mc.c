@@ -418,8 +418,13 @@ static doubt_status build_shape(doubt_ctx *ctx, const doubt_mc *mc, mc_member *m
     s->height = height;
     DOUBT_TRY(doubt_net_create_cache(ctx, &member->net, height, width, &s->cache));
     DOUBT_TRY(doubt_weights_load(ctx, s->cache, member->weights));
-    if (mc->desc.method == DOUBT_MC_PROPAGATE)
-        return doubt_propagate_create(ctx, s->cache, &s->moments);
+    if (mc->desc.method == DOUBT_MC_PROPAGATE) {
+        /* the pass reads the network's parameters once; its activations are not needed */
+        DOUBT_TRY(doubt_propagate_create(ctx, s->cache, &s->moments));
+        doubt_net_destroy(s->cache);
+        s->cache = NULL;
+        return DOUBT_OK;
+    }
     /* a member without dropout has nothing to sample: its every sample is the cache's pass */
     if (mc->desc.deterministic || !doubt_netdesc_has_dropout(&member->net))
         return DOUBT_OK;
@@ -441,7 +446,7 @@ done:
 static doubt_status nets_for(doubt_ctx *ctx, doubt_mc *mc, int width, int height)
 {
     const shape_nets *last = &mc->member[0].shape;
-    if (last->cache && last->width == width && last->height == height)
+    if ((last->cache || last->moments) && last->width == width && last->height == height)
         return DOUBT_OK;
     release_shapes(mc);
     for (int m = 0; m < mc->members; m++) {
@@ -726,7 +731,7 @@ static void summarise_logits(const float *draws, int classes, int lanes,
                              float mean[][MOMENT_LANES], float std[][MOMENT_LANES],
                              float prob[][MOMENT_LANES], float *entropy, float *expected)
 {
-    float e[256][MOMENT_LANES];
+    float e[DOUBT_NETDESC_MAX_CLASSES][MOMENT_LANES];
     float expected_sum[MOMENT_LANES] = {0};
     for (int c = 0; c < classes; c++)
         for (int l = 0; l < MOMENT_LANES; l++)
@@ -790,7 +795,10 @@ static void summarise_moments(doubt_mc *mc, const doubt_propagate *p, pixel_rect
             const int lanes = keep.x + keep.w - x0 < MOMENT_LANES ? keep.x + keep.w - x0
                                                                   : MOMENT_LANES;
             const size_t q0 = (size_t)(y - tile.y) * tile.w + (size_t)(x0 - tile.x);
-            float mean[256][MOMENT_LANES], std[256][MOMENT_LANES], prob[256][MOMENT_LANES];
+            /* 3 · 254 · 16 floats, about 48 KB of each thread's stack */
+            float mean[DOUBT_NETDESC_MAX_CLASSES][MOMENT_LANES];
+            float std[DOUBT_NETDESC_MAX_CLASSES][MOMENT_LANES];
+            float prob[DOUBT_NETDESC_MAX_CLASSES][MOMENT_LANES];
             float entropy[MOMENT_LANES], expected[MOMENT_LANES];
             int uncertain[MOMENT_LANES] = {0};
             for (int c = 0; c < classes; c++)
@@ -867,7 +875,8 @@ static doubt_status run_member_window(doubt_ctx *ctx, doubt_mc *mc, shape_nets *
         return DOUBT_OK;
     }
     doubt_net *samples = nets->samples;
-    const int chunk = mc->desc.chunk, row_floats = (mc->net.classes + 3) * tile.w * tile.h;
+    const int chunk = mc->desc.chunk;
+    const size_t row_floats = (size_t)(mc->net.classes + 3) * tile.w * tile.h;
     if (!mc->desc.uncached)
         DOUBT_TRY(doubt_net_forward_cached(ctx, nets->cache, input));
     DOUBT_TRY(doubt_net_set_dropout_window(ctx, samples, tile.x, tile.y, pw, ph));

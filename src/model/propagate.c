@@ -38,36 +38,38 @@ struct doubt_propagate_node {
 
 /* ---- Gaussian moments, written so that loops over them vectorise ---- */
 
+/* Both in centred form, v times a factor, so a variance far below the mean's square keeps its
+ * digits (second moment minus squared mean would cancel them); clamps keep NaN. */
 static inline void relu_moments(float m, float v, float *om, float *ov)
 {
-    const float s = sqrtf(v > 0 ? v : 0);
+    const float s = sqrtf(v < 0 ? 0 : v);
     const float safe = s > TINY_STD ? s : TINY_STD;
     float z = m / safe;
     z = z > 40.0f ? 40.0f : z < -40.0f ? -40.0f : z;
-    float cdf, pdf;
-    doubt_normal_cdf_pdf(z, &cdf, &pdf);
-    float mean = m * cdf + s * pdf;
-    mean = mean > 0 ? mean : 0;
-    const float second = (m * m + v) * cdf + m * s * pdf;
-    const float var = second - mean * mean;
-    *om = mean;
-    *ov = var > 0 ? var : 0;
+    float cdf, upper, pdf;
+    doubt_normal_cdf_pdf(z, &cdf, &upper, &pdf);
+    const float mean = m * cdf + s * pdf;
+    /* Var max(x, 0) = v·(Φ + z²Φ(1−Φ) + zφ(1−2Φ) − φ²) */
+    const float factor = cdf + z * z * cdf * upper + z * pdf * (upper - cdf) - pdf * pdf;
+    const float var = v * factor;
+    *om = mean < 0 ? 0 : mean;
+    *ov = var < 0 ? 0 : var;
 }
 
 static inline void max_moments(float ma, float va, float mb, float vb, float *om, float *ov)
 {
-    const float theta = sqrtf(va + vb > 0 ? va + vb : 0);
+    const float theta2 = va + vb < 0 ? 0 : va + vb, theta = sqrtf(theta2);
     const float safe = theta > TINY_STD ? theta : TINY_STD;
     float a = (ma - mb) / safe;
     a = a > 40.0f ? 40.0f : a < -40.0f ? -40.0f : a;
-    float cdf, pdf;
-    doubt_normal_cdf_pdf(a, &cdf, &pdf);
-    const float other = 1.0f - cdf;
-    const float mean = ma * cdf + mb * other + theta * pdf;
-    const float second = (ma * ma + va) * cdf + (mb * mb + vb) * other + (ma + mb) * theta * pdf;
-    const float var = second - mean * mean;
+    float cdf, upper, pdf;
+    doubt_normal_cdf_pdf(a, &cdf, &upper, &pdf);
+    const float mean = ma * cdf + mb * upper + theta * pdf;
+    /* Var max(a, b) = va·Φ + vb·(1−Φ) + θ²·(α²Φ(1−Φ) + αφ(1−2Φ) − φ²) */
+    const float var = va * cdf + vb * upper +
+                      theta2 * (a * a * cdf * upper + a * pdf * (upper - cdf) - pdf * pdf);
     *om = mean;
-    *ov = var > 0 ? var : 0;
+    *ov = var < 0 ? 0 : var;
 }
 
 void doubt_propagate_relu_moments(float mean, float var, float *out_mean, float *out_var)
@@ -196,12 +198,13 @@ static int concat_folded_into(const doubt_graph *g, int cat)
 }
 
 /* One convolution over the input channels [offset, offset + channels) of w ([O, I, k, k]),
- * with the bias and the ReLU post-op when given; without `first` it writes its output, with
- * it it adds onto `first`'s output, in place. */
+ * with the bias and the ReLU post-op when given, its output in layout dst_md (NULL: its
+ * choice); without `first` it writes its output, with it it adds onto `first`'s, in place
+ * (its own output buffer then goes unused). */
 static doubt_status make_part(doubt_ctx *ctx, const doubt_node *node, const float *w,
                               int64_t in_total, int offset, int channels, const float *bias,
-                              int relu, const doubt_tensor *src, doubt_conv *first,
-                              doubt_conv **out)
+                              int relu, const doubt_tensor *src, const dnnl_memory_desc_t *dst_md,
+                              doubt_conv *first, doubt_conv **out)
 {
     const int k2 = node->kernel * node->kernel, o_count = node->channels;
     float *slice = malloc((size_t)o_count * channels * k2 * sizeof *slice);
@@ -217,7 +220,7 @@ static doubt_status make_part(doubt_ctx *ctx, const doubt_node *node, const floa
                           .bias = bias != NULL,
                           .fuse_relu = relu,
                           .accumulate = first != NULL,
-                          .dst_md = first ? &first->dst.md : NULL};
+                          .dst_md = dst_md};
     doubt_status st = doubt_conv_create(ctx, &cd, &src->md, DOUBT_MODE_INFER, out);
     if (st == DOUBT_OK)
         st = doubt_tensor_write(ctx, &(*out)->weight, slice);
@@ -246,11 +249,11 @@ static int conv_parts(const doubt_propagate *p, int i, int *from, int *offset, i
         return 1;
     }
     const doubt_node *cat = &p->graph.nodes[in];
-    for (int k = 0, at = 0; k < cat->n_inputs; k++) {
+    for (int k = 0, start = 0; k < cat->n_inputs; k++) {
         from[k] = cat->inputs[k];
-        offset[k] = at;
+        offset[k] = start;
         channels[k] = p->shapes[from[k]].channels;
-        at += channels[k];
+        start += channels[k];
     }
     return cat->n_inputs;
 }
@@ -304,6 +307,17 @@ static doubt_status build_conv(doubt_ctx *ctx, doubt_propagate *p, doubt_net *ne
     }
     int from[DOUBT_NODE_MAX_INPUTS], offset[DOUBT_NODE_MAX_INPUTS], channels[DOUBT_NODE_MAX_INPUTS];
     n->n_parts = conv_parts(p, i, from, offset, channels);
+    int64_t part_channels = 0;
+    for (int k = 0; k < n->n_parts; k++)
+        part_channels += channels[k];
+    if (count != out * in_total * node->kernel * node->kernel || in_total != part_channels) {
+        st = doubt_fail(&ctx->err, DOUBT_ERR_FORMAT,
+                        "moment propagation: %s: weights of %lld values for %d outputs, %lld "
+                        "inputs and a %dx%d kernel",
+                        node->name, (long long)count, out, (long long)part_channels,
+                        node->kernel, node->kernel);
+        goto done;
+    }
     int exact = 1;
     for (int k = 0; k < n->n_parts; k++) {
         n->part_from[k] = from[k];
@@ -314,8 +328,8 @@ static doubt_status build_conv(doubt_ctx *ctx, doubt_propagate *p, doubt_net *ne
         const int last = k == n->n_parts - 1;
         DOUBT_TRY(make_part(ctx, node, w, in_total, offset[k], channels[k],
                             last ? folded_bias : NULL, last && exact && n->relu,
-                            &moments(p, from[k])->mean, k ? n->mean_part[0] : NULL,
-                            &n->mean_part[k]));
+                            &moments(p, from[k])->mean, k ? &n->mean_part[0]->dst.md : NULL,
+                            k ? n->mean_part[0] : NULL, &n->mean_part[k]));
     }
     for (int64_t k = 0; k < count; k++)
         w[k] *= w[k];
@@ -326,11 +340,9 @@ static doubt_status build_conv(doubt_ctx *ctx, doubt_propagate *p, doubt_net *ne
         doubt_conv *first = NULL;
         for (int j = 0; j < k && !first; j++)
             first = n->var_part[j];
+        /* the variance in the mean's layout, which the element-wise kernels assume */
         DOUBT_TRY(make_part(ctx, node, w, in_total, offset[k], channels[k], NULL, 0, &src->var,
-                            first, &n->var_part[k]));
-        if (!first && !dnnl_memory_desc_equal(&n->var_part[k]->dst.md, &n->mean_part[0]->dst.md))
-            st = doubt_fail(&ctx->err, DOUBT_ERR_ARG,
-                            "moment propagation: %s: mean and variance layouts differ", node->name);
+                            &n->mean_part[0]->dst.md, first, &n->var_part[k]));
     }
 done:
     free(w);
@@ -397,8 +409,10 @@ static doubt_status build_node(doubt_ctx *ctx, doubt_propagate *p, doubt_net *ne
                               node->name);
         return DOUBT_OK;
     case DOUBT_NODE_DROPOUT:
+        /* what the graph calls stochastic gets a variance even at a learned rate of 0, so the
+         * nodes after it find one */
         n->p = doubt_net_dropout_rate(net, i);
-        if (n->p <= 0) {
+        if (!stochastic) {
             n->alias = node->inputs[0];
             return DOUBT_OK;
         }
@@ -538,18 +552,15 @@ static void relu_exact(const float *in, float *out, size_t count)
 {
 #pragma omp parallel for simd schedule(static)
     for (size_t k = 0; k < count; k++)
-        out[k] = in[k] > 0 ? in[k] : 0;
+        out[k] = in[k] < 0 ? 0 : in[k];
 }
 
 static void dropout_variance(const float *m, const float *v, float *out, size_t count, double p)
 {
-    const float keep = (float)(1.0 / (1.0 - p));
+    const float keep = (float)(1.0 / (1.0 - p)), p_keep = (float)(p / (1.0 - p));
 #pragma omp parallel for simd schedule(static)
-    for (size_t k = 0; k < count; k++) {
-        const float second = (v ? v[k] : 0.0f) + m[k] * m[k];
-        const float var = second * keep - m[k] * m[k];
-        out[k] = var > 0 ? var : 0;
-    }
+    for (size_t k = 0; k < count; k++) /* v/(1−p) + p/(1−p)·μ², no cancellation */
+        out[k] = (v ? v[k] : 0.0f) * keep + m[k] * m[k] * p_keep;
 }
 
 static void add_into(const float *a, const float *b, float *out, size_t count)
