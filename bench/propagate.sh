@@ -30,15 +30,10 @@ for r in $(seq "$rounds"); do
     done
 done
 
+. bench/synth_sets.sh
+make_test_sets
 for kind in id objects geometry; do
     set_dir=$work/test_$kind
-    if [ ! -f "$set_dir/dataset.json" ]; then
-        case $kind in
-        id) $doubt synth "$set_dir" --count "$test_count" --seed 3 --threads "$threads" ;;
-        *) $doubt synth "$set_dir" --count "$test_count" --seed 3 --ood "$kind" \
-               --threads "$threads" ;;
-        esac
-    fi
     for run in propagate:--method=propagate mc100:--samples=100 mc20:--samples=20; do
         name=${run%%:*}
         opt=$(echo "${run#*:}" | tr = ' ')

@@ -1,10 +1,8 @@
-# Sourced by bench/kendall_gal.sh and bench/methods.sh: makes, unless they exist, the training
-# set $work/train ($count images, seed 1) and the test sets $work/test_{id,objects,geometry}
-# ($test_count images each, seed 3; the last two out of distribution), with $doubt and
-# $threads threads.
-make_synth_sets() {
-    [ -f "$work/train/dataset.json" ] ||
-        $doubt synth "$work/train" --count "$count" --seed 1 --threads "$threads"
+# Sourced by bench/kendall_gal.sh, bench/methods.sh and bench/propagate.sh: make_test_sets makes,
+# unless they exist, the test sets $work/test_{id,objects,geometry} ($test_count images each,
+# seed 3; the last two out of distribution); make_synth_sets also the training set
+# $work/train ($count images, seed 1); both with $doubt and $threads threads.
+make_test_sets() {
     for kind in id objects geometry; do
         [ -f "$work/test_$kind/dataset.json" ] && continue
         case $kind in
@@ -13,4 +11,10 @@ make_synth_sets() {
                --threads "$threads" ;;
         esac
     done
+}
+
+make_synth_sets() {
+    [ -f "$work/train/dataset.json" ] ||
+        $doubt synth "$work/train" --count "$count" --seed 1 --threads "$threads"
+    make_test_sets
 }

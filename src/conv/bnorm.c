@@ -1,5 +1,7 @@
 #include "bnorm.h"
 
+#include <math.h>
+
 #include <stdlib.h>
 
 doubt_status doubt_bnorm_create(doubt_ctx *ctx, const doubt_bnorm_desc *desc,
@@ -24,7 +26,7 @@ doubt_status doubt_bnorm_create(doubt_ctx *ctx, const doubt_bnorm_desc *desc,
     bn->desc = *desc;
     bn->desc.name = bn->name;
     if (bn->desc.eps == 0)
-        bn->desc.eps = 1e-5f;
+        bn->desc.eps = (float)DOUBT_BNORM_EPS;
     if (bn->desc.momentum == 0)
         bn->desc.momentum = 0.1f;
     bn->mode = mode;
@@ -156,4 +158,17 @@ void doubt_bnorm_destroy(doubt_bnorm *bn)
     for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; i++)
         doubt_tensor_release(tensors[i]);
     free(bn);
+}
+
+void doubt_bnorm_fold(const float *weight, const float *bias, const float *const *bn,
+                      int64_t out, int64_t per_out, float *weight_out, float *bias_out)
+{
+    for (int64_t o = 0; o < out; o++) {
+        const double scale = bn ? bn[0][o] / sqrt((double)bn[3][o] + DOUBT_BNORM_EPS) : 1.0;
+        const double b = bias ? bias[o] : 0.0;
+        for (int64_t k = 0; k < per_out; k++)
+            weight_out[o * per_out + k] = (float)(weight[o * per_out + k] * scale);
+        if (bias_out)
+            bias_out[o] = (float)(bn ? bn[1][o] + (b - bn[2][o]) * scale : b);
+    }
 }

@@ -15,6 +15,9 @@
 
 #include "layer.h"
 
+/* PyTorch's default eps, and what inference folding (doubt_bnorm_fold) uses. */
+#define DOUBT_BNORM_EPS 1e-5
+
 typedef struct {
     const char *name;
     int channels;
@@ -36,6 +39,13 @@ typedef struct {
     dnnl_primitive_t fwd, bwd;
     const doubt_tensor *src; /* borrowed from forward until backward */
 } doubt_bnorm;
+
+/* The convolution a batch norm in inference makes of the one before it: per output channel o
+ * (out of `out`, each with per_out weights), weight' = weight·s and bias' = β + (bias − mean)·s
+ * with s = γ/√(var + eps), in double; bn = {γ, β, running mean, running var} (plain [out]),
+ * NULL for none (the copy); bias NULL reads as 0, bias_out NULL is not written. */
+void doubt_bnorm_fold(const float *weight, const float *bias, const float *const *bn,
+                      int64_t out, int64_t per_out, float *weight_out, float *bias_out);
 
 doubt_status doubt_bnorm_create(doubt_ctx *ctx, const doubt_bnorm_desc *desc,
                                 const dnnl_memory_desc_t *src_md, doubt_mode mode,

@@ -608,6 +608,21 @@ static void accumulate(doubt_mc *mc, const float *out, pixel_rect tile, pixel_re
         }
 }
 
+/* 1 when pixel p's maps hold a NaN of the network's: NaN anywhere in its output reaches one
+ * of these (the softmax's through the entropy), before the no-depth masking puts its own in. */
+static int spoiled(const doubt_mc_maps *m, size_t p)
+{
+    return isnan(m->depth_total[p]) || isnan(m->seg_logit_var[p]) || isnan(m->seg_aleatoric[p]);
+}
+
+/* Pixel p's depth maps are undefined where its class has no depth (when masking). */
+static void mask_no_depth(const doubt_mc *mc, doubt_mc_maps *m, size_t p)
+{
+    if (mc->no_depth[m->seg_class[p]])
+        m->depth_mean[p] = m->depth_epistemic[p] = m->depth_aleatoric[p] = m->depth_total[p] =
+            NAN;
+}
+
 static void finish_maps(doubt_mc *mc, int samples)
 {
     doubt_mc_maps *m = &mc->maps;
@@ -620,10 +635,7 @@ static void finish_maps(doubt_mc *mc, int samples)
         m->depth_epistemic[p] = (float)(mc->depth_m2[p] / samples);
         m->depth_total[p] = m->depth_epistemic[p] + m->depth_aleatoric[p];
         m->seg_aleatoric[p] *= inv;
-        /* NaN anywhere in a sample reaches one of these sums (the softmax's through the
-         * entropy), before the no-depth masking puts its own NaN in */
-        nan_pixels += isnan(m->depth_total[p]) || isnan(m->seg_logit_var[p]) ||
-                      isnan(m->seg_aleatoric[p]);
+        nan_pixels += spoiled(m, p);
         double entropy = 0;
         float best = -1;
         int best_class = 0;
@@ -638,9 +650,7 @@ static void finish_maps(doubt_mc *mc, int samples)
             }
         }
         m->seg_class[p] = (uint8_t)best_class;
-        if (mc->no_depth[best_class])
-            m->depth_mean[p] = m->depth_epistemic[p] = m->depth_aleatoric[p] =
-                m->depth_total[p] = NAN;
+        mask_no_depth(mc, m, p);
         m->seg_entropy[p] = (float)entropy;
         /* mutual information is non-negative; rounding can make it -1e-8, and with one
          * sample it is 0 by definition, where the two entropies' roundings would leave
@@ -844,11 +854,8 @@ static void finish_moment_maps(doubt_mc *mc)
     int64_t nan_pixels = 0;
 #pragma omp parallel for schedule(static) reduction(+ : nan_pixels)
     for (size_t p = 0; p < pixels; p++) {
-        nan_pixels += isnan(m->depth_total[p]) || isnan(m->seg_logit_var[p]) ||
-                      isnan(m->seg_aleatoric[p]);
-        if (mc->no_depth[m->seg_class[p]])
-            m->depth_mean[p] = m->depth_epistemic[p] = m->depth_aleatoric[p] =
-                m->depth_total[p] = NAN;
+        nan_pixels += spoiled(m, p);
+        mask_no_depth(mc, m, p);
     }
     m->nan_pixels = nan_pixels;
 }

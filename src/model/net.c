@@ -19,7 +19,6 @@
 #include "model/arch.h"
 
 enum { BN_WEIGHT, BN_BIAS, BN_MEAN, BN_VAR };
-#define BN_EPS 1e-5
 #define MAX_GRAD_PARTS 8
 
 struct doubt_net_node {
@@ -710,16 +709,12 @@ static doubt_status fold_conv(doubt_ctx *ctx, doubt_net *net, int i)
     float *folded = malloc((size_t)doubt_tensor_count(raw) * sizeof *folded);
     if (!folded)
         return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "%s: out of memory folding", n->conv->name);
-    for (int64_t o = 0; o < out; o++) {
-        const double scale =
-            bn ? bn[BN_WEIGHT].data[o] / sqrt((double)bn[BN_VAR].data[o] + BN_EPS) : 1.0;
-        const double bias = n->raw_bias.mem ? n->raw_bias.data[o] : 0.0;
-        for (int64_t k = 0; k < per_out; k++)
-            folded[o * per_out + k] = (float)(raw->data[o * per_out + k] * scale);
-        if (n->conv->desc.bias)
-            n->conv->bias.data[o] =
-                (float)(bn ? bn[BN_BIAS].data[o] + (bias - bn[BN_MEAN].data[o]) * scale : bias);
-    }
+    const float *bn_values[4] = {0};
+    for (int k = 0; bn && k < 4; k++)
+        bn_values[k] = bn[k].data;
+    doubt_bnorm_fold(raw->data, n->raw_bias.mem ? n->raw_bias.data : NULL,
+                     bn ? bn_values : NULL, out, per_out, folded,
+                     n->conv->desc.bias ? n->conv->bias.data : NULL);
     const int64_t in_total = doubt_tensor_dim(raw, 1);
     doubt_status st = write_slice(ctx, n->conv, folded, in_total, n->split ? n->split_offset : 0);
     if (st == DOUBT_OK && n->partial)

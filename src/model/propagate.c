@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv/bnorm.h"
 #include "conv/concat.h"
 #include "conv/conv.h"
 #include "core/fastmath.h"
 
-#define BN_EPS 1e-5
 /* Standard deviations below this count as none: the max and the ReLU are then exact. */
 #define TINY_STD 1e-30f
 
@@ -258,7 +258,7 @@ static int conv_parts(const doubt_propagate *p, int i, int *from, int *offset, i
     return cat->n_inputs;
 }
 
-/* Mean and variance convolutions with W' = W·γ/√(var+ε), b' = β + (b − mean)·γ/√(var+ε);
+/* Mean and variance convolutions with the batch norm after it folded in (doubt_bnorm_fold);
  * the variance convolution (W'², no bias) reads only the parts that carry variance. */
 static doubt_status build_conv(doubt_ctx *ctx, doubt_propagate *p, doubt_net *net, int i)
 {
@@ -298,13 +298,8 @@ static doubt_status build_conv(doubt_ctx *ctx, doubt_propagate *p, doubt_net *ne
         st = doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "moment propagation: out of memory");
         goto done;
     }
-    for (int o = 0; o < out; o++) {
-        const double scale = bn >= 0 ? bnp[0][o] / sqrt((double)bnp[3][o] + BN_EPS) : 1.0;
-        const double b = bias ? bias[o] : 0.0;
-        for (int64_t k = 0; k < per_out; k++)
-            w[o * per_out + k] = (float)(w[o * per_out + k] * scale);
-        folded_bias[o] = (float)(bn >= 0 ? bnp[1][o] + (b - bnp[2][o]) * scale : b);
-    }
+    doubt_bnorm_fold(w, bias, bn >= 0 ? (const float *const *)bnp : NULL, out, per_out, w,
+                     folded_bias);
     int from[DOUBT_NODE_MAX_INPUTS], offset[DOUBT_NODE_MAX_INPUTS], channels[DOUBT_NODE_MAX_INPUTS];
     n->n_parts = conv_parts(p, i, from, offset, channels);
     int64_t part_channels = 0;
