@@ -16,6 +16,7 @@
 #include "conv/pool.h"
 #include "conv/relu.h"
 #include "conv/upsample.h"
+#include "conv/winograd.h"
 #include "harness.h"
 #include "layer_ref.h"
 
@@ -222,6 +223,120 @@ START_TEST(conv_fused_relu_inference)
     free(y);
     doubt_conv_destroy(conv);
     doubt_tensor_release(&src);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* ---- Winograd F(2×2, 3×3) (conv/winograd.h) ---- */
+
+typedef struct {
+    ref_shape in;
+    int out_c, bias, relu, accumulate;
+} wino_case;
+
+/* Odd heights and widths (half tiles at the borders), a 1×1 image, channel counts padded to
+ * the block of 8 and output panels of 16 + 8, and a wide tile row split into chunks with a
+ * shorter last one. */
+static const wino_case wino_cases[] = {
+    {{2, 16, 7, 5}, 16, 1, 0, 0},   {{1, 24, 1, 1}, 8, 1, 1, 0},
+    {{1, 19, 2, 3}, 21, 1, 1, 1},   {{1, 32, 13, 29}, 48, 0, 1, 0},
+    {{1, 256, 3, 40}, 256, 1, 1, 1}, {{3, 64, 16, 16}, 40, 1, 0, 1},
+};
+
+START_TEST(winograd_matches_reference)
+{
+    const wino_case *wc = &wino_cases[_i];
+    doubt_ctx *ctx = th_ctx(0);
+    const ref_shape in = wc->in;
+    const long nx = ref_count(in), nw = (long)wc->out_c * in.c * 9;
+    const long ny = (long)in.n * wc->out_c * in.h * in.w;
+    double *x = dalloc(nx), *wt = dalloc(nw), *b = dalloc(wc->out_c), *prior = dalloc(ny);
+    double *y = dalloc(ny);
+    th_fill_d(x, nx, 31, -1, 1);
+    th_fill_d(wt, nw, 32, -0.2, 0.2);
+    th_fill_d(b, wc->out_c, 33, -1, 1);
+    th_fill_d(prior, ny, 34, -1, 1);
+    ref_conv_fwd(in, wc->out_c, 3, x, wt, wc->bias ? b : NULL, y);
+    for (long i = 0; i < ny; i++) {
+        y[i] += wc->accumulate ? prior[i] : 0;
+        y[i] = wc->relu ? fmax(y[i], 0) : y[i];
+    }
+    doubt_tensor src, before;
+    input_from(ctx, &src, in, dnnl_aBcd8b, x);
+    const int64_t ddims[4] = {in.n, wc->out_c, in.h, in.w};
+    const dnnl_memory_desc_t dst_md = doubt_md_make(4, ddims, dnnl_aBcd8b);
+    tensor_from(ctx, &before, &dst_md, prior);
+    float *fw = malloc(nw * sizeof *fw);
+    for (long i = 0; i < nw; i++)
+        fw[i] = (float)wt[i];
+    char what[96];
+    snprintf(what, sizeof what, "winograd %dx%dx%dx%d->%d%s%s%s", in.n, in.c, in.h, in.w,
+             wc->out_c, wc->bias ? " bias" : "", wc->relu ? " relu" : "",
+             wc->accumulate ? " +=" : "");
+    const int expected = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    for (int winograd = 0; winograd < 2; winograd++) {
+        doubt_conv_desc d = {.name = "t.wino", .in_channels = in.c, .out_channels = wc->out_c,
+                             .kernel = 3, .bias = wc->bias, .fuse_relu = wc->relu,
+                             .accumulate = wc->accumulate, .dst_md = &dst_md,
+                             .winograd = winograd};
+        doubt_conv *conv;
+        TH_OK(ctx, doubt_conv_create(ctx, &d, &src.md, DOUBT_MODE_INFER, &conv));
+        ck_assert_int_eq(conv->winograd != NULL, winograd && expected);
+        TH_OK(ctx, doubt_tensor_write(ctx, &conv->weight, fw));
+        for (int i = 0; wc->bias && i < wc->out_c; i++)
+            conv->bias.data[i] = (float)b[i];
+        if (conv->winograd) /* the transformed weights are made only on request */
+            ck_assert_int_eq(doubt_conv_forward(ctx, conv, &src), DOUBT_ERR_ARG);
+        TH_OK(ctx, doubt_conv_weights_changed(ctx, conv));
+        memcpy(conv->dst.data, before.data, doubt_tensor_bytes(&before));
+        TH_OK(ctx, doubt_conv_forward(ctx, conv, &src));
+        ck_assert(compare(ctx, &conv->dst, y, what, winograd ? "wino" : "direct") < FWD_TOL);
+        /* the channel padding of a blocked output stays zero */
+        const int64_t blocks = (wc->out_c + 7) / 8, plane = (int64_t)in.h * in.w;
+        for (int64_t n = 0; n < in.n; n++)
+            for (int64_t p = 0; p < plane; p++)
+                for (int64_t c = wc->out_c; c < blocks * 8; c++)
+                    ck_assert_float_eq(
+                        conv->dst.data[((n * blocks + blocks - 1) * plane + p) * 8 + c % 8], 0);
+        doubt_conv_destroy(conv);
+    }
+    if (!expected)
+        printf("  (this CPU lacks AVX2 + FMA: only the direct path ran)\n");
+    free(fw);
+    free(x);
+    free(wt);
+    free(b);
+    free(prior);
+    free(y);
+    doubt_tensor_release(&src);
+    doubt_tensor_release(&before);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Winograd is for 3×3 nChw8c layers of 16 inputs or more; the rest run directly. */
+START_TEST(winograd_only_where_it_applies)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    const int64_t small[4] = {1, 8, 6, 6}, wide[4] = {1, 32, 6, 6}, out[4] = {1, 16, 6, 6};
+    const dnnl_memory_desc_t few = doubt_md_make(4, small, dnnl_aBcd8b);
+    const dnnl_memory_desc_t plain = doubt_md_make(4, wide, dnnl_abcd);
+    const dnnl_memory_desc_t blocked16 = doubt_md_make(4, wide, dnnl_aBcd16b);
+    const dnnl_memory_desc_t dst = doubt_md_make(4, out, dnnl_aBcd8b);
+    ck_assert(!doubt_winograd_supported(&few, &dst));
+    ck_assert(!doubt_winograd_supported(&plain, &dst));
+    ck_assert(!doubt_winograd_supported(&blocked16, &dst));
+    const dnnl_memory_desc_t ok = doubt_md_make(4, wide, dnnl_aBcd8b);
+    ck_assert_int_eq(doubt_winograd_supported(&ok, &dst),
+                     __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"));
+    doubt_conv_desc d = {.name = "t.one", .in_channels = 32, .out_channels = 16, .kernel = 1,
+                         .dst_md = &dst, .winograd = 1};
+    doubt_conv *conv;
+    TH_OK(ctx, doubt_conv_create(ctx, &d, &ok, DOUBT_MODE_INFER, &conv));
+    ck_assert_ptr_null(conv->winograd);
+    doubt_conv_destroy(conv);
+    d.kernel = 3;
+    ck_assert_int_eq(doubt_conv_create(ctx, &d, &ok, DOUBT_MODE_TRAIN, &conv), DOUBT_ERR_ARG);
     doubt_ctx_destroy(ctx);
 }
 END_TEST
@@ -1019,6 +1134,9 @@ int main(void)
     TCase *conv = tcase_create("conv");
     tcase_add_loop_test(conv, conv_matches_reference, 0, sizeof conv_cases / sizeof conv_cases[0]);
     tcase_add_test(conv, conv_fused_relu_inference);
+    tcase_add_loop_test(conv, winograd_matches_reference, 0,
+                        sizeof wino_cases / sizeof wino_cases[0]);
+    tcase_add_test(conv, winograd_only_where_it_applies);
     suite_add_tcase(s, conv);
     TCase *bn = tcase_create("bnorm");
     tcase_add_loop_test(bn, bnorm_matches_reference, 0, sizeof bn_cases / sizeof bn_cases[0]);

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "winograd.h"
+
 static doubt_status check_desc(doubt_ctx *ctx, const doubt_conv_desc *d, doubt_mode mode,
                                const char *name)
 {
@@ -16,6 +18,8 @@ static doubt_status check_desc(doubt_ctx *ctx, const doubt_conv_desc *d, doubt_m
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "conv %s: fused ReLU is for inference; in training fuse it into BN",
                           name);
+    if (d->winograd && mode == DOUBT_MODE_TRAIN)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "conv %s: Winograd is for inference", name);
     if (d->accumulate && mode == DOUBT_MODE_TRAIN)
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "conv %s: accumulating into dst is for inference", name);
@@ -88,6 +92,14 @@ doubt_status doubt_conv_create(doubt_ctx *ctx, const doubt_conv_desc *desc,
     if (desc->bias)
         DOUBT_TRY(doubt_tensor_init(ctx, &conv->bias, &b_md, DOUBT_TENSOR_OWNED, conv->name));
     DOUBT_TRY(doubt_tensor_init(ctx, &conv->dst, dst_md, DOUBT_TENSOR_ARENA, conv->name));
+    if (desc->winograd && k == 3 && doubt_winograd_supported(src_md, dst_md)) {
+        const doubt_winograd_desc wd = {.name = conv->name,
+                                        .in_channels = desc->in_channels,
+                                        .out_channels = desc->out_channels,
+                                        .relu = desc->fuse_relu,
+                                        .accumulate = desc->accumulate};
+        DOUBT_TRY(doubt_winograd_create(ctx, &wd, src_md, dst_md, &conv->winograd));
+    }
 
     if (mode == DOUBT_MODE_TRAIN) {
         /* Gradients keep the forward layouts (diff_dst = dst, diff_weights = weights), so
@@ -144,6 +156,8 @@ doubt_status doubt_conv_forward(doubt_ctx *ctx, doubt_conv *conv, const doubt_te
                           "conv %s: input shape or layout differs from the one it was built for",
                           conv->name);
     conv->src = src;
+    if (conv->winograd)
+        return doubt_winograd_forward(ctx, conv->winograd, src->data, conv->dst.data);
     dnnl_exec_arg_t args[4] = {
         {DNNL_ARG_SRC, src->mem},
         {DNNL_ARG_WEIGHTS, conv->weight.mem},
@@ -151,6 +165,21 @@ doubt_status doubt_conv_forward(doubt_ctx *ctx, doubt_conv *conv, const doubt_te
         {DNNL_ARG_BIAS, conv->bias.mem},
     };
     return doubt_ctx_execute(ctx, conv->fwd, conv->desc.bias ? 4 : 3, args, conv->name);
+}
+
+doubt_status doubt_conv_weights_changed(doubt_ctx *ctx, doubt_conv *conv)
+{
+    if (!conv->winograd)
+        return DOUBT_OK;
+    float *plain = malloc((size_t)doubt_tensor_count(&conv->weight) * sizeof *plain);
+    if (!plain)
+        return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "conv %s: out of memory", conv->name);
+    doubt_status st = doubt_tensor_read(ctx, &conv->weight, plain);
+    if (st == DOUBT_OK)
+        st = doubt_winograd_set_weights(ctx, conv->winograd, plain,
+                                        conv->desc.bias ? conv->bias.data : NULL);
+    free(plain);
+    return st;
 }
 
 doubt_status doubt_conv_backward(doubt_ctx *ctx, doubt_conv *conv, const doubt_tensor *diff_dst)
@@ -198,6 +227,7 @@ void doubt_conv_destroy(doubt_conv *conv)
 {
     if (!conv)
         return;
+    doubt_winograd_destroy(conv->winograd);
     dnnl_primitive_destroy(conv->fwd);
     dnnl_primitive_destroy(conv->bwd_data);
     dnnl_primitive_destroy(conv->bwd_weights);

@@ -208,7 +208,8 @@ static doubt_status create_conv(doubt_ctx *ctx, doubt_net *net, int i)
                          .out_channels = c->channels, .kernel = c->kernel,
                          .bias = c->bias || n->folded_bn >= 0,
                          .fuse_relu = n->folded_bn >= 0 && spec(net, n->folded_bn)->relu,
-                         .no_input_grad = !infer && from == 0, .accumulate = n->split};
+                         .no_input_grad = !infer && from == 0, .accumulate = n->split,
+                         .winograd = infer};
     if (n->split) {
         /* this half adds onto the cache's half: both must have one layout */
         DOUBT_TRY(batched_md(ctx, &net->cache->nodes[i].partial->dst.md, net->batch, &dst_md));
@@ -220,7 +221,8 @@ static doubt_status create_conv(doubt_ctx *ctx, doubt_net *net, int i)
         snprintf(name, sizeof name, "%s (cached part)", c->name);
         const doubt_tensor *part = node_output(net, n->partial_from);
         doubt_conv_desc pd = {.name = name, .in_channels = net->shapes[n->partial_from].channels,
-                              .out_channels = c->channels, .kernel = c->kernel};
+                              .out_channels = c->channels, .kernel = c->kernel,
+                              .winograd = 1};
         DOUBT_TRY(doubt_conv_create(ctx, &pd, &part->md, net->mode, &n->partial));
     }
     if (infer && (n->folded_bn >= 0 || n->split || n->partial))
@@ -737,12 +739,16 @@ doubt_status doubt_net_parameters_changed(doubt_ctx *ctx, doubt_net *net)
             n->drop->desc.p = (float)(p < MAX_LEARNED_RATE ? p : MAX_LEARNED_RATE);
         }
     }
-    for (int i = 0; i < net->graph.n_nodes; i++)
-        if (net->nodes[i].raw_weight.mem) {
-            doubt_status st = fold_conv(ctx, net, i);
-            if (st != DOUBT_OK)
-                return st;
-        }
+    for (int i = 0; i < net->graph.n_nodes; i++) {
+        doubt_net_node *n = &net->nodes[i];
+        doubt_status st = n->raw_weight.mem ? fold_conv(ctx, net, i) : DOUBT_OK;
+        if (st == DOUBT_OK && n->conv)
+            st = doubt_conv_weights_changed(ctx, n->conv);
+        if (st == DOUBT_OK && n->partial)
+            st = doubt_conv_weights_changed(ctx, n->partial);
+        if (st != DOUBT_OK)
+            return st;
+    }
     return DOUBT_OK;
 }
 

@@ -1,0 +1,345 @@
+#include "winograd.h"
+
+#include <immintrin.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define LANES 8      /* channels per nChw8c block: one ymm register */
+#define POSITIONS 16 /* the 4×4 transformed tile */
+#define ROWS 6       /* tiles per register block of the matrix product */
+#define PANEL 16     /* output channels per register block (two ymm registers) */
+/* Floats of transformed inputs and products a thread keeps per chunk: about its share of L2. */
+#define CHUNK_FLOATS (64 * 1024)
+
+struct doubt_winograd {
+    char name[DOUBT_NAME_LEN];
+    doubt_winograd_desc desc;
+    int64_t batch, height, width;
+    int64_t k, n;             /* input and output channels, padded to LANES */
+    int64_t tiles_h, tiles_w; /* 2×2 output tiles */
+    int64_t chunk;            /* tiles of one row per unit of work */
+    int threads;
+    float *u;       /* [POSITIONS][n·k]: per position, panels of PANEL (last maybe LANES) columns */
+    float *bias;    /* [n], zero past out_channels */
+    float *scratch; /* per thread: V [POSITIONS][chunk][k], then M [POSITIONS][chunk][n] */
+    size_t scratch_floats;
+    int ready;
+};
+
+static int is_nchw8c(const dnnl_memory_desc_t *md)
+{
+    if (md->ndims != 4 || md->data_type != dnnl_f32)
+        return 0;
+    dnnl_memory_desc_t ref = doubt_md_make(4, md->dims, dnnl_aBcd8b);
+    return dnnl_memory_desc_equal(&ref, md);
+}
+
+int doubt_winograd_supported(const dnnl_memory_desc_t *src_md, const dnnl_memory_desc_t *dst_md)
+{
+    return is_nchw8c(src_md) && is_nchw8c(dst_md) && src_md->dims[1] >= 16 &&
+           src_md->dims[0] == dst_md->dims[0] && src_md->dims[2] == dst_md->dims[2] &&
+           src_md->dims[3] == dst_md->dims[3] && __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("fma");
+}
+
+doubt_status doubt_winograd_create(doubt_ctx *ctx, const doubt_winograd_desc *desc,
+                                   const dnnl_memory_desc_t *src_md,
+                                   const dnnl_memory_desc_t *dst_md, doubt_winograd **out)
+{
+    *out = NULL;
+    const char *name = desc && desc->name ? desc->name : "winograd";
+    if (!desc || !doubt_winograd_supported(src_md, dst_md) ||
+        src_md->dims[1] != desc->in_channels || dst_md->dims[1] != desc->out_channels)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "conv %s: Winograd needs nChw8c tensors of the layer's channels, 16 "
+                          "inputs or more, and AVX2 with FMA", name);
+    doubt_winograd *w = calloc(1, sizeof *w);
+    if (!w)
+        return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "conv %s: out of memory", name);
+    doubt_name_copy(w->name, desc->name, "winograd");
+    w->desc = *desc;
+    w->desc.name = w->name;
+    w->batch = src_md->dims[0];
+    w->height = src_md->dims[2];
+    w->width = src_md->dims[3];
+    w->k = src_md->padded_dims[1];
+    w->n = dst_md->padded_dims[1];
+    w->tiles_h = (w->height + 1) / 2;
+    w->tiles_w = (w->width + 1) / 2;
+    /* a tile row in the fewest chunks that fit, of equal size rounded up to whole register
+     * blocks (a thin last chunk would run 1- or 2-row products) */
+    int64_t most = CHUNK_FLOATS / (POSITIONS * (w->k + w->n));
+    most = most < ROWS ? ROWS : most;
+    const int64_t chunks = (w->tiles_w + most - 1) / most;
+    const int64_t even = (w->tiles_w + chunks - 1) / chunks;
+    const int64_t chunk = (even + ROWS - 1) / ROWS * ROWS;
+    w->chunk = chunk < w->tiles_w ? chunk : w->tiles_w;
+    w->threads = omp_get_max_threads();
+    w->scratch_floats = (size_t)(POSITIONS * w->chunk * (w->k + w->n));
+    const size_t u_bytes = (size_t)(POSITIONS * w->k * w->n) * sizeof(float);
+    const size_t scratch_bytes = w->scratch_floats * (size_t)w->threads * sizeof(float);
+    /* aligned_alloc wants sizes that are multiples of the alignment: all are multiples of
+     * LANES floats, so of 32 bytes */
+    w->u = aligned_alloc(32, u_bytes);
+    w->bias = aligned_alloc(32, (size_t)w->n * sizeof(float));
+    w->scratch = aligned_alloc(32, scratch_bytes);
+    if (!w->u || !w->bias || !w->scratch) {
+        doubt_winograd_destroy(w);
+        return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "conv %s: out of memory", name);
+    }
+    *out = w;
+    return DOUBT_OK;
+}
+
+/* Where row `row` of the panel holding output channel `o` starts within one position's
+ * [n·k] block of U: panels are PANEL wide, the last LANES wide when n is not a multiple of
+ * PANEL. */
+static int64_t panel_width(const doubt_winograd *w, int64_t panel_start)
+{
+    return w->n - panel_start >= PANEL ? PANEL : LANES;
+}
+
+doubt_status doubt_winograd_set_weights(doubt_ctx *ctx, doubt_winograd *w, const float *weights,
+                                        const float *bias)
+{
+    (void)ctx;
+    const int64_t out = w->desc.out_channels, in = w->desc.in_channels, k = w->k, n = w->n;
+    memset(w->u, 0, (size_t)(POSITIONS * k * n) * sizeof(float));
+    for (int64_t o = 0; o < out; o++) {
+        const int64_t start = o / PANEL * PANEL, width = panel_width(w, start);
+        for (int64_t c = 0; c < in; c++) {
+            const float *g = weights + (o * in + c) * 9;
+            double gt[4][3]; /* G g: rows of the kernel combined */
+            for (int j = 0; j < 3; j++) {
+                gt[0][j] = g[j];
+                gt[1][j] = 0.5 * ((double)g[j] + g[3 + j] + g[6 + j]);
+                gt[2][j] = 0.5 * ((double)g[j] - g[3 + j] + g[6 + j]);
+                gt[3][j] = g[6 + j];
+            }
+            for (int i = 0; i < 4; i++) {
+                const double row[4] = {gt[i][0], 0.5 * (gt[i][0] + gt[i][1] + gt[i][2]),
+                                       0.5 * (gt[i][0] - gt[i][1] + gt[i][2]), gt[i][2]};
+                for (int j = 0; j < 4; j++)
+                    w->u[(4 * i + j) * k * n + start * k + c * width + (o - start)] =
+                        (float)row[j];
+            }
+        }
+    }
+    for (int64_t o = 0; o < n; o++)
+        w->bias[o] = bias && o < out ? bias[o] : 0.0f;
+    w->ready = 1;
+    return DOUBT_OK;
+}
+
+/* The 4×4 patch of 8-channel vectors whose top-left pixel is (y, x), zero outside. */
+static inline AVX2 void load_patch(const float *plane, int64_t height, int64_t width, int64_t y,
+                                   int64_t x, __m256 d[4][4])
+{
+    if (y >= 0 && y + 4 <= height && x >= 0 && x + 4 <= width) {
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                d[i][j] = _mm256_loadu_ps(plane + ((y + i) * width + x + j) * LANES);
+        return;
+    }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+            const int64_t r = y + i, c = x + j;
+            d[i][j] = r >= 0 && r < height && c >= 0 && c < width
+                          ? _mm256_loadu_ps(plane + (r * width + c) * LANES)
+                          : _mm256_setzero_ps();
+        }
+}
+
+/* V = Bᵀ d B for one chunk: v[p][t][c] for position p, tile t and input channel c. */
+static inline AVX2 void input_transform(const doubt_winograd *w, const float *image, int64_t ty,
+                                        int64_t t0, int64_t nt, float *v)
+{
+    const int64_t plane_floats = w->height * w->width * LANES, k = w->k;
+    for (int64_t cb = 0; cb < k / LANES; cb++) {
+        const float *plane = image + cb * plane_floats;
+        for (int64_t t = 0; t < nt; t++) {
+            __m256 d[4][4], r[4][4];
+            load_patch(plane, w->height, w->width, 2 * ty - 1, 2 * (t0 + t) - 1, d);
+            for (int j = 0; j < 4; j++) {
+                r[0][j] = _mm256_sub_ps(d[0][j], d[2][j]);
+                r[1][j] = _mm256_add_ps(d[1][j], d[2][j]);
+                r[2][j] = _mm256_sub_ps(d[2][j], d[1][j]);
+                r[3][j] = _mm256_sub_ps(d[1][j], d[3][j]);
+            }
+            float *dst = v + t * k + cb * LANES;
+            const int64_t stride = w->chunk * k;
+            for (int i = 0; i < 4; i++) {
+                _mm256_storeu_ps(dst + (4 * i + 0) * stride, _mm256_sub_ps(r[i][0], r[i][2]));
+                _mm256_storeu_ps(dst + (4 * i + 1) * stride, _mm256_add_ps(r[i][1], r[i][2]));
+                _mm256_storeu_ps(dst + (4 * i + 2) * stride, _mm256_sub_ps(r[i][2], r[i][1]));
+                _mm256_storeu_ps(dst + (4 * i + 3) * stride, _mm256_sub_ps(r[i][1], r[i][3]));
+            }
+        }
+    }
+}
+
+/* c[rows × width] = a[rows × k] · b[k × width], a's rows `lda` apart, b dense (width PANEL
+ * or LANES), c's rows `ldc` apart. Inlined with constant rows and width, the accumulators are
+ * named registers (an array of them GCC keeps in memory): 12 FMAs per 2 loads of b and 6
+ * broadcasts of a. */
+#define ROW_FMA(r)                                                                           \
+    if (rows > r) {                                                                          \
+        const __m256 x = _mm256_broadcast_ss(a + r * lda + kk);                              \
+        c##r##0 = _mm256_fmadd_ps(x, b0, c##r##0);                                           \
+        if (width == PANEL)                                                                  \
+            c##r##1 = _mm256_fmadd_ps(x, b1, c##r##1);                                       \
+    }
+#define ROW_STORE(r)                                                                         \
+    if (rows > r) {                                                                          \
+        _mm256_storeu_ps(c + r * ldc, c##r##0);                                              \
+        if (width == PANEL)                                                                  \
+            _mm256_storeu_ps(c + r * ldc + LANES, c##r##1);                                  \
+    }
+
+static inline __attribute__((always_inline)) AVX2 void
+block_product(int rows, int width, int64_t k, const float *a, int64_t lda, const float *b,
+              float *c, int64_t ldc)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int64_t kk = 0; kk < k; kk++) {
+        const __m256 b0 = _mm256_loadu_ps(b + kk * width);
+        const __m256 b1 = width == PANEL ? _mm256_loadu_ps(b + kk * width + LANES) : b0;
+        ROW_FMA(0)
+        ROW_FMA(1)
+        ROW_FMA(2)
+        ROW_FMA(3)
+        ROW_FMA(4)
+        ROW_FMA(5)
+    }
+    ROW_STORE(0)
+    ROW_STORE(1)
+    ROW_STORE(2)
+    ROW_STORE(3)
+    ROW_STORE(4)
+    ROW_STORE(5)
+}
+
+#define PRODUCT_CASE(R)                                                                      \
+    case R:                                                                                  \
+        if (width == PANEL)                                                                  \
+            block_product(R, PANEL, k, a, lda, b, c, ldc);                                   \
+        else                                                                                 \
+            block_product(R, LANES, k, a, lda, b, c, ldc);                                   \
+        break;
+
+static AVX2 void product(int rows, int width, int64_t k, const float *a, int64_t lda,
+                         const float *b, float *c, int64_t ldc)
+{
+    switch (rows) {
+        PRODUCT_CASE(1)
+        PRODUCT_CASE(2)
+        PRODUCT_CASE(3)
+        PRODUCT_CASE(4)
+        PRODUCT_CASE(5)
+        PRODUCT_CASE(6)
+    }
+}
+
+/* M[p] = V[p] · U[p] for the chunk's nt tiles, every position p. */
+static inline AVX2 void products(const doubt_winograd *w, const float *v, float *m, int64_t nt)
+{
+    const int64_t k = w->k, n = w->n;
+    for (int p = 0; p < POSITIONS; p++) {
+        const float *vp = v + p * w->chunk * k, *up = w->u + p * k * n;
+        float *mp = m + p * w->chunk * n;
+        for (int64_t start = 0; start < n; start += PANEL) {
+            const int width = (int)panel_width(w, start);
+            for (int64_t t = 0; t < nt; t += ROWS) {
+                const int rows = nt - t < ROWS ? (int)(nt - t) : ROWS;
+                product(rows, width, k, vp + t * k, k, up + start * k, mp + t * n + start, n);
+            }
+        }
+    }
+}
+
+/* Y = Aᵀ M A per tile and output block, then bias, the optional sum into dst, the ReLU. */
+static inline AVX2 void output_transform(const doubt_winograd *w, const float *m, int64_t ty,
+                                         int64_t t0, int64_t nt, float *image)
+{
+    const int64_t n = w->n, stride = w->chunk * n, plane_floats = w->height * w->width * LANES;
+    const __m256 zero = _mm256_setzero_ps();
+    for (int64_t ob = 0; ob < n / LANES; ob++) {
+        const __m256 bias = _mm256_loadu_ps(w->bias + ob * LANES);
+        float *plane = image + ob * plane_floats;
+        for (int64_t t = 0; t < nt; t++) {
+            const float *src = m + t * n + ob * LANES;
+            __m256 s[2][4];
+            for (int j = 0; j < 4; j++) {
+                const __m256 m0 = _mm256_loadu_ps(src + (0 + j) * stride);
+                const __m256 m1 = _mm256_loadu_ps(src + (4 + j) * stride);
+                const __m256 m2 = _mm256_loadu_ps(src + (8 + j) * stride);
+                const __m256 m3 = _mm256_loadu_ps(src + (12 + j) * stride);
+                s[0][j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
+                s[1][j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+            }
+            for (int i = 0; i < 2; i++) {
+                const int64_t y = 2 * ty + i;
+                if (y >= w->height)
+                    break;
+                const __m256 out[2] = {
+                    _mm256_add_ps(_mm256_add_ps(s[i][0], s[i][1]), s[i][2]),
+                    _mm256_sub_ps(_mm256_sub_ps(s[i][1], s[i][2]), s[i][3])};
+                for (int j = 0; j < 2; j++) {
+                    const int64_t x = 2 * (t0 + t) + j;
+                    if (x >= w->width)
+                        break;
+                    float *at = plane + (y * w->width + x) * LANES;
+                    __m256 value = _mm256_add_ps(out[j], bias);
+                    if (w->desc.accumulate)
+                        value = _mm256_add_ps(value, _mm256_loadu_ps(at));
+                    if (w->desc.relu)
+                        value = _mm256_max_ps(value, zero);
+                    _mm256_storeu_ps(at, value);
+                }
+            }
+        }
+    }
+}
+
+static AVX2 void run_unit(const doubt_winograd *w, const float *src, float *dst, int64_t unit,
+                          float *scratch)
+{
+    const int64_t chunks = (w->tiles_w + w->chunk - 1) / w->chunk;
+    const int64_t b = unit / (w->tiles_h * chunks), rest = unit % (w->tiles_h * chunks);
+    const int64_t ty = rest / chunks, t0 = rest % chunks * w->chunk;
+    const int64_t nt = w->tiles_w - t0 < w->chunk ? w->tiles_w - t0 : w->chunk;
+    float *v = scratch, *m = scratch + POSITIONS * w->chunk * w->k;
+    input_transform(w, src + b * w->k * w->height * w->width, ty, t0, nt, v);
+    products(w, v, m, nt);
+    output_transform(w, m, ty, t0, nt, dst + b * w->n * w->height * w->width);
+}
+
+doubt_status doubt_winograd_forward(doubt_ctx *ctx, doubt_winograd *w, const float *src,
+                                    float *dst)
+{
+    if (!w->ready)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "conv %s: Winograd run before its weights",
+                          w->name);
+    const int64_t units = w->batch * w->tiles_h * ((w->tiles_w + w->chunk - 1) / w->chunk);
+#pragma omp parallel num_threads(w->threads)
+    {
+        float *scratch = w->scratch + (size_t)omp_get_thread_num() * w->scratch_floats;
+#pragma omp for schedule(dynamic)
+        for (int64_t unit = 0; unit < units; unit++)
+            run_unit(w, src, dst, unit, scratch);
+    }
+    return DOUBT_OK;
+}
+
+void doubt_winograd_destroy(doubt_winograd *w)
+{
+    if (!w)
+        return;
+    free(w->u);
+    free(w->bias);
+    free(w->scratch);
+    free(w);
+}
