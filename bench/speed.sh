@@ -5,6 +5,7 @@
 # PyTorch's peer, then bench/trainspeed.sh with both binaries and PyTorch's training step.
 #   bench/speed.sh BEFORE NOW [OUT]    (from the repository root, on a quiet machine;
 #                                       OUT default bench/speed/run.jsonl)
+# TRAIN=0 leaves out the training rounds.
 set -eu
 cd "$(dirname "$0")/.."
 before=$1 now=$2
@@ -30,5 +31,7 @@ for r in $(seq "$rounds"); do
     (cd bench && /usr/bin/python3 torch_mc_predict.py --weights "$tmp/unet.safetensors" \
         --threads 2 --stack 1) | tee -a "$out"
 done
-bench/trainspeed.sh "$rounds" "$before" "$now" | tee -a "$out"
+if [ "${TRAIN:-1}" != 0 ]; then
+    bench/trainspeed.sh "$rounds" "$before" "$now" | tee -a "$out"
+fi
 rm -rf "$tmp"
