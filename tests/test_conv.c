@@ -335,8 +335,71 @@ START_TEST(winograd_only_where_it_applies)
     TH_OK(ctx, doubt_conv_create(ctx, &d, &ok, DOUBT_MODE_INFER, &conv));
     ck_assert_ptr_null(conv->winograd);
     doubt_conv_destroy(conv);
-    d.kernel = 3;
-    ck_assert_int_eq(doubt_conv_create(ctx, &d, &ok, DOUBT_MODE_TRAIN, &conv), DOUBT_ERR_ARG);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Training: forward and backward-data as Winograd (backward-data where the layer has 16
+ * outputs or more to read), the weights taken anew each step; backward-weights oneDNN's. */
+static const wino_case wino_train_cases[] = {
+    {{2, 16, 7, 5}, 16, 1, 0, 0},
+    {{1, 24, 5, 3}, 8, 0, 0, 0},
+    {{1, 19, 6, 9}, 21, 1, 0, 0},
+    {{2, 40, 9, 4}, 32, 0, 0, 0},
+};
+
+START_TEST(winograd_training_matches_reference)
+{
+    const wino_case *wc = &wino_train_cases[_i];
+    doubt_ctx *ctx = th_ctx(0);
+    const ref_shape in = wc->in;
+    const long nx = ref_count(in), nw = (long)wc->out_c * in.c * 9, nb = wc->out_c;
+    const long ny = (long)in.n * wc->out_c * in.h * in.w;
+    double *x = dalloc(nx), *wt = dalloc(nw), *b = dalloc(nb), *dy = dalloc(ny);
+    double *y = dalloc(ny), *dx = dalloc(nx), *dw = dalloc(nw), *db = dalloc(nb);
+    th_fill_d(x, nx, 41, -1, 1);
+    th_fill_d(b, nb, 43, -1, 1);
+    th_fill_d(dy, ny, 44, -1, 1);
+    doubt_tensor src, diff_dst;
+    input_from(ctx, &src, in, dnnl_aBcd8b, x);
+    const int64_t ddims[4] = {in.n, wc->out_c, in.h, in.w};
+    const dnnl_memory_desc_t dst_md = doubt_md_make(4, ddims, dnnl_aBcd8b);
+    tensor_from(ctx, &diff_dst, &dst_md, dy);
+    doubt_conv_desc d = {.name = "t.wino", .in_channels = in.c, .out_channels = wc->out_c,
+                         .kernel = 3, .bias = wc->bias, .dst_md = &dst_md, .winograd = 1};
+    doubt_conv *conv;
+    TH_OK(ctx, doubt_conv_create(ctx, &d, &src.md, DOUBT_MODE_TRAIN, &conv));
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    ck_assert_int_eq(conv->winograd != NULL, avx2);
+    ck_assert_int_eq(conv->winograd_bwd != NULL, avx2 && wc->out_c >= 16);
+    float *fw = malloc(nw * sizeof *fw);
+    char what[96];
+    for (int step = 0; step < 2; step++) { /* new weights, as after an optimizer step */
+        th_fill_d(wt, nw, 42 + 10 * step, -0.2, 0.2);
+        for (long i = 0; i < nw; i++)
+            fw[i] = (float)wt[i];
+        TH_OK(ctx, doubt_tensor_write(ctx, &conv->weight, fw));
+        for (int i = 0; wc->bias && i < wc->out_c; i++)
+            conv->bias.data[i] = (float)b[i];
+        ref_conv_fwd(in, wc->out_c, 3, x, wt, wc->bias ? b : NULL, y);
+        ref_conv_bwd(in, wc->out_c, 3, x, wt, dy, dx, dw, wc->bias ? db : NULL);
+        TH_OK(ctx, doubt_conv_forward(ctx, conv, &src));
+        TH_OK(ctx, doubt_conv_backward(ctx, conv, &diff_dst));
+        snprintf(what, sizeof what, "winograd train %dx%dx%dx%d->%d step %d", in.n, in.c, in.h,
+                 in.w, wc->out_c, step);
+        ck_assert(compare(ctx, &conv->dst, y, what, "nChw8c") < FWD_TOL);
+        ck_assert(compare(ctx, &conv->diff_src, dx, "  d src", "nChw8c") < BWD_TOL);
+        ck_assert(compare(ctx, &conv->diff_weight, dw, "  d weight", "nChw8c") < BWD_TOL);
+        if (wc->bias)
+            ck_assert(compare(ctx, &conv->diff_bias, db, "  d bias", "nChw8c") < BWD_TOL);
+    }
+    doubt_conv_destroy(conv);
+    free(fw);
+    double *bufs[] = {x, wt, b, dy, y, dx, dw, db};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    doubt_tensor_release(&src);
+    doubt_tensor_release(&diff_dst);
     doubt_ctx_destroy(ctx);
 }
 END_TEST
@@ -1137,6 +1200,8 @@ int main(void)
     tcase_add_loop_test(conv, winograd_matches_reference, 0,
                         sizeof wino_cases / sizeof wino_cases[0]);
     tcase_add_test(conv, winograd_only_where_it_applies);
+    tcase_add_loop_test(conv, winograd_training_matches_reference, 0,
+                        sizeof wino_train_cases / sizeof wino_train_cases[0]);
     suite_add_tcase(s, conv);
     TCase *bn = tcase_create("bnorm");
     tcase_add_loop_test(bn, bnorm_matches_reference, 0, sizeof bn_cases / sizeof bn_cases[0]);

@@ -18,12 +18,56 @@ static doubt_status check_desc(doubt_ctx *ctx, const doubt_conv_desc *d, doubt_m
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "conv %s: fused ReLU is for inference; in training fuse it into BN",
                           name);
-    if (d->winograd && mode == DOUBT_MODE_TRAIN)
-        return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "conv %s: Winograd is for inference", name);
     if (d->accumulate && mode == DOUBT_MODE_TRAIN)
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "conv %s: accumulating into dst is for inference", name);
     return DOUBT_OK;
+}
+
+/* The Winograd forward, in training the backward-data one too (where the output has the 16
+ * channels or more it needs as an input), and the plain copy of the weights both read. */
+static doubt_status winograd_create(doubt_ctx *ctx, doubt_conv *conv,
+                                    const dnnl_memory_desc_t *src_md,
+                                    const dnnl_memory_desc_t *w_md,
+                                    const dnnl_memory_desc_t *dst_md)
+{
+    doubt_status st = DOUBT_OK;
+    const doubt_conv_desc *d = &conv->desc;
+    const doubt_winograd_desc fwd = {.name = conv->name,
+                                     .in_channels = d->in_channels,
+                                     .out_channels = d->out_channels,
+                                     .relu = d->fuse_relu,
+                                     .accumulate = d->accumulate};
+    DOUBT_TRY(doubt_winograd_create(ctx, &fwd, src_md, dst_md, &conv->winograd));
+    if (conv->mode == DOUBT_MODE_TRAIN && !d->no_input_grad &&
+        doubt_winograd_supported(dst_md, src_md)) {
+        const doubt_winograd_desc bwd = {.name = conv->name,
+                                         .in_channels = d->out_channels,
+                                         .out_channels = d->in_channels};
+        DOUBT_TRY(doubt_winograd_create(ctx, &bwd, dst_md, src_md, &conv->winograd_bwd));
+    }
+    const dnnl_memory_desc_t plain = doubt_md_plain(w_md);
+    DOUBT_TRY(doubt_tensor_init(ctx, &conv->plain_weight, &plain, DOUBT_TENSOR_OWNED, conv->name));
+    if (!dnnl_memory_desc_equal(&plain, w_md)) {
+        DOUBT_DNNL(ctx, dnnl_reorder_primitive_desc_create(&conv->plain_reorder_pd, w_md,
+                                                           ctx->engine, &plain, ctx->engine,
+                                                           NULL));
+        DOUBT_DNNL(ctx, dnnl_primitive_create(&conv->plain_reorder, conv->plain_reorder_pd));
+    }
+done:
+    return st;
+}
+
+/* The weights as they are now, plain, for the Winograd transforms. */
+static doubt_status read_plain_weights(doubt_ctx *ctx, doubt_conv *conv)
+{
+    if (!conv->plain_reorder) {
+        memcpy(conv->plain_weight.data, conv->weight.data, doubt_tensor_bytes(&conv->weight));
+        return DOUBT_OK;
+    }
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, conv->weight.mem},
+                               {DNNL_ARG_TO, conv->plain_weight.mem}};
+    return doubt_ctx_execute(ctx, conv->plain_reorder, 2, args, conv->name);
 }
 
 doubt_status doubt_conv_create(doubt_ctx *ctx, const doubt_conv_desc *desc,
@@ -92,14 +136,8 @@ doubt_status doubt_conv_create(doubt_ctx *ctx, const doubt_conv_desc *desc,
     if (desc->bias)
         DOUBT_TRY(doubt_tensor_init(ctx, &conv->bias, &b_md, DOUBT_TENSOR_OWNED, conv->name));
     DOUBT_TRY(doubt_tensor_init(ctx, &conv->dst, dst_md, DOUBT_TENSOR_ARENA, conv->name));
-    if (desc->winograd && k == 3 && doubt_winograd_supported(src_md, dst_md)) {
-        const doubt_winograd_desc wd = {.name = conv->name,
-                                        .in_channels = desc->in_channels,
-                                        .out_channels = desc->out_channels,
-                                        .relu = desc->fuse_relu,
-                                        .accumulate = desc->accumulate};
-        DOUBT_TRY(doubt_winograd_create(ctx, &wd, src_md, dst_md, &conv->winograd));
-    }
+    if (desc->winograd && k == 3 && doubt_winograd_supported(src_md, dst_md))
+        DOUBT_TRY(winograd_create(ctx, conv, src_md, w_md, dst_md));
 
     if (mode == DOUBT_MODE_TRAIN) {
         /* Gradients keep the forward layouts (diff_dst = dst, diff_weights = weights), so
@@ -107,7 +145,7 @@ doubt_status doubt_conv_create(doubt_ctx *ctx, const doubt_conv_desc *desc,
          * read by backward-data may differ: oneDNN's JIT kernels want them transposed
          * within blocks, and the reference kernel it falls back to is 1000x slower. */
         dnnl_convolution_desc_t bwd_data_desc, bwd_weights_desc;
-        if (!desc->no_input_grad) {
+        if (!desc->no_input_grad && !conv->winograd_bwd) {
             DOUBT_DNNL(ctx, dnnl_convolution_backward_data_desc_init(
                                 &bwd_data_desc, dnnl_convolution_direct, src_md, &w_any, dst_md,
                                 strides, padding, padding));
@@ -124,9 +162,10 @@ doubt_status doubt_conv_create(doubt_ctx *ctx, const doubt_conv_desc *desc,
                 DOUBT_DNNL(ctx, dnnl_primitive_create(&conv->weight_reorder,
                                                       conv->weight_reorder_pd));
             }
+        }
+        if (!desc->no_input_grad)
             DOUBT_TRY(doubt_tensor_init(ctx, &conv->diff_src, src_md, DOUBT_TENSOR_ARENA,
                                         conv->name));
-        }
         DOUBT_DNNL(ctx, dnnl_convolution_backward_weights_desc_init(
                             &bwd_weights_desc, dnnl_convolution_direct, src_md, w_md,
                             desc->bias ? &b_md : NULL, dst_md, strides, padding, padding));
@@ -156,8 +195,14 @@ doubt_status doubt_conv_forward(doubt_ctx *ctx, doubt_conv *conv, const doubt_te
                           "conv %s: input shape or layout differs from the one it was built for",
                           conv->name);
     conv->src = src;
-    if (conv->winograd)
-        return doubt_winograd_forward(ctx, conv->winograd, src->data, conv->dst.data);
+    if (conv->winograd) {
+        doubt_status st = DOUBT_OK;
+        if (conv->mode == DOUBT_MODE_TRAIN) /* the optimizer moved the weights */
+            DOUBT_TRY(doubt_conv_weights_changed(ctx, conv));
+        DOUBT_TRY(doubt_winograd_forward(ctx, conv->winograd, src->data, conv->dst.data));
+    done:
+        return st;
+    }
     dnnl_exec_arg_t args[4] = {
         {DNNL_ARG_SRC, src->mem},
         {DNNL_ARG_WEIGHTS, conv->weight.mem},
@@ -171,14 +216,10 @@ doubt_status doubt_conv_weights_changed(doubt_ctx *ctx, doubt_conv *conv)
 {
     if (!conv->winograd)
         return DOUBT_OK;
-    float *plain = malloc((size_t)doubt_tensor_count(&conv->weight) * sizeof *plain);
-    if (!plain)
-        return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "conv %s: out of memory", conv->name);
-    doubt_status st = doubt_tensor_read(ctx, &conv->weight, plain);
+    doubt_status st = read_plain_weights(ctx, conv);
     if (st == DOUBT_OK)
-        st = doubt_winograd_set_weights(ctx, conv->winograd, plain,
+        st = doubt_winograd_set_weights(ctx, conv->winograd, conv->plain_weight.data,
                                         conv->desc.bias ? conv->bias.data : NULL);
-    free(plain);
     return st;
 }
 
@@ -195,7 +236,14 @@ doubt_status doubt_conv_backward(doubt_ctx *ctx, doubt_conv *conv, const doubt_t
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "conv %s: gradient shape or layout differs from the output's",
                           conv->name);
-    if (conv->bwd_data) {
+    if (conv->winograd_bwd) {
+        /* the plain weights are this step's: forward read them */
+        if ((st = doubt_winograd_set_backward_weights(ctx, conv->winograd_bwd,
+                                                      conv->plain_weight.data)) != DOUBT_OK ||
+            (st = doubt_winograd_forward(ctx, conv->winograd_bwd, diff_dst->data,
+                                         conv->diff_src.data)) != DOUBT_OK)
+            return st;
+    } else if (conv->bwd_data) {
         const doubt_tensor *weight = &conv->weight;
         if (conv->weight_reorder) {
             dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, conv->weight.mem},
@@ -228,6 +276,10 @@ void doubt_conv_destroy(doubt_conv *conv)
     if (!conv)
         return;
     doubt_winograd_destroy(conv->winograd);
+    doubt_winograd_destroy(conv->winograd_bwd);
+    dnnl_primitive_destroy(conv->plain_reorder);
+    dnnl_primitive_desc_destroy(conv->plain_reorder_pd);
+    doubt_tensor_release(&conv->plain_weight);
     dnnl_primitive_destroy(conv->fwd);
     dnnl_primitive_destroy(conv->bwd_data);
     dnnl_primitive_destroy(conv->bwd_weights);

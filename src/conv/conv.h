@@ -31,8 +31,9 @@ typedef struct {
     /* the output's layout; NULL lets the primitive choose (a split convolution's two parts
      * must agree on one) */
     const dnnl_memory_desc_t *dst_md;
-    /* INFER only: a 3×3 layer runs as Winograd F(2×2, 3×3) (winograd.h) where its layouts
-     * and the CPU allow, else directly; call doubt_conv_weights_changed after each write of
+    /* a 3×3 layer runs as Winograd F(2×2, 3×3) (winograd.h) where its layouts and the CPU
+     * allow, else directly: in training its forward and backward-data, which transform the
+     * weights each step; in inference call doubt_conv_weights_changed after each write of
      * the weights or bias */
     int winograd;
 } doubt_conv_desc;
@@ -50,14 +51,19 @@ typedef struct {
     dnnl_primitive_desc_t fwd_pd, bwd_data_pd, bwd_weights_pd, weight_reorder_pd;
     dnnl_primitive_t fwd, bwd_data, bwd_weights, weight_reorder;
     const doubt_tensor *src; /* borrowed from forward until backward */
-    struct doubt_winograd *winograd; /* NULL: the oneDNN primitive runs */
+    /* NULL: the oneDNN primitives run; the backward one only in training */
+    struct doubt_winograd *winograd, *winograd_bwd;
+    doubt_tensor plain_weight; /* the weights in plain OIHW for the Winograd transforms */
+    dnnl_primitive_desc_t plain_reorder_pd;
+    dnnl_primitive_t plain_reorder; /* made only when the weights' layout is not plain */
 } doubt_conv;
 
 doubt_status doubt_conv_create(doubt_ctx *ctx, const doubt_conv_desc *desc,
                                const dnnl_memory_desc_t *src_md, doubt_mode mode,
                                doubt_conv **out);
 doubt_status doubt_conv_forward(doubt_ctx *ctx, doubt_conv *conv, const doubt_tensor *src);
-/* After the weights or bias were written: a Winograd layer transforms them (else nothing). */
+/* INFER, after the weights or bias were written: a Winograd layer transforms them (else
+ * nothing). */
 doubt_status doubt_conv_weights_changed(doubt_ctx *ctx, doubt_conv *conv);
 doubt_status doubt_conv_backward(doubt_ctx *ctx, doubt_conv *conv, const doubt_tensor *diff_dst);
 void doubt_conv_destroy(doubt_conv *conv);

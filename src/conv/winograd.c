@@ -93,43 +93,68 @@ doubt_status doubt_winograd_create(doubt_ctx *ctx, const doubt_winograd_desc *de
     return DOUBT_OK;
 }
 
-/* Where row `row` of the panel holding output channel `o` starts within one position's
- * [n·k] block of U: panels are PANEL wide, the last LANES wide when n is not a multiple of
- * PANEL. */
+/* The width of the panel of U starting at output channel panel_start: panels are PANEL
+ * wide, the last LANES wide when n is not a multiple of PANEL. */
 static int64_t panel_width(const doubt_winograd *w, int64_t panel_start)
 {
     return w->n - panel_start >= PANEL ? PANEL : LANES;
+}
+
+/* U = G g Gᵀ of one 3×3 kernel g (row-major), into its 16 positions `stride` floats apart. */
+static void transform_kernel(const float *g, float *u, int64_t stride)
+{
+    double gt[4][3]; /* G g: the kernel's rows combined */
+    for (int j = 0; j < 3; j++) {
+        gt[0][j] = g[j];
+        gt[1][j] = 0.5 * ((double)g[j] + g[3 + j] + g[6 + j]);
+        gt[2][j] = 0.5 * ((double)g[j] - g[3 + j] + g[6 + j]);
+        gt[3][j] = g[6 + j];
+    }
+    for (int i = 0; i < 4; i++) {
+        const double row[4] = {gt[i][0], 0.5 * (gt[i][0] + gt[i][1] + gt[i][2]),
+                               0.5 * (gt[i][0] - gt[i][1] + gt[i][2]), gt[i][2]};
+        for (int j = 0; j < 4; j++)
+            u[(4 * i + j) * stride] = (float)row[j];
+    }
+}
+
+/* The kernels of output o and input c: weights[o][c] or, for a backward-data convolution,
+ * the forward's weights[c][o] turned by 180° (reversing the 9 taps flips both axes). */
+static void set_kernels(doubt_winograd *w, const float *weights, int backward)
+{
+    const int64_t out = w->desc.out_channels, in = w->desc.in_channels, k = w->k, n = w->n;
+    memset(w->u, 0, (size_t)(POSITIONS * k * n) * sizeof(float));
+#pragma omp parallel for schedule(static)
+    for (int64_t o = 0; o < out; o++) {
+        const int64_t start = o / PANEL * PANEL, width = panel_width(w, start);
+        for (int64_t c = 0; c < in; c++) {
+            float turned[9];
+            const float *g = weights + (backward ? c * out + o : o * in + c) * 9;
+            for (int q = 0; backward && q < 9; q++)
+                turned[q] = g[8 - q];
+            transform_kernel(backward ? turned : g, w->u + start * k + c * width + (o - start),
+                             k * n);
+        }
+    }
+    w->ready = 1;
 }
 
 doubt_status doubt_winograd_set_weights(doubt_ctx *ctx, doubt_winograd *w, const float *weights,
                                         const float *bias)
 {
     (void)ctx;
-    const int64_t out = w->desc.out_channels, in = w->desc.in_channels, k = w->k, n = w->n;
-    memset(w->u, 0, (size_t)(POSITIONS * k * n) * sizeof(float));
-    for (int64_t o = 0; o < out; o++) {
-        const int64_t start = o / PANEL * PANEL, width = panel_width(w, start);
-        for (int64_t c = 0; c < in; c++) {
-            const float *g = weights + (o * in + c) * 9;
-            double gt[4][3]; /* G g: rows of the kernel combined */
-            for (int j = 0; j < 3; j++) {
-                gt[0][j] = g[j];
-                gt[1][j] = 0.5 * ((double)g[j] + g[3 + j] + g[6 + j]);
-                gt[2][j] = 0.5 * ((double)g[j] - g[3 + j] + g[6 + j]);
-                gt[3][j] = g[6 + j];
-            }
-            for (int i = 0; i < 4; i++) {
-                const double row[4] = {gt[i][0], 0.5 * (gt[i][0] + gt[i][1] + gt[i][2]),
-                                       0.5 * (gt[i][0] - gt[i][1] + gt[i][2]), gt[i][2]};
-                for (int j = 0; j < 4; j++)
-                    w->u[(4 * i + j) * k * n + start * k + c * width + (o - start)] =
-                        (float)row[j];
-            }
-        }
-    }
-    for (int64_t o = 0; o < n; o++)
-        w->bias[o] = bias && o < out ? bias[o] : 0.0f;
-    w->ready = 1;
+    set_kernels(w, weights, 0);
+    for (int64_t o = 0; o < w->n; o++)
+        w->bias[o] = bias && o < w->desc.out_channels ? bias[o] : 0.0f;
+    return DOUBT_OK;
+}
+
+doubt_status doubt_winograd_set_backward_weights(doubt_ctx *ctx, doubt_winograd *w,
+                                                 const float *weights)
+{
+    (void)ctx;
+    set_kernels(w, weights, 1);
+    memset(w->bias, 0, (size_t)w->n * sizeof(float));
     return DOUBT_OK;
 }
 

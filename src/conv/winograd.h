@@ -1,10 +1,12 @@
-/* Winograd F(2×2, 3×3): a 3×3, stride-1, pad-1 convolution in inference with 16 products per
- * 2×2 output tile and input channel where the direct one takes 36 (Lavin & Gray, CVPR 2016).
+/* Winograd F(2×2, 3×3): a 3×3, stride-1, pad-1 convolution with 16 products per 2×2 output
+ * tile and input channel where the direct one takes 36 (Lavin & Gray, CVPR 2016).
  *
  * oneDNN 2.6 has Winograd only for AVX-512; on AVX2 it runs every convolution directly, and
  * MC dropout's samples are almost all 3×3 convolutions already at ~85 % of the FMA peak
- * there, so fewer multiplications is what is left. Per tile (output rows 2y, 2y+1, columns
- * 2x, 2x+1) and channel:
+ * there, so fewer multiplications is what is left. conv.h runs inference's 3×3 layers and
+ * training's forward and backward-data passes through it (backward-data is the same
+ * convolution with the kernel turned by 180° and inputs and outputs swapped). Per tile
+ * (output rows 2y, 2y+1, columns 2x, 2x+1) and channel:
  *
  *   V = Bᵀ d B   (d: the 4×4 input patch, zero outside the image)
  *   U = G g Gᵀ   (g: the 3×3 kernel, once per weights)
@@ -51,6 +53,11 @@ doubt_status doubt_winograd_create(doubt_ctx *ctx, const doubt_winograd_desc *de
 /* weights: plain [out, in, 3, 3]; bias: [out] or NULL for none. Transforms them. */
 doubt_status doubt_winograd_set_weights(doubt_ctx *ctx, doubt_winograd *w, const float *weights,
                                         const float *bias);
+/* For the backward-data pass of a convolution: diff_src = conv(diff_dst, W turned by 180°,
+ * inputs and outputs swapped). w was made with in_channels = that convolution's outputs and
+ * out_channels = its inputs; weights are its forward ones, plain [out, in, 3, 3]. */
+doubt_status doubt_winograd_set_backward_weights(doubt_ctx *ctx, doubt_winograd *w,
+                                                 const float *weights);
 /* src, dst: the physical buffers of the mds given to create. Fails only before weights. */
 doubt_status doubt_winograd_forward(doubt_ctx *ctx, doubt_winograd *w, const float *src,
                                     float *dst);

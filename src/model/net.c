@@ -209,7 +209,7 @@ static doubt_status create_conv(doubt_ctx *ctx, doubt_net *net, int i)
                          .bias = c->bias || n->folded_bn >= 0,
                          .fuse_relu = n->folded_bn >= 0 && spec(net, n->folded_bn)->relu,
                          .no_input_grad = !infer && from == 0, .accumulate = n->split,
-                         .winograd = infer};
+                         .winograd = 1};
     if (n->split) {
         /* this half adds onto the cache's half: both must have one layout */
         DOUBT_TRY(batched_md(ctx, &net->cache->nodes[i].partial->dst.md, net->batch, &dst_md));
