@@ -585,17 +585,17 @@ static void accumulate(doubt_mc *mc, const float *out, pixel_rect tile, pixel_re
             float top = out[q];
             for (int c = 1; c < classes; c++)
                 top = fmaxf(top, out[(size_t)c * plane + q]);
-            double z = 0, weighted = 0;
+            double z = 0, weighted = 0, e[DOUBT_NETDESC_MAX_CLASSES];
             for (int c = 0; c < classes; c++) {
                 double shifted = out[(size_t)c * plane + q] - top;
-                double e = exp(shifted);
-                z += e;
-                weighted += e * shifted;
+                e[c] = exp(shifted);
+                z += e[c];
+                weighted += e[c] * shifted;
             }
             const double log_z = log(z);
             for (int c = 0; c < classes; c++) {
                 const size_t at = (size_t)c * pixels + p;
-                const float prob = (float)exp(out[(size_t)c * plane + q] - top - log_z);
+                const float prob = (float)(e[c] / z);
                 m->seg_prob[at] += prob;
                 if (g)
                     g->prob[at] = k ? g->prob[at] + prob : prob;
