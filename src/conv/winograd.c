@@ -177,9 +177,10 @@ static inline AVX2 void load_patch(const float *plane, int64_t height, int64_t w
         }
 }
 
-/* V = Bᵀ d B for one chunk: v[p][t][c] for position p, tile t and input channel c. */
+/* V = Bᵀ d B for nt tiles of tile row ty from tile t0 on: v[p·stride + t·k + c] for position
+ * p, tile t and input channel c. */
 static inline AVX2 void input_transform(const doubt_winograd *w, const float *image, int64_t ty,
-                                        int64_t t0, int64_t nt, float *v)
+                                        int64_t t0, int64_t nt, float *v, int64_t stride)
 {
     const int64_t plane_floats = w->height * w->width * LANES, k = w->k;
     for (int64_t cb = 0; cb < k / LANES; cb++) {
@@ -194,7 +195,6 @@ static inline AVX2 void input_transform(const doubt_winograd *w, const float *im
                 r[3][j] = _mm256_sub_ps(d[1][j], d[3][j]);
             }
             float *dst = v + t * k + cb * LANES;
-            const int64_t stride = w->chunk * k;
             for (int i = 0; i < 4; i++) {
                 _mm256_storeu_ps(dst + (4 * i + 0) * stride, _mm256_sub_ps(r[i][0], r[i][2]));
                 _mm256_storeu_ps(dst + (4 * i + 1) * stride, _mm256_add_ps(r[i][1], r[i][2]));
@@ -205,13 +205,19 @@ static inline AVX2 void input_transform(const doubt_winograd *w, const float *im
     }
 }
 
-/* c[rows × width] = a[rows × k] · b[k × width], a's rows `lda` apart, b dense (width PANEL
- * or LANES), c's rows `ldc` apart. Inlined with constant rows and width, the accumulators are
- * named registers (an array of them GCC keeps in memory): 12 FMAs per 2 loads of b and 6
- * broadcasts of a. */
+/* c[rows × width] (+)= a[rows × k] · b[k × width]: a's element (r, kk) at a[r·a_row + kk·a_step],
+ * b's row kk at b + kk·b_step (width PANEL or LANES), c's rows `ldc` apart, added to when
+ * `add`. Inlined with constant rows, width and add, the accumulators are named registers (an
+ * array of them GCC keeps in memory): 12 FMAs per 2 loads of b and 6 broadcasts of a. */
+#define ROW_INIT(r)                                                                          \
+    if (rows > r && add) {                                                                   \
+        c##r##0 = _mm256_loadu_ps(c + r * ldc);                                              \
+        if (width == PANEL)                                                                  \
+            c##r##1 = _mm256_loadu_ps(c + r * ldc + LANES);                                  \
+    }
 #define ROW_FMA(r)                                                                           \
     if (rows > r) {                                                                          \
-        const __m256 x = _mm256_broadcast_ss(a + r * lda + kk);                              \
+        const __m256 x = _mm256_broadcast_ss(a + r * a_row + kk * a_step);                   \
         c##r##0 = _mm256_fmadd_ps(x, b0, c##r##0);                                           \
         if (width == PANEL)                                                                  \
             c##r##1 = _mm256_fmadd_ps(x, b1, c##r##1);                                       \
@@ -222,41 +228,46 @@ static inline AVX2 void input_transform(const doubt_winograd *w, const float *im
         if (width == PANEL)                                                                  \
             _mm256_storeu_ps(c + r * ldc + LANES, c##r##1);                                  \
     }
+#define EACH_ROW(step) step(0) step(1) step(2) step(3) step(4) step(5)
+
+typedef struct {
+    int64_t k;             /* the products' common dimension */
+    int64_t a_row, a_step; /* a's strides between rows and along k */
+    int64_t b_step;        /* b's between rows */
+    int64_t ldc;
+} product_shape;
 
 static inline __attribute__((always_inline)) AVX2 void
-block_product(int rows, int width, int64_t k, const float *a, int64_t lda, const float *b,
-              float *c, int64_t ldc)
+block_product(int rows, int width, int add, const product_shape *shape, const float *a,
+              const float *b, float *c)
 {
+    const int64_t a_row = shape->a_row, a_step = shape->a_step, b_step = shape->b_step;
+    const int64_t ldc = shape->ldc;
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
            c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (int64_t kk = 0; kk < k; kk++) {
-        const __m256 b0 = _mm256_loadu_ps(b + kk * width);
-        const __m256 b1 = width == PANEL ? _mm256_loadu_ps(b + kk * width + LANES) : b0;
-        ROW_FMA(0)
-        ROW_FMA(1)
-        ROW_FMA(2)
-        ROW_FMA(3)
-        ROW_FMA(4)
-        ROW_FMA(5)
+    EACH_ROW(ROW_INIT)
+    for (int64_t kk = 0; kk < shape->k; kk++) {
+        const __m256 b0 = _mm256_loadu_ps(b + kk * b_step);
+        const __m256 b1 = width == PANEL ? _mm256_loadu_ps(b + kk * b_step + LANES) : b0;
+        EACH_ROW(ROW_FMA)
     }
-    ROW_STORE(0)
-    ROW_STORE(1)
-    ROW_STORE(2)
-    ROW_STORE(3)
-    ROW_STORE(4)
-    ROW_STORE(5)
+    EACH_ROW(ROW_STORE)
 }
 
 #define PRODUCT_CASE(R)                                                                      \
     case R:                                                                                  \
-        if (width == PANEL)                                                                  \
-            block_product(R, PANEL, k, a, lda, b, c, ldc);                                   \
+        if (width == PANEL && add)                                                           \
+            block_product(R, PANEL, 1, shape, a, b, c);                                      \
+        else if (width == PANEL)                                                             \
+            block_product(R, PANEL, 0, shape, a, b, c);                                      \
+        else if (add)                                                                        \
+            block_product(R, LANES, 1, shape, a, b, c);                                      \
         else                                                                                 \
-            block_product(R, LANES, k, a, lda, b, c, ldc);                                   \
+            block_product(R, LANES, 0, shape, a, b, c);                                      \
         break;
 
-static AVX2 void product(int rows, int width, int64_t k, const float *a, int64_t lda,
-                         const float *b, float *c, int64_t ldc)
+static AVX2 void product(int rows, int width, int add, const product_shape *shape,
+                         const float *a, const float *b, float *c)
 {
     switch (rows) {
         PRODUCT_CASE(1)
@@ -277,9 +288,11 @@ static inline AVX2 void products(const doubt_winograd *w, const float *v, float 
         float *mp = m + p * w->chunk * n;
         for (int64_t start = 0; start < n; start += PANEL) {
             const int width = (int)panel_width(w, start);
+            const product_shape shape = {.k = k, .a_row = k, .a_step = 1, .b_step = width,
+                                         .ldc = n};
             for (int64_t t = 0; t < nt; t += ROWS) {
                 const int rows = nt - t < ROWS ? (int)(nt - t) : ROWS;
-                product(rows, width, k, vp + t * k, k, up + start * k, mp + t * n + start, n);
+                product(rows, width, 0, &shape, vp + t * k, up + start * k, mp + t * n + start);
             }
         }
     }
@@ -337,7 +350,7 @@ static AVX2 void run_unit(const doubt_winograd *w, const float *src, float *dst,
     const int64_t ty = rest / chunks, t0 = rest % chunks * w->chunk;
     const int64_t nt = w->tiles_w - t0 < w->chunk ? w->tiles_w - t0 : w->chunk;
     float *v = scratch, *m = scratch + POSITIONS * w->chunk * w->k;
-    input_transform(w, src + b * w->k * w->height * w->width, ty, t0, nt, v);
+    input_transform(w, src + b * w->k * w->height * w->width, ty, t0, nt, v, w->chunk * w->k);
     products(w, v, m, nt);
     output_transform(w, m, ty, t0, nt, dst + b * w->n * w->height * w->width);
 }
