@@ -340,12 +340,13 @@ START_TEST(winograd_only_where_it_applies)
 END_TEST
 
 /* Training: forward and backward-data as Winograd (backward-data where the layer has 16
- * outputs or more to read), the weights taken anew each step; backward-weights oneDNN's. */
+ * outputs or more to read), the weights taken anew each step; backward-weights too where
+ * there is no bias (else oneDNN's). Odd sizes, padded channels, several tile rows and images
+ * per sum, a unit of work shorter than the rest. */
 static const wino_case wino_train_cases[] = {
-    {{2, 16, 7, 5}, 16, 1, 0, 0},
-    {{1, 24, 5, 3}, 8, 0, 0, 0},
-    {{1, 19, 6, 9}, 21, 1, 0, 0},
-    {{2, 40, 9, 4}, 32, 0, 0, 0},
+    {{2, 16, 7, 5}, 16, 1, 0, 0},  {{1, 24, 5, 3}, 8, 0, 0, 0},   {{1, 19, 6, 9}, 21, 1, 0, 0},
+    {{2, 40, 9, 4}, 32, 0, 0, 0},  {{3, 21, 11, 13}, 19, 0, 0, 0}, {{1, 128, 40, 24}, 128, 0, 0, 0},
+    {{2, 256, 6, 6}, 128, 0, 0, 0},
 };
 
 START_TEST(winograd_training_matches_reference)
@@ -372,6 +373,7 @@ START_TEST(winograd_training_matches_reference)
     const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     ck_assert_int_eq(conv->winograd != NULL, avx2);
     ck_assert_int_eq(conv->winograd_bwd != NULL, avx2 && wc->out_c >= 16);
+    ck_assert_int_eq(conv->winograd_grad, avx2 && !wc->bias);
     float *fw = malloc(nw * sizeof *fw);
     char what[96];
     for (int step = 0; step < 2; step++) { /* new weights, as after an optimizer step */

@@ -37,7 +37,9 @@ static doubt_status winograd_create(doubt_ctx *ctx, doubt_conv *conv,
                                      .in_channels = d->in_channels,
                                      .out_channels = d->out_channels,
                                      .relu = d->fuse_relu,
-                                     .accumulate = d->accumulate};
+                                     .accumulate = d->accumulate,
+                                     .weight_gradient = conv->mode == DOUBT_MODE_TRAIN &&
+                                                        !d->bias};
     DOUBT_TRY(doubt_winograd_create(ctx, &fwd, src_md, dst_md, &conv->winograd));
     if (conv->mode == DOUBT_MODE_TRAIN && !d->no_input_grad &&
         doubt_winograd_supported(dst_md, src_md)) {
@@ -53,6 +55,18 @@ static doubt_status winograd_create(doubt_ctx *ctx, doubt_conv *conv,
                                                            ctx->engine, &plain, ctx->engine,
                                                            NULL));
         DOUBT_DNNL(ctx, dnnl_primitive_create(&conv->plain_reorder, conv->plain_reorder_pd));
+    }
+    if (fwd.weight_gradient) {
+        conv->winograd_grad = 1;
+        DOUBT_TRY(doubt_tensor_init(ctx, &conv->plain_diff_weight, &plain, DOUBT_TENSOR_OWNED,
+                                    conv->name));
+        if (conv->plain_reorder) {
+            DOUBT_DNNL(ctx, dnnl_reorder_primitive_desc_create(&conv->plain_grad_reorder_pd,
+                                                               &plain, ctx->engine, w_md,
+                                                               ctx->engine, NULL));
+            DOUBT_DNNL(ctx, dnnl_primitive_create(&conv->plain_grad_reorder,
+                                                  conv->plain_grad_reorder_pd));
+        }
     }
 done:
     return st;
@@ -166,11 +180,14 @@ doubt_status doubt_conv_create(doubt_ctx *ctx, const doubt_conv_desc *desc,
         if (!desc->no_input_grad)
             DOUBT_TRY(doubt_tensor_init(ctx, &conv->diff_src, src_md, DOUBT_TENSOR_ARENA,
                                         conv->name));
-        DOUBT_DNNL(ctx, dnnl_convolution_backward_weights_desc_init(
-                            &bwd_weights_desc, dnnl_convolution_direct, src_md, w_md,
-                            desc->bias ? &b_md : NULL, dst_md, strides, padding, padding));
-        DOUBT_TRY(doubt_primitive_make(ctx, &bwd_weights_desc, NULL, conv->fwd_pd,
-                                       &conv->bwd_weights_pd, &conv->bwd_weights, conv->name));
+        if (!conv->winograd_grad) {
+            DOUBT_DNNL(ctx, dnnl_convolution_backward_weights_desc_init(
+                                &bwd_weights_desc, dnnl_convolution_direct, src_md, w_md,
+                                desc->bias ? &b_md : NULL, dst_md, strides, padding, padding));
+            DOUBT_TRY(doubt_primitive_make(ctx, &bwd_weights_desc, NULL, conv->fwd_pd,
+                                           &conv->bwd_weights_pd, &conv->bwd_weights,
+                                           conv->name));
+        }
         DOUBT_TRY(doubt_tensor_init(ctx, &conv->diff_weight, w_md, DOUBT_TENSOR_OWNED,
                                     conv->name));
         if (desc->bias)
@@ -261,6 +278,20 @@ doubt_status doubt_conv_backward(doubt_ctx *ctx, doubt_conv *conv, const doubt_t
         if ((st = doubt_ctx_execute(ctx, conv->bwd_data, 3, data_args, conv->name)) != DOUBT_OK)
             return st;
     }
+    if (conv->winograd_grad) {
+        if ((st = doubt_winograd_weight_gradient(ctx, conv->winograd, conv->src->data,
+                                                 diff_dst->data, conv->plain_diff_weight.data)) !=
+            DOUBT_OK)
+            return st;
+        if (!conv->plain_grad_reorder) {
+            memcpy(conv->diff_weight.data, conv->plain_diff_weight.data,
+                   doubt_tensor_bytes(&conv->diff_weight));
+            return DOUBT_OK;
+        }
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, conv->plain_diff_weight.mem},
+                                   {DNNL_ARG_TO, conv->diff_weight.mem}};
+        return doubt_ctx_execute(ctx, conv->plain_grad_reorder, 2, args, conv->name);
+    }
     dnnl_exec_arg_t weight_args[4] = {
         {DNNL_ARG_SRC, conv->src->mem},
         {DNNL_ARG_DIFF_DST, diff_dst->mem},
@@ -279,7 +310,10 @@ void doubt_conv_destroy(doubt_conv *conv)
     doubt_winograd_destroy(conv->winograd_bwd);
     dnnl_primitive_destroy(conv->plain_reorder);
     dnnl_primitive_desc_destroy(conv->plain_reorder_pd);
+    dnnl_primitive_destroy(conv->plain_grad_reorder);
+    dnnl_primitive_desc_destroy(conv->plain_grad_reorder_pd);
     doubt_tensor_release(&conv->plain_weight);
+    doubt_tensor_release(&conv->plain_diff_weight);
     dnnl_primitive_destroy(conv->fwd);
     dnnl_primitive_destroy(conv->bwd_data);
     dnnl_primitive_destroy(conv->bwd_weights);

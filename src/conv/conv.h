@@ -32,9 +32,9 @@ typedef struct {
      * must agree on one) */
     const dnnl_memory_desc_t *dst_md;
     /* a 3×3 layer runs as Winograd F(2×2, 3×3) (winograd.h) where its layouts and the CPU
-     * allow, else directly: in training its forward and backward-data, which transform the
-     * weights each step; in inference call doubt_conv_weights_changed after each write of
-     * the weights or bias */
+     * allow, else directly: in training its forward, backward-data and (without a bias)
+     * backward-weights, transforming the weights each step; in inference call
+     * doubt_conv_weights_changed after each write of the weights or bias */
     int winograd;
 } doubt_conv_desc;
 
@@ -54,8 +54,12 @@ typedef struct {
     /* NULL: the oneDNN primitives run; the backward one only in training */
     struct doubt_winograd *winograd, *winograd_bwd;
     doubt_tensor plain_weight; /* the weights in plain OIHW for the Winograd transforms */
-    dnnl_primitive_desc_t plain_reorder_pd;
+    dnnl_primitive_desc_t plain_reorder_pd, plain_grad_reorder_pd;
     dnnl_primitive_t plain_reorder; /* made only when the weights' layout is not plain */
+    /* training without a bias: the weight gradient by Winograd too, plain, then reordered */
+    int winograd_grad;
+    doubt_tensor plain_diff_weight;
+    dnnl_primitive_t plain_grad_reorder;
 } doubt_conv;
 
 doubt_status doubt_conv_create(doubt_ctx *ctx, const doubt_conv_desc *desc,

@@ -12,6 +12,8 @@
 #define PANEL 16     /* output channels per register block (two ymm registers) */
 /* Floats of transformed inputs and products a thread keeps per chunk: about its share of L2. */
 #define CHUNK_FLOATS (64 * 1024)
+/* Floats of one position's V and D rows the weight gradient wants in L2, per channel. */
+#define GRAD_FLOATS (48 * 1024)
 
 struct doubt_winograd {
     char name[DOUBT_NAME_LEN];
@@ -25,6 +27,11 @@ struct doubt_winograd {
     float *bias;    /* [n], zero past out_channels */
     float *scratch; /* per thread: V [POSITIONS][chunk][k], then M [POSITIONS][chunk][n] */
     size_t scratch_floats;
+    /* the weight gradient's: tile rows per unit of work, and per thread V and D
+     * [POSITIONS][rows·tiles_w][k and n], then the thread's sum M [POSITIONS][k][n] */
+    int64_t grad_rows;
+    float *grad_scratch;
+    size_t grad_floats;
     int ready;
 };
 
@@ -85,7 +92,18 @@ doubt_status doubt_winograd_create(doubt_ctx *ctx, const doubt_winograd_desc *de
     w->u = aligned_alloc(32, u_bytes);
     w->bias = aligned_alloc(32, (size_t)w->n * sizeof(float));
     w->scratch = aligned_alloc(32, scratch_bytes);
-    if (!w->u || !w->bias || !w->scratch) {
+    if (desc->weight_gradient) {
+        /* enough tiles per unit that the products' sums run long, few enough that a
+         * position's V and D stay in L2 */
+        int64_t tiles = GRAD_FLOATS / (w->k + w->n);
+        tiles = tiles < 16 ? 16 : tiles > 256 ? 256 : tiles;
+        const int64_t rows = tiles / w->tiles_w;
+        w->grad_rows = rows < 1 ? 1 : rows > w->tiles_h ? w->tiles_h : rows;
+        const int64_t cap = w->grad_rows * w->tiles_w;
+        w->grad_floats = (size_t)(POSITIONS * (cap * (w->k + w->n) + w->k * w->n));
+        w->grad_scratch = aligned_alloc(32, w->grad_floats * (size_t)w->threads * sizeof(float));
+    }
+    if (!w->u || !w->bias || !w->scratch || (desc->weight_gradient && !w->grad_scratch)) {
         doubt_winograd_destroy(w);
         return doubt_fail(&ctx->err, DOUBT_ERR_NOMEM, "conv %s: out of memory", name);
     }
@@ -372,6 +390,130 @@ doubt_status doubt_winograd_forward(doubt_ctx *ctx, doubt_winograd *w, const flo
     return DOUBT_OK;
 }
 
+/* ---- the weight gradient: F(3×3, 2×2) ----
+ * dW[o][c][u][v] = Σ over pixels of dy[o][y][x]·x[c][y+u−1][x+v−1]. Per 2×2 tile of dy (g)
+ * and the 4×4 input patch d over it, the 3×3 correlation of d with g is
+ *   Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A,   G = [1 0; ½ ½; ½ −½; 0 1],  Aᵀ = [1 1 1 0; 0 1 −1 0; 0 1 1 −1]
+ * with the forward's Bᵀ, so the sum over tiles is again 16 matrix products, [c × tiles]·
+ * [tiles × o], and one output transform per weight at the end. */
+
+/* D = G g Gᵀ for the tiles of tile row ty of diff_dst (zero past the image's last row and
+ * column): d[p·stride + t·n + o]. */
+static inline AVX2 void gradient_transform(const doubt_winograd *w, const float *image,
+                                           int64_t ty, float *d, int64_t stride)
+{
+    const int64_t plane_floats = w->height * w->width * LANES, n = w->n;
+    const __m256 half = _mm256_set1_ps(0.5f), zero = _mm256_setzero_ps();
+    for (int64_t ob = 0; ob < n / LANES; ob++) {
+        const float *plane = image + ob * plane_floats;
+        for (int64_t t = 0; t < w->tiles_w; t++) {
+            __m256 g[2][2], h[4][2];
+            for (int a = 0; a < 2; a++)
+                for (int b = 0; b < 2; b++) {
+                    const int64_t y = 2 * ty + a, x = 2 * t + b;
+                    g[a][b] = y < w->height && x < w->width
+                                  ? _mm256_loadu_ps(plane + (y * w->width + x) * LANES)
+                                  : zero;
+                }
+            for (int b = 0; b < 2; b++) {
+                h[0][b] = g[0][b];
+                h[1][b] = _mm256_mul_ps(_mm256_add_ps(g[0][b], g[1][b]), half);
+                h[2][b] = _mm256_mul_ps(_mm256_sub_ps(g[0][b], g[1][b]), half);
+                h[3][b] = g[1][b];
+            }
+            float *dst = d + t * n + ob * LANES;
+            for (int i = 0; i < 4; i++) {
+                _mm256_storeu_ps(dst + (4 * i + 0) * stride, h[i][0]);
+                _mm256_storeu_ps(dst + (4 * i + 1) * stride,
+                                 _mm256_mul_ps(_mm256_add_ps(h[i][0], h[i][1]), half));
+                _mm256_storeu_ps(dst + (4 * i + 2) * stride,
+                                 _mm256_mul_ps(_mm256_sub_ps(h[i][0], h[i][1]), half));
+                _mm256_storeu_ps(dst + (4 * i + 3) * stride, h[i][1]);
+            }
+        }
+    }
+}
+
+/* One unit: grad_rows tile rows of one image, added into the thread's sums m. */
+static AVX2 void gradient_unit(const doubt_winograd *w, const float *src, const float *diff_dst,
+                               int64_t unit, float *scratch)
+{
+    const int64_t k = w->k, n = w->n, cap = w->grad_rows * w->tiles_w;
+    const int64_t groups = (w->tiles_h + w->grad_rows - 1) / w->grad_rows;
+    const int64_t b = unit / groups, ty0 = unit % groups * w->grad_rows;
+    const int64_t rows = w->tiles_h - ty0 < w->grad_rows ? w->tiles_h - ty0 : w->grad_rows;
+    const int64_t nt = rows * w->tiles_w, plane = w->height * w->width;
+    float *v = scratch, *d = v + POSITIONS * cap * k, *m = d + POSITIONS * cap * n;
+    for (int64_t r = 0; r < rows; r++) {
+        input_transform(w, src + b * k * plane, ty0 + r, 0, w->tiles_w, v + r * w->tiles_w * k,
+                        cap * k);
+        gradient_transform(w, diff_dst + b * n * plane, ty0 + r, d + r * w->tiles_w * n, cap * n);
+    }
+    for (int p = 0; p < POSITIONS; p++) {
+        const float *vp = v + p * cap * k, *dp = d + p * cap * n;
+        float *mp = m + p * k * n;
+        for (int64_t start = 0; start < n; start += PANEL) {
+            const int width = (int)panel_width(w, start);
+            const product_shape shape = {.k = nt, .a_row = 1, .a_step = k, .b_step = n, .ldc = n};
+            for (int64_t c = 0; c < k; c += ROWS) {
+                const int crows = k - c < ROWS ? (int)(k - c) : ROWS;
+                product(crows, width, 1, &shape, vp + c, dp + start, mp + c * n + start);
+            }
+        }
+    }
+}
+
+/* dW = Aᵀ M A per weight from the summed products. */
+static void gradient_output(const doubt_winograd *w, const float *m, float *diff_weight)
+{
+    const int64_t out = w->desc.out_channels, in = w->desc.in_channels, k = w->k, n = w->n;
+#pragma omp parallel for schedule(static)
+    for (int64_t o = 0; o < out; o++)
+        for (int64_t c = 0; c < in; c++) {
+            double s[3][4];
+            for (int j = 0; j < 4; j++) {
+                const double m0 = m[(0 + j) * k * n + c * n + o], m1 = m[(4 + j) * k * n + c * n + o];
+                const double m2 = m[(8 + j) * k * n + c * n + o];
+                const double m3 = m[(12 + j) * k * n + c * n + o];
+                s[0][j] = m0 + m1 + m2;
+                s[1][j] = m1 - m2;
+                s[2][j] = m1 + m2 - m3;
+            }
+            float *g = diff_weight + (o * in + c) * 9;
+            for (int u = 0; u < 3; u++) {
+                g[3 * u + 0] = (float)(s[u][0] + s[u][1] + s[u][2]);
+                g[3 * u + 1] = (float)(s[u][1] - s[u][2]);
+                g[3 * u + 2] = (float)(s[u][1] + s[u][2] - s[u][3]);
+            }
+        }
+}
+
+doubt_status doubt_winograd_weight_gradient(doubt_ctx *ctx, doubt_winograd *w, const float *src,
+                                            const float *diff_dst, float *diff_weight)
+{
+    if (!w->grad_scratch)
+        return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
+                          "conv %s: Winograd made without its weight gradient", w->name);
+    const int64_t units = w->batch * ((w->tiles_h + w->grad_rows - 1) / w->grad_rows);
+    const size_t sums = (size_t)(POSITIONS * w->k * w->n);
+    const size_t sums_at = w->grad_floats - sums;
+#pragma omp parallel num_threads(w->threads)
+    {
+        float *scratch = w->grad_scratch + (size_t)omp_get_thread_num() * w->grad_floats;
+        memset(scratch + sums_at, 0, sums * sizeof(float));
+#pragma omp for schedule(dynamic)
+        for (int64_t unit = 0; unit < units; unit++)
+            gradient_unit(w, src, diff_dst, unit, scratch);
+    }
+    float *total = w->grad_scratch + sums_at;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < sums; i++)
+        for (int t = 1; t < w->threads; t++)
+            total[i] += w->grad_scratch[(size_t)t * w->grad_floats + sums_at + i];
+    gradient_output(w, total, diff_weight);
+    return DOUBT_OK;
+}
+
 void doubt_winograd_destroy(doubt_winograd *w)
 {
     if (!w)
@@ -379,5 +521,6 @@ void doubt_winograd_destroy(doubt_winograd *w)
     free(w->u);
     free(w->bias);
     free(w->scratch);
+    free(w->grad_scratch);
     free(w);
 }

@@ -38,6 +38,7 @@ typedef struct {
     int in_channels, out_channels;
     int relu;       /* max(0, ·) on the output */
     int accumulate; /* dst += conv(src) + bias instead of dst = ... */
+    int weight_gradient; /* also doubt_winograd_weight_gradient (its scratch memory) */
 } doubt_winograd_desc;
 
 typedef struct doubt_winograd doubt_winograd;
@@ -61,6 +62,11 @@ doubt_status doubt_winograd_set_backward_weights(doubt_ctx *ctx, doubt_winograd 
 /* src, dst: the physical buffers of the mds given to create. Fails only before weights. */
 doubt_status doubt_winograd_forward(doubt_ctx *ctx, doubt_winograd *w, const float *src,
                                     float *dst);
+/* The weights' gradient of the forward convolution from its input src and the gradient of
+ * its output diff_dst (the mds given to create), as F(3×3, 2×2): plain [out, in, 3, 3],
+ * overwritten. Needs desc.weight_gradient. */
+doubt_status doubt_winograd_weight_gradient(doubt_ctx *ctx, doubt_winograd *w, const float *src,
+                                            const float *diff_dst, float *diff_weight);
 void doubt_winograd_destroy(doubt_winograd *w);
 
 #endif
