@@ -12,6 +12,7 @@
 #define PANEL 16     /* output channels per register block (two ymm registers) */
 /* Floats of transformed inputs and products a thread keeps per chunk: about its share of L2. */
 #define CHUNK_FLOATS (64 * 1024)
+#define MIN_CHUNK 24
 /* Floats of one position's V and D rows the weight gradient wants in L2, per channel. */
 #define GRAD_FLOATS (48 * 1024)
 
@@ -21,7 +22,9 @@ struct doubt_winograd {
     int64_t batch, height, width;
     int64_t k, n;             /* input and output channels, padded to LANES */
     int64_t tiles_h, tiles_w; /* 2×2 output tiles */
-    int64_t chunk;            /* tiles of one row per unit of work */
+    /* a unit of work: chunk_rows whole tile rows when a row is short, else a piece of
+     * row_tiles tiles of one row; chunk = the tiles it holds at most */
+    int64_t chunk_rows, row_tiles, chunk;
     int threads;
     float *u;       /* [POSITIONS][n·k]: per position, panels of PANEL (last maybe LANES) columns */
     float *bias;    /* [n], zero past out_channels */
@@ -75,14 +78,24 @@ doubt_status doubt_winograd_create(doubt_ctx *ctx, const doubt_winograd_desc *de
     w->n = dst_md->padded_dims[1];
     w->tiles_h = (w->height + 1) / 2;
     w->tiles_w = (w->width + 1) / 2;
-    /* a tile row in the fewest chunks that fit, of equal size rounded up to whole register
-     * blocks (a thin last chunk would run 1- or 2-row products) */
+    /* Short rows are grouped, long ones cut into the fewest pieces that fit, of equal size
+     * rounded up to whole register blocks (a thin last piece would run 1- or 2-row
+     * products). At least MIN_CHUNK tiles, even past the budget: each unit streams all of U
+     * through the cache once, which few tiles would not repay. */
     int64_t most = CHUNK_FLOATS / (POSITIONS * (w->k + w->n));
-    most = most < ROWS ? ROWS : most;
-    const int64_t chunks = (w->tiles_w + most - 1) / most;
-    const int64_t even = (w->tiles_w + chunks - 1) / chunks;
-    const int64_t chunk = (even + ROWS - 1) / ROWS * ROWS;
-    w->chunk = chunk < w->tiles_w ? chunk : w->tiles_w;
+    most = most < MIN_CHUNK ? MIN_CHUNK : most;
+    if (w->tiles_w <= most) {
+        const int64_t rows = most / w->tiles_w;
+        w->chunk_rows = rows < w->tiles_h ? rows : w->tiles_h;
+        w->row_tiles = w->tiles_w;
+    } else {
+        const int64_t pieces = (w->tiles_w + most - 1) / most;
+        const int64_t even = (w->tiles_w + pieces - 1) / pieces;
+        const int64_t piece = (even + ROWS - 1) / ROWS * ROWS;
+        w->chunk_rows = 1;
+        w->row_tiles = piece < w->tiles_w ? piece : w->tiles_w;
+    }
+    w->chunk = w->chunk_rows * w->row_tiles;
     w->threads = omp_get_max_threads();
     w->scratch_floats = (size_t)(POSITIONS * w->chunk * (w->k + w->n));
     const size_t u_bytes = (size_t)(POSITIONS * w->k * w->n) * sizeof(float);
@@ -318,9 +331,9 @@ static inline AVX2 void products(const doubt_winograd *w, const float *v, float 
 
 /* Y = Aᵀ M A per tile and output block, then bias, the optional sum into dst, the ReLU. */
 static inline AVX2 void output_transform(const doubt_winograd *w, const float *m, int64_t ty,
-                                         int64_t t0, int64_t nt, float *image)
+                                         int64_t t0, int64_t nt, float *image, int64_t stride)
 {
-    const int64_t n = w->n, stride = w->chunk * n, plane_floats = w->height * w->width * LANES;
+    const int64_t n = w->n, plane_floats = w->height * w->width * LANES;
     const __m256 zero = _mm256_setzero_ps();
     for (int64_t ob = 0; ob < n / LANES; ob++) {
         const __m256 bias = _mm256_loadu_ps(w->bias + ob * LANES);
@@ -360,17 +373,30 @@ static inline AVX2 void output_transform(const doubt_winograd *w, const float *m
     }
 }
 
+static int64_t units_of(const doubt_winograd *w)
+{
+    const int64_t pieces = (w->tiles_w + w->row_tiles - 1) / w->row_tiles;
+    return w->batch * ((w->tiles_h + w->chunk_rows - 1) / w->chunk_rows) * pieces;
+}
+
 static AVX2 void run_unit(const doubt_winograd *w, const float *src, float *dst, int64_t unit,
                           float *scratch)
 {
-    const int64_t chunks = (w->tiles_w + w->chunk - 1) / w->chunk;
-    const int64_t b = unit / (w->tiles_h * chunks), rest = unit % (w->tiles_h * chunks);
-    const int64_t ty = rest / chunks, t0 = rest % chunks * w->chunk;
-    const int64_t nt = w->tiles_w - t0 < w->chunk ? w->tiles_w - t0 : w->chunk;
+    const int64_t pieces = (w->tiles_w + w->row_tiles - 1) / w->row_tiles;
+    const int64_t groups = (w->tiles_h + w->chunk_rows - 1) / w->chunk_rows;
+    const int64_t b = unit / (groups * pieces), rest = unit % (groups * pieces);
+    const int64_t ty0 = rest / pieces * w->chunk_rows, t0 = rest % pieces * w->row_tiles;
+    const int64_t rows = w->tiles_h - ty0 < w->chunk_rows ? w->tiles_h - ty0 : w->chunk_rows;
+    const int64_t row_nt = w->tiles_w - t0 < w->row_tiles ? w->tiles_w - t0 : w->row_tiles;
+    const int64_t plane = w->height * w->width;
     float *v = scratch, *m = scratch + POSITIONS * w->chunk * w->k;
-    input_transform(w, src + b * w->k * w->height * w->width, ty, t0, nt, v, w->chunk * w->k);
-    products(w, v, m, nt);
-    output_transform(w, m, ty, t0, nt, dst + b * w->n * w->height * w->width);
+    for (int64_t r = 0; r < rows; r++)
+        input_transform(w, src + b * w->k * plane, ty0 + r, t0, row_nt, v + r * row_nt * w->k,
+                        w->chunk * w->k);
+    products(w, v, m, rows * row_nt);
+    for (int64_t r = 0; r < rows; r++)
+        output_transform(w, m + r * row_nt * w->n, ty0 + r, t0, row_nt, dst + b * w->n * plane,
+                         w->chunk * w->n);
 }
 
 doubt_status doubt_winograd_forward(doubt_ctx *ctx, doubt_winograd *w, const float *src,
@@ -379,7 +405,7 @@ doubt_status doubt_winograd_forward(doubt_ctx *ctx, doubt_winograd *w, const flo
     if (!w->ready)
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "conv %s: Winograd run before its weights",
                           w->name);
-    const int64_t units = w->batch * w->tiles_h * ((w->tiles_w + w->chunk - 1) / w->chunk);
+    const int64_t units = units_of(w);
 #pragma omp parallel num_threads(w->threads)
     {
         float *scratch = w->scratch + (size_t)omp_get_thread_num() * w->scratch_floats;
