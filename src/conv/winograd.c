@@ -12,6 +12,7 @@
 #define PANEL 16     /* output channels per register block (two ymm registers) */
 /* Floats of transformed inputs and products a thread keeps per chunk: about its share of L2. */
 #define CHUNK_FLOATS (64 * 1024)
+/* Tiles per unit at least, even past that budget (doubt_winograd_create says why). */
 #define MIN_CHUNK 24
 /* Floats of one position's V and D rows the weight gradient wants in L2, per channel. */
 #define GRAD_FLOATS (48 * 1024)

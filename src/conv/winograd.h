@@ -5,16 +5,17 @@
  * MC dropout's samples are almost all 3×3 convolutions already at ~85 % of the FMA peak
  * there, so fewer multiplications is what is left. conv.h runs inference's 3×3 layers and
  * training's forward and backward-data passes through it (backward-data is the same
- * convolution with the kernel turned by 180° and inputs and outputs swapped). Per tile
- * (output rows 2y, 2y+1, columns 2x, 2x+1) and channel:
+ * convolution with the kernel turned by 180° and inputs and outputs swapped), and the weight
+ * gradient as F(3×3, 2×2) (below, doubt_winograd_weight_gradient). Per tile (output rows 2y,
+ * 2y+1, columns 2x, 2x+1) and channel:
  *
  *   V = Bᵀ d B   (d: the 4×4 input patch, zero outside the image)
  *   U = G g Gᵀ   (g: the 3×3 kernel, once per weights)
  *   Y = Aᵀ [Σ_c U_c ⊙ V_c] A
  *
  * The sum over input channels is 16 matrix products, [tiles × C_in]·[C_in × C_out], one per
- * position of the 4×4 transformed tile, done here in L2-sized chunks of a tile row so the
- * transformed inputs never leave the cache. Bias, an optional sum into dst (a convolution
+ * position of the 4×4 transformed tile, done here in units of about L2's size (a piece of a
+ * tile row, or several short rows) so the transformed inputs stay in the cache. Bias, an optional sum into dst (a convolution
  * split over its inputs) and the ReLU are applied in the output transform.
  *
  * Tensors are nChw8c (what oneDNN picks on AVX2), channels padded to 8 (padding read as

@@ -220,12 +220,15 @@ static doubt_status make_part(doubt_ctx *ctx, const doubt_node *node, const floa
                           .bias = bias != NULL,
                           .fuse_relu = relu,
                           .accumulate = first != NULL,
-                          .dst_md = dst_md};
+                          .dst_md = dst_md,
+                          .winograd = 1};
     doubt_status st = doubt_conv_create(ctx, &cd, &src->md, DOUBT_MODE_INFER, out);
     if (st == DOUBT_OK)
         st = doubt_tensor_write(ctx, &(*out)->weight, slice);
     if (st == DOUBT_OK && bias)
         memcpy((*out)->bias.data, bias, (size_t)o_count * sizeof(float));
+    if (st == DOUBT_OK)
+        st = doubt_conv_weights_changed(ctx, *out);
     if (st == DOUBT_OK && first) {
         /* every part writes the first one's buffer */
         if (dnnl_memory_set_data_handle((*out)->dst.mem, first->dst.data) != dnnl_success)
