@@ -24,6 +24,19 @@ static doubt_status check_desc(doubt_ctx *ctx, const doubt_conv_desc *d, doubt_m
     return DOUBT_OK;
 }
 
+/* A reorder between two layouts of the weights, made once. */
+static doubt_status reorder_create(doubt_ctx *ctx, const dnnl_memory_desc_t *from,
+                                   const dnnl_memory_desc_t *to, dnnl_primitive_desc_t *pd,
+                                   dnnl_primitive_t *prim)
+{
+    doubt_status st = DOUBT_OK;
+    DOUBT_DNNL(ctx, dnnl_reorder_primitive_desc_create(pd, from, ctx->engine, to, ctx->engine,
+                                                       NULL));
+    DOUBT_DNNL(ctx, dnnl_primitive_create(prim, *pd));
+done:
+    return st;
+}
+
 /* The Winograd forward, in training the backward-data one too (where the output has the 16
  * channels or more it needs as an input), and the plain copy of the weights both read. */
 static doubt_status winograd_create(doubt_ctx *ctx, doubt_conv *conv,
@@ -51,21 +64,16 @@ static doubt_status winograd_create(doubt_ctx *ctx, doubt_conv *conv,
     const dnnl_memory_desc_t plain = doubt_md_plain(w_md);
     DOUBT_TRY(doubt_tensor_init(ctx, &conv->plain_weight, &plain, DOUBT_TENSOR_OWNED, conv->name));
     if (!dnnl_memory_desc_equal(&plain, w_md)) {
-        DOUBT_DNNL(ctx, dnnl_reorder_primitive_desc_create(&conv->plain_reorder_pd, w_md,
-                                                           ctx->engine, &plain, ctx->engine,
-                                                           NULL));
-        DOUBT_DNNL(ctx, dnnl_primitive_create(&conv->plain_reorder, conv->plain_reorder_pd));
+        DOUBT_TRY(reorder_create(ctx, w_md, &plain, &conv->plain_reorder_pd,
+                                 &conv->plain_reorder));
     }
     if (fwd.weight_gradient) {
         conv->winograd_grad = 1;
         DOUBT_TRY(doubt_tensor_init(ctx, &conv->plain_diff_weight, &plain, DOUBT_TENSOR_OWNED,
                                     conv->name));
         if (conv->plain_reorder) {
-            DOUBT_DNNL(ctx, dnnl_reorder_primitive_desc_create(&conv->plain_grad_reorder_pd,
-                                                               &plain, ctx->engine, w_md,
-                                                               ctx->engine, NULL));
-            DOUBT_DNNL(ctx, dnnl_primitive_create(&conv->plain_grad_reorder,
-                                                  conv->plain_grad_reorder_pd));
+            DOUBT_TRY(reorder_create(ctx, &plain, w_md, &conv->plain_grad_reorder_pd,
+                                     &conv->plain_grad_reorder));
         }
     }
 done:
@@ -170,11 +178,8 @@ doubt_status doubt_conv_create(doubt_ctx *ctx, const doubt_conv_desc *desc,
             if (!dnnl_memory_desc_equal(bwd_w_md, w_md)) {
                 DOUBT_TRY(doubt_tensor_init(ctx, &conv->bwd_weight, bwd_w_md, DOUBT_TENSOR_ARENA,
                                             conv->name));
-                DOUBT_DNNL(ctx, dnnl_reorder_primitive_desc_create(&conv->weight_reorder_pd, w_md,
-                                                                   ctx->engine, bwd_w_md,
-                                                                   ctx->engine, NULL));
-                DOUBT_DNNL(ctx, dnnl_primitive_create(&conv->weight_reorder,
-                                                      conv->weight_reorder_pd));
+                DOUBT_TRY(reorder_create(ctx, w_md, bwd_w_md, &conv->weight_reorder_pd,
+                                         &conv->weight_reorder));
             }
         }
         if (!desc->no_input_grad)
