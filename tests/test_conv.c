@@ -339,6 +339,61 @@ START_TEST(winograd_only_where_it_applies)
 }
 END_TEST
 
+/* A NaN in the input goes where oneDNN's direct convolution sends it: through the sums to
+ * every output whose window holds it (Winograd's tiles spread it a little further), and to 0
+ * through a fused ReLU, which oneDNN's post-op also does. */
+START_TEST(winograd_treats_nan_as_direct)
+{
+    doubt_ctx *ctx = th_ctx(0);
+    const ref_shape in = {1, 16, 6, 7};
+    const long nx = ref_count(in), nw = 16L * 16 * 9, ny = 16L * 6 * 7;
+    double *x = dalloc(nx), *wt = dalloc(nw);
+    th_fill_d(x, nx, 51, -1, 1);
+    th_fill_d(wt, nw, 52, -0.2, 0.2);
+    x[3 * 7 + 2] = NAN; /* channel 0, row 3, column 2 */
+    doubt_tensor src;
+    input_from(ctx, &src, in, dnnl_aBcd8b, x);
+    const int64_t ddims[4] = {1, 16, 6, 7};
+    const dnnl_memory_desc_t dst_md = doubt_md_make(4, ddims, dnnl_aBcd8b);
+    float *fw = malloc(nw * sizeof *fw), *out[2];
+    for (long i = 0; i < nw; i++)
+        fw[i] = (float)wt[i];
+    for (int relu = 0; relu < 2; relu++) {
+        for (int winograd = 0; winograd < 2; winograd++) {
+            doubt_conv_desc d = {.name = "t.nan", .in_channels = 16, .out_channels = 16,
+                                 .kernel = 3, .fuse_relu = relu, .dst_md = &dst_md,
+                                 .winograd = winograd};
+            doubt_conv *conv;
+            TH_OK(ctx, doubt_conv_create(ctx, &d, &src.md, DOUBT_MODE_INFER, &conv));
+            TH_OK(ctx, doubt_tensor_write(ctx, &conv->weight, fw));
+            TH_OK(ctx, doubt_conv_weights_changed(ctx, conv));
+            TH_OK(ctx, doubt_conv_forward(ctx, conv, &src));
+            out[winograd] = values(ctx, &conv->dst);
+            doubt_conv_destroy(conv);
+        }
+        long direct_nan = 0, winograd_nan = 0;
+        for (long i = 0; i < ny; i++) {
+            direct_nan += isnan(out[0][i]);
+            winograd_nan += isnan(out[1][i]);
+            ck_assert_msg(!isnan(out[0][i]) || isnan(out[1][i]), "element %ld: NaN lost", i);
+        }
+        printf("  NaN outputs%s: direct %ld, winograd %ld\n", relu ? " after ReLU" : "",
+               direct_nan, winograd_nan);
+        /* every output channel, the 3×3 around the NaN; none after the ReLU */
+        ck_assert_int_eq(direct_nan, relu ? 0 : 16 * 9);
+        if (relu)
+            ck_assert_int_eq(winograd_nan, 0);
+        free(out[0]);
+        free(out[1]);
+    }
+    free(fw);
+    free(x);
+    free(wt);
+    doubt_tensor_release(&src);
+    doubt_ctx_destroy(ctx);
+}
+END_TEST
+
 /* Training: forward and backward-data as Winograd (backward-data where the layer has 16
  * outputs or more to read), the weights taken anew each step; backward-weights too where
  * there is no bias (else oneDNN's). Odd sizes, padded channels, several tile rows and images
@@ -1202,6 +1257,7 @@ int main(void)
     tcase_add_loop_test(conv, winograd_matches_reference, 0,
                         sizeof wino_cases / sizeof wino_cases[0]);
     tcase_add_test(conv, winograd_only_where_it_applies);
+    tcase_add_test(conv, winograd_treats_nan_as_direct);
     tcase_add_loop_test(conv, winograd_training_matches_reference, 0,
                         sizeof wino_train_cases / sizeof wino_train_cases[0]);
     suite_add_tcase(s, conv);

@@ -366,7 +366,7 @@ static inline AVX2 void output_transform(const doubt_winograd *w, const float *m
                     if (w->desc.accumulate)
                         value = _mm256_add_ps(value, _mm256_loadu_ps(at));
                     if (w->desc.relu)
-                        value = _mm256_max_ps(value, zero);
+                        value = _mm256_max_ps(value, zero); /* NaN -> 0, as oneDNN's post-op */
                     _mm256_storeu_ps(at, value);
                 }
             }
