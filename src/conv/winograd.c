@@ -14,7 +14,7 @@
 #define CHUNK_FLOATS (64 * 1024)
 /* Tiles per unit at least, even past that budget (doubt_winograd_create says why). */
 #define MIN_CHUNK 24
-/* Floats of one position's V and D rows the weight gradient wants in L2, per channel. */
+/* Floats of one position's V and D (tiles × (k + n)) the weight gradient keeps in L2. */
 #define GRAD_FLOATS (48 * 1024)
 
 struct doubt_winograd {
