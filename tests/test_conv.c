@@ -241,6 +241,7 @@ static const wino_case wino_cases[] = {
     {{2, 16, 7, 5}, 16, 1, 0, 0},   {{1, 24, 1, 1}, 8, 1, 1, 0},
     {{1, 19, 2, 3}, 21, 1, 1, 1},   {{1, 32, 13, 29}, 48, 0, 1, 0},
     {{1, 256, 3, 40}, 256, 1, 1, 1}, {{3, 64, 16, 16}, 40, 1, 0, 1},
+    {{1, 64, 4, 200}, 64, 1, 1, 0}, /* a tile row of 100 cut into pieces of 30, 30, 30, 10 */
 };
 
 START_TEST(winograd_matches_reference)
@@ -450,6 +451,28 @@ START_TEST(winograd_training_matches_reference)
         if (wc->bias)
             ck_assert(compare(ctx, &conv->diff_bias, db, "  d bias", "nChw8c") < BWD_TOL);
     }
+    /* the same step again gives the same bits; and run by one thread of an outer parallel
+     * region (its own regions then get one thread), only that thread's sums count */
+    float *first = values(ctx, &conv->diff_weight);
+    TH_OK(ctx, doubt_conv_forward(ctx, conv, &src));
+    TH_OK(ctx, doubt_conv_backward(ctx, conv, &diff_dst));
+    float *again = values(ctx, &conv->diff_weight);
+    ck_assert_msg(!memcmp(first, again, nw * sizeof *first), "%s: gradient not repeatable", what);
+    doubt_status nested = DOUBT_OK;
+    const int levels = omp_get_max_active_levels();
+    omp_set_max_active_levels(1); /* a parallel region inside another gets one thread */
+#pragma omp parallel num_threads(2)
+#pragma omp master
+    {
+        nested = doubt_conv_forward(ctx, conv, &src);
+        if (nested == DOUBT_OK)
+            nested = doubt_conv_backward(ctx, conv, &diff_dst);
+    }
+    omp_set_max_active_levels(levels);
+    TH_OK(ctx, nested);
+    ck_assert(compare(ctx, &conv->diff_weight, dw, "  d weight, one thread", "nChw8c") < BWD_TOL);
+    free(first);
+    free(again);
     doubt_conv_destroy(conv);
     free(fw);
     double *bufs[] = {x, wt, b, dy, y, dx, dw, db};

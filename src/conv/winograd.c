@@ -524,18 +524,24 @@ doubt_status doubt_winograd_weight_gradient(doubt_ctx *ctx, doubt_winograd *w, c
     const int64_t units = w->batch * ((w->tiles_h + w->grad_rows - 1) / w->grad_rows);
     const size_t sums = (size_t)(POSITIONS * w->k * w->n);
     const size_t sums_at = w->grad_floats - sums;
+    /* OpenMP may start fewer threads than asked: only the team's sums are added. A static
+     * schedule gives each thread the same units every step, so the sums' rounding, and a
+     * resumed run, repeat bit for bit (for one thread count). */
+    int team = 1;
 #pragma omp parallel num_threads(w->threads)
     {
         float *scratch = w->grad_scratch + (size_t)omp_get_thread_num() * w->grad_floats;
         memset(scratch + sums_at, 0, sums * sizeof(float));
-#pragma omp for schedule(dynamic)
+#pragma omp single
+        team = omp_get_num_threads();
+#pragma omp for schedule(static)
         for (int64_t unit = 0; unit < units; unit++)
             gradient_unit(w, src, diff_dst, unit, scratch);
     }
     float *total = w->grad_scratch + sums_at;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < sums; i++)
-        for (int t = 1; t < w->threads; t++)
+        for (int t = 1; t < team; t++)
             total[i] += w->grad_scratch[(size_t)t * w->grad_floats + sums_at + i];
     gradient_output(w, total, diff_weight);
     return DOUBT_OK;

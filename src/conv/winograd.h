@@ -18,8 +18,8 @@
  * tile row, or several short rows) so the transformed inputs stay in the cache. Bias, an optional sum into dst (a convolution
  * split over its inputs) and the ReLU are applied in the output transform.
  *
- * Tensors are nChw8c (what oneDNN picks on AVX2), channels padded to 8 (padding read as
- * anything, written as 0); the CPU needs AVX2 and FMA. doubt_winograd_supported says
+ * Tensors are nChw8c (what oneDNN picks on AVX2), channels padded to 8 (the padding must be
+ * 0, as oneDNN keeps it; it is written as 0); the CPU needs AVX2 and FMA. doubt_winograd_supported says
  * whether a convolution qualifies; conv.h falls back to oneDNN's direct one otherwise.
  * Results differ from the direct convolution by rounding only (≈ 1e-6 relative; tested
  * against it and against a double-precision sum).

@@ -338,8 +338,10 @@ static doubt_status build_conv(doubt_ctx *ctx, doubt_propagate *p, doubt_net *ne
         doubt_conv *first = NULL;
         for (int j = 0; j < k && !first; j++)
             first = n->var_part[j];
-        /* the variance in the mean's layout, which the element-wise kernels assume */
-        DOUBT_TRY(make_part(ctx, node, w, in_total, offset[k], channels[k], NULL, 0, &src->var,
+        /* the variance in the mean's layout, which the element-wise kernels assume; its ReLU
+         * changes no exact sum of squares-weighted variances, only keeps a Winograd
+         * transform's rounding from taking one below 0 */
+        DOUBT_TRY(make_part(ctx, node, w, in_total, offset[k], channels[k], NULL, 1, &src->var,
                             &n->mean_part[0]->dst.md, first, &n->var_part[k]));
     }
 done:
