@@ -24,19 +24,6 @@ static doubt_status check_desc(doubt_ctx *ctx, const doubt_conv_desc *d, doubt_m
     return DOUBT_OK;
 }
 
-/* A reorder between two layouts of the weights, made once. */
-static doubt_status reorder_create(doubt_ctx *ctx, const dnnl_memory_desc_t *from,
-                                   const dnnl_memory_desc_t *to, dnnl_primitive_desc_t *pd,
-                                   dnnl_primitive_t *prim)
-{
-    doubt_status st = DOUBT_OK;
-    DOUBT_DNNL(ctx, dnnl_reorder_primitive_desc_create(pd, from, ctx->engine, to, ctx->engine,
-                                                       NULL));
-    DOUBT_DNNL(ctx, dnnl_primitive_create(prim, *pd));
-done:
-    return st;
-}
-
 /* The Winograd forward, in training the backward-data one too (where the output has the 16
  * channels or more it needs as an input), and the plain copy of the weights both read. */
 static doubt_status winograd_create(doubt_ctx *ctx, doubt_conv *conv,
@@ -63,33 +50,17 @@ static doubt_status winograd_create(doubt_ctx *ctx, doubt_conv *conv,
     }
     const dnnl_memory_desc_t plain = doubt_md_plain(w_md);
     DOUBT_TRY(doubt_tensor_init(ctx, &conv->plain_weight, &plain, DOUBT_TENSOR_OWNED, conv->name));
-    if (!dnnl_memory_desc_equal(&plain, w_md)) {
-        DOUBT_TRY(reorder_create(ctx, w_md, &plain, &conv->plain_reorder_pd,
+    DOUBT_TRY(doubt_reorder_make(ctx, w_md, &plain, &conv->plain_reorder_pd,
                                  &conv->plain_reorder));
-    }
     if (fwd.weight_gradient) {
         conv->winograd_grad = 1;
         DOUBT_TRY(doubt_tensor_init(ctx, &conv->plain_diff_weight, &plain, DOUBT_TENSOR_OWNED,
                                     conv->name));
-        if (conv->plain_reorder) {
-            DOUBT_TRY(reorder_create(ctx, &plain, w_md, &conv->plain_grad_reorder_pd,
+        DOUBT_TRY(doubt_reorder_make(ctx, &plain, w_md, &conv->plain_grad_reorder_pd,
                                      &conv->plain_grad_reorder));
-        }
     }
 done:
     return st;
-}
-
-/* The weights as they are now, plain, for the Winograd transforms. */
-static doubt_status read_plain_weights(doubt_ctx *ctx, doubt_conv *conv)
-{
-    if (!conv->plain_reorder) {
-        memcpy(conv->plain_weight.data, conv->weight.data, doubt_tensor_bytes(&conv->weight));
-        return DOUBT_OK;
-    }
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, conv->weight.mem},
-                               {DNNL_ARG_TO, conv->plain_weight.mem}};
-    return doubt_ctx_execute(ctx, conv->plain_reorder, 2, args, conv->name);
 }
 
 doubt_status doubt_conv_create(doubt_ctx *ctx, const doubt_conv_desc *desc,
@@ -178,8 +149,8 @@ doubt_status doubt_conv_create(doubt_ctx *ctx, const doubt_conv_desc *desc,
             if (!dnnl_memory_desc_equal(bwd_w_md, w_md)) {
                 DOUBT_TRY(doubt_tensor_init(ctx, &conv->bwd_weight, bwd_w_md, DOUBT_TENSOR_ARENA,
                                             conv->name));
-                DOUBT_TRY(reorder_create(ctx, w_md, bwd_w_md, &conv->weight_reorder_pd,
-                                         &conv->weight_reorder));
+                DOUBT_TRY(doubt_reorder_make(ctx, w_md, bwd_w_md, &conv->weight_reorder_pd,
+                                             &conv->weight_reorder));
             }
         }
         if (!desc->no_input_grad)
@@ -238,10 +209,11 @@ doubt_status doubt_conv_weights_changed(doubt_ctx *ctx, doubt_conv *conv)
 {
     if (!conv->winograd)
         return DOUBT_OK;
-    doubt_status st = read_plain_weights(ctx, conv);
+    doubt_status st = doubt_reorder_run(ctx, conv->plain_reorder, &conv->weight,
+                                        &conv->plain_weight, conv->name);
     if (st == DOUBT_OK)
-        st = doubt_winograd_set_weights(ctx, conv->winograd, conv->plain_weight.data,
-                                        conv->desc.bias ? conv->bias.data : NULL);
+        doubt_winograd_set_weights(conv->winograd, conv->plain_weight.data,
+                                   conv->desc.bias ? conv->bias.data : NULL);
     return st;
 }
 
@@ -260,18 +232,15 @@ doubt_status doubt_conv_backward(doubt_ctx *ctx, doubt_conv *conv, const doubt_t
                           conv->name);
     if (conv->winograd_bwd) {
         /* the plain weights are this step's: forward read them */
-        if ((st = doubt_winograd_set_backward_weights(ctx, conv->winograd_bwd,
-                                                      conv->plain_weight.data)) != DOUBT_OK ||
-            (st = doubt_winograd_forward(ctx, conv->winograd_bwd, diff_dst->data,
+        doubt_winograd_set_backward_weights(conv->winograd_bwd, conv->plain_weight.data);
+        if ((st = doubt_winograd_forward(ctx, conv->winograd_bwd, diff_dst->data,
                                          conv->diff_src.data)) != DOUBT_OK)
             return st;
     } else if (conv->bwd_data) {
         const doubt_tensor *weight = &conv->weight;
         if (conv->weight_reorder) {
-            dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, conv->weight.mem},
-                                       {DNNL_ARG_TO, conv->bwd_weight.mem}};
-            if ((st = doubt_ctx_execute(ctx, conv->weight_reorder, 2, args, conv->name)) !=
-                DOUBT_OK)
+            if ((st = doubt_reorder_run(ctx, conv->weight_reorder, &conv->weight,
+                                        &conv->bwd_weight, conv->name)) != DOUBT_OK)
                 return st;
             weight = &conv->bwd_weight;
         }
@@ -288,14 +257,8 @@ doubt_status doubt_conv_backward(doubt_ctx *ctx, doubt_conv *conv, const doubt_t
                                                  diff_dst->data, conv->plain_diff_weight.data)) !=
             DOUBT_OK)
             return st;
-        if (!conv->plain_grad_reorder) {
-            memcpy(conv->diff_weight.data, conv->plain_diff_weight.data,
-                   doubt_tensor_bytes(&conv->diff_weight));
-            return DOUBT_OK;
-        }
-        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, conv->plain_diff_weight.mem},
-                                   {DNNL_ARG_TO, conv->diff_weight.mem}};
-        return doubt_ctx_execute(ctx, conv->plain_grad_reorder, 2, args, conv->name);
+        return doubt_reorder_run(ctx, conv->plain_grad_reorder, &conv->plain_diff_weight,
+                                 &conv->diff_weight, conv->name);
     }
     dnnl_exec_arg_t weight_args[4] = {
         {DNNL_ARG_SRC, conv->src->mem},

@@ -23,6 +23,33 @@ doubt_status doubt_primitive_make(doubt_ctx *ctx, const void *op_desc,
     return DOUBT_OK;
 }
 
+doubt_status doubt_reorder_make(doubt_ctx *ctx, const dnnl_memory_desc_t *from,
+                                const dnnl_memory_desc_t *to, dnnl_primitive_desc_t *pd,
+                                dnnl_primitive_t *prim)
+{
+    doubt_status st = DOUBT_OK;
+    *pd = NULL;
+    *prim = NULL;
+    if (dnnl_memory_desc_equal(from, to))
+        return DOUBT_OK;
+    DOUBT_DNNL(ctx, dnnl_reorder_primitive_desc_create(pd, from, ctx->engine, to, ctx->engine,
+                                                       NULL));
+    DOUBT_DNNL(ctx, dnnl_primitive_create(prim, *pd));
+done:
+    return st;
+}
+
+doubt_status doubt_reorder_run(doubt_ctx *ctx, dnnl_primitive_t prim, const doubt_tensor *from,
+                               doubt_tensor *to, const char *what)
+{
+    if (!prim) {
+        memcpy(to->data, from->data, doubt_tensor_bytes(to));
+        return DOUBT_OK;
+    }
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from->mem}, {DNNL_ARG_TO, to->mem}};
+    return doubt_ctx_execute(ctx, prim, 2, args, what);
+}
+
 const dnnl_memory_desc_t *doubt_pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t what)
 {
     return dnnl_primitive_desc_query_md(pd, what, 0);

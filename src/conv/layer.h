@@ -26,6 +26,15 @@ doubt_status doubt_primitive_make(doubt_ctx *ctx, const void *op_desc,
                                   const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd,
                                   dnnl_primitive_t *prim, const char *what);
 
+/* A reorder from layout `from` to `to` (same dims), made once; none (*prim NULL) when the
+ * layouts are equal. */
+doubt_status doubt_reorder_make(doubt_ctx *ctx, const dnnl_memory_desc_t *from,
+                                const dnnl_memory_desc_t *to, dnnl_primitive_desc_t *pd,
+                                dnnl_primitive_t *prim);
+/* Runs it from `from` into `to`, or copies the bytes when there is none. */
+doubt_status doubt_reorder_run(doubt_ctx *ctx, dnnl_primitive_t prim, const doubt_tensor *from,
+                               doubt_tensor *to, const char *what);
+
 /* The md a primitive chose for one of its arguments (dnnl_query_src_md, ...). */
 const dnnl_memory_desc_t *doubt_pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t what);
 

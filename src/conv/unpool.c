@@ -4,25 +4,6 @@
 
 static const dnnl_dims_t STRIDES = {2, 2}, KERNEL = {2, 2}, NO_PAD = {0, 0};
 
-static doubt_status make_reorder(doubt_ctx *ctx, const dnnl_memory_desc_t *from,
-                                 const dnnl_memory_desc_t *to, dnnl_primitive_desc_t *pd,
-                                 dnnl_primitive_t *prim)
-{
-    doubt_status st = DOUBT_OK;
-    DOUBT_DNNL(ctx, dnnl_reorder_primitive_desc_create(pd, from, ctx->engine, to, ctx->engine,
-                                                       NULL));
-    DOUBT_DNNL(ctx, dnnl_primitive_create(prim, *pd));
-done:
-    return st;
-}
-
-static doubt_status reorder(doubt_ctx *ctx, dnnl_primitive_t prim, const doubt_tensor *from,
-                            doubt_tensor *to, const char *name)
-{
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from->mem}, {DNNL_ARG_TO, to->mem}};
-    return doubt_ctx_execute(ctx, prim, 2, args, name);
-}
-
 /* The backward parts: the mask of winning positions, mask·gradient, its 2×2 averages. */
 static doubt_status create_backward(doubt_ctx *ctx, doubt_unpool *u,
                                     const dnnl_memory_desc_t *value_md,
@@ -47,7 +28,7 @@ static doubt_status create_backward(doubt_ctx *ctx, doubt_unpool *u,
     DOUBT_TRY(doubt_tensor_init(ctx, &u->diff_src, value_md, DOUBT_TENSOR_ARENA, u->name));
     if (!dnnl_memory_desc_equal(value_md, pool_dst_md)) {
         DOUBT_TRY(doubt_tensor_init(ctx, &u->sum_dst, pool_dst_md, DOUBT_TENSOR_ARENA, u->name));
-        DOUBT_TRY(make_reorder(ctx, pool_dst_md, value_md, &u->diff_reorder_pd, &u->diff_reorder));
+        DOUBT_TRY(doubt_reorder_make(ctx, pool_dst_md, value_md, &u->diff_reorder_pd, &u->diff_reorder));
     }
 done:
     return st;
@@ -103,7 +84,7 @@ doubt_status doubt_unpool_create(doubt_ctx *ctx, const char *name,
                                 DOUBT_TENSOR_ARENA, u->name));
     if (!dnnl_memory_desc_equal(value_md, pool_dst_md)) {
         DOUBT_TRY(doubt_tensor_init(ctx, &u->value, pool_dst_md, DOUBT_TENSOR_ARENA, u->name));
-        DOUBT_TRY(make_reorder(ctx, value_md, pool_dst_md, &u->value_reorder_pd,
+        DOUBT_TRY(doubt_reorder_make(ctx, value_md, pool_dst_md, &u->value_reorder_pd,
                                &u->value_reorder));
     }
     if (mode == DOUBT_MODE_TRAIN)
@@ -136,7 +117,7 @@ doubt_status doubt_unpool_forward(doubt_ctx *ctx, doubt_unpool *u, const doubt_t
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG,
                           "unpool %s: indices differ from the ones it was built for", u->name);
     if (u->value_reorder) {
-        DOUBT_TRY(reorder(ctx, u->value_reorder, value, &u->value, u->name));
+        DOUBT_TRY(doubt_reorder_run(ctx, u->value_reorder, value, &u->value, u->name));
         value = &u->value;
     }
     DOUBT_TRY(place(ctx, u, value, workspace, &u->dst));
@@ -165,7 +146,7 @@ doubt_status doubt_unpool_backward(doubt_ctx *ctx, doubt_unpool *u, const doubt_
     dnnl_exec_arg_t avg[2] = {{DNNL_ARG_SRC, u->masked.mem}, {DNNL_ARG_DST, sums->mem}};
     DOUBT_TRY(doubt_ctx_execute(ctx, u->sum, 2, avg, u->name));
     if (u->diff_reorder)
-        DOUBT_TRY(reorder(ctx, u->diff_reorder, &u->sum_dst, &u->diff_src, u->name));
+        DOUBT_TRY(doubt_reorder_run(ctx, u->diff_reorder, &u->sum_dst, &u->diff_src, u->name));
 done:
     return st;
 }

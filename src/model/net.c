@@ -420,21 +420,6 @@ done:
     return st;
 }
 
-/* A reorder between two layouts of the same dims, or nothing when they are equal. */
-static doubt_status make_reorder(doubt_ctx *ctx, const dnnl_memory_desc_t *from,
-                                 const dnnl_memory_desc_t *to, dnnl_primitive_desc_t *pd,
-                                 dnnl_primitive_t *prim)
-{
-    doubt_status st = DOUBT_OK;
-    if (dnnl_memory_desc_equal(from, to))
-        return DOUBT_OK;
-    DOUBT_DNNL(ctx, dnnl_reorder_primitive_desc_create(pd, from, ctx->engine, to, ctx->engine,
-                                                       NULL));
-    DOUBT_DNNL(ctx, dnnl_primitive_create(prim, *pd));
-done:
-    return st;
-}
-
 static doubt_tensor *param_value(doubt_net *net, int i, int leaf, doubt_tensor **grad)
 {
     doubt_net_node *n = &net->nodes[i];
@@ -520,14 +505,15 @@ static doubt_status build(doubt_ctx *ctx, doubt_net *net)
     const doubt_tensor *head = node_output(net, last);
     DOUBT_TRY(doubt_tensor_init_plain(ctx, &net->output, 4, out_dims, DOUBT_TENSOR_ARENA,
                                       "output"));
-    DOUBT_TRY(make_reorder(ctx, &head->md, &net->output.md, &net->output_pd, &net->output_reorder));
+    DOUBT_TRY(doubt_reorder_make(ctx, &head->md, &net->output.md, &net->output_pd,
+                                 &net->output_reorder));
     if (net->mode == DOUBT_MODE_TRAIN) {
         DOUBT_TRY(doubt_tensor_init_plain(ctx, &net->diff_output, 4, out_dims, DOUBT_TENSOR_ARENA,
                                           "output gradient"));
         if (net->output_reorder) {
             DOUBT_TRY(doubt_tensor_init(ctx, &net->head_diff, &head->md, DOUBT_TENSOR_ARENA,
                                         "head gradient"));
-            DOUBT_TRY(make_reorder(ctx, &net->diff_output.md, &head->md, &net->diff_output_pd,
+            DOUBT_TRY(doubt_reorder_make(ctx, &net->diff_output.md, &head->md, &net->diff_output_pd,
                                    &net->diff_output_reorder));
         }
     }
@@ -824,20 +810,10 @@ static doubt_status run_node(doubt_ctx *ctx, doubt_net *net, int i, uint64_t sam
     return DOUBT_OK;
 }
 
-static doubt_status reorder(doubt_ctx *ctx, dnnl_primitive_t prim, const doubt_tensor *from,
-                            doubt_tensor *to)
-{
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from->mem}, {DNNL_ARG_TO, to->mem}};
-    return doubt_ctx_execute(ctx, prim, 2, args, "network edge reorder");
-}
-
 static doubt_status write_output(doubt_ctx *ctx, doubt_net *net)
 {
     const doubt_tensor *head = node_output(net, net->graph.n_nodes - 1);
-    if (net->output_reorder)
-        return reorder(ctx, net->output_reorder, head, &net->output);
-    memcpy(net->output.data, head->data, doubt_tensor_bytes(&net->output));
-    return DOUBT_OK;
+    return doubt_reorder_run(ctx, net->output_reorder, head, &net->output, "network output");
 }
 
 static doubt_status load_input(doubt_ctx *ctx, doubt_net *net, const float *images)
@@ -1007,7 +983,8 @@ doubt_status doubt_net_backward(doubt_ctx *ctx, doubt_net *net)
     doubt_net_node *head = &net->nodes[last];
     head->grad = &net->diff_output;
     if (net->diff_output_reorder) {
-        DOUBT_TRY(reorder(ctx, net->diff_output_reorder, &net->diff_output, &net->head_diff));
+        DOUBT_TRY(doubt_reorder_run(ctx, net->diff_output_reorder, &net->diff_output,
+                                    &net->head_diff, "network output gradient"));
         head->grad = &net->head_diff;
     }
     DOUBT_TRY(backward_node(ctx, net, last));
