@@ -26,6 +26,7 @@ struct doubt_winograd {
     /* a unit of work: chunk_rows whole tile rows when a row is short, else a piece of
      * row_tiles tiles of one row; chunk = the tiles it holds at most */
     int64_t chunk_rows, row_tiles, chunk;
+    int64_t row_groups, row_pieces; /* units per image: groups of rows × pieces of a row */
     int threads;
     float *u;       /* [POSITIONS][n·k]: per position, panels of PANEL (last maybe LANES) columns */
     float *bias;    /* [n], zero past out_channels */
@@ -97,6 +98,8 @@ doubt_status doubt_winograd_create(doubt_ctx *ctx, const doubt_winograd_desc *de
         w->row_tiles = piece < w->tiles_w ? piece : w->tiles_w;
     }
     w->chunk = w->chunk_rows * w->row_tiles;
+    w->row_groups = (w->tiles_h + w->chunk_rows - 1) / w->chunk_rows;
+    w->row_pieces = (w->tiles_w + w->row_tiles - 1) / w->row_tiles;
     w->threads = omp_get_max_threads();
     w->scratch_floats = (size_t)(POSITIONS * w->chunk * (w->k + w->n));
     const size_t u_bytes = (size_t)(POSITIONS * w->k * w->n) * sizeof(float);
@@ -171,23 +174,17 @@ static void set_kernels(doubt_winograd *w, const float *weights, int backward)
     w->ready = 1;
 }
 
-doubt_status doubt_winograd_set_weights(doubt_ctx *ctx, doubt_winograd *w, const float *weights,
-                                        const float *bias)
+void doubt_winograd_set_weights(doubt_winograd *w, const float *weights, const float *bias)
 {
-    (void)ctx;
     set_kernels(w, weights, 0);
     for (int64_t o = 0; o < w->n; o++)
         w->bias[o] = bias && o < w->desc.out_channels ? bias[o] : 0.0f;
-    return DOUBT_OK;
 }
 
-doubt_status doubt_winograd_set_backward_weights(doubt_ctx *ctx, doubt_winograd *w,
-                                                 const float *weights)
+void doubt_winograd_set_backward_weights(doubt_winograd *w, const float *weights)
 {
-    (void)ctx;
     set_kernels(w, weights, 1);
     memset(w->bias, 0, (size_t)w->n * sizeof(float));
-    return DOUBT_OK;
 }
 
 /* The 4×4 patch of 8-channel vectors whose top-left pixel is (y, x), zero outside. */
@@ -374,18 +371,11 @@ static inline AVX2 void output_transform(const doubt_winograd *w, const float *m
     }
 }
 
-static int64_t units_of(const doubt_winograd *w)
-{
-    const int64_t pieces = (w->tiles_w + w->row_tiles - 1) / w->row_tiles;
-    return w->batch * ((w->tiles_h + w->chunk_rows - 1) / w->chunk_rows) * pieces;
-}
-
 static AVX2 void run_unit(const doubt_winograd *w, const float *src, float *dst, int64_t unit,
                           float *scratch)
 {
-    const int64_t pieces = (w->tiles_w + w->row_tiles - 1) / w->row_tiles;
-    const int64_t groups = (w->tiles_h + w->chunk_rows - 1) / w->chunk_rows;
-    const int64_t b = unit / (groups * pieces), rest = unit % (groups * pieces);
+    const int64_t pieces = w->row_pieces, per_image = w->row_groups * pieces;
+    const int64_t b = unit / per_image, rest = unit % per_image;
     const int64_t ty0 = rest / pieces * w->chunk_rows, t0 = rest % pieces * w->row_tiles;
     const int64_t rows = w->tiles_h - ty0 < w->chunk_rows ? w->tiles_h - ty0 : w->chunk_rows;
     const int64_t row_nt = w->tiles_w - t0 < w->row_tiles ? w->tiles_w - t0 : w->row_tiles;
@@ -406,7 +396,7 @@ doubt_status doubt_winograd_forward(doubt_ctx *ctx, doubt_winograd *w, const flo
     if (!w->ready)
         return doubt_fail(&ctx->err, DOUBT_ERR_ARG, "conv %s: Winograd run before its weights",
                           w->name);
-    const int64_t units = units_of(w);
+    const int64_t units = w->batch * w->row_groups * w->row_pieces;
 #pragma omp parallel num_threads(w->threads)
     {
         float *scratch = w->scratch + (size_t)omp_get_thread_num() * w->scratch_floats;

@@ -26,7 +26,7 @@
  *
  *   doubt_winograd *w;
  *   doubt_winograd_create(ctx, &desc, &src_md, &dst_md, &w);
- *   doubt_winograd_set_weights(ctx, w, oihw, bias);  // each time the weights change
+ *   doubt_winograd_set_weights(w, oihw, bias);  // each time the weights change
  *   doubt_winograd_forward(w, src, dst);
  */
 #ifndef DOUBT_CONV_WINOGRAD_H
@@ -53,13 +53,11 @@ doubt_status doubt_winograd_create(doubt_ctx *ctx, const doubt_winograd_desc *de
                                    const dnnl_memory_desc_t *src_md,
                                    const dnnl_memory_desc_t *dst_md, doubt_winograd **out);
 /* weights: plain [out, in, 3, 3]; bias: [out] or NULL for none. Transforms them. */
-doubt_status doubt_winograd_set_weights(doubt_ctx *ctx, doubt_winograd *w, const float *weights,
-                                        const float *bias);
+void doubt_winograd_set_weights(doubt_winograd *w, const float *weights, const float *bias);
 /* For the backward-data pass of a convolution: diff_src = conv(diff_dst, W turned by 180°,
  * inputs and outputs swapped). w was made with in_channels = that convolution's outputs and
  * out_channels = its inputs; weights are its forward ones, plain [out, in, 3, 3]. */
-doubt_status doubt_winograd_set_backward_weights(doubt_ctx *ctx, doubt_winograd *w,
-                                                 const float *weights);
+void doubt_winograd_set_backward_weights(doubt_winograd *w, const float *weights);
 /* src, dst: the physical buffers of the mds given to create. Fails only before weights. */
 doubt_status doubt_winograd_forward(doubt_ctx *ctx, doubt_winograd *w, const float *src,
                                     float *dst);
