@@ -153,6 +153,18 @@ START_TEST(resume_is_bit_identical)
 }
 END_TEST
 
+/* Widths of 16 and 32 take the 3×3 layers through Winograd where the CPU has AVX2
+ * (conv/winograd.h): its weights are transformed anew each step and its weight gradients
+ * are summed over threads, and a resumed run still repeats the straight one bit for bit. */
+START_TEST(resume_through_winograd_is_bit_identical)
+{
+    doubt_train_config cfg = tiny_config(6, 0.5);
+    cfg.net.widths[0] = 16;
+    cfg.net.widths[1] = 32;
+    check_resume(cfg);
+}
+END_TEST
+
 /* A Concrete dropout run resumes bit-identically too: its learned rates are the run's state
  * (in the checkpoint), not a setting a resume must repeat. */
 START_TEST(concrete_resume_is_bit_identical)
@@ -1032,6 +1044,7 @@ int main(void)
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("train");
     tcase_add_test(tc, resume_is_bit_identical);
+    tcase_add_test(tc, resume_through_winograd_is_bit_identical);
     tcase_add_test(tc, non_finite_step_keeps_weights);
     tcase_add_test(tc, loss_goes_down);
     tcase_add_test(tc, learned_weighting_weights_the_depth_data_term);
